@@ -1,0 +1,378 @@
+//! The edge: each command reads its inputs, runs the pipeline's stages and prints or writes the
+//! result. The only module besides `write` that touches the filesystem and the terminal.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, IsTerminal, Write as _};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{CheckArgs, Cli, ColorWhen, Command, DiffArgs, RenderArgs, Selection};
+use crate::diagnostic::Severity;
+use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
+use crate::load::{Invalid, Loaded, load};
+use crate::plan::{Mode, OnChange, Plan, plan};
+use crate::render::{RenderError, Renderer, Secrets, Tree};
+use crate::schema::schema_text;
+use crate::secrets::{SecretError, resolve};
+use crate::source::Source;
+use crate::templates::{BUILTIN, Overrides};
+use crate::write::{WriteError, destination, write_tree};
+
+/// Why a command could not do its job; each kind knows its exit code.
+#[derive(Debug)]
+enum Failure {
+    Read(PathBuf, io::Error),
+    Invalid(Source, Invalid),
+    UnknownHost(String, Vec<String>),
+    Templates(String),
+    Render(RenderError),
+    Secret(SecretError),
+    Write(WriteError),
+    Usage(String),
+}
+
+impl Failure {
+    /// 2 for everything: only `check` reports an invalid spec with 1, and it does so itself.
+    fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+            Self::Invalid(source, invalid) => write!(
+                f,
+                "{}: {} error{}; nothing was written",
+                source.name,
+                invalid.errors(),
+                if invalid.errors() == 1 { "" } else { "s" }
+            ),
+            Self::UnknownHost(name, known) => write!(
+                f,
+                "the spec has no host named `{name}`; its hosts are {}",
+                known.join(", ")
+            ),
+            Self::Templates(message) => f.write_str(message),
+            Self::Render(e) => write!(f, "{e}"),
+            Self::Secret(e) => write!(f, "{e}"),
+            Self::Write(e) => write!(f, "{e}"),
+            Self::Usage(message) => f.write_str(message),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Render(args) => render(&args),
+        Command::Diff(args) => diff_command(&args),
+        Command::Schema => {
+            print!("{}", schema_text());
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            if let Failure::Invalid(source, invalid) = &failure {
+                print_diagnostics(source, &invalid.diagnostics);
+            }
+            eprintln!("sitewright: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn read_source(path: &Path) -> Result<Source, Failure> {
+    let bytes = fs::read(path).map_err(|e| Failure::Read(path.to_owned(), e))?;
+    let name = path.display().to_string();
+    Source::from_bytes(name.clone(), bytes).map_err(|d| {
+        Failure::Invalid(
+            Source {
+                name,
+                text: String::new(),
+            },
+            Invalid {
+                diagnostics: vec![*d],
+            },
+        )
+    })
+}
+
+fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
+    let source = read_source(path)?;
+    match load(&source) {
+        Ok(loaded) => {
+            print_diagnostics(&source, &loaded.warnings);
+            Ok((source, loaded))
+        }
+        Err(invalid) => Err(Failure::Invalid(source, invalid)),
+    }
+}
+
+fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
+    let mut err = io::stderr().lock();
+    for d in diagnostics {
+        let _ = write!(err, "{}", d.render(&source.name, &source.text));
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<u8, Failure> {
+    match load_spec(&args.spec) {
+        Ok((source, loaded)) => {
+            let plan = plan(&loaded.site);
+            let warnings = loaded.warnings.len();
+            println!(
+                "{}: ok: {} hosts, {} files{}",
+                source.name,
+                loaded.site.hosts.len(),
+                plan.files.len(),
+                match warnings {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_owned(),
+                    n => format!(", {n} warnings"),
+                }
+            );
+            Ok(0)
+        }
+        Err(Failure::Invalid(source, invalid)) => {
+            print_diagnostics(&source, &invalid.diagnostics);
+            let errors = invalid.errors();
+            let warnings = invalid
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .count();
+            eprintln!(
+                "{}: {errors} error{}{}",
+                source.name,
+                if errors == 1 { "" } else { "s" },
+                match warnings {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_owned(),
+                    n => format!(", {n} warnings"),
+                }
+            );
+            Ok(1)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
+    let Some(dir) = dir else {
+        return Ok(Overrides::default());
+    };
+    let mut templates = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries = fs::read_dir(&folder).map_err(|e| Failure::Read(folder.clone(), e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Failure::Read(folder.clone(), e))?.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = path
+                .strip_prefix(dir)
+                .expect("walked from dir")
+                .to_string_lossy()
+                .into_owned();
+            if !BUILTIN.iter().any(|(builtin, _)| *builtin == name) {
+                return Err(Failure::Templates(format!(
+                    "{}: no built-in template is named `{name}`; the names are {}",
+                    path.display(),
+                    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let text = fs::read_to_string(&path).map_err(|e| Failure::Read(path.clone(), e))?;
+            templates.push((name, text));
+        }
+    }
+    Ok(Overrides { templates })
+}
+
+/// The plan, narrowed to the hosts the user named.
+fn select(mut plan: Plan, loaded: &Loaded, selection: &Selection) -> Result<Plan, Failure> {
+    let known: Vec<String> = loaded.site.hosts.iter().map(|h| h.name.to_string()).collect();
+    if let Some(unknown) = selection.hosts.iter().find(|h| !known.contains(h)) {
+        return Err(Failure::UnknownHost(unknown.clone(), known));
+    }
+    if !selection.hosts.is_empty() {
+        plan.files
+            .retain(|f| selection.hosts.iter().any(|h| h == f.host.as_str()));
+    }
+    Ok(plan)
+}
+
+fn rendered(loaded: &Loaded, selection: &Selection, secrets: SecretPolicy) -> Result<Tree, Failure> {
+    let overrides = read_overrides(selection.templates.as_deref())?;
+    let plan = select(plan(&loaded.site), loaded, selection)?;
+    let secrets = match secrets {
+        SecretPolicy::Placeholders => Secrets::none(),
+        SecretPolicy::Resolve => Secrets::resolved(resolve(&plan).map_err(Failure::Secret)?),
+    };
+    Renderer::new(&overrides)
+        .render(&plan, &secrets)
+        .map_err(Failure::Render)
+}
+
+/// Whether secret values are written into the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretPolicy {
+    Placeholders,
+    Resolve,
+}
+
+fn render(args: &RenderArgs) -> Result<u8, Failure> {
+    let (_, loaded) = load_spec(&args.spec)?;
+    let policy = if args.with_secrets {
+        SecretPolicy::Resolve
+    } else {
+        SecretPolicy::Placeholders
+    };
+    let tree = rendered(&loaded, &args.selection, policy)?;
+    let report = write_tree(&tree, &args.out).map_err(Failure::Write)?;
+    let hosts = {
+        let mut names: Vec<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
+        names.dedup();
+        names.len()
+    };
+    println!(
+        "wrote {} files for {hosts} hosts and manifest.json to {}",
+        report.written,
+        args.out.display()
+    );
+    for stale in &report.stale {
+        eprintln!(
+            "stale: {}/{}{} is no longer rendered; remove it if it is yours",
+            args.out.display(),
+            stale.host,
+            stale.path
+        );
+    }
+    Ok(0)
+}
+
+fn read_live(path: &Path) -> Result<Option<LiveFile>, Failure> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let mode = fs::metadata(path)
+                .map(|m| Mode(m.permissions().mode() & 0o7777))
+                .ok();
+            Ok(Some(LiveFile {
+                content: String::from_utf8_lossy(&bytes).into_owned(),
+                mode,
+            }))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Failure::Read(path.to_owned(), e)),
+    }
+}
+
+fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
+    if args.live_root.is_some() && args.selection.hosts.len() != 1 {
+        return Err(Failure::Usage(
+            "--live-root compares one host: name it with --host NAME".to_owned(),
+        ));
+    }
+    let (_, loaded) = load_spec(&args.spec)?;
+    let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
+    let mut failure = None;
+    let diffs = diff(&tree, |file| {
+        let path = match (&args.live, &args.live_root) {
+            (Some(dir), _) => destination(dir, file),
+            (None, Some(root)) => root.join(file.path.trim_start_matches('/')),
+            (None, None) => unreachable!("clap requires --live or --live-root"),
+        };
+        read_live(&path).unwrap_or_else(|f| {
+            failure.get_or_insert(f);
+            None
+        })
+    });
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    let color = match args.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal(),
+    };
+    let mut out = io::stdout().lock();
+    print_diffs(&mut out, &diffs, color).map_err(|e| Failure::Read(PathBuf::from("<stdout>"), e))?;
+    Ok(u8::from(diffs.iter().any(FileDiff::differs)))
+}
+
+fn paint(color: bool, code: &str, line: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{line}\x1b[0m")
+    } else {
+        line.to_owned()
+    }
+}
+
+fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io::Result<()> {
+    let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();
+    for d in &differing {
+        if let Some(was) = d.mode_was {
+            writeln!(
+                out,
+                "{}",
+                paint(color, "1", &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode))
+            )?;
+        }
+        let unified = match &d.change {
+            Change::Unchanged => continue,
+            Change::Modified { unified } | Change::New { unified } => unified,
+        };
+        for line in unified.split_inclusive('\n') {
+            let code = if line.starts_with("+++") || line.starts_with("---") {
+                "1"
+            } else if line.starts_with('+') {
+                "32"
+            } else if line.starts_with('-') {
+                "31"
+            } else if line.starts_with("@@") {
+                "36"
+            } else {
+                ""
+            };
+            let text = line.trim_end_matches('\n');
+            if code.is_empty() {
+                writeln!(out, "{text}")?;
+            } else {
+                writeln!(out, "{}", paint(color, code, text))?;
+            }
+        }
+    }
+    if differing.is_empty() {
+        writeln!(out, "no differences in {} files", diffs.len())?;
+        return Ok(());
+    }
+    let hosts = {
+        let mut names: Vec<&str> = differing.iter().map(|d| d.host.as_str()).collect();
+        names.dedup();
+        names.len()
+    };
+    writeln!(
+        out,
+        "\n{} of {} files differ on {hosts} host{}:",
+        differing.len(),
+        diffs.len(),
+        if hosts == 1 { "" } else { "s" }
+    )?;
+    for action in actions(diffs) {
+        let what = match action.action {
+            OnChange::Nothing => "needs nothing more".to_owned(),
+            OnChange::Apply => format!("apply: sysctl -p {}", action.files.join(" ")),
+            OnChange::Reload => format!("{} reload", action.service),
+            OnChange::Restart => format!("{} restart", action.service),
+        };
+        writeln!(out, "  {}: {what} ({})", action.host, action.files.join(", "))?;
+    }
+    Ok(())
+}

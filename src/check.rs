@@ -1,0 +1,252 @@
+//! The check stage: rules that look across hosts and services, which a schema cannot express.
+//!
+//! Each rule has a stable id so that users can look it up and CI logs stay searchable.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Document;
+use crate::spec::{Role, Site, SysctlValue};
+
+/// Settings that sitewright writes from typed fields; setting them by hand would contradict those.
+const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
+    ("port", "postgres.port"),
+    ("data_directory", "postgres.data_directory"),
+    ("hba_file", "postgres.config_directory"),
+    ("ssl", "postgres.ssl"),
+    ("ssl_cert_file", "postgres.ssl.cert"),
+    ("ssl_key_file", "postgres.ssl.key"),
+    ("listen_addresses", "postgres.replication.public_port"),
+    ("primary_conninfo", "postgres.replication"),
+    ("hot_standby", "the postgres-replica role"),
+    ("wal_keep_size", "postgres.replication.wal_keep"),
+    ("wal_keep_segments", "postgres.replication.wal_keep"),
+    ("archive_mode", "postgres.archive"),
+    ("archive_command", "postgres.archive.command"),
+    ("restore_command", "postgres.archive.restore_command"),
+];
+
+/// Pairs of kernel parameters where writing one zeroes the other.
+const EXCLUSIVE_SYSCTLS: &[(&str, &str)] = &[
+    ("vm.dirty_bytes", "vm.dirty_ratio"),
+    ("vm.dirty_background_bytes", "vm.dirty_background_ratio"),
+];
+
+/// Runs every rule; the result holds errors and warnings in no particular order.
+pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    hosts(site, doc, &mut out);
+    postgres(site, doc, &mut out);
+    web(site, doc, &mut out);
+    sysctl(site, doc, &mut out);
+    out
+}
+
+fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, host) in site.hosts.iter().enumerate() {
+        if let Some(first) = seen.insert(host.name.as_str(), i) {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/hosts/{i}/name")),
+                    format!(
+                        "host `{}` is already defined at line {}",
+                        host.name,
+                        doc.value_pos(&format!("/hosts/{first}/name")).line
+                    ),
+                )
+                .rule("SITE001"),
+            );
+        }
+        let mut roles = HashSet::new();
+        for (r, role) in host.roles.iter().enumerate() {
+            if !roles.insert(role) {
+                out.push(
+                    Diagnostic::error(
+                        doc.value_pos(&format!("/hosts/{i}/roles/{r}")),
+                        "this role is listed twice",
+                    )
+                    .rule("SITE002"),
+                );
+            }
+        }
+        if host.has(Role::PostgresPrimary) && host.has(Role::PostgresReplica) {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/hosts/{i}/roles")),
+                    "a host is either the PostgreSQL primary or a replica, not both",
+                )
+                .rule("PG001"),
+            );
+        }
+    }
+}
+
+fn role_positions(site: &Site, doc: &Document, role: Role) -> Vec<crate::diagnostic::Pos> {
+    site.hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.has(role))
+        .map(|(i, _)| doc.value_pos(&format!("/hosts/{i}/roles")))
+        .collect()
+}
+
+fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let primaries = role_positions(site, doc, Role::PostgresPrimary);
+    let replicas = role_positions(site, doc, Role::PostgresReplica);
+    let Some(pg) = &site.postgres else {
+        for pos in primaries.iter().chain(&replicas) {
+            out.push(
+                Diagnostic::error(*pos, "this host has a PostgreSQL role but the spec has no `postgres:` section")
+                    .rule("PG002"),
+            );
+        }
+        return;
+    };
+    match primaries.as_slice() {
+        [] => out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres"),
+                "`postgres:` needs exactly one host with the postgres-primary role; none has it",
+            )
+            .rule("PG003"),
+        ),
+        [_] => {}
+        [_, rest @ ..] => {
+            for pos in rest {
+                out.push(
+                    Diagnostic::error(*pos, "a second postgres-primary: a site has exactly one")
+                        .rule("PG003"),
+                );
+            }
+        }
+    }
+    if !replicas.is_empty() && pg.replication.is_none() {
+        out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres"),
+                "the site has replicas but `postgres.replication` is missing: add the replication user and its password",
+            )
+            .rule("PG004"),
+        );
+    }
+    if let Some(public) = pg.replication.as_ref().and_then(|r| r.public_port)
+        && public == pg.port
+    {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/replication/public_port"),
+                format!("nginx cannot forward port {public} to PostgreSQL listening on the same port; pick another public port"),
+            )
+            .rule("PG005"),
+        );
+    }
+    for name in pg.settings.keys() {
+        if let Some((_, field)) = MANAGED_POSTGRES_SETTINGS.iter().find(|(n, _)| n == name) {
+            out.push(
+                Diagnostic::error(
+                    doc.key_pos(&format!("/postgres/settings/{name}")),
+                    format!("`{name}` is written from {field}: set it there, not in settings"),
+                )
+                .rule("PG006"),
+            );
+        }
+    }
+    if let Some(django) = &site.django
+        && let Some(host) = &django.database.host
+    {
+        let pos = doc.value_pos("/django/database/host");
+        match site.host(host.as_str()) {
+            None => out.push(
+                Diagnostic::error(pos, format!("no host is named `{host}`"))
+                    .rule("DJ001"),
+            ),
+            Some(h) if !h.has(Role::PostgresPrimary) && !h.has(Role::PostgresReplica) => out.push(
+                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL"))
+                    .rule("DJ001"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let (Some(nginx), Some(public)) = (&site.nginx, pg.replication.as_ref().and_then(|r| r.public_port)) {
+        for (i, forward) in nginx.stream.iter().enumerate() {
+            if forward.listen == public {
+                out.push(
+                    Diagnostic::error(
+                        doc.value_pos(&format!("/nginx/stream/{i}/listen")),
+                        format!("port {public} is already postgres.replication.public_port"),
+                    )
+                    .rule("NGX001"),
+                );
+            }
+        }
+    }
+}
+
+fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    for pos in role_positions(site, doc, Role::Web) {
+        if site.nginx.as_ref().is_none_or(|n| n.https.is_none()) {
+            out.push(
+                Diagnostic::error(pos, "a web host needs `nginx.https`: the server in front of the application")
+                    .rule("WEB001"),
+            );
+        }
+        if site.django.is_none() {
+            out.push(
+                Diagnostic::error(pos, "a web host needs a `django:` section")
+                    .rule("WEB002"),
+            );
+        }
+    }
+    let public_port = site
+        .postgres
+        .as_ref()
+        .and_then(|p| p.replication.as_ref())
+        .and_then(|r| r.public_port);
+    let primary_needs_nginx = public_port.is_some() && site.hosts_with(Role::PostgresPrimary).next().is_some();
+    let nginx_needed = site.hosts_with(Role::Web).next().is_some() || primary_needs_nginx;
+    if primary_needs_nginx && site.nginx.is_none() {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/replication/public_port"),
+                "nginx forwards this port, but the spec has no `nginx:` section for its version",
+            )
+            .rule("NGX002"),
+        );
+    }
+    if !nginx_needed && site.nginx.is_some() {
+        out.push(
+            Diagnostic::warning(doc.key_pos("/nginx"), "no host runs nginx: it needs a web host or a forwarded PostgreSQL port")
+                .rule("NGX003"),
+        );
+    }
+}
+
+fn sysctl(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let Some(sysctl) = &site.sysctl else { return };
+    for (bytes, ratio) in EXCLUSIVE_SYSCTLS {
+        if sysctl.settings.contains_key(*bytes) && sysctl.settings.contains_key(*ratio) {
+            out.push(
+                Diagnostic::error(
+                    doc.key_pos(&format!("/sysctl/settings/{ratio}")),
+                    format!("`{bytes}` and `{ratio}` exclude each other (writing one zeroes the other); keep one"),
+                )
+                .rule("SYS001"),
+            );
+        }
+    }
+    for (name, value) in &sysctl.settings {
+        let byte_valued = name.ends_with("_bytes") || name == "kernel.shmmax";
+        if let SysctlValue::Size(_) = value
+            && !byte_valued
+        {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/sysctl/settings/{name}")),
+                    format!("`{name}` is not measured in bytes: give a whole number"),
+                )
+                .rule("SYS002"),
+            );
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The command line: clap types only. What each command does lives in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Render PostgreSQL, nginx, sysctl and Django configuration from one typed site spec, and show what
+/// would change on the live machines.
+#[derive(Debug, Parser)]
+#[command(name = "sitewright", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a spec and run the site-wide rules (exit 0: fine, 1: errors, 2: could not run).
+    Check(CheckArgs),
+    /// Write every host's files and manifest.json under a folder.
+    Render(RenderArgs),
+    /// Show how the rendered files differ from the live ones (exit 0: same, 1: differ, 2: error).
+    Diff(DiffArgs),
+    /// Print the JSON Schema of the spec.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The site spec (YAML).
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Only this host (repeat for more).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// A folder of templates that replace the built-in ones of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The site spec (YAML).
+    pub spec: PathBuf,
+    /// The folder to write into: DIR/<host>/<path> and DIR/manifest.json.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Write secret values (passwords) into the files that need them; the tree must then not be committed.
+    #[arg(long)]
+    pub with_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("live_tree").required(true))]
+pub struct DiffArgs {
+    /// The site spec (YAML).
+    pub spec: PathBuf,
+    /// The live files of every host, laid out as DIR/<host>/<path> (as Ansible's fetch module writes them).
+    #[arg(long, value_name = "DIR", group = "live_tree")]
+    pub live: Option<PathBuf>,
+    /// The live files of one host (--host) at DIR/<path>; `--live-root /` on the host itself.
+    #[arg(long, value_name = "DIR", group = "live_tree")]
+    pub live_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// When to colour the diff.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    Always,
+    Never,
+}

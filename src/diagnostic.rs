@@ -1,0 +1,198 @@
+//! Problems found in a spec, each at a line and column, and how they are shown to a person.
+//!
+//! Every stage that reads the spec reports through this type, so `check`, `render` and `diff` print
+//! problems the same way: `SPEC:LINE:COL: error: MESSAGE`, the source line, and a marker under it.
+
+use std::fmt::{self, Write as _};
+
+/// A 1-based line and column (in characters) in the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    pub const START: Pos = Pos { line: 1, column: 1 };
+
+    pub const fn new(line: usize, column: usize) -> Self {
+        Self {
+            line: if line == 0 { 1 } else { line },
+            column: if column == 0 { 1 } else { column },
+        }
+    }
+
+    /// The position just after `prefix`, where the next character would be.
+    pub fn after(prefix: &str) -> Self {
+        let line = prefix.matches('\n').count() + 1;
+        let last = prefix.rsplit('\n').next().unwrap_or("");
+        Self::new(line, last.chars().count() + 1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Warning => "warning",
+            Self::Error => "error",
+        })
+    }
+}
+
+/// Whether the source line may be shown under a diagnostic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excerpt {
+    Show,
+    /// The value at the position may be a secret: the line is shown only up to it.
+    Redact,
+}
+
+/// One problem, at one place in the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub pos: Pos,
+    pub rule: Option<&'static str>,
+    pub message: String,
+    pub excerpt: Excerpt,
+}
+
+impl Diagnostic {
+    pub fn error(pos: Pos, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            pos,
+            rule: None,
+            message: message.into(),
+            excerpt: Excerpt::Show,
+        }
+    }
+
+    pub fn warning(pos: Pos, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(pos, message)
+        }
+    }
+
+    pub fn rule(mut self, id: &'static str) -> Self {
+        self.rule = Some(id);
+        self
+    }
+
+    pub fn redacted(mut self) -> Self {
+        self.excerpt = Excerpt::Redact;
+        self
+    }
+
+    /// The first line: `SPEC:LINE:COL: error[ID]: MESSAGE`.
+    pub fn headline(&self, spec_name: &str) -> String {
+        let rule = self.rule.map(|id| format!("[{id}]")).unwrap_or_default();
+        format!(
+            "{spec_name}:{}:{}: {}{rule}: {}",
+            self.pos.line, self.pos.column, self.severity, self.message
+        )
+    }
+
+    /// The headline, then the source line with a marker under the position.
+    pub fn render(&self, spec_name: &str, text: &str) -> String {
+        let mut out = self.headline(spec_name);
+        out.push('\n');
+        let Some(line) = text.lines().nth(self.pos.line - 1) else {
+            return out;
+        };
+        let line = line.trim_end_matches('\r');
+        let chars: Vec<char> = line.chars().collect();
+        let start = (self.pos.column - 1).min(chars.len());
+        let (shown, width) = match self.excerpt {
+            Excerpt::Show => {
+                let shown: String = chars.iter().collect();
+                (shown, token_width(&chars[start..]))
+            }
+            Excerpt::Redact => {
+                let visible: String = chars[..start].iter().collect();
+                (format!("{visible}<redacted>"), "<redacted>".len())
+            }
+        };
+        let number = self.pos.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let indent: String = chars[..start]
+            .iter()
+            .map(|c| if *c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let _ = writeln!(out, "{gutter} |");
+        let _ = writeln!(out, "{number} | {}", shown.replace('\t', "    "));
+        let _ = writeln!(
+            out,
+            "{gutter} | {}{}",
+            indent.replace('\t', "    "),
+            "^".repeat(width.max(1))
+        );
+        out
+    }
+}
+
+/// How many characters the token at the start of `rest` spans: a quoted string, or up to a comment.
+fn token_width(rest: &[char]) -> usize {
+    match rest.first() {
+        Some(quote @ ('"' | '\'')) => rest[1..]
+            .iter()
+            .position(|c| c == quote)
+            .map_or(rest.len(), |end| end + 2),
+        Some(_) => {
+            let text: String = rest.iter().collect();
+            let content = text.split(" #").next().unwrap_or(&text);
+            let content = content.trim_end();
+            if let Some(colon) = content.find(": ") {
+                content[..colon].chars().count()
+            } else {
+                content.strip_suffix(':').unwrap_or(content).chars().count()
+            }
+        }
+        None => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_headline_line_and_marker() {
+        let text = "site: x\nhosts:\n  - memory: 64 gigs # big\n";
+        let diagnostic = Diagnostic::error(Pos::new(3, 13), "expected a byte size");
+        assert_eq!(
+            diagnostic.render("s.yaml", text),
+            "s.yaml:3:13: error: expected a byte size\n  |\n3 |   - memory: 64 gigs # big\n  |             ^^^^^^^\n"
+        );
+    }
+
+    #[test]
+    fn marks_a_key_not_its_value() {
+        let text = "sitte: x\n";
+        let out = Diagnostic::error(Pos::new(1, 1), "unknown").render("s", text);
+        assert!(out.ends_with("1 | sitte: x\n  | ^^^^^\n"), "{out}");
+    }
+
+    #[test]
+    fn redacts_what_may_be_a_secret() {
+        let text = "password: hunter2\n";
+        let out = Diagnostic::error(Pos::new(1, 11), "inline secret")
+            .redacted()
+            .render("s", text);
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(out.contains("password: <redacted>"), "{out}");
+    }
+
+    #[test]
+    fn positions_after_a_prefix() {
+        assert_eq!(Pos::after("ab\ncd"), Pos::new(2, 3));
+        assert_eq!(Pos::after(""), Pos::START);
+    }
+}

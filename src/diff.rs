@@ -1,0 +1,126 @@
+//! The diff stage: rendered files against the live ones, as unified diffs, with secrets masked on
+//! both sides. Pure: the caller reads the live files and prints the result.
+
+use similar::TextDiff;
+
+use crate::plan::{FileMeta, Mode, OnChange, Service};
+use crate::render::{RenderedFile, Tree};
+use crate::spec::HostName;
+
+/// A live file as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFile {
+    pub content: String,
+    pub mode: Option<Mode>,
+}
+
+/// How one rendered file compares with its live counterpart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Unchanged,
+    /// The live file differs; the unified diff shows how.
+    Modified { unified: String },
+    /// There is no live file; the unified diff adds every line.
+    New { unified: String },
+}
+
+/// The comparison of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    pub host: HostName,
+    pub path: String,
+    pub meta: FileMeta,
+    pub change: Change,
+    /// The live mode when it differs from the rendered one.
+    pub mode_was: Option<Mode>,
+}
+
+impl FileDiff {
+    pub fn differs(&self) -> bool {
+        self.change != Change::Unchanged || self.mode_was.is_some()
+    }
+}
+
+/// Compares every file of `tree` with what `live` finds for it.
+pub fn diff(tree: &Tree, mut live: impl FnMut(&RenderedFile) -> Option<LiveFile>) -> Vec<FileDiff> {
+    tree.files
+        .iter()
+        .map(|file| {
+            let found = live(file);
+            let rendered = file.shown();
+            let label = format!("{}{}", file.host, file.path);
+            let (change, mode_was) = match found {
+                None => (
+                    Change::New {
+                        unified: unified("", &rendered, "/dev/null", &format!("b/{label}")),
+                    },
+                    None,
+                ),
+                Some(live) => {
+                    let current = file.meta.mask.apply(&live.content);
+                    let change = if current == rendered {
+                        Change::Unchanged
+                    } else {
+                        Change::Modified {
+                            unified: unified(
+                                &current,
+                                &rendered,
+                                &format!("a/{label}"),
+                                &format!("b/{label}"),
+                            ),
+                        }
+                    };
+                    (change, live.mode.filter(|m| *m != file.meta.mode))
+                }
+            };
+            FileDiff {
+                host: file.host.clone(),
+                path: file.path.clone(),
+                meta: file.meta.clone(),
+                change,
+                mode_was,
+            }
+        })
+        .collect()
+}
+
+fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .missing_newline_hint(true)
+        .to_string()
+}
+
+/// What one host needs after a deploy: the strongest action per service, with the files behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostAction {
+    pub host: HostName,
+    pub service: Service,
+    pub action: OnChange,
+    pub files: Vec<String>,
+}
+
+/// The actions that the differing files call for, host by host in tree order.
+pub fn actions(diffs: &[FileDiff]) -> Vec<HostAction> {
+    let mut out: Vec<HostAction> = Vec::new();
+    for d in diffs.iter().filter(|d| d.differs()) {
+        match out
+            .iter_mut()
+            .find(|a| a.host == d.host && a.service == d.meta.service)
+        {
+            Some(action) => {
+                action.action = action.action.max(d.meta.on_change);
+                action.files.push(d.path.clone());
+            }
+            None => out.push(HostAction {
+                host: d.host.clone(),
+                service: d.meta.service,
+                action: d.meta.on_change,
+                files: vec![d.path.clone()],
+            }),
+        }
+    }
+    out
+}

@@ -1,0 +1,80 @@
+//! manifest.json: what a rendered tree holds, for deploy tools and for `render` to find stale files.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::plan::{Mode, OnChange, Service};
+use crate::render::Tree;
+
+/// The manifest of a rendered tree.
+#[derive(Debug, Serialize)]
+pub struct Manifest<'a> {
+    pub generator: &'static str,
+    pub site: &'a str,
+    pub files: Vec<Entry<'a>>,
+}
+
+/// One file of the tree.
+#[derive(Debug, Serialize)]
+pub struct Entry<'a> {
+    pub host: &'a str,
+    pub path: &'a str,
+    pub mode: Mode,
+    pub owner: &'a str,
+    pub group: &'a str,
+    /// Of the content with secret values masked, so the manifest can be committed.
+    pub sha256: String,
+    pub service: Service,
+    pub on_change: OnChange,
+    /// True when the file is meant to hold a secret (a passfile).
+    pub secret: bool,
+}
+
+/// Just enough of an earlier manifest to know which files it listed.
+#[derive(Debug, Deserialize)]
+pub struct Listed {
+    pub files: Vec<ListedFile>,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListedFile {
+    pub host: String,
+    pub path: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl<'a> Manifest<'a> {
+    pub fn of(tree: &'a Tree) -> Self {
+        Self {
+            generator: concat!("sitewright ", env!("CARGO_PKG_VERSION")),
+            site: &tree.site,
+            files: tree
+                .files
+                .iter()
+                .map(|file| Entry {
+                    host: file.host.as_str(),
+                    path: &file.path,
+                    mode: file.meta.mode,
+                    owner: file.meta.owner,
+                    group: file.meta.group,
+                    sha256: sha256_hex(file.shown().as_bytes()),
+                    service: file.meta.service,
+                    on_change: file.meta.on_change,
+                    secret: file.meta.mask != crate::plan::Mask::None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a manifest serialises");
+        text.push('\n');
+        text
+    }
+}

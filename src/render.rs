@@ -1,0 +1,236 @@
+//! The render stage: each planned file through its template, every value escaped for the file's
+//! format, secrets filled in only when the caller resolved them.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
+
+use crate::escape::Format;
+use crate::plan::{FileMeta, Plan, PlannedFile};
+use crate::spec::{HostName, SecretRef};
+use crate::templates::{Overrides, builtin};
+
+/// The secret values to write, or none: then each secret is written as a placeholder naming its source.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    values: HashMap<SecretRef, String>,
+}
+
+impl Secrets {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn resolved(values: HashMap<SecretRef, String>) -> Self {
+        Self { values }
+    }
+
+    fn value(&self, secret: &SecretRef) -> String {
+        self.values
+            .get(secret)
+            .cloned()
+            .unwrap_or_else(|| placeholder(secret))
+    }
+}
+
+/// What stands in a rendered file for a secret that was not resolved.
+pub fn placeholder(secret: &SecretRef) -> String {
+    format!("<secret from {secret}>")
+}
+
+/// One rendered file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub host: HostName,
+    pub path: String,
+    pub content: String,
+    pub meta: FileMeta,
+    /// True when the content holds resolved secret values.
+    pub holds_secret: bool,
+}
+
+impl RenderedFile {
+    /// The content with secret values hidden, for showing and hashing.
+    pub fn shown(&self) -> String {
+        self.meta.mask.apply(&self.content)
+    }
+}
+
+/// Every rendered file of a site, in plan order.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub site: String,
+    pub files: Vec<RenderedFile>,
+}
+
+/// A template that failed, with the place in it.
+#[derive(Debug, Clone)]
+pub struct RenderError {
+    pub host: HostName,
+    pub path: String,
+    pub template: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "template {}", self.template)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, " (for {}:{}): {}", self.host, self.path, self.message)
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// A template environment: built once and used for every file.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    pub fn new(overrides: &Overrides) -> Self {
+        let mut env = Environment::new();
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_debug(true);
+        env.set_auto_escape_callback(|name| match Format::for_template(name) {
+            Some(format) => AutoEscape::Custom(format.name().into()),
+            None => AutoEscape::None,
+        });
+        env.set_formatter(format_value);
+        env.add_filter("ident", ident);
+        env.add_filter("comment", comment);
+        let overrides = overrides.clone();
+        env.set_loader(move |name| {
+            Ok(overrides
+                .get(name)
+                .map(str::to_owned)
+                .or_else(|| builtin(name).map(str::to_owned)))
+        });
+        Self { env }
+    }
+
+    pub fn render(&self, plan: &Plan, secrets: &Secrets) -> Result<Tree, RenderError> {
+        let files = plan
+            .files
+            .iter()
+            .map(|file| self.render_file(file, secrets))
+            .collect::<Result<_, _>>()?;
+        Ok(Tree {
+            site: plan.site.clone(),
+            files,
+        })
+    }
+
+    fn render_file(&self, file: &PlannedFile, secrets: &Secrets) -> Result<RenderedFile, RenderError> {
+        let fail = |error: &Error| RenderError {
+            host: file.host.clone(),
+            path: file.path.clone(),
+            template: error.name().unwrap_or(file.template).to_owned(),
+            line: error.line(),
+            message: describe(error),
+        };
+        let mut context = file.context.clone();
+        let mut holds_secret = false;
+        for slot in &file.secrets {
+            holds_secret |= secrets.values.contains_key(&slot.secret);
+            context[slot.key] = serde_json::Value::String(secrets.value(&slot.secret));
+        }
+        let template = self.env.get_template(file.template).map_err(|e| fail(&e))?;
+        let content = template
+            .render(Value::from(minijinja::value::Serde(&context)))
+            .map_err(|e| fail(&e))?;
+        Ok(RenderedFile {
+            host: file.host.clone(),
+            path: file.path.clone(),
+            content,
+            meta: file.meta.clone(),
+            holds_secret,
+        })
+    }
+}
+
+/// The error's own message and, for a value refused by a format, why; never the source excerpt,
+/// which could show a secret.
+fn describe(error: &Error) -> String {
+    let mut message = error.detail().map_or_else(|| error.kind().to_string(), str::to_owned);
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        message = format!("{message}: {inner}");
+        source = inner.source();
+    }
+    message
+}
+
+fn format_of(state: &State) -> Option<Format> {
+    match state.auto_escape() {
+        AutoEscape::Custom(name) => [
+            Format::PgConf,
+            Format::PgHba,
+            Format::PgPass,
+            Format::Nginx,
+            Format::Sysctl,
+            Format::Python,
+            Format::Plain,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name),
+        _ => None,
+    }
+}
+
+fn format_value(out: &mut minijinja::Output, state: &mut State, value: &Value) -> Result<(), Error> {
+    if value.is_undefined() {
+        return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
+    }
+    let text = if value.is_safe() {
+        value.to_string()
+    } else {
+        let format = format_of(state).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, "the template's extension names no output format")
+        })?;
+        format
+            .write(value)
+            .map_err(|refused| Error::new(ErrorKind::InvalidOperation, refused.to_string()))?
+    };
+    out.write_str(&text).map_err(Error::from)
+}
+
+/// `{{ name|ident }}`: a setting or variable name, written bare after checking it is one.
+fn ident(state: &State, value: &Value) -> Result<Value, Error> {
+    let format = format_of(state).unwrap_or(Format::Plain);
+    let name = value.as_str().unwrap_or_default();
+    format
+        .ident(name)
+        .map(Value::from_safe_string)
+        .map_err(|refused| Error::new(ErrorKind::InvalidOperation, refused.to_string()))
+}
+
+/// `{{ text|comment }}`: free text inside a comment, which must stay on its line.
+fn comment(value: &Value) -> Result<Value, Error> {
+    let text = value.to_string();
+    if text.contains(['\n', '\r', '\0']) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "a comment cannot hold a line break",
+        ));
+    }
+    Ok(Value::from_safe_string(text))
+}
+
+/// Renders a plan with the built-in templates and no secrets: the common case, and the tests'.
+pub fn render(plan: &Plan, overrides: &Overrides, secrets: &Secrets) -> Result<Tree, RenderError> {
+    Renderer::new(overrides).render(plan, secrets)
+}

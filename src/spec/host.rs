@@ -1,0 +1,59 @@
+//! A machine of the site and the roles it plays.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::scalar::{Address, HostName};
+use crate::units::ByteSize;
+
+/// One machine.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// Short host name: lower-case letters, digits and `-`. It names the host's folder in the rendered tree.
+    pub name: HostName,
+    /// The IPv4 or IPv6 address other hosts use to reach this one.
+    pub address: Address,
+    /// Physical memory, e.g. `64GiB`: settings such as shared_buffers are derived from it.
+    pub memory: ByteSize,
+    /// Number of CPU cores.
+    #[schemars(range(min = 1, max = 4096), example = 16)]
+    pub cpus: u32,
+    /// The kind of storage that holds the data: it sets random_page_cost and effective_io_concurrency.
+    pub storage: StorageKind,
+    /// What the host does: each role brings its files.
+    #[schemars(length(min = 1))]
+    pub roles: Vec<Role>,
+}
+
+impl Host {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// The kind of storage under a host's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Spinning disks.
+    Hdd,
+    /// SATA or SAS solid-state disks.
+    Ssd,
+    /// NVMe solid-state disks.
+    Nvme,
+    /// A storage area network.
+    San,
+}
+
+/// A role a host plays; each brings the files of its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The PostgreSQL primary (exactly one per site); gets nginx's stream forward when `postgres.replication.public_port` is set.
+    PostgresPrimary,
+    /// A PostgreSQL streaming replica of the primary.
+    PostgresReplica,
+    /// An nginx HTTPS front end and the Django application behind it.
+    Web,
+}

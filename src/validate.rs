@@ -1,0 +1,281 @@
+//! The validate stage: the spec's JSON checked against the schema, every error at its line and column.
+//!
+//! jsonschema reports errors by JSON pointer and keyword; this module turns each into a sentence a
+//! person can act on (what was expected, what was found, the nearest valid name) at the right place.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use crate::diagnostic::{Diagnostic, Pos};
+use crate::schema::schema;
+use crate::source::{Document, Source, pointer_token};
+use crate::spec::scalar as scalar_checks;
+use crate::suggest::nearest;
+use crate::units::{ByteSize, Duration};
+
+fn validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let mut options = jsonschema::options().should_validate_formats(true);
+        for (name, check) in scalar_checks::FORMATS {
+            options = options.with_format(*name, *check);
+        }
+        options.build(schema()).expect("the generated schema compiles")
+    })
+}
+
+/// Every schema error of the document, in source order.
+pub fn validate(source: &Source, doc: &Document) -> Vec<Diagnostic> {
+    let mut diagnostics: Vec<Diagnostic> = validator()
+        .iter_errors(&doc.value)
+        .flat_map(|error| describe(source, doc, &error))
+        .collect();
+    diagnostics.sort_by_key(|d| d.pos);
+    diagnostics.dedup();
+    diagnostics
+}
+
+/// The schema object that holds the keyword an error came from.
+fn schema_at(error: &ValidationError<'_>) -> Option<&'static Value> {
+    let path = error.schema_path().as_str();
+    let parent = &path[..path.rfind('/')?];
+    schema().pointer(parent)
+}
+
+fn is_secret(error: &ValidationError<'_>) -> bool {
+    error.schema_path().as_str().starts_with("/$defs/SecretRef")
+}
+
+/// What the user wrote at `pos`, as it appears in the source (so `1.20` stays `1.20`).
+fn written(source: &Source, pos: Pos) -> String {
+    let Some(line) = source.text.lines().nth(pos.line - 1) else {
+        return String::new();
+    };
+    let rest: String = line.chars().skip(pos.column - 1).collect();
+    let rest = rest.trim_end_matches('\r');
+    let token = match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => rest[1..]
+            .find(q)
+            .map_or(rest, |end| &rest[..end + 2]),
+        _ => rest.split(" #").next().unwrap_or(rest).trim_end(),
+    };
+    let token: String = token.chars().take(60).collect();
+    token
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn type_name(kind: &TypeKind) -> String {
+    let name = |t: &jsonschema::JsonType| match t.to_string().as_str() {
+        "integer" => "an integer".to_owned(),
+        "number" => "a number".to_owned(),
+        "string" => "a string".to_owned(),
+        "boolean" => "a boolean (true or false)".to_owned(),
+        "array" => "a list".to_owned(),
+        "object" => "a mapping".to_owned(),
+        "null" => "nothing".to_owned(),
+        other => other.to_owned(),
+    };
+    match kind {
+        TypeKind::Single(t) => name(t),
+        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" or "),
+    }
+}
+
+fn found(source: &Source, doc: &Document, pointer: &str, value: &Value, secret: bool) -> String {
+    if secret {
+        return format!("found {}", json_type(value));
+    }
+    match value {
+        Value::Array(_) | Value::Object(_) | Value::Null => format!("found {}", json_type(value)),
+        _ => format!(
+            "found {} `{}`",
+            json_type(value),
+            written(source, doc.value_pos(pointer))
+        ),
+    }
+}
+
+/// The expectation behind a pattern or format that the spec's own types use.
+fn expectation(pattern_or_format: &str) -> String {
+    use crate::spec::scalar as s;
+    match pattern_or_format {
+        p if p == ByteSize::PATTERN => ByteSize::EXPECTED.to_owned(),
+        p if p == Duration::PATTERN => Duration::EXPECTED.to_owned(),
+        p if p == s::HOST_NAME_PATTERN => {
+            "a host name of lower-case letters, digits and `-`, such as db1".to_owned()
+        }
+        p if p == s::IDENTIFIER_PATTERN => {
+            "a name of lower-case letters, digits and `_`, not starting with a digit".to_owned()
+        }
+        p if p == s::VERSION_PATTERN => {
+            "a version such as \"1.22\" or \"3.0.2\" (quote it so YAML keeps it a string)".to_owned()
+        }
+        p if p == s::ABS_PATH_PATTERN => {
+            "an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt".to_owned()
+        }
+        p if p == s::DOTTED_NAME_PATTERN => "a Python module path such as mysite.settings".to_owned(),
+        "ip-address" => "an IPv4 or IPv6 address such as 192.0.2.11".to_owned(),
+        "socket-address" => "an address and a port such as 127.0.0.1:8000".to_owned(),
+        other => format!("a value matching `{other}`"),
+    }
+}
+
+fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec<Diagnostic> {
+    let pointer = error.instance_path().as_str().to_owned();
+    let instance = error.instance();
+    let secret = is_secret(error);
+    let at_value = doc.value_pos(&pointer);
+    let diagnostic = |pos: Pos, message: String| {
+        let d = Diagnostic::error(pos, message);
+        if secret { d.redacted() } else { d }
+    };
+    let single = |message: String| vec![diagnostic(at_value, message)];
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let known: Vec<String> = schema_at(error)
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object)
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            unexpected
+                .iter()
+                .map(|key| {
+                    let pos = doc.key_pos(&format!("{pointer}/{}", pointer_token(key)));
+                    let hint = match nearest(key, &known) {
+                        Some(near) => format!("; did you mean `{near}`?"),
+                        None => format!("; expected one of: {}", known.join(", ")),
+                    };
+                    Diagnostic::error(pos, format!("unknown key `{key}`{hint}"))
+                })
+                .collect()
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let description = schema_at(error)
+                .and_then(|s| s.pointer(&format!("/properties/{}/description", pointer_token(name))))
+                .and_then(Value::as_str)
+                .map(|d| format!(" ({})", d.trim_end_matches('.')))
+                .unwrap_or_default();
+            let pos = doc.key_pos(&pointer);
+            vec![Diagnostic::error(pos, format!("missing key `{name}`{description}"))]
+        }
+        ValidationErrorKind::Type { kind } => {
+            let mut message = format!(
+                "expected {}, {}",
+                type_name(kind),
+                found(source, doc, &pointer, instance, secret)
+            );
+            if instance.is_number() && matches!(kind, TypeKind::Single(t) if t.to_string() == "string") {
+                message.push_str(&format!("; write it in quotes: \"{}\"", written(source, at_value)));
+            }
+            single(message)
+        }
+        ValidationErrorKind::Enum { options } => {
+            let options: Vec<String> = options
+                .as_array()
+                .map(|o| o.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            let hint = instance
+                .as_str()
+                .and_then(|v| nearest(v, &options))
+                .map(|near| format!("; did you mean `{near}`?"))
+                .unwrap_or_default();
+            single(format!(
+                "expected one of {}, {}{hint}",
+                options.join(", "),
+                found(source, doc, &pointer, instance, secret)
+            ))
+        }
+        ValidationErrorKind::Pattern { pattern } => single(format!(
+            "expected {}, {}",
+            expectation(pattern),
+            found(source, doc, &pointer, instance, secret)
+        )),
+        ValidationErrorKind::Format { format } => single(format!(
+            "expected {}, {}",
+            expectation(format),
+            found(source, doc, &pointer, instance, secret)
+        )),
+        ValidationErrorKind::Not { .. } => single(format!(
+            "a path must not have `.` or `..` segments, {}",
+            found(source, doc, &pointer, instance, secret)
+        )),
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            single(format!(
+                "must be at least {limit}, {}",
+                found(source, doc, &pointer, instance, secret)
+            ))
+        }
+        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            single(format!(
+                "must be at most {limit}, {}",
+                found(source, doc, &pointer, instance, secret)
+            ))
+        }
+        ValidationErrorKind::MinLength { limit } => single(format!(
+            "must have at least {limit} character{}",
+            if *limit == 1 { "" } else { "s" }
+        )),
+        ValidationErrorKind::MaxLength { limit } => single(format!("must have at most {limit} characters")),
+        ValidationErrorKind::MinItems { limit } => single(format!(
+            "must list at least {limit} item{}",
+            if *limit == 1 { "" } else { "s" }
+        )),
+        ValidationErrorKind::MaxItems { limit } => single(format!("must list at most {limit} items")),
+        ValidationErrorKind::UniqueItems => single("must not list the same item twice".to_owned()),
+        ValidationErrorKind::PropertyNames { error: inner } => {
+            let key = inner.instance().as_str().unwrap_or_default().to_owned();
+            let pos = doc.key_pos(&format!("{pointer}/{}", pointer_token(&key)));
+            let pattern = schema_at(error)
+                .and_then(|s| s.pointer("/propertyNames/pattern"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            vec![Diagnostic::error(
+                pos,
+                format!("invalid key `{key}`: names must match `{pattern}`"),
+            )]
+        }
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } if secret => {
+            single(
+                "a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed"
+                    .to_owned(),
+            )
+        }
+        ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::AnyOf { .. }
+        | ValidationErrorKind::OneOfMultipleValid { .. } => {
+            let what = schema_at(error)
+                .and_then(|s| s.get("description"))
+                .and_then(Value::as_str)
+                .unwrap_or("a value of another form");
+            single(format!(
+                "expected {}, {}",
+                lowercase_first(what.trim_end_matches('.')),
+                found(source, doc, &pointer, instance, secret)
+            ))
+        }
+        _ => single(error.masked().to_string()),
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
