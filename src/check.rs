@@ -86,8 +86,10 @@ fn role_positions(site: &Site, doc: &Document, role: Role) -> Vec<crate::diagnos
     site.hosts
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.has(role))
-        .map(|(i, _)| doc.value_pos(&format!("/hosts/{i}/roles")))
+        .filter_map(|(i, h)| {
+            let r = h.roles.iter().position(|r| *r == role)?;
+            Some(doc.value_pos(&format!("/hosts/{i}/roles/{r}")))
+        })
         .collect()
 }
 

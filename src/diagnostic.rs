@@ -148,6 +148,7 @@ fn token_width(rest: &[char]) -> usize {
         Some(_) => {
             let text: String = rest.iter().collect();
             let content = text.split(" #").next().unwrap_or(&text);
+            let content = content.split([',', ']', '}']).next().unwrap_or(content);
             let content = content.trim_end();
             if let Some(colon) = content.find(": ") {
                 content[..colon].chars().count()

@@ -141,14 +141,29 @@ fn yaml_error(text: &str, error: &serde_saphyr::Error) -> Diagnostic {
     Diagnostic::error(pos, format!("invalid YAML: {message}"))
 }
 
-/// serde-saphyr appends its own position to messages; ours is already in front.
+/// serde-saphyr appends its own position to messages (ours is already in front) and sometimes
+/// advice about its own options; keep the part a spec author can act on, and add a hint.
 fn tidy_yaml_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
     let cut = first
         .find(" at line ")
         .or_else(|| first.find(" at or near line "))
         .unwrap_or(first.len());
-    first[..cut].trim_end_matches(':').to_owned()
+    let first = first[..cut].trim_end_matches(':');
+    if let Some(rest) = first.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        return format!("duplicate key `{key}`: a key may appear once in a mapping");
+    }
+    let hint = if first.contains("tab") {
+        "; indent with spaces"
+    } else if first.contains("quoted scalar") {
+        " (is a quote left open?)"
+    } else if first.contains("recursi") {
+        " (an alias refers to its own anchor)"
+    } else {
+        ""
+    };
+    format!("{first}{hint}")
 }
 
 /// A YAML node as serde-saphyr gives it to a visitor: scalars typed, collections with spans.

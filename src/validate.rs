@@ -60,7 +60,10 @@ fn written(source: &Source, pos: Pos) -> String {
         Some(q @ ('"' | '\'')) => rest[1..]
             .find(q)
             .map_or(rest, |end| &rest[..end + 2]),
-        _ => rest.split(" #").next().unwrap_or(rest).trim_end(),
+        _ => {
+            let plain = rest.split(" #").next().unwrap_or(rest);
+            plain.split([',', ']', '}']).next().unwrap_or(plain).trim_end()
+        }
     };
     let token: String = token.chars().take(60).collect();
     token
@@ -165,6 +168,14 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
+            let misspelt = instance.as_object().is_some_and(|object| {
+                let wanted = [name.to_owned()];
+                object.keys().any(|key| key != name && nearest(key, &wanted).is_some())
+            });
+            if misspelt {
+                // The unknown-key error already says "did you mean `name`?".
+                return Vec::new();
+            }
             let description = schema_at(error)
                 .and_then(|s| s.pointer(&format!("/properties/{}/description", pointer_token(name))))
                 .and_then(Value::as_str)
@@ -255,6 +266,21 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                     .to_owned(),
             )
         }
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
+            if constants(error).is_some() =>
+        {
+            let options = constants(error).unwrap_or_default();
+            let hint = instance
+                .as_str()
+                .and_then(|v| nearest(v, &options))
+                .map(|near| format!("; did you mean `{near}`?"))
+                .unwrap_or_default();
+            single(format!(
+                "expected one of {}, {}{hint}",
+                options.join(", "),
+                found(source, doc, &pointer, instance, secret)
+            ))
+        }
         ValidationErrorKind::OneOfNotValid { .. }
         | ValidationErrorKind::AnyOf { .. }
         | ValidationErrorKind::OneOfMultipleValid { .. } => {
@@ -270,6 +296,25 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
         }
         _ => single(error.masked().to_string()),
     }
+}
+
+/// The allowed values of an enum whose variants schemars wrote as `oneOf` constants.
+fn constants(error: &ValidationError<'_>) -> Option<Vec<String>> {
+    let keyword = error.schema_path().as_str().rsplit('/').next()?;
+    let branches = schema_at(error)?.get(keyword)?.as_array()?;
+    branches
+        .iter()
+        .map(|b| {
+            b.get("const")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| {
+                    let values = b.get("enum")?.as_array()?;
+                    let names: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+                    Some(names.join(", "))
+                })
+        })
+        .collect()
 }
 
 fn lowercase_first(text: &str) -> String {

@@ -1,0 +1,281 @@
+//! `sitewright check`: every mistake reported at once, each at its line and column with the source
+//! line under it, and the exit codes of DESIGN.md.
+
+use std::fs;
+
+use crate::support::{Sitewright, fixture, temp_dir};
+
+/// A small valid spec; each case below breaks one thing in it.
+const BASE: &str = "\
+site: demo
+hosts:
+  - name: db1
+    address: 192.0.2.11
+    memory: 8GiB
+    cpus: 4
+    storage: ssd
+    roles: [postgres-primary]
+  - name: db2
+    address: 192.0.2.12
+    memory: 8GiB
+    cpus: 4
+    storage: ssd
+    roles: [postgres-replica]
+postgres:
+  version: 16
+  data_directory: /var/lib/postgresql/16/main
+  replication:
+    user: replicator
+    password: { env: REPLICATION_PASSWORD }
+  settings:
+    max_connections: 100
+sysctl:
+  settings:
+    vm.swappiness: 10
+";
+
+/// Runs `check` on `spec` saved as site.yaml and returns the outcome.
+fn check(spec: &str) -> crate::support::Outcome {
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["check", "site.yaml"])
+        .run()
+}
+
+/// `BASE` with `from` replaced by `to` (which must be there exactly once).
+fn broken(from: &str, to: &str) -> String {
+    assert_eq!(BASE.matches(from).count(), 1, "{from:?} is not in BASE once");
+    BASE.replacen(from, to, 1)
+}
+
+#[test]
+fn the_base_spec_is_valid() {
+    check(BASE).code(0).stdout_has("site.yaml: ok: 2 hosts, 8 files");
+}
+
+#[test]
+fn the_catmaid_fixture_is_valid() {
+    Sitewright::new()
+        .arg("check")
+        .arg(fixture("catmaid/site.yaml"))
+        .run()
+        .code(0)
+        .stdout_has("ok: 3 hosts, 12 files");
+}
+
+/// Each kind of mistake, with the exact report a user sees.
+const CASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "unknown key with a suggestion",
+        "    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",
+        "    cpus: 4\n    storrage: ssd\n    roles: [postgres-primary]",
+        "site.yaml:7:5: error: unknown key `storrage`; did you mean `storage`?
+  |
+7 |     storrage: ssd
+  |     ^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a byte size without a PostgreSQL unit",
+        "    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",
+        "    memory: 8 gigs\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",
+        "site.yaml:5:13: error: expected a byte size such as 512kB, 256MB, 1GB or 1GiB (kB, MB, GB and TB are powers of 1024), found a string `8 gigs`
+  |
+5 |     memory: 8 gigs
+  |             ^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a word where a number belongs",
+        "    cpus: 4\n    storage: ssd\n    roles: [postgres-replica]",
+        "    cpus: four\n    storage: ssd\n    roles: [postgres-replica]",
+        "site.yaml:12:11: error: expected an integer, found a string `four`
+   |
+12 |     cpus: four
+   |           ^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a PostgreSQL version out of range",
+        "  version: 16",
+        "  version: 19",
+        "site.yaml:16:12: error: must be at most 18, found an integer `19`
+   |
+16 |   version: 19
+   |            ^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a password written inline, never echoed",
+        "password: { env: REPLICATION_PASSWORD }",
+        "password: hunter2-secret",
+        "site.yaml:20:15: error: a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed
+   |
+20 |     password: <redacted>
+   |               ^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "an enum value that does not exist",
+        "    storage: ssd\n    roles: [postgres-replica]",
+        "    storage: flash\n    roles: [postgres-replica]",
+        "site.yaml:13:14: error: expected one of hdd, ssd, nvme, san, found a string `flash`
+   |
+13 |     storage: flash
+   |              ^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a duplicate key",
+        "  version: 16\n",
+        "  version: 16\n  version: 17\n",
+        "site.yaml:17:3: error: invalid YAML: duplicate key `version`: a key may appear once in a mapping
+   |
+17 |   version: 17
+   |   ^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a tab in the indentation",
+        "    vm.swappiness: 10",
+        "\tvm.swappiness: 10",
+        "site.yaml:25:2: error: invalid YAML: tabs disallowed within this context (block indentation); indent with spaces
+   |
+25 |     vm.swappiness: 10
+   |     ^^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "an address that is not one",
+        "    address: 192.0.2.12",
+        "    address: 192.0.2.300",
+        "site.yaml:10:14: error: expected an IPv4 or IPv6 address such as 192.0.2.11, found a string `192.0.2.300`
+   |
+10 |     address: 192.0.2.300
+   |              ^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a missing key",
+        "  data_directory: /var/lib/postgresql/16/main\n",
+        "",
+        "site.yaml:15:1: error: missing key `data_directory` (The data directory (standby.signal goes here))
+   |
+15 | postgres:
+   | ^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "two primaries",
+        "    roles: [postgres-replica]",
+        "    roles: [postgres-primary]",
+        "site.yaml:14:13: error[PG003]: a second postgres-primary: a site has exactly one
+   |
+14 |     roles: [postgres-primary]
+   |             ^^^^^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a setting that a typed field writes",
+        "    max_connections: 100",
+        "    port: 5433",
+        "site.yaml:22:5: error[PG006]: `port` is written from postgres.port: set it there, not in settings
+   |
+22 |     port: 5433
+   |     ^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "both members of an exclusive sysctl pair",
+        "    vm.swappiness: 10",
+        "    vm.dirty_bytes: 1GB\n    vm.dirty_ratio: 4",
+        "site.yaml:26:5: error[SYS001]: `vm.dirty_bytes` and `vm.dirty_ratio` exclude each other (writing one zeroes the other); keep one
+   |
+26 |     vm.dirty_ratio: 4
+   |     ^^^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a version YAML reads as a number",
+        "sysctl:",
+        "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",
+        "site.yaml:24:12: error: expected a string, found a number `1.20`; write it in quotes: \"1.20\"
+   |
+24 |   version: 1.20
+   |            ^^^^
+site.yaml: 1 error
+",
+    ),
+];
+
+#[test]
+fn each_kind_of_mistake_gets_its_exact_report() {
+    for (what, from, to, expected) in CASES {
+        let outcome = check(&broken(from, to));
+        assert_eq!(outcome.code, 1, "{what}: exit code\n{}", outcome.stderr);
+        assert_eq!(outcome.stderr, *expected, "{what}");
+        assert_eq!(outcome.stdout, "", "{what}: stdout");
+    }
+}
+
+#[test]
+fn three_separate_mistakes_are_all_reported_in_one_run() {
+    let spec = broken("    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]", "    memory: 8 gigs\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]")
+        .replace("  version: 16", "  version: 19")
+        .replace("  settings:\n    vm.swappiness", "  setings:\n    vm.swappiness");
+    let outcome = check(&spec);
+    outcome.code(1);
+    let headlines: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("site.yaml:"))
+        .collect();
+    assert_eq!(
+        headlines,
+        [
+            "site.yaml:5:13: error: expected a byte size such as 512kB, 256MB, 1GB or 1GiB (kB, MB, GB and TB are powers of 1024), found a string `8 gigs`",
+            "site.yaml:16:12: error: must be at most 18, found an integer `19`",
+            "site.yaml:24:3: error: unknown key `setings`; did you mean `settings`?",
+            "site.yaml: 3 errors",
+        ]
+    );
+}
+
+#[test]
+fn an_unreadable_spec_is_exit_2() {
+    Sitewright::new()
+        .args(["check", "no/such/spec.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("sitewright: cannot read no/such/spec.yaml: No such file or directory");
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    Sitewright::new().args(["check"]).run().code(2).stderr_has("Usage:");
+}
+
+#[test]
+fn empty_and_non_mapping_specs_are_refused() {
+    check("").code(1).stderr_is(
+        "site.yaml:1:1: error: the spec is empty: it needs at least `site:` and `hosts:`\nsite.yaml: 1 error\n",
+    );
+    check("- db1\n- db2\n").code(1).stderr_is(
+        "site.yaml:1:1: error: expected a mapping, found a list\n  |\n1 | - db1\n  | ^^^^^\nsite.yaml: 1 error\n",
+    );
+}

@@ -1,0 +1,9 @@
+//! sitewright's integration tests: the real binary on real files, and real servers reading what it
+//! writes. One test binary, one module per theme.
+
+mod check;
+mod diff;
+mod postgres;
+mod render;
+mod schema;
+mod support;

@@ -1,0 +1,1 @@
+//! PostgreSQL 16 reads the rendered files.

@@ -1,0 +1,187 @@
+//! A fluent builder that runs the real sitewright binary, and helpers to find fixtures and the
+//! programs that scripts/install-test-deps installs.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One run of the sitewright binary, built up call by call.
+pub struct Sitewright {
+    command: Command,
+    shown: Vec<String>,
+}
+
+impl Sitewright {
+    pub fn new() -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sitewright"));
+        command.current_dir(repo()).env_remove("NO_COLOR");
+        Self {
+            command,
+            shown: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.shown.push(arg.as_ref().to_string_lossy().into_owned());
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
+        for arg in args {
+            self = self.arg(arg);
+        }
+        self
+    }
+
+    pub fn in_dir(mut self, dir: &Path) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Outcome {
+        let output = self.command.output().expect("the sitewright binary runs");
+        Outcome {
+            line: format!("sitewright {}", self.shown.join(" ")),
+            code: output.status.code().expect("sitewright exits, not killed"),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub line: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "`{}` exited {}, not {expected}\n--- stdout\n{}--- stderr\n{}",
+            self.line, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "`{}`: stdout lacks {text:?}\n--- stdout\n{}",
+            self.line,
+            self.stdout
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "`{}`: stderr lacks {text:?}\n--- stderr\n{}",
+            self.line,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_is(&self, text: &str) -> &Self {
+        assert_eq!(self.stderr, text, "`{}`: stderr", self.line);
+        self
+    }
+
+    #[track_caller]
+    pub fn neither_has(&self, text: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(text) && !self.stderr.contains(text),
+            "`{}` printed {text:?}\n--- stdout\n{}--- stderr\n{}",
+            self.line,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("fixtures").join(name)
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sitewright-test-")
+        .tempdir()
+        .expect("a temporary directory")
+}
+
+/// Every file under `root`, by its path relative to `root`, with its bytes.
+pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).expect("a readable directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(name, fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A setting that scripts/install-test-deps wrote to its env file: from the environment when the
+/// test command exported it, else from the env file in the default cache. Never optional: a test
+/// that needs a program and cannot find it fails.
+#[track_caller]
+pub fn installed(name: &str) -> String {
+    if let Ok(value) = std::env::var(name) {
+        return value;
+    }
+    let cache = std::env::var("SITEWRIGHT_TEST_CACHE").unwrap_or_else(|_| {
+        if running_as_root() {
+            "/var/cache/sitewright-test".to_owned()
+        } else {
+            format!("{}/.cache/sitewright-test", std::env::var("HOME").unwrap_or_default())
+        }
+    });
+    let env_file = format!("{cache}/env");
+    let text = fs::read_to_string(&env_file).unwrap_or_else(|_| {
+        panic!("{name} is not set and {env_file} is missing: run scripts/test, which installs the test programs")
+    });
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('\'').to_owned())
+        .unwrap_or_else(|| panic!("{env_file} does not set {name}: run scripts/test"))
+}
+
+pub fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
