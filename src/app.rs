@@ -25,6 +25,8 @@ use crate::write::{WriteError, destination, write_tree};
 enum Failure {
     Read(PathBuf, io::Error),
     Invalid(Source, Invalid),
+    /// An invalid spec given to `render`, which says that it wrote nothing.
+    NotRendered(Source, Invalid),
     UnknownHost(String, Vec<String>),
     Templates(String),
     Render(RenderError),
@@ -46,10 +48,15 @@ impl fmt::Display for Failure {
             Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
             Self::Invalid(source, invalid) => write!(
                 f,
-                "{}: {} error{}; nothing was written",
+                "{}: {} error{}",
                 source.name,
                 invalid.errors(),
                 if invalid.errors() == 1 { "" } else { "s" }
+            ),
+            Self::NotRendered(source, invalid) => write!(
+                f,
+                "{}; nothing was written",
+                Self::Invalid(source.clone(), invalid.clone())
             ),
             Self::UnknownHost(name, known) => write!(
                 f,
@@ -78,7 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            if let Failure::Invalid(source, invalid) = &failure {
+            if let Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) = &failure {
                 print_diagnostics(source, &invalid.diagnostics);
             }
             eprintln!("sitewright: {failure}");
@@ -229,7 +236,10 @@ enum SecretPolicy {
 }
 
 fn render(args: &RenderArgs) -> Result<u8, Failure> {
-    let (_, loaded) = load_spec(&args.spec)?;
+    let (_, loaded) = load_spec(&args.spec).map_err(|failure| match failure {
+        Failure::Invalid(source, invalid) => Failure::NotRendered(source, invalid),
+        other => other,
+    })?;
     let policy = if args.with_secrets {
         SecretPolicy::Resolve
     } else {

@@ -2,20 +2,60 @@
 
 use std::fmt;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
-use super::scalar::AbsPath;
+use super::scalar::{ABS_PATH_PATTERN, AbsPath};
 
 /// Where a secret is read from when it is needed; the spec never holds the value, because the spec is committed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-#[schemars(extend("x-sitewright-secret" = true))]
 pub enum SecretRef {
     /// The name of an environment variable that holds the secret.
-    Env(#[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))] String),
+    Env(String),
     /// The absolute path of a file that holds the secret (a trailing newline is dropped).
     File(AbsPath),
+}
+
+/// Written by hand so that each form's one key carries its own description for editors.
+impl JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Where a secret is read from when it is needed: `{ env: NAME }` or `{ file: PATH }`. The spec never holds the value, because the spec is committed.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "env": {
+                            "type": "string",
+                            "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+                            "description": "The name of an environment variable that holds the secret.",
+                            "examples": ["REPLICATION_PASSWORD"],
+                        }
+                    },
+                    "required": ["env"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "pattern": ABS_PATH_PATTERN,
+                            "description": "The absolute path of a file that holds the secret; a trailing newline is dropped.",
+                            "examples": ["/etc/sitewright/secrets/replication"],
+                        }
+                    },
+                    "required": ["file"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
 }
 
 impl fmt::Display for SecretRef {

@@ -1,2 +1,259 @@
-//! `sitewright render`: the CATMAID tree byte for byte, modes, the manifest, secrets, and nothing
-//! written for an invalid spec.
+//! `sitewright render`: the CATMAID tree byte for byte, modes, the manifest, secrets, template
+//! overrides, and nothing written for an invalid spec.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::support::{Sitewright, fixture, temp_dir, tree};
+
+const PASSFILE: &str = "db2/etc/postgresql/16/main/replication.pgpass";
+
+fn render_catmaid(out: &Path) -> crate::support::Outcome {
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(out)
+        .run()
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn catmaid_renders_exactly_the_golden_tree() {
+    let out = temp_dir();
+    render_catmaid(out.path())
+        .code(0)
+        .stdout_has("wrote 12 files for 3 hosts and manifest.json");
+    let rendered = tree(out.path());
+    let expected = tree(&fixture("catmaid/expected"));
+    let names = |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&rendered),
+        names(&expected),
+        "the set of files differs; run scripts/update-golden and read the diff"
+    );
+    for (name, bytes) in &expected {
+        assert!(
+            rendered[name] == *bytes,
+            "{name} differs from fixtures/catmaid/expected; run scripts/update-golden and read the diff"
+        );
+    }
+}
+
+#[test]
+fn modes_follow_what_each_file_holds() {
+    let out = temp_dir();
+    render_catmaid(out.path()).code(0);
+    let root = out.path();
+    assert_eq!(mode(&root.join(PASSFILE)), 0o600);
+    assert_eq!(mode(&root.join("db1/etc/postgresql/16/main/pg_hba.conf")), 0o640);
+    assert_eq!(mode(&root.join("db1/etc/postgresql/16/main/postgresql.conf")), 0o644);
+    assert_eq!(mode(&root.join("web1/etc/nginx/conf.d/catmaid.conf")), 0o644);
+}
+
+#[test]
+fn the_seed_mistakes_cannot_happen() {
+    let out = temp_dir();
+    render_catmaid(out.path()).code(0);
+    let read = |p: &str| fs::read_to_string(out.path().join(p)).unwrap();
+    let sysctl = read("db1/etc/sysctl.d/60-sitewright.conf");
+    assert!(sysctl.contains("vm.dirty_bytes = 1073741824\n"), "1GB is 1073741824 bytes");
+    assert!(sysctl.contains("vm.dirty_background_bytes = 268435456\n"));
+    let https = read("web1/etc/nginx/conf.d/catmaid.conf");
+    assert!(!https.contains("ssl on"), "`ssl on;` was removed from nginx");
+    assert!(!https.contains("TLSv1 ") && !https.contains("TLSv1.1"));
+    assert!(https.contains("proxy_set_header X-Forwarded-Proto $scheme;"));
+    let replica = read("db2/etc/postgresql/16/main/postgresql.conf");
+    assert!(!replica.contains("wal_keep_segments") && !replica.contains("promote_trigger_file"));
+    let conninfo = replica
+        .lines()
+        .find(|l| l.starts_with("primary_conninfo"))
+        .expect("the replica has primary_conninfo");
+    assert!(conninfo.contains("passfile=/etc/postgresql/16/main/replication.pgpass"));
+    assert!(!conninfo.contains("password="), "{conninfo}");
+    let hba = read("db1/etc/postgresql/16/main/pg_hba.conf");
+    assert!(hba.contains("hostssl\treplication\treplication_user\t192.0.2.12/32\tscram-sha-256\n"));
+    let stream = read("db1/etc/nginx/sitewright-stream.conf");
+    assert!(stream.starts_with("# ") && stream.contains("\nstream {\n"));
+    assert_eq!(
+        read("db1/etc/nginx/modules-enabled/50-mod-stream.conf"),
+        "load_module modules/ngx_stream_module.so;\n"
+    );
+}
+
+#[test]
+fn secrets_are_placeholders_unless_asked_for() {
+    let secret = "correct horse:battery\\staple";
+    let out = temp_dir();
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(out.path())
+        .env("CATMAID_REPLICATION_PASSWORD", secret)
+        .run()
+        .code(0)
+        .neither_has("horse");
+    for (name, bytes) in tree(out.path()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("horse"),
+            "{name} holds the secret"
+        );
+    }
+    let placeholder = fs::read_to_string(out.path().join(PASSFILE)).unwrap();
+    assert!(placeholder.ends_with(
+        "192.0.2.11:7432:replication:replication_user:<secret from env CATMAID_REPLICATION_PASSWORD>\n"
+    ));
+
+    let with = temp_dir();
+    Sitewright::new()
+        .args(["render", "--with-secrets"])
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(with.path())
+        .env("CATMAID_REPLICATION_PASSWORD", secret)
+        .run()
+        .code(0)
+        .neither_has("horse");
+    let passfile = fs::read_to_string(with.path().join(PASSFILE)).unwrap();
+    assert!(
+        passfile.ends_with(
+            "192.0.2.11:7432:replication:replication_user:correct horse\\:battery\\\\staple\n"
+        ),
+        "the password is escaped for the passfile format"
+    );
+    assert_eq!(mode(&with.path().join(PASSFILE)), 0o600);
+    let manifest = fs::read_to_string(with.path().join("manifest.json")).unwrap();
+    assert!(!manifest.contains("horse"));
+}
+
+#[test]
+fn a_missing_secret_is_an_error_that_names_its_source_only() {
+    let out = temp_dir();
+    Sitewright::new()
+        .args(["render", "--with-secrets"])
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(out.path().join("tree"))
+        .env("CATMAID_REPLICATION_PASSWORD", "")
+        .run()
+        .code(2)
+        .stderr_has("sitewright: cannot read the secret from env CATMAID_REPLICATION_PASSWORD: it is empty");
+    assert!(!out.path().join("tree").exists(), "nothing is written");
+}
+
+#[test]
+fn an_invalid_spec_writes_nothing() {
+    let dir = temp_dir();
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace("memory: 32GiB", "memory: 32 GB of RAM");
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["render", "site.yaml", "-o", "out"])
+        .run()
+        .code(2)
+        .stderr_has("site.yaml:17:13: error: expected a byte size")
+        .stderr_has("sitewright: site.yaml: 1 error; nothing was written");
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn host_selection_renders_only_those_hosts() {
+    let out = temp_dir();
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .args(["--host", "db2", "-o"])
+        .arg(out.path())
+        .run()
+        .code(0)
+        .stdout_has("wrote 5 files for 1 hosts");
+    assert!(tree(out.path()).keys().all(|k| k.starts_with("db2/") || k == "manifest.json"));
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .args(["--host", "db9", "-o"])
+        .arg(out.path())
+        .run()
+        .code(2)
+        .stderr_has("the spec has no host named `db9`; its hosts are db1, db2, web1");
+}
+
+#[test]
+fn files_no_longer_rendered_are_reported_as_stale() {
+    let out = temp_dir();
+    render_catmaid(out.path()).code(0);
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .args(["--host", "db1", "-o"])
+        .arg(out.path())
+        .run()
+        .code(0)
+        .stderr_has("/db2/etc/postgresql/16/main/replication.pgpass is no longer rendered");
+}
+
+#[test]
+fn a_user_template_replaces_the_built_in_one() {
+    let templates = temp_dir();
+    fs::create_dir(templates.path().join("sysctl")).unwrap();
+    fs::write(
+        templates.path().join("sysctl/sysctl.conf.sysctl"),
+        "# ours\n{% for s in settings %}{{ s.name|ident }}={{ s.value }}\n{% endfor %}",
+    )
+    .unwrap();
+    let out = temp_dir();
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("--templates")
+        .arg(templates.path())
+        .arg("-o")
+        .arg(out.path())
+        .run()
+        .code(0);
+    assert_eq!(
+        fs::read_to_string(out.path().join("db1/etc/sysctl.d/60-sitewright.conf")).unwrap(),
+        "# ours\nvm.dirty_background_bytes=268435456\nvm.dirty_bytes=1073741824\nvm.swappiness=10\n"
+    );
+
+    fs::write(templates.path().join("sysctl/typo.sysctl"), "").unwrap();
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("--templates")
+        .arg(templates.path())
+        .arg("-o")
+        .arg(out.path())
+        .run()
+        .code(2)
+        .stderr_has("no built-in template is named `sysctl/typo.sysctl`");
+}
+
+#[test]
+fn a_template_that_uses_an_undefined_value_fails_with_its_name_and_line() {
+    let templates = temp_dir();
+    fs::create_dir(templates.path().join("sysctl")).unwrap();
+    fs::write(
+        templates.path().join("sysctl/sysctl.conf.sysctl"),
+        "# line 1\n{{ no_such_value }}\n",
+    )
+    .unwrap();
+    let out = temp_dir();
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("--templates")
+        .arg(templates.path())
+        .arg("-o")
+        .arg(out.path().join("t"))
+        .run()
+        .code(2)
+        .stderr_has("sitewright: template sysctl/sysctl.conf.sysctl:2 (for db1:/etc/sysctl.d/60-sitewright.conf): `no_such_value` is undefined");
+}
