@@ -85,7 +85,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            if let Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) = &failure {
+            if let Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) =
+                &failure
+            {
                 print_diagnostics(source, &invalid.diagnostics);
             }
             eprintln!("sitewright: {failure}");
@@ -193,7 +195,11 @@ fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
                 return Err(Failure::Templates(format!(
                     "{}: no built-in template is named `{name}`; the names are {}",
                     path.display(),
-                    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    BUILTIN
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             let text = fs::read_to_string(&path).map_err(|e| Failure::Read(path.clone(), e))?;
@@ -205,7 +211,12 @@ fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
 
 /// The plan, narrowed to the hosts the user named.
 fn select(mut plan: Plan, loaded: &Loaded, selection: &Selection) -> Result<Plan, Failure> {
-    let known: Vec<String> = loaded.site.hosts.iter().map(|h| h.name.to_string()).collect();
+    let known: Vec<String> = loaded
+        .site
+        .hosts
+        .iter()
+        .map(|h| h.name.to_string())
+        .collect();
     if let Some(unknown) = selection.hosts.iter().find(|h| !known.contains(h)) {
         return Err(Failure::UnknownHost(unknown.clone(), known));
     }
@@ -216,7 +227,11 @@ fn select(mut plan: Plan, loaded: &Loaded, selection: &Selection) -> Result<Plan
     Ok(plan)
 }
 
-fn rendered(loaded: &Loaded, selection: &Selection, secrets: SecretPolicy) -> Result<Tree, Failure> {
+fn rendered(
+    loaded: &Loaded,
+    selection: &Selection,
+    secrets: SecretPolicy,
+) -> Result<Tree, Failure> {
     let overrides = read_overrides(selection.templates.as_deref())?;
     let plan = select(plan(&loaded.site), loaded, selection)?;
     let secrets = match secrets {
@@ -310,10 +325,13 @@ fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     let color = match args.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
-        ColorWhen::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal(),
+        ColorWhen::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+        }
     };
     let mut out = io::stdout().lock();
-    print_diffs(&mut out, &diffs, color).map_err(|e| Failure::Read(PathBuf::from("<stdout>"), e))?;
+    print_diffs(&mut out, &diffs, color)
+        .map_err(|e| Failure::Read(PathBuf::from("<stdout>"), e))?;
     Ok(u8::from(diffs.iter().any(FileDiff::differs)))
 }
 
@@ -332,7 +350,11 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
             writeln!(
                 out,
                 "{}",
-                paint(color, "1", &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode))
+                paint(
+                    color,
+                    "1",
+                    &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode)
+                )
             )?;
         }
         let unified = match &d.change {
@@ -382,7 +404,12 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
             OnChange::Reload => format!("{} reload", action.service),
             OnChange::Restart => format!("{} restart", action.service),
         };
-        writeln!(out, "  {}: {what} ({})", action.host, action.files.join(", "))?;
+        writeln!(
+            out,
+            "  {}: {what} ({})",
+            action.host,
+            action.files.join(", ")
+        )?;
     }
     Ok(())
 }

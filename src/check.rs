@@ -99,8 +99,11 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(pg) = &site.postgres else {
         for pos in primaries.iter().chain(&replicas) {
             out.push(
-                Diagnostic::error(*pos, "this host has a PostgreSQL role but the spec has no `postgres:` section")
-                    .rule("PG002"),
+                Diagnostic::error(
+                    *pos,
+                    "this host has a PostgreSQL role but the spec has no `postgres:` section",
+                )
+                .rule("PG002"),
             );
         }
         return;
@@ -159,18 +162,19 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     {
         let pos = doc.value_pos("/django/database/host");
         match site.host(host.as_str()) {
-            None => out.push(
-                Diagnostic::error(pos, format!("no host is named `{host}`"))
-                    .rule("DJ001"),
-            ),
+            None => {
+                out.push(Diagnostic::error(pos, format!("no host is named `{host}`")).rule("DJ001"))
+            }
             Some(h) if !h.has(Role::PostgresPrimary) && !h.has(Role::PostgresReplica) => out.push(
-                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL"))
-                    .rule("DJ001"),
+                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL")).rule("DJ001"),
             ),
             Some(_) => {}
         }
     }
-    if let (Some(nginx), Some(public)) = (&site.nginx, pg.replication.as_ref().and_then(|r| r.public_port)) {
+    if let (Some(nginx), Some(public)) = (
+        &site.nginx,
+        pg.replication.as_ref().and_then(|r| r.public_port),
+    ) {
         for (i, forward) in nginx.stream.iter().enumerate() {
             if forward.listen == public {
                 out.push(
@@ -189,15 +193,15 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     for pos in role_positions(site, doc, Role::Web) {
         if site.nginx.as_ref().is_none_or(|n| n.https.is_none()) {
             out.push(
-                Diagnostic::error(pos, "a web host needs `nginx.https`: the server in front of the application")
-                    .rule("WEB001"),
+                Diagnostic::error(
+                    pos,
+                    "a web host needs `nginx.https`: the server in front of the application",
+                )
+                .rule("WEB001"),
             );
         }
         if site.django.is_none() {
-            out.push(
-                Diagnostic::error(pos, "a web host needs a `django:` section")
-                    .rule("WEB002"),
-            );
+            out.push(Diagnostic::error(pos, "a web host needs a `django:` section").rule("WEB002"));
         }
     }
     let public_port = site
@@ -205,7 +209,8 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         .as_ref()
         .and_then(|p| p.replication.as_ref())
         .and_then(|r| r.public_port);
-    let primary_needs_nginx = public_port.is_some() && site.hosts_with(Role::PostgresPrimary).next().is_some();
+    let primary_needs_nginx =
+        public_port.is_some() && site.hosts_with(Role::PostgresPrimary).next().is_some();
     let nginx_needed = site.hosts_with(Role::Web).next().is_some() || primary_needs_nginx;
     if primary_needs_nginx && site.nginx.is_none() {
         out.push(
@@ -218,8 +223,11 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     }
     if !nginx_needed && site.nginx.is_some() {
         out.push(
-            Diagnostic::warning(doc.key_pos("/nginx"), "no host runs nginx: it needs a web host or a forwarded PostgreSQL port")
-                .rule("NGX003"),
+            Diagnostic::warning(
+                doc.key_pos("/nginx"),
+                "no host runs nginx: it needs a web host or a forwarded PostgreSQL port",
+            )
+            .rule("NGX003"),
         );
     }
 }

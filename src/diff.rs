@@ -19,9 +19,13 @@ pub struct LiveFile {
 pub enum Change {
     Unchanged,
     /// The live file differs; the unified diff shows how.
-    Modified { unified: String },
+    Modified {
+        unified: String,
+    },
     /// There is no live file; the unified diff adds every line.
-    New { unified: String },
+    New {
+        unified: String,
+    },
 }
 
 /// The comparison of one file.

@@ -82,7 +82,10 @@ impl Format {
         if ok {
             Ok(name.to_owned())
         } else {
-            Err(Refused::new(name, "a name must be letters, digits, `_` and `.`"))
+            Err(Refused::new(
+                name,
+                "a name must be letters, digits, `_` and `.`",
+            ))
         }
     }
 }
@@ -105,7 +108,11 @@ impl Refused {
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} cannot be written safely: {}", self.value, self.reason)
+        write!(
+            f,
+            "{:?} cannot be written safely: {}",
+            self.value, self.reason
+        )
     }
 }
 
@@ -137,16 +144,16 @@ fn pg_conf(value: &Value) -> Result<String, Refused> {
                 pg_quoted(text)
             }
         }
-        _ => Err(Refused::new(&value.to_string(), "postgresql.conf values are single values")),
+        _ => Err(Refused::new(
+            &value.to_string(),
+            "postgresql.conf values are single values",
+        )),
     }
 }
 
 /// True for words the postgresql.conf lexer reads unquoted as the same string: `replica`, `16GB`, `0.9`.
 fn is_pg_bare(text: &str) -> bool {
-    let word = text
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic())
+    let word = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let digits = text.trim_start_matches('-');
     let number_end = digits
@@ -189,7 +196,10 @@ fn pg_hba_token(text: &str) -> Result<String, Refused> {
         return Err(Refused::new(text, "an empty pg_hba.conf field"));
     }
     if text.contains(['"', '\n', '\r', '\0']) {
-        return Err(Refused::new(text, "pg_hba.conf has no way to write `\"` or a line break"));
+        return Err(Refused::new(
+            text,
+            "pg_hba.conf has no way to write `\"` or a line break",
+        ));
     }
     let plain = text
         .chars()
@@ -214,7 +224,10 @@ fn pg_pass_field(text: &str) -> Result<String, Refused> {
 /// because nginx would read it as a variable, and it has no escape for it.
 fn nginx_token(text: &str) -> Result<String, Refused> {
     if text.contains('$') {
-        return Err(Refused::new(text, "nginx reads `$` as a variable and has no escape for it"));
+        return Err(Refused::new(
+            text,
+            "nginx reads `$` as a variable and has no escape for it",
+        ));
     }
     if text.contains(|c: char| c.is_control()) {
         return Err(Refused::new(text, "control characters in an nginx value"));
@@ -241,7 +254,10 @@ fn nginx_token(text: &str) -> Result<String, Refused> {
 /// A sysctl value: one line, no comment characters at its start, no surrounding blanks.
 fn sysctl_value(text: &str) -> Result<String, Refused> {
     if text.contains(['\n', '\r', '\0']) || text.starts_with(['#', ';']) || text.trim() != text {
-        return Err(Refused::new(text, "a sysctl value is one line without leading `#`, `;` or blanks"));
+        return Err(Refused::new(
+            text,
+            "a sysctl value is one line without leading `#`, `;` or blanks",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -297,7 +313,12 @@ fn python_into(value: &Value, out: &mut String) -> Result<(), Refused> {
             }
             out.push('}');
         }
-        _ => return Err(Refused::new(&value.to_string(), "no Python literal for this value")),
+        _ => {
+            return Err(Refused::new(
+                &value.to_string(),
+                "no Python literal for this value",
+            ));
+        }
     }
     Ok(())
 }
@@ -365,7 +386,10 @@ mod tests {
     fn passfile_fields_escape_colon_and_backslash() {
         assert_eq!(Format::PgPass.write(&s("p:w\\d")).unwrap(), "p\\:w\\\\d");
         let refused = Format::PgPass.write(&s("hunter2\nx")).unwrap_err();
-        assert!(!refused.to_string().contains("hunter2"), "a refused secret is not echoed");
+        assert!(
+            !refused.to_string().contains("hunter2"),
+            "a refused secret is not echoed"
+        );
     }
 
     #[test]
@@ -394,7 +418,12 @@ mod tests {
 
     #[test]
     fn sysctl_values_are_one_clean_line() {
-        assert_eq!(Format::Sysctl.write(&Value::from(1_073_741_824u64)).unwrap(), "1073741824");
+        assert_eq!(
+            Format::Sysctl
+                .write(&Value::from(1_073_741_824u64))
+                .unwrap(),
+            "1073741824"
+        );
         assert!(Format::Sysctl.write(&s("1\nkernel.x = 2")).is_err());
         assert!(Format::Sysctl.write(&s("#1")).is_err());
     }

@@ -134,7 +134,11 @@ impl Renderer {
         })
     }
 
-    fn render_file(&self, file: &PlannedFile, secrets: &Secrets) -> Result<RenderedFile, RenderError> {
+    fn render_file(
+        &self,
+        file: &PlannedFile,
+        secrets: &Secrets,
+    ) -> Result<RenderedFile, RenderError> {
         let fail = |error: &Error| RenderError {
             host: file.host.clone(),
             path: file.path.clone(),
@@ -165,7 +169,9 @@ impl Renderer {
 /// The error's own message and, for a value refused by a format, why; never the source excerpt,
 /// which could show a secret.
 fn describe(error: &Error) -> String {
-    let mut message = error.detail().map_or_else(|| error.kind().to_string(), str::to_owned);
+    let mut message = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
         message = format!("{message}: {inner}");
@@ -191,7 +197,11 @@ fn format_of(state: &State) -> Option<Format> {
     }
 }
 
-fn format_value(out: &mut minijinja::Output, state: &mut State, value: &Value) -> Result<(), Error> {
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut State,
+    value: &Value,
+) -> Result<(), Error> {
     if value.is_undefined() {
         return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
     }
@@ -199,7 +209,10 @@ fn format_value(out: &mut minijinja::Output, state: &mut State, value: &Value) -
         value.to_string()
     } else {
         let format = format_of(state).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, "the template's extension names no output format")
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "the template's extension names no output format",
+            )
         })?;
         format
             .write(value)

@@ -52,7 +52,8 @@ fn drop_null(value: &mut Value) {
 }
 
 fn is_null_schema(schema: &Value) -> bool {
-    schema.get("type").is_some_and(|t| t == "null") || schema.get("const").is_some_and(Value::is_null)
+    schema.get("type").is_some_and(|t| t == "null")
+        || schema.get("const").is_some_and(Value::is_null)
 }
 
 /// Adds `inner`'s keywords to `outer`, keeping `outer`'s own (its description wins).

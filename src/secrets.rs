@@ -15,7 +15,11 @@ pub struct SecretError {
 
 impl fmt::Display for SecretError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot read the secret from {}: {}", self.secret, self.reason)
+        write!(
+            f,
+            "cannot read the secret from {}: {}",
+            self.secret, self.reason
+        )
     }
 }
 
@@ -33,10 +37,12 @@ pub fn resolve(plan: &Plan) -> Result<HashMap<SecretRef, String>, SecretError> {
             reason,
         };
         let value = match &slot.secret {
-            SecretRef::Env(name) => std::env::var(name).map_err(|e| fail(match e {
-                std::env::VarError::NotPresent => "the variable is not set".to_owned(),
-                std::env::VarError::NotUnicode(_) => "the value is not UTF-8".to_owned(),
-            }))?,
+            SecretRef::Env(name) => std::env::var(name).map_err(|e| {
+                fail(match e {
+                    std::env::VarError::NotPresent => "the variable is not set".to_owned(),
+                    std::env::VarError::NotUnicode(_) => "the value is not UTF-8".to_owned(),
+                })
+            })?,
             SecretRef::File(path) => std::fs::read_to_string(path.as_str())
                 .map_err(|e| fail(e.to_string()))?
                 .trim_end_matches(['\n', '\r'])

@@ -49,7 +49,12 @@ impl Document {
             }
             match pointer.rfind('/') {
                 Some(cut) => pointer = &pointer[..cut],
-                None => return Span { key: None, value: Pos::START },
+                None => {
+                    return Span {
+                        key: None,
+                        value: Pos::START,
+                    };
+                }
             }
         }
     }
@@ -91,7 +96,10 @@ impl Source {
                 )));
             }
         };
-        let text = text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text);
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_owned)
+            .unwrap_or(text);
         if let Some(at) = text.find('\0') {
             return Err(Box::new(Diagnostic::error(
                 Pos::after(&text[..at]),
@@ -104,7 +112,10 @@ impl Source {
     /// Parses the YAML into a [`Document`].
     pub fn parse(&self) -> Result<Document, Box<Diagnostic>> {
         if self.text.trim().is_empty()
-            || self.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+            || self
+                .text
+                .lines()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
         {
             return Err(Box::new(Diagnostic::error(
                 Pos::START,
@@ -151,7 +162,10 @@ fn tidy_yaml_message(message: &str) -> String {
         .unwrap_or(first.len());
     let first = first[..cut].trim_end_matches(':');
     if let Some(rest) = first.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
         return format!("duplicate key `{key}`: a key may appear once in a mapping");
     }
     let hint = if first.contains("tab") {
@@ -279,7 +293,10 @@ fn to_json(
         Node::Int(i) => Value::from(i),
         Node::UInt(u) => Value::from(u),
         Node::Float(f) => Value::Number(Number::from_f64(f).ok_or_else(|| {
-            Box::new(Diagnostic::error(pos, "numbers must be finite (no .inf or .nan)"))
+            Box::new(Diagnostic::error(
+                pos,
+                "numbers must be finite (no .inf or .nan)",
+            ))
         })?),
         Node::Str(s) => Value::String(s),
         Node::Seq(items) => Value::Array(

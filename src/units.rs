@@ -66,7 +66,7 @@ impl ByteSize {
 fn largest_even_unit(bytes: u64, units: &[(&str, u32)], fallback: &str) -> String {
     for (name, power) in units {
         let factor = KIB.pow(*power);
-        if bytes != 0 && bytes % factor == 0 {
+        if bytes != 0 && bytes.is_multiple_of(factor) {
             return format!("{}{}", bytes / factor, name);
         }
     }
@@ -119,13 +119,15 @@ impl Duration {
 
     /// Whole seconds, or `None` when the duration has a fraction of a second.
     pub fn whole_secs(self) -> Option<u64> {
-        (self.micros % 1_000_000 == 0).then_some(self.micros / 1_000_000)
+        self.micros
+            .is_multiple_of(1_000_000)
+            .then_some(self.micros / 1_000_000)
     }
 
     /// PostgreSQL's form: the largest unit that divides the duration evenly.
     pub fn to_postgres(self) -> String {
         for (name, factor) in DURATION_UNITS {
-            if self.micros % factor == 0 && self.micros != 0 {
+            if self.micros.is_multiple_of(*factor) && self.micros != 0 {
                 return format!("{}{}", self.micros / factor, name);
             }
         }
@@ -135,8 +137,13 @@ impl Duration {
     /// nginx's form (`d`, `h`, `m`, `s`, `ms`); nginx has no microseconds, so those round up.
     pub fn to_nginx(self) -> String {
         let millis = self.micros.div_ceil(1_000);
-        for (name, factor) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
-            if millis != 0 && millis % factor == 0 {
+        for (name, factor) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
+            if millis != 0 && millis.is_multiple_of(factor) {
                 return format!("{}{}", millis / factor, name);
             }
         }
@@ -240,7 +247,9 @@ mod tests {
 
     #[test]
     fn byte_sizes_refuse_what_postgres_would_misread() {
-        for bad in ["1gb", "1 GB ", "GB", "1", "1.5GB", "-1GB", "1KB", " 1GB", "1  GB"] {
+        for bad in [
+            "1gb", "1 GB ", "GB", "1", "1.5GB", "-1GB", "1KB", " 1GB", "1  GB",
+        ] {
             assert!(ByteSize::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert_eq!(ByteSize::parse("99999999999TB"), Err(UnitError::TooLarge));
@@ -264,6 +273,9 @@ mod tests {
         assert_eq!(Duration::parse("200ms").unwrap().whole_secs(), None);
         assert_eq!(Duration::parse("120s").unwrap().to_nginx(), "2m");
         assert_eq!(Duration::parse("1500us").unwrap().to_nginx(), "2ms");
-        assert!(Duration::parse("5m").is_err(), "`m` is ambiguous and PostgreSQL refuses it");
+        assert!(
+            Duration::parse("5m").is_err(),
+            "`m` is ambiguous and PostgreSQL refuses it"
+        );
     }
 }

@@ -23,7 +23,9 @@ fn validator() -> &'static Validator {
         for (name, check) in scalar_checks::FORMATS {
             options = options.with_format(*name, *check);
         }
-        options.build(schema()).expect("the generated schema compiles")
+        options
+            .build(schema())
+            .expect("the generated schema compiles")
     })
 }
 
@@ -57,12 +59,14 @@ fn written(source: &Source, pos: Pos) -> String {
     let rest: String = line.chars().skip(pos.column - 1).collect();
     let rest = rest.trim_end_matches('\r');
     let token = match rest.chars().next() {
-        Some(q @ ('"' | '\'')) => rest[1..]
-            .find(q)
-            .map_or(rest, |end| &rest[..end + 2]),
+        Some(q @ ('"' | '\'')) => rest[1..].find(q).map_or(rest, |end| &rest[..end + 2]),
         _ => {
             let plain = rest.split(" #").next().unwrap_or(rest);
-            plain.split([',', ']', '}']).next().unwrap_or(plain).trim_end()
+            plain
+                .split([',', ']', '}'])
+                .next()
+                .unwrap_or(plain)
+                .trim_end()
         }
     };
     let token: String = token.chars().take(60).collect();
@@ -94,7 +98,11 @@ fn type_name(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => name(t),
-        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" or "),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| name(&t))
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
@@ -125,12 +133,16 @@ fn expectation(pattern_or_format: &str) -> String {
             "a name of lower-case letters, digits and `_`, not starting with a digit".to_owned()
         }
         p if p == s::VERSION_PATTERN => {
-            "a version such as \"1.22\" or \"3.0.2\" (quote it so YAML keeps it a string)".to_owned()
+            "a version such as \"1.22\" or \"3.0.2\" (quote it so YAML keeps it a string)"
+                .to_owned()
         }
         p if p == s::ABS_PATH_PATTERN => {
-            "an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt".to_owned()
+            "an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt"
+                .to_owned()
         }
-        p if p == s::DOTTED_NAME_PATTERN => "a Python module path such as mysite.settings".to_owned(),
+        p if p == s::DOTTED_NAME_PATTERN => {
+            "a Python module path such as mysite.settings".to_owned()
+        }
         "ip-address" => "an IPv4 or IPv6 address such as 192.0.2.11".to_owned(),
         "socket-address" => "an address and a port such as 127.0.0.1:8000".to_owned(),
         other => format!("a value matching `{other}`"),

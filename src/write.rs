@@ -83,7 +83,9 @@ fn read_listed(path: &Path) -> Vec<ListedFile> {
 
 /// A symlink planted inside the output folder could send a write anywhere: refuse to follow one.
 fn refuse_symlinks(root: &Path, dest: &Path) -> std::io::Result<()> {
-    let relative = dest.strip_prefix(root).expect("a destination is under the root");
+    let relative = dest
+        .strip_prefix(root)
+        .expect("a destination is under the root");
     let mut at = root.to_path_buf();
     for part in relative.components() {
         at.push(part);

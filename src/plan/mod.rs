@@ -179,10 +179,7 @@ impl Mask {
     pub fn apply(self, text: &str) -> String {
         match self {
             Mask::None => text.to_owned(),
-            Mask::PassfilePassword => text
-                .split_inclusive('\n')
-                .map(mask_passfile_line)
-                .collect(),
+            Mask::PassfilePassword => text.split_inclusive('\n').map(mask_passfile_line).collect(),
         }
     }
 }
@@ -221,6 +218,9 @@ mod tests {
             Mask::PassfilePassword.apply(text),
             "# comment\n192.0.2.11:7432:replication:rep:********\n"
         );
-        assert_eq!(Mask::PassfilePassword.apply("garbage-without-fields"), "********\n");
+        assert_eq!(
+            Mask::PassfilePassword.apply("garbage-without-fields"),
+            "********\n"
+        );
     }
 }

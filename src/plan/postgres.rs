@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, SecretSlot, Service, Setting};
-use crate::spec::{Host, Postgres, Role, Site, SettingValue};
+use crate::spec::{Host, Postgres, Role, SettingValue, Site};
 
 /// Hosts connecting through nginx's stream forward arrive from loopback, not their own address.
 const LOOPBACK_CIDR: &str = "127.0.0.1/32";
@@ -118,7 +118,11 @@ fn settings(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
     let replicas = site.hosts_with(Role::PostgresReplica).count();
     let forwarded = pg.replication.as_ref().and_then(|r| r.public_port);
     let mut out = Vec::new();
-    if pg.config_directory.as_ref().is_some_and(|c| *c != pg.data_directory) {
+    if pg
+        .config_directory
+        .as_ref()
+        .is_some_and(|c| *c != pg.data_directory)
+    {
         out.push(Setting::new("data_directory", pg.data_directory.as_str()));
         out.push(
             Setting::new("hba_file", format!("{}/pg_hba.conf", pg.config_directory()))
@@ -161,10 +165,16 @@ fn settings(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
         out.push(Setting::new("archive_command", archive.command.as_str()));
     }
     if host.has(Role::PostgresReplica) {
-        out.push(Setting::new("hot_standby", true).because("this replica serves read-only queries"));
+        out.push(
+            Setting::new("hot_standby", true).because("this replica serves read-only queries"),
+        );
         if let Some(replication) = &pg.replication {
             let (address, port) = upstream(site, pg);
-            let sslmode = if pg.ssl.is_some() { "require" } else { "prefer" };
+            let sslmode = if pg.ssl.is_some() {
+                "require"
+            } else {
+                "prefer"
+            };
             let conninfo = [
                 ("host", address.as_str()),
                 ("port", &port.to_string()),
@@ -182,7 +192,11 @@ fn settings(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
                     .because("the password is in the passfile, not here"),
             );
         }
-        if let Some(restore) = pg.archive.as_ref().and_then(|a| a.restore_command.as_deref()) {
+        if let Some(restore) = pg
+            .archive
+            .as_ref()
+            .and_then(|a| a.restore_command.as_deref())
+        {
             out.push(Setting::new("restore_command", restore));
         }
     }
@@ -202,7 +216,11 @@ fn settings(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
 
 /// A libpq connection-string value: bare when plain, else single-quoted with `\` and `'` escaped.
 fn conninfo_value(value: &str) -> String {
-    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c)) {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+    {
         value.to_owned()
     } else {
         format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
@@ -245,7 +263,10 @@ fn hba_records(site: &Site, pg: &Postgres) -> Vec<HbaRecord> {
             why,
         };
         for replica in site.hosts_with(Role::PostgresReplica) {
-            out.push(record(replica.address.host_cidr(), format!("replica {}", replica.name)));
+            out.push(record(
+                replica.address.host_cidr(),
+                format!("replica {}", replica.name),
+            ));
         }
         if let Some(public) = forwarded {
             out.push(record(
@@ -262,7 +283,10 @@ fn hba_records(site: &Site, pg: &Postgres) -> Vec<HbaRecord> {
                 .hosts_with(Role::PostgresPrimary)
                 .any(|p| p.name == web.name);
             let (address, why) = if local_web {
-                (LOOPBACK_CIDR.to_owned(), format!("Django on {} itself", web.name))
+                (
+                    LOOPBACK_CIDR.to_owned(),
+                    format!("Django on {} itself", web.name),
+                )
             } else if forwarded.is_some() {
                 web_forwarded = true;
                 (web.address.host_cidr(), format!("Django on {}", web.name))

@@ -16,7 +16,9 @@ use serde::Deserialize;
 
 pub use django::{AllowedHost, Django, DjangoDatabase, PythonValue};
 pub use host::{Host, Role, StorageKind};
-pub use nginx::{Https, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, TlsProfile};
+pub use nginx::{
+    Https, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, TlsProfile,
+};
 pub use postgres::{Archive, Postgres, Replication, SettingValue, Ssl};
 pub use scalar::{AbsPath, Address, DottedName, HostName, Identifier, Port, SocketAddr, Version};
 pub use secret::SecretRef;

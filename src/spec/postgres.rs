@@ -45,7 +45,9 @@ fn default_port() -> Port {
 
 impl Postgres {
     pub fn config_directory(&self) -> &AbsPath {
-        self.config_directory.as_ref().unwrap_or(&self.data_directory)
+        self.config_directory
+            .as_ref()
+            .unwrap_or(&self.data_directory)
     }
 }
 

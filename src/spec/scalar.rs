@@ -83,7 +83,9 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
             let bytes = text.as_bytes();
             !bytes.is_empty()
                 && bytes.len() <= 63
-                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
                 && bytes[0] != b'-'
                 && bytes[bytes.len() - 1] != b'-'
         }
@@ -92,13 +94,17 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
             !bytes.is_empty()
                 && bytes.len() <= 63
                 && !bytes[0].is_ascii_digit()
-                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
         }
         DOTTED_NAME_PATTERN => text.split('.').all(|part| {
             let bytes = part.as_bytes();
             !bytes.is_empty()
                 && !bytes[0].is_ascii_digit()
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
         }),
         VERSION_PATTERN => {
             let parts: Vec<&str> = text.split('.').collect();
@@ -125,7 +131,11 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
 }
 
 fn require(ok: bool, what: &str) -> Result<(), String> {
-    if ok { Ok(()) } else { Err(format!("expected {what}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("expected {what}"))
+    }
 }
 
 string_newtype!(
@@ -193,7 +203,9 @@ string_newtype!(
 
 impl Address {
     pub fn ip(&self) -> IpAddr {
-        self.0.parse().expect("an Address is checked when it is made")
+        self.0
+            .parse()
+            .expect("an Address is checked when it is made")
     }
 
     /// The address as a single-host CIDR block, as pg_hba.conf wants it.
@@ -207,7 +219,10 @@ impl Address {
 
 impl Version {
     pub fn parts(&self) -> (u32, u32, u32) {
-        let mut parts = self.0.split('.').map(|p| p.parse().expect("checked digits"));
+        let mut parts = self
+            .0
+            .split('.')
+            .map(|p| p.parse().expect("checked digits"));
         (
             parts.next().unwrap_or(0),
             parts.next().unwrap_or(0),
@@ -220,11 +235,15 @@ impl Version {
     }
 }
 
+/// A check of a custom schema format.
+pub(crate) type FormatCheck = fn(&str) -> bool;
+
 /// Custom formats of the schema: the validator checks them with these functions.
-pub(crate) const FORMATS: &[(&str, fn(&str) -> bool)] = &[
+pub(crate) const FORMATS: &[(&str, FormatCheck)] = &[
     ("ip-address", |text| text.parse::<IpAddr>().is_ok()),
     ("socket-address", |text| {
-        text.parse::<std::net::SocketAddr>().is_ok_and(|a| a.port() != 0)
+        text.parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.port() != 0)
     }),
 ];
 
@@ -269,7 +288,9 @@ mod tests {
 
     #[test]
     fn paths_are_absolute_and_plain() {
-        for bad in ["relative", "/a/../b", "/a//b", "/a b", "/a'b", "/", "/a/./b", "/.."] {
+        for bad in [
+            "relative", "/a/../b", "/a//b", "/a b", "/a'b", "/", "/a/./b", "/..",
+        ] {
             assert!(AbsPath::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(AbsPath::new("/etc/nginx/ssl/server.crt").is_ok());

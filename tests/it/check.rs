@@ -46,13 +46,19 @@ fn check(spec: &str) -> crate::support::Outcome {
 
 /// `BASE` with `from` replaced by `to` (which must be there exactly once).
 fn broken(from: &str, to: &str) -> String {
-    assert_eq!(BASE.matches(from).count(), 1, "{from:?} is not in BASE once");
+    assert_eq!(
+        BASE.matches(from).count(),
+        1,
+        "{from:?} is not in BASE once"
+    );
     BASE.replacen(from, to, 1)
 }
 
 #[test]
 fn the_base_spec_is_valid() {
-    check(BASE).code(0).stdout_has("site.yaml: ok: 2 hosts, 8 files");
+    check(BASE)
+        .code(0)
+        .stdout_has("site.yaml: ok: 2 hosts, 8 files");
 }
 
 #[test]
@@ -235,9 +241,15 @@ fn each_kind_of_mistake_gets_its_exact_report() {
 
 #[test]
 fn three_separate_mistakes_are_all_reported_in_one_run() {
-    let spec = broken("    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]", "    memory: 8 gigs\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]")
-        .replace("  version: 16", "  version: 19")
-        .replace("  settings:\n    vm.swappiness", "  setings:\n    vm.swappiness");
+    let spec = broken(
+        "    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",
+        "    memory: 8 gigs\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",
+    )
+    .replace("  version: 16", "  version: 19")
+    .replace(
+        "  settings:\n    vm.swappiness",
+        "  setings:\n    vm.swappiness",
+    );
     let outcome = check(&spec);
     outcome.code(1);
     let headlines: Vec<&str> = outcome
@@ -267,7 +279,11 @@ fn an_unreadable_spec_is_exit_2() {
 
 #[test]
 fn usage_errors_are_exit_2() {
-    Sitewright::new().args(["check"]).run().code(2).stderr_has("Usage:");
+    Sitewright::new()
+        .args(["check"])
+        .run()
+        .code(2)
+        .stderr_has("Usage:");
 }
 
 #[test]

@@ -43,9 +43,15 @@ fn an_unchanged_tree_has_no_differences() {
 fn an_edited_live_file_shows_its_hunk_and_what_it_needs() {
     let live = temp_dir();
     render_into(live.path(), None);
-    let conf = live.path().join("db1/etc/postgresql/16/main/postgresql.conf");
+    let conf = live
+        .path()
+        .join("db1/etc/postgresql/16/main/postgresql.conf");
     let text = fs::read_to_string(&conf).unwrap();
-    fs::write(&conf, text.replace("max_connections = 200", "max_connections = 300")).unwrap();
+    fs::write(
+        &conf,
+        text.replace("max_connections = 200", "max_connections = 300"),
+    )
+    .unwrap();
     let outcome = diff_live(live.path());
     outcome.code(1);
     assert!(
@@ -58,7 +64,10 @@ fn an_edited_live_file_shows_its_hunk_and_what_it_needs() {
     outcome
         .stdout_has("\n-max_connections = 300\n+max_connections = 200\n")
         .stdout_has("1 of 12 files differ on 1 host:\n  db1: postgresql restart (/etc/postgresql/16/main/postgresql.conf)\n");
-    assert!(!outcome.stdout.contains("\x1b["), "no colour when not on a terminal");
+    assert!(
+        !outcome.stdout.contains("\x1b["),
+        "no colour when not on a terminal"
+    );
 }
 
 #[test]
@@ -74,7 +83,9 @@ fn colour_is_used_when_asked_and_never_when_refused() {
         .arg(live.path())
         .arg("--color=always")
         .run();
-    coloured.code(1).stdout_has("\x1b[31m-vm.swappiness = 60\x1b[0m");
+    coloured
+        .code(1)
+        .stdout_has("\x1b[31m-vm.swappiness = 60\x1b[0m");
     let plain = Sitewright::new()
         .arg("diff")
         .arg(fixture("catmaid/site.yaml"))
@@ -107,10 +118,10 @@ fn a_missing_live_file_is_new_and_a_mode_change_is_shown() {
 fn secrets_are_masked_on_both_sides() {
     let live = temp_dir();
     render_into(live.path(), Some("s3cret-on-the-host"));
-    diff_live(live.path())
-        .code(0)
-        .neither_has("s3cret");
-    let passfile = live.path().join("db2/etc/postgresql/16/main/replication.pgpass");
+    diff_live(live.path()).code(0).neither_has("s3cret");
+    let passfile = live
+        .path()
+        .join("db2/etc/postgresql/16/main/replication.pgpass");
     fs::write(
         &passfile,
         "192.0.2.99:7432:replication:replication_user:0ld-s3cret\n",

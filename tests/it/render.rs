@@ -30,7 +30,8 @@ fn catmaid_renders_exactly_the_golden_tree() {
         .stdout_has("wrote 12 files for 3 hosts and manifest.json");
     let rendered = tree(out.path());
     let expected = tree(&fixture("catmaid/expected"));
-    let names = |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+    let names =
+        |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
         names(&rendered),
         names(&expected),
@@ -50,9 +51,18 @@ fn modes_follow_what_each_file_holds() {
     render_catmaid(out.path()).code(0);
     let root = out.path();
     assert_eq!(mode(&root.join(PASSFILE)), 0o600);
-    assert_eq!(mode(&root.join("db1/etc/postgresql/16/main/pg_hba.conf")), 0o640);
-    assert_eq!(mode(&root.join("db1/etc/postgresql/16/main/postgresql.conf")), 0o644);
-    assert_eq!(mode(&root.join("web1/etc/nginx/conf.d/catmaid.conf")), 0o644);
+    assert_eq!(
+        mode(&root.join("db1/etc/postgresql/16/main/pg_hba.conf")),
+        0o640
+    );
+    assert_eq!(
+        mode(&root.join("db1/etc/postgresql/16/main/postgresql.conf")),
+        0o644
+    );
+    assert_eq!(
+        mode(&root.join("web1/etc/nginx/conf.d/catmaid.conf")),
+        0o644
+    );
 }
 
 #[test]
@@ -61,10 +71,16 @@ fn the_seed_mistakes_cannot_happen() {
     render_catmaid(out.path()).code(0);
     let read = |p: &str| fs::read_to_string(out.path().join(p)).unwrap();
     let sysctl = read("db1/etc/sysctl.d/60-sitewright.conf");
-    assert!(sysctl.contains("vm.dirty_bytes = 1073741824\n"), "1GB is 1073741824 bytes");
+    assert!(
+        sysctl.contains("vm.dirty_bytes = 1073741824\n"),
+        "1GB is 1073741824 bytes"
+    );
     assert!(sysctl.contains("vm.dirty_background_bytes = 268435456\n"));
     let https = read("web1/etc/nginx/conf.d/catmaid.conf");
-    assert!(!https.contains("ssl on"), "`ssl on;` was removed from nginx");
+    assert!(
+        !https.contains("ssl on"),
+        "`ssl on;` was removed from nginx"
+    );
     assert!(!https.contains("TLSv1 ") && !https.contains("TLSv1.1"));
     assert!(https.contains("proxy_set_header X-Forwarded-Proto $scheme;"));
     let replica = read("db2/etc/postgresql/16/main/postgresql.conf");
@@ -142,7 +158,9 @@ fn a_missing_secret_is_an_error_that_names_its_source_only() {
         .env("CATMAID_REPLICATION_PASSWORD", "")
         .run()
         .code(2)
-        .stderr_has("sitewright: cannot read the secret from env CATMAID_REPLICATION_PASSWORD: it is empty");
+        .stderr_has(
+            "sitewright: cannot read the secret from env CATMAID_REPLICATION_PASSWORD: it is empty",
+        );
     assert!(!out.path().join("tree").exists(), "nothing is written");
 }
 
@@ -174,7 +192,11 @@ fn host_selection_renders_only_those_hosts() {
         .run()
         .code(0)
         .stdout_has("wrote 5 files for 1 hosts");
-    assert!(tree(out.path()).keys().all(|k| k.starts_with("db2/") || k == "manifest.json"));
+    assert!(
+        tree(out.path())
+            .keys()
+            .all(|k| k.starts_with("db2/") || k == "manifest.json")
+    );
     Sitewright::new()
         .arg("render")
         .arg(fixture("catmaid/site.yaml"))

@@ -47,7 +47,10 @@ fn every_property_has_a_description() {
             .unwrap();
     let mut missing = Vec::new();
     undescribed("", &schema, &mut missing);
-    assert!(missing.is_empty(), "properties without a description: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:#?}"
+    );
 }
 
 #[test]

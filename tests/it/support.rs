@@ -143,7 +143,11 @@ pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 pending.push(path);
             } else {
-                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.insert(name, fs::read(&path).unwrap());
             }
         }
@@ -163,7 +167,10 @@ pub fn installed(name: &str) -> String {
         if running_as_root() {
             "/var/cache/sitewright-test".to_owned()
         } else {
-            format!("{}/.cache/sitewright-test", std::env::var("HOME").unwrap_or_default())
+            format!(
+                "{}/.cache/sitewright-test",
+                std::env::var("HOME").unwrap_or_default()
+            )
         }
     });
     let env_file = format!("{cache}/env");
