@@ -4,6 +4,7 @@
 mod check;
 mod diff;
 mod postgres;
+mod programs;
 mod render;
 mod schema;
 mod support;
