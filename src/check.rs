@@ -26,6 +26,9 @@ const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
     ("restore_command", "postgres.archive.restore_command"),
 ];
 
+/// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
+const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
+
 /// Pairs of kernel parameters where writing one zeroes the other.
 const EXCLUSIVE_SYSCTLS: &[(&str, &str)] = &[
     ("vm.dirty_bytes", "vm.dirty_ratio"),
@@ -39,7 +42,45 @@ pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
     postgres(site, doc, &mut out);
     web(site, doc, &mut out);
     sysctl(site, doc, &mut out);
+    names(site, doc, &mut out);
     out
+}
+
+/// Role and database names that pg_hba.conf would read as keywords.
+fn names(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let replication = site
+        .postgres
+        .as_ref()
+        .and_then(|p| p.replication.as_ref())
+        .map(|r| ("/postgres/replication/user", r.user.as_str()));
+    let django = site.django.as_ref().map(|d| &d.database);
+    let named = replication
+        .into_iter()
+        .chain(django.map(|d| ("/django/database/user", d.user.as_str())))
+        .chain(django.map(|d| ("/django/database/name", d.name.as_str())));
+    for (pointer, name) in named {
+        if HBA_KEYWORDS.contains(&name) {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(pointer),
+                    format!("`{name}` is a pg_hba.conf keyword, so it cannot name a role or database there; choose another name"),
+                )
+                .rule("PG007"),
+            );
+        }
+    }
+    if let Some(django) = django
+        && let Some(age) = django.conn_max_age
+        && age.whole_secs().is_none()
+    {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/django/database/conn_max_age"),
+                "CONN_MAX_AGE is a whole number of seconds",
+            )
+            .rule("DJ002"),
+        );
+    }
 }
 
 fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {

@@ -13,13 +13,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct ByteSize(u64);
 
 const KIB: u64 = 1024;
+const MIB: u64 = KIB * KIB;
+const GIB: u64 = MIB * KIB;
+const TIB: u64 = GIB * KIB;
 const BYTE_UNITS: &[(&str, u64)] = &[
-    ("TB", KIB * KIB * KIB * KIB),
-    ("TiB", KIB * KIB * KIB * KIB),
-    ("GB", KIB * KIB * KIB),
-    ("GiB", KIB * KIB * KIB),
-    ("MB", KIB * KIB),
-    ("MiB", KIB * KIB),
+    ("TB", TIB),
+    ("TiB", TIB),
+    ("GB", GIB),
+    ("GiB", GIB),
+    ("MB", MIB),
+    ("MiB", MIB),
     ("kB", KIB),
     ("KiB", KIB),
     ("B", 1),
@@ -40,37 +43,33 @@ impl ByteSize {
     }
 
     pub fn parse(text: &str) -> Result<Self, UnitError> {
-        let (number, unit) = split_number(text).ok_or(UnitError::Syntax(Self::EXPECTED))?;
-        let factor = BYTE_UNITS
-            .iter()
-            .find(|(name, _)| *name == unit)
-            .map(|(_, factor)| *factor)
-            .ok_or(UnitError::Syntax(Self::EXPECTED))?;
-        number
-            .checked_mul(factor)
-            .map(Self)
-            .ok_or(UnitError::TooLarge)
+        parse_with_units(text, BYTE_UNITS, Self::EXPECTED).map(Self)
     }
 
     /// PostgreSQL's form: the largest unit that divides the size evenly (`16GB`, `512kB`, `100B`).
     pub fn to_postgres(self) -> String {
-        largest_even_unit(self.0, &[("TB", 4), ("GB", 3), ("MB", 2), ("kB", 1)], "B")
+        largest_even_unit(
+            self.0,
+            &[("TB", TIB), ("GB", GIB), ("MB", MIB), ("kB", KIB)],
+            "B",
+        )
     }
 
     /// nginx's form: `k`, `m` or `g` when the size divides evenly, else plain bytes.
     pub fn to_nginx(self) -> String {
-        largest_even_unit(self.0, &[("g", 3), ("m", 2), ("k", 1)], "")
+        largest_even_unit(self.0, &[("g", GIB), ("m", MIB), ("k", KIB)], "")
     }
 }
 
-fn largest_even_unit(bytes: u64, units: &[(&str, u32)], fallback: &str) -> String {
-    for (name, power) in units {
-        let factor = KIB.pow(*power);
-        if bytes != 0 && bytes.is_multiple_of(factor) {
-            return format!("{}{}", bytes / factor, name);
-        }
-    }
-    format!("{bytes}{fallback}")
+/// `value` in the largest of `units` that divides it evenly, else (and for zero) with `fallback`.
+fn largest_even_unit(value: u64, units: &[(&str, u64)], fallback: &str) -> String {
+    units
+        .iter()
+        .find(|(_, factor)| value != 0 && value.is_multiple_of(*factor))
+        .map_or_else(
+            || format!("{value}{fallback}"),
+            |(name, factor)| format!("{}{name}", value / factor),
+        )
 }
 
 impl fmt::Display for ByteSize {
@@ -105,16 +104,7 @@ impl Duration {
     }
 
     pub fn parse(text: &str) -> Result<Self, UnitError> {
-        let (number, unit) = split_number(text).ok_or(UnitError::Syntax(Self::EXPECTED))?;
-        let factor = DURATION_UNITS
-            .iter()
-            .find(|(name, _)| *name == unit)
-            .map(|(_, factor)| *factor)
-            .ok_or(UnitError::Syntax(Self::EXPECTED))?;
-        number
-            .checked_mul(factor)
-            .map(|micros| Self { micros })
-            .ok_or(UnitError::TooLarge)
+        parse_with_units(text, DURATION_UNITS, Self::EXPECTED).map(|micros| Self { micros })
     }
 
     /// Whole seconds, or `None` when the duration has a fraction of a second.
@@ -126,28 +116,19 @@ impl Duration {
 
     /// PostgreSQL's form: the largest unit that divides the duration evenly.
     pub fn to_postgres(self) -> String {
-        for (name, factor) in DURATION_UNITS {
-            if self.micros.is_multiple_of(*factor) && self.micros != 0 {
-                return format!("{}{}", self.micros / factor, name);
-            }
-        }
-        "0".to_owned()
+        largest_even_unit(self.micros, DURATION_UNITS, "")
     }
 
     /// nginx's form (`d`, `h`, `m`, `s`, `ms`); nginx has no microseconds, so those round up.
     pub fn to_nginx(self) -> String {
         let millis = self.micros.div_ceil(1_000);
-        for (name, factor) in [
+        let units = [
             ("d", 86_400_000),
             ("h", 3_600_000),
             ("m", 60_000),
             ("s", 1_000),
-        ] {
-            if millis != 0 && millis.is_multiple_of(factor) {
-                return format!("{}{}", millis / factor, name);
-            }
-        }
-        format!("{millis}ms")
+        ];
+        largest_even_unit(millis, &units, "ms")
     }
 }
 
@@ -155,6 +136,21 @@ impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_postgres())
     }
+}
+
+/// A number and one of `units`, as a count of the smallest unit.
+fn parse_with_units(
+    text: &str,
+    units: &[(&str, u64)],
+    expected: &'static str,
+) -> Result<u64, UnitError> {
+    let (number, unit) = split_number(text).ok_or(UnitError::Syntax(expected))?;
+    let factor = units
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, factor)| *factor)
+        .ok_or(UnitError::Syntax(expected))?;
+    number.checked_mul(factor).ok_or(UnitError::TooLarge)
 }
 
 /// Splits `"512 kB"` into `(512, "kB")`; `None` when there is no leading number or no unit.

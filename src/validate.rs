@@ -212,16 +212,7 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                 .as_array()
                 .map(|o| o.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
-            let hint = instance
-                .as_str()
-                .and_then(|v| nearest(v, &options))
-                .map(|near| format!("; did you mean `{near}`?"))
-                .unwrap_or_default();
-            single(format!(
-                "expected one of {}, {}{hint}",
-                options.join(", "),
-                found(source, doc, &pointer, instance, secret)
-            ))
+            single(one_of(&options, instance, found(source, doc, &pointer, instance, secret)))
         }
         ValidationErrorKind::Pattern { pattern } => single(format!(
             "expected {}, {}",
@@ -282,16 +273,7 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
             if constants(error).is_some() =>
         {
             let options = constants(error).unwrap_or_default();
-            let hint = instance
-                .as_str()
-                .and_then(|v| nearest(v, &options))
-                .map(|near| format!("; did you mean `{near}`?"))
-                .unwrap_or_default();
-            single(format!(
-                "expected one of {}, {}{hint}",
-                options.join(", "),
-                found(source, doc, &pointer, instance, secret)
-            ))
+            single(one_of(&options, instance, found(source, doc, &pointer, instance, secret)))
         }
         ValidationErrorKind::OneOfNotValid { .. }
         | ValidationErrorKind::AnyOf { .. }
@@ -308,6 +290,16 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
         }
         _ => single(error.masked().to_string()),
     }
+}
+
+/// "expected one of A, B, found …", with the nearest allowed value when there is one.
+fn one_of(options: &[String], instance: &Value, found: String) -> String {
+    let hint = instance
+        .as_str()
+        .and_then(|v| nearest(v, options))
+        .map(|near| format!("; did you mean `{near}`?"))
+        .unwrap_or_default();
+    format!("expected one of {}, {found}{hint}", options.join(", "))
 }
 
 /// The allowed values of an enum whose variants schemars wrote as `oneOf` constants.

@@ -217,6 +217,17 @@ site.yaml: 1 error
 ",
     ),
     (
+        "a role named like a pg_hba.conf keyword",
+        "    user: replicator",
+        "    user: replication",
+        "site.yaml:19:11: error[PG007]: `replication` is a pg_hba.conf keyword, so it cannot name a role or database there; choose another name
+   |
+19 |     user: replication
+   |           ^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",
@@ -237,6 +248,16 @@ fn each_kind_of_mistake_gets_its_exact_report() {
         assert_eq!(outcome.stderr, *expected, "{what}");
         assert_eq!(outcome.stdout, "", "{what}: stdout");
     }
+}
+
+#[test]
+fn conn_max_age_is_whole_seconds() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace("conn_max_age: 60s", "conn_max_age: 1500ms");
+    check(&spec)
+        .code(1)
+        .stderr_has("site.yaml:84:19: error[DJ002]: CONN_MAX_AGE is a whole number of seconds\n");
 }
 
 #[test]

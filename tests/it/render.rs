@@ -9,13 +9,15 @@ use crate::support::{Sitewright, fixture, temp_dir, tree};
 
 const PASSFILE: &str = "db2/etc/postgresql/16/main/replication.pgpass";
 
-fn render_catmaid(out: &Path) -> crate::support::Outcome {
+/// `sitewright render fixtures/catmaid/site.yaml`, to be given more arguments.
+fn render() -> Sitewright {
     Sitewright::new()
         .arg("render")
         .arg(fixture("catmaid/site.yaml"))
-        .arg("-o")
-        .arg(out)
-        .run()
+}
+
+fn render_catmaid(out: &Path) -> crate::support::Outcome {
+    render().arg("-o").arg(out).run()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -105,9 +107,7 @@ fn the_seed_mistakes_cannot_happen() {
 fn secrets_are_placeholders_unless_asked_for() {
     let secret = "correct horse:battery\\staple";
     let out = temp_dir();
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .arg("-o")
         .arg(out.path())
         .env("CATMAID_REPLICATION_PASSWORD", secret)
@@ -126,9 +126,8 @@ fn secrets_are_placeholders_unless_asked_for() {
     ));
 
     let with = temp_dir();
-    Sitewright::new()
-        .args(["render", "--with-secrets"])
-        .arg(fixture("catmaid/site.yaml"))
+    render()
+        .arg("--with-secrets")
         .arg("-o")
         .arg(with.path())
         .env("CATMAID_REPLICATION_PASSWORD", secret)
@@ -150,9 +149,8 @@ fn secrets_are_placeholders_unless_asked_for() {
 #[test]
 fn a_missing_secret_is_an_error_that_names_its_source_only() {
     let out = temp_dir();
-    Sitewright::new()
-        .args(["render", "--with-secrets"])
-        .arg(fixture("catmaid/site.yaml"))
+    render()
+        .arg("--with-secrets")
         .arg("-o")
         .arg(out.path().join("tree"))
         .env("CATMAID_REPLICATION_PASSWORD", "")
@@ -184,9 +182,7 @@ fn an_invalid_spec_writes_nothing() {
 #[test]
 fn host_selection_renders_only_those_hosts() {
     let out = temp_dir();
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .args(["--host", "db2", "-o"])
         .arg(out.path())
         .run()
@@ -197,9 +193,7 @@ fn host_selection_renders_only_those_hosts() {
             .keys()
             .all(|k| k.starts_with("db2/") || k == "manifest.json")
     );
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .args(["--host", "db9", "-o"])
         .arg(out.path())
         .run()
@@ -211,9 +205,7 @@ fn host_selection_renders_only_those_hosts() {
 fn files_no_longer_rendered_are_reported_as_stale() {
     let out = temp_dir();
     render_catmaid(out.path()).code(0);
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .args(["--host", "db1", "-o"])
         .arg(out.path())
         .run()
@@ -231,9 +223,7 @@ fn a_user_template_replaces_the_built_in_one() {
     )
     .unwrap();
     let out = temp_dir();
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .arg("--templates")
         .arg(templates.path())
         .arg("-o")
@@ -246,9 +236,7 @@ fn a_user_template_replaces_the_built_in_one() {
     );
 
     fs::write(templates.path().join("sysctl/typo.sysctl"), "").unwrap();
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .arg("--templates")
         .arg(templates.path())
         .arg("-o")
@@ -268,9 +256,7 @@ fn a_template_that_uses_an_undefined_value_fails_with_its_name_and_line() {
     )
     .unwrap();
     let out = temp_dir();
-    Sitewright::new()
-        .arg("render")
-        .arg(fixture("catmaid/site.yaml"))
+    render()
         .arg("--templates")
         .arg(templates.path())
         .arg("-o")
