@@ -32,6 +32,7 @@ enum Failure {
     Render(RenderError),
     Secret(SecretError),
     Write(WriteError),
+    Output(io::Error),
     Usage(String),
 }
 
@@ -67,6 +68,7 @@ impl fmt::Display for Failure {
             Self::Render(e) => write!(f, "{e}"),
             Self::Secret(e) => write!(f, "{e}"),
             Self::Write(e) => write!(f, "{e}"),
+            Self::Output(e) => write!(f, "cannot print the diff: {e}"),
             Self::Usage(message) => f.write_str(message),
         }
     }
@@ -330,8 +332,7 @@ fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
         }
     };
     let mut out = io::stdout().lock();
-    print_diffs(&mut out, &diffs, color)
-        .map_err(|e| Failure::Read(PathBuf::from("<stdout>"), e))?;
+    print_diffs(&mut out, &diffs, color).map_err(Failure::Output)?;
     Ok(u8::from(diffs.iter().any(FileDiff::differs)))
 }
 

@@ -242,8 +242,3 @@ fn comment(value: &Value) -> Result<Value, Error> {
     }
     Ok(Value::from_safe_string(text))
 }
-
-/// Renders a plan with the built-in templates and no secrets: the common case, and the tests'.
-pub fn render(plan: &Plan, overrides: &Overrides, secrets: &Secrets) -> Result<Tree, RenderError> {
-    Renderer::new(overrides).render(plan, secrets)
-}
