@@ -12,7 +12,7 @@ use crate::cli::{CheckArgs, Cli, ColorWhen, Command, DiffArgs, RenderArgs, Selec
 use crate::diagnostic::Severity;
 use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
 use crate::load::{Invalid, Loaded, load};
-use crate::plan::{Mode, OnChange, Plan, plan};
+use crate::plan::{Mode, OnChange, Plan, Service, plan};
 use crate::render::{RenderError, Renderer, Secrets, Tree};
 use crate::schema::schema_text;
 use crate::secrets::{SecretError, resolve};
@@ -399,18 +399,23 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
         if hosts == 1 { "" } else { "s" }
     )?;
     for action in actions(diffs) {
-        let what = match action.action {
-            OnChange::Nothing => "needs nothing more".to_owned(),
-            OnChange::Apply => format!("apply: sysctl -p {}", action.files.join(" ")),
-            OnChange::Reload => format!("{} reload", action.service),
-            OnChange::Restart => format!("{} restart", action.service),
+        let what = match (action.action, action.service) {
+            (OnChange::Nothing, _) => "nothing to reload".to_owned(),
+            (OnChange::Apply, Service::Sysctl) => {
+                format!("apply: sysctl -p {}", action.files.join(" "))
+            }
+            (OnChange::Apply, _) => format!("apply: psql -f {}", action.files.join(" ")),
+            (OnChange::Reload, service) => format!("{service} reload"),
+            (OnChange::Restart, service) => format!("{service} restart"),
         };
-        writeln!(
-            out,
-            "  {}: {what} ({})",
-            action.host,
-            action.files.join(", ")
-        )?;
+        let mut why = vec![action.files.join(", ")];
+        if !action.restart.is_empty() {
+            why.push(format!("restart for {}", action.restart.join(", ")));
+        }
+        if !action.reload.is_empty() {
+            why.push(format!("reload for {}", action.reload.join(", ")));
+        }
+        writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))?;
     }
     Ok(())
 }

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::diagnostic::Diagnostic;
+use crate::plan::postgres::major::{Major, PromoteFile};
 use crate::source::Document;
-use crate::spec::{Role, Site, SysctlValue};
+use crate::spec::{HbaMethod, HbaType, Role, Site, SysctlValue};
 
 /// Settings that sitewright writes from typed fields; setting them by hand would contradict those.
 const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
@@ -43,7 +44,83 @@ pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
     web(site, doc, &mut out);
     sysctl(site, doc, &mut out);
     names(site, doc, &mut out);
+    versions(site, doc, &mut out);
     out
+}
+
+/// What the spec's PostgreSQL major cannot do, and pg_hba.conf records that cannot work.
+fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let Some(pg) = &site.postgres else { return };
+    let major = Major(pg.version);
+    if let Some(replication) = &pg.replication
+        && replication.promote_trigger_file.is_some()
+        && major.promote_file() == PromoteFile::Removed
+    {
+        out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres/replication/promote_trigger_file"),
+                format!("PostgreSQL {major} has no promote_trigger_file (removed in 16): promote with `pg_ctl promote` or `SELECT pg_promote()`, and remove this key"),
+            )
+            .rule("PG008"),
+        );
+    }
+    if let Some(timeout) = pg.replica_statement_timeout
+        && (timeout.whole_millis().is_none() || timeout.whole_millis() == Some(0))
+    {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/replica_statement_timeout"),
+                "statement_timeout counts whole milliseconds, and 0 turns it off: give 1ms or more",
+            )
+            .rule("PG011"),
+        );
+    }
+    for (i, record) in pg.hba.iter().enumerate() {
+        let at = |key: &str| doc.value_pos(&format!("/postgres/hba/{i}/{key}"));
+        let gss = matches!(record.kind, HbaType::Hostgssenc | HbaType::Hostnogssenc);
+        if gss && !major.has_gssenc_records() {
+            out.push(
+                Diagnostic::error(
+                    at("type"),
+                    format!("PostgreSQL {major} has no GSSAPI-encrypted records (from 12)"),
+                )
+                .rule("PG009"),
+            );
+        }
+        let local = record.kind == HbaType::Local;
+        match (&record.address, local) {
+            (Some(_), true) => out.push(
+                Diagnostic::error(
+                    at("address"),
+                    "a local record has no address: it matches Unix-socket connections",
+                )
+                .rule("PG010"),
+            ),
+            (None, false) => out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/postgres/hba/{i}")),
+                    "this record needs an address: a CIDR block such as 192.0.2.0/24, or all",
+                )
+                .rule("PG010"),
+            ),
+            _ => {}
+        }
+        if record.method == HbaMethod::Cert && record.kind != HbaType::Hostssl {
+            out.push(
+                Diagnostic::error(at("method"), "cert authentication needs a hostssl record")
+                    .rule("PG010"),
+            );
+        }
+        if record.method == HbaMethod::Peer && !local {
+            out.push(
+                Diagnostic::error(
+                    at("method"),
+                    "peer authentication works only on local records; use scram-sha-256 over TCP",
+                )
+                .rule("PG010"),
+            );
+        }
+    }
 }
 
 /// Role and database names that pg_hba.conf would read as keywords.

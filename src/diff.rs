@@ -3,6 +3,7 @@
 
 use similar::TextDiff;
 
+use crate::pg_settings;
 use crate::plan::{FileMeta, Mode, OnChange, Service};
 use crate::render::{RenderedFile, Tree};
 use crate::spec::HostName;
@@ -37,6 +38,10 @@ pub struct FileDiff {
     pub change: Change,
     /// The live mode when it differs from the rendered one.
     pub mode_was: Option<Mode>,
+    /// What the change needs before it takes effect.
+    pub action: OnChange,
+    /// For a postgresql.conf: the settings that changed, each with whether it needs a restart.
+    pub settings: Vec<(String, bool)>,
 }
 
 impl FileDiff {
@@ -51,6 +56,10 @@ pub fn diff(tree: &Tree, mut live: impl FnMut(&RenderedFile) -> Option<LiveFile>
         .iter()
         .map(|file| {
             let found = live(file);
+            let found_text = found
+                .as_ref()
+                .map(|f| f.content.clone())
+                .unwrap_or_default();
             let rendered = file.shown();
             let label = format!("{}{}", file.host, file.path);
             let (change, mode_was) = match found {
@@ -77,12 +86,30 @@ pub fn diff(tree: &Tree, mut live: impl FnMut(&RenderedFile) -> Option<LiveFile>
                     (change, live.mode.filter(|m| *m != file.meta.mode))
                 }
             };
+            let settings = match (file.meta.settings_of_major, &change) {
+                (Some(major), Change::Modified { .. }) => {
+                    let live = file.meta.mask.apply(&found_text);
+                    pg_settings::changed(major, &live, &rendered)
+                }
+                _ => Vec::new(),
+            };
+            let action = match (&change, file.meta.settings_of_major) {
+                (Change::Unchanged, _) => OnChange::Nothing,
+                (Change::Modified { .. }, Some(_)) if settings.iter().any(|(_, r)| *r) => {
+                    OnChange::Restart
+                }
+                (Change::Modified { .. }, Some(_)) if settings.is_empty() => OnChange::Nothing,
+                (Change::Modified { .. }, Some(_)) => OnChange::Reload,
+                _ => file.meta.on_change,
+            };
             FileDiff {
                 host: file.host.clone(),
                 path: file.path.clone(),
                 meta: file.meta.clone(),
                 change,
                 mode_was,
+                action,
+                settings,
             }
         })
         .collect()
@@ -104,26 +131,42 @@ pub struct HostAction {
     pub service: Service,
     pub action: OnChange,
     pub files: Vec<String>,
+    /// Changed PostgreSQL settings that need a restart, and those a reload is enough for.
+    pub restart: Vec<String>,
+    pub reload: Vec<String>,
 }
 
 /// The actions that the differing files call for, host by host in tree order.
 pub fn actions(diffs: &[FileDiff]) -> Vec<HostAction> {
     let mut out: Vec<HostAction> = Vec::new();
     for d in diffs.iter().filter(|d| d.differs()) {
-        match out
-            .iter_mut()
-            .find(|a| a.host == d.host && a.service == d.meta.service)
+        let index = match out
+            .iter()
+            .position(|a| a.host == d.host && a.service == d.meta.service)
         {
-            Some(action) => {
-                action.action = action.action.max(d.meta.on_change);
-                action.files.push(d.path.clone());
+            Some(index) => index,
+            None => {
+                out.push(HostAction {
+                    host: d.host.clone(),
+                    service: d.meta.service,
+                    action: OnChange::Nothing,
+                    files: Vec::new(),
+                    restart: Vec::new(),
+                    reload: Vec::new(),
+                });
+                out.len() - 1
             }
-            None => out.push(HostAction {
-                host: d.host.clone(),
-                service: d.meta.service,
-                action: d.meta.on_change,
-                files: vec![d.path.clone()],
-            }),
+        };
+        let action = &mut out[index];
+        action.action = action.action.max(d.action);
+        action.files.push(d.path.clone());
+        for (name, restart) in &d.settings {
+            if *restart {
+                &mut action.restart
+            } else {
+                &mut action.reload
+            }
+            .push(name.clone());
         }
     }
     out

@@ -22,6 +22,10 @@ pub enum Format {
     Sysctl,
     /// Python source: literals.
     Python,
+    /// SQL: string literals, and identifiers double-quoted.
+    Sql,
+    /// A cron table line: `%` escaped, nothing the shell would interpret.
+    Cron,
     /// A file whose content is all template text (standby.signal).
     Plain,
 }
@@ -36,6 +40,8 @@ impl Format {
             "nginx" => Self::Nginx,
             "sysctl" => Self::Sysctl,
             "py" => Self::Python,
+            "sql" => Self::Sql,
+            "cron" => Self::Cron,
             "txt" => Self::Plain,
             _ => return None,
         })
@@ -49,6 +55,8 @@ impl Format {
             Self::Nginx => "nginx",
             Self::Sysctl => "sysctl",
             Self::Python => "Python",
+            Self::Sql => "SQL",
+            Self::Cron => "cron",
             Self::Plain => "plain text",
         }
     }
@@ -62,6 +70,8 @@ impl Format {
             Self::Nginx => scalar(value, self).and_then(|s| nginx_token(&s)),
             Self::Sysctl => scalar(value, self).and_then(|s| sysctl_value(&s)),
             Self::Python => python(value),
+            Self::Sql => scalar(value, self).and_then(|s| sql_literal(&s)),
+            Self::Cron => scalar(value, self).and_then(|s| cron_word(&s)),
             Self::Plain => scalar(value, self).and_then(|s| {
                 if s.contains(['\n', '\r', '\0']) {
                     Err(Refused::new(&s, "a line break in a one-line value"))
@@ -72,14 +82,17 @@ impl Format {
         }
     }
 
-    /// An identifier (a setting or variable name) written bare; anything else is refused.
+    /// An identifier (a setting, variable or role name): bare, or double-quoted in SQL;
+    /// anything that is not a plain name is refused.
     pub fn ident(self, name: &str) -> Result<String, Refused> {
         let mut chars = name.chars();
         let ok = chars
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        if ok {
+        if ok && self == Self::Sql {
+            Ok(format!("\"{name}\""))
+        } else if ok {
             Ok(name.to_owned())
         } else {
             Err(Refused::new(
@@ -201,15 +214,37 @@ fn pg_hba_token(text: &str) -> Result<String, Refused> {
             "pg_hba.conf has no way to write `\"` or a line break",
         ));
     }
+    // A leading `+` is pg_hba.conf's "members of this role", which the spec means when it writes it.
     let plain = text
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_.-:/".contains(c))
-        && !text.starts_with(['#', '@', '+', '/']);
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_alphanumeric() || "_.-:/".contains(c) || (i == 0 && c == '+'))
+        && !text.starts_with(['#', '@', '/']);
     if plain {
         Ok(text.to_owned())
     } else {
         Ok(format!("\"{text}\""))
     }
+}
+
+/// An SQL string literal: single quotes, `'` doubled; standard_conforming_strings keeps `\` literal.
+fn sql_literal(text: &str) -> Result<String, Refused> {
+    if text.contains('\0') {
+        return Err(Refused::new(text, "SQL strings cannot hold NUL"));
+    }
+    Ok(format!("'{}'", text.replace('\'', "''")))
+}
+
+/// A word of a cron command: `%` escaped (cron reads it as a line break), and nothing that the
+/// shell running the command would read as syntax.
+fn cron_word(text: &str) -> Result<String, Refused> {
+    if text.contains(|c: char| c.is_control() || "$`;&|<>'\"\\(){}!#~".contains(c)) {
+        return Err(Refused::new(
+            text,
+            "a cron command word cannot hold shell syntax or line breaks",
+        ));
+    }
+    Ok(text.replace('%', "\\%"))
 }
 
 /// A passfile field: `\` and `:` escaped; a line break ends the entry, so it is refused.
@@ -414,6 +449,24 @@ mod tests {
         assert_eq!(w(Value::from(vec!["a", "b"])), r#"["a", "b"]"#);
         let map = Value::from(std::collections::BTreeMap::from([("k", 1)]));
         assert_eq!(w(map), r#"{"k": 1}"#);
+    }
+
+    #[test]
+    fn sql_and_cron() {
+        assert_eq!(
+            Format::Sql.write(&s("read committed")).unwrap(),
+            "'read committed'"
+        );
+        assert_eq!(Format::Sql.write(&s("it's")).unwrap(), "'it''s'");
+        assert_eq!(
+            Format::Sql.ident("catmaid_user").unwrap(),
+            "\"catmaid_user\""
+        );
+        assert!(Format::Sql.ident("a\"b").is_err());
+        assert_eq!(Format::Cron.write(&s("0 3 * * *")).unwrap(), "0 3 * * *");
+        assert_eq!(Format::Cron.write(&s("50%")).unwrap(), "50\\%");
+        assert!(Format::Cron.write(&s("a;rm -rf /")).is_err());
+        assert!(Format::Cron.write(&s("$(x)")).is_err());
     }
 
     #[test]

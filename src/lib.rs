@@ -13,6 +13,7 @@ pub mod diff;
 pub mod escape;
 pub mod load;
 pub mod manifest;
+pub mod pg_settings;
 pub mod plan;
 pub mod render;
 pub mod schema;

@@ -1,5 +1,7 @@
 //! manifest.json: what a rendered tree holds, for deploy tools and for `render` to find stale files.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +30,9 @@ pub struct Entry<'a> {
     pub on_change: OnChange,
     /// True when the file is meant to hold a secret (a passfile).
     pub secret: bool,
+    /// For a postgresql.conf: each setting it sets, and whether a change to it needs a restart or a reload.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, OnChange>,
 }
 
 /// Just enough of an earlier manifest to know which files it listed.
@@ -49,6 +54,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// What a change to each setting of a postgresql.conf needs, by its major's settings table.
+fn setting_effects(file: &crate::render::RenderedFile) -> BTreeMap<String, OnChange> {
+    let Some(major) = file.meta.settings_of_major else {
+        return BTreeMap::new();
+    };
+    let table = crate::pg_settings::table(major);
+    crate::pg_settings::read_conf(&file.content)
+        .into_keys()
+        .map(|name| {
+            let restart = table
+                .and_then(|t| t.get(&name))
+                .is_none_or(crate::pg_settings::Def::needs_restart);
+            let effect = if restart {
+                OnChange::Restart
+            } else {
+                OnChange::Reload
+            };
+            (name, effect)
+        })
+        .collect()
+}
+
 impl<'a> Manifest<'a> {
     pub fn of(tree: &'a Tree) -> Self {
         Self {
@@ -67,6 +94,7 @@ impl<'a> Manifest<'a> {
                     service: file.meta.service,
                     on_change: file.meta.on_change,
                     secret: file.meta.mask != crate::plan::Mask::None,
+                    settings: setting_effects(file),
                 })
                 .collect(),
         }

@@ -189,6 +189,8 @@ fn format_of(state: &State) -> Option<Format> {
             Format::Nginx,
             Format::Sysctl,
             Format::Python,
+            Format::Sql,
+            Format::Cron,
             Format::Plain,
         ]
         .into_iter()

@@ -1,43 +1,26 @@
 //! The built-in templates, embedded in the binary so that sitewright needs no files beside it.
 
+/// Embeds each named file of templates/ under its name.
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
 /// Every built-in template, by name: `<service>/<file>.<format>`.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "django/settings.py",
-        include_str!("../templates/django/settings.py"),
-    ),
-    (
-        "nginx/https.conf.nginx",
-        include_str!("../templates/nginx/https.conf.nginx"),
-    ),
-    (
-        "nginx/mod-stream.conf.nginx",
-        include_str!("../templates/nginx/mod-stream.conf.nginx"),
-    ),
-    (
-        "nginx/stream.conf.nginx",
-        include_str!("../templates/nginx/stream.conf.nginx"),
-    ),
-    (
-        "postgres/pg_hba.conf.pghba",
-        include_str!("../templates/postgres/pg_hba.conf.pghba"),
-    ),
-    (
-        "postgres/postgresql.conf.pgconf",
-        include_str!("../templates/postgres/postgresql.conf.pgconf"),
-    ),
-    (
-        "postgres/replication.pgpass",
-        include_str!("../templates/postgres/replication.pgpass"),
-    ),
-    (
-        "postgres/standby.signal.txt",
-        include_str!("../templates/postgres/standby.signal.txt"),
-    ),
-    (
-        "sysctl/sysctl.conf.sysctl",
-        include_str!("../templates/sysctl/sysctl.conf.sysctl"),
-    ),
+pub const BUILTIN: &[(&str, &str)] = embed![
+    "django/settings.py",
+    "nginx/https.conf.nginx",
+    "nginx/mod-stream.conf.nginx",
+    "nginx/stream.conf.nginx",
+    "postgres/pg-dump.cron",
+    "postgres/pg_hba.conf.pghba",
+    "postgres/postgresql.conf.pgconf",
+    "postgres/recovery.conf.pgconf",
+    "postgres/replication.pgpass",
+    "postgres/role-defaults.sql",
+    "postgres/standby.signal.txt",
+    "sysctl/sysctl.conf.sysctl",
 ];
 
 /// Templates the user supplies with `--templates DIR`, by the same names; they replace built-ins.
@@ -60,4 +43,36 @@ pub fn builtin(name: &str) -> Option<&'static str> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, text)| *text)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::BUILTIN;
+
+    fn files_under(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = format!("{prefix}{}", path.file_name().unwrap().to_string_lossy());
+            if path.is_dir() {
+                files_under(&path, &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_file_is_built_in() {
+        let mut files = Vec::new();
+        files_under(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+            "",
+            &mut files,
+        );
+        files.sort();
+        let built_in: Vec<&str> = BUILTIN.iter().map(|(name, _)| *name).collect();
+        assert_eq!(files, built_in, "templates/ and BUILTIN differ");
+    }
 }

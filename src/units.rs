@@ -114,6 +114,13 @@ impl Duration {
             .then_some(self.micros / 1_000_000)
     }
 
+    /// Whole milliseconds, or `None` when the duration has a fraction of one.
+    pub fn whole_millis(self) -> Option<u64> {
+        self.micros
+            .is_multiple_of(1_000)
+            .then_some(self.micros / 1_000)
+    }
+
     /// PostgreSQL's form: the largest unit that divides the duration evenly.
     pub fn to_postgres(self) -> String {
         largest_even_unit(self.micros, DURATION_UNITS, "")

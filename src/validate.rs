@@ -145,6 +145,7 @@ fn expectation(pattern_or_format: &str) -> String {
         }
         "ip-address" => "an IPv4 or IPv6 address such as 192.0.2.11".to_owned(),
         "socket-address" => "an address and a port such as 127.0.0.1:8000".to_owned(),
+        "hba-address" => "a CIDR block with its host bits zero (192.0.2.0/24, 192.0.2.7/32, ::1/128), or all, samehost, samenet".to_owned(),
         other => format!("a value matching `{other}`"),
     }
 }

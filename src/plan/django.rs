@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, Service};
+use super::{FileMeta, Mode, OnChange, PlannedFile, Service};
 use crate::spec::{Django, Host, PythonValue, Role, SecretRef, Site};
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
@@ -15,14 +15,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         path: django.settings_file.to_string(),
         template: "django/settings.py",
         context: context(site, django, host),
-        meta: FileMeta {
-            mode: Mode::PUBLIC,
-            owner: "root",
-            group: "root",
-            service: Service::Django,
-            on_change: OnChange::Restart,
-            mask: Mask::None,
-        },
+        meta: FileMeta::new(Mode::PUBLIC, "root", Service::Django, OnChange::Restart),
         secrets: Vec::new(),
     }]
 }

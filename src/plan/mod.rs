@@ -3,7 +3,7 @@
 
 mod django;
 mod nginx;
-mod postgres;
+pub mod postgres;
 mod sysctl;
 
 use std::fmt;
@@ -46,6 +46,24 @@ pub struct FileMeta {
     /// How to hide secret values when the file is shown.
     #[serde(skip)]
     pub mask: Mask,
+    /// Set for a postgresql.conf of this major: what a change needs then depends on which of its
+    /// settings changed, by that major's settings table.
+    #[serde(skip)]
+    pub settings_of_major: Option<u32>,
+}
+
+impl FileMeta {
+    pub fn new(mode: Mode, owner: &'static str, service: Service, on_change: OnChange) -> Self {
+        Self {
+            mode,
+            owner,
+            group: owner,
+            service,
+            on_change,
+            mask: Mask::None,
+            settings_of_major: None,
+        }
+    }
 }
 
 /// A context key that receives a secret's value, or a placeholder naming where it comes from.

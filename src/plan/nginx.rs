@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, Service};
+use super::{FileMeta, Mode, OnChange, PlannedFile, Service};
 use crate::spec::{Host, Https, Nginx, NginxLayout, Role, Site, TlsProfile};
 
 /// Where Debian's nginx.conf looks for files, and where sitewright puts each kind.
@@ -41,14 +41,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         path: path.to_owned(),
         template,
         context,
-        meta: FileMeta {
-            mode: Mode::PUBLIC,
-            owner: "root",
-            group: "root",
-            service: Service::Nginx,
-            on_change: OnChange::Reload,
-            mask: Mask::None,
-        },
+        meta: FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload),
         secrets: Vec::new(),
     };
     let mut out = Vec::new();

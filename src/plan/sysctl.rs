@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, Service, Setting};
+use super::{FileMeta, Mode, OnChange, PlannedFile, Service, Setting};
 use crate::spec::{Host, Site, SysctlValue};
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
@@ -27,14 +27,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         path: format!("/etc/sysctl.d/{:02}-sitewright.conf", sysctl.priority),
         template: "sysctl/sysctl.conf.sysctl",
         context: json!({ "site": site.site, "host": host.name, "settings": settings }),
-        meta: FileMeta {
-            mode: Mode::PUBLIC,
-            owner: "root",
-            group: "root",
-            service: Service::Sysctl,
-            on_change: OnChange::Apply,
-            mask: Mask::None,
-        },
+        meta: FileMeta::new(Mode::PUBLIC, "root", Service::Sysctl, OnChange::Apply),
         secrets: Vec::new(),
     }]
 }

@@ -19,7 +19,10 @@ pub use host::{Host, Role, StorageKind};
 pub use nginx::{
     Https, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, TlsProfile,
 };
-pub use postgres::{Archive, Postgres, Replication, SettingValue, Ssl};
+pub use postgres::{
+    Archive, Backup, HbaAddress, HbaMethod, HbaName, HbaRecord, HbaType, Postgres, Replication,
+    SettingValue, Ssl, Workload,
+};
 pub use scalar::{AbsPath, Address, DottedName, HostName, Identifier, Port, SocketAddr, Version};
 pub use secret::SecretRef;
 pub use sysctl::{Sysctl, SysctlValue};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scalar::{AbsPath, Identifier, Port};
 use super::secret::SecretRef;
-use crate::units::ByteSize;
+use crate::units::{ByteSize, Duration};
 
 /// PostgreSQL on the hosts with the `postgres-primary` and `postgres-replica` roles.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -33,6 +33,18 @@ pub struct Postgres {
     /// WAL archiving on the primary and restoring on the replicas.
     #[serde(default)]
     pub archive: Option<Archive>,
+    /// What the server mostly does; memory, parallelism and checkpoint settings are derived from it and the host, as PGTune does.
+    #[serde(default)]
+    pub workload: Workload,
+    /// A statement_timeout for the replicas, which serve read-only queries (IDR keeps long reads from piling up there).
+    #[serde(default)]
+    pub replica_statement_timeout: Option<Duration>,
+    /// pg_hba.conf records, in order, before the replication records that sitewright derives.
+    #[serde(default)]
+    pub hba: Vec<HbaRecord>,
+    /// A nightly pg_dump on the primary, as a cron entry.
+    #[serde(default)]
+    pub backup: Option<Backup>,
     /// Further postgresql.conf settings, written as given: numbers bare, strings quoted, booleans on/off.
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"}))]
@@ -78,6 +90,121 @@ pub struct Replication {
     /// Where a replica's passfile goes; defaults to replication.pgpass in the config directory.
     #[serde(default)]
     pub passfile: Option<AbsPath>,
+    /// A file whose creation promotes a replica (trigger_file on 11, promote_trigger_file on 12 to 15). PostgreSQL 16 removed it: use `pg_ctl promote` or `SELECT pg_promote()`.
+    #[serde(default)]
+    pub promote_trigger_file: Option<AbsPath>,
+}
+
+/// The kind of load a server carries, as PGTune names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// Web applications: many short queries.
+    #[default]
+    Web,
+    /// Online transaction processing.
+    Oltp,
+    /// Data warehouse: few large queries.
+    Dw,
+    /// A desktop or development machine.
+    Desktop,
+    /// A mix of the above.
+    Mixed,
+}
+
+/// One pg_hba.conf record.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HbaRecord {
+    /// local (Unix socket), host (TCP), hostssl (TCP with SSL), hostnossl (TCP without SSL), hostgssenc and hostnogssenc (12+).
+    #[serde(rename = "type")]
+    pub kind: HbaType,
+    /// Database names, or the keywords all, sameuser, samerole, replication.
+    #[schemars(length(min = 1))]
+    pub databases: Vec<HbaName>,
+    /// Role names, `+group` for members of a role, or the keyword all.
+    #[schemars(length(min = 1))]
+    pub users: Vec<HbaName>,
+    /// For every type but local: an address with its prefix length (192.0.2.0/24, ::1/128), or all, samehost, samenet.
+    #[serde(default)]
+    pub address: Option<HbaAddress>,
+    /// How the client proves who it is.
+    pub method: HbaMethod,
+    /// Why the record is there: written as a comment above it.
+    #[serde(default)]
+    #[schemars(length(max = 200), example = &"the Django application on web1")]
+    pub comment: Option<String>,
+}
+
+/// The connection type of a pg_hba.conf record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HbaType {
+    /// Unix-domain socket connections.
+    Local,
+    /// TCP, with or without SSL.
+    Host,
+    /// TCP with SSL only.
+    Hostssl,
+    /// TCP without SSL only.
+    Hostnossl,
+    /// TCP with GSSAPI encryption (PostgreSQL 12+).
+    Hostgssenc,
+    /// TCP without GSSAPI encryption (PostgreSQL 12+).
+    Hostnogssenc,
+}
+
+/// A database or role name in pg_hba.conf, or one of its keywords.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct HbaName(
+    #[schemars(regex(pattern = r"^\+?[a-z_][a-z0-9_]{0,62}$"), example = &"catmaid")] pub String,
+);
+
+/// An address column: a CIDR block or a keyword.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct HbaAddress(
+    #[schemars(extend("format" = "hba-address"), example = &"192.0.2.0/24")] pub String,
+);
+
+/// An authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HbaMethod {
+    /// SCRAM-SHA-256 password authentication: the one to use.
+    ScramSha256,
+    /// MD5 password authentication (deprecated in 18).
+    Md5,
+    /// The operating system user name over a Unix socket.
+    Peer,
+    /// A client certificate (hostssl only).
+    Cert,
+    /// Refuse the connection.
+    Reject,
+    /// Allow without a password: only for local.
+    Trust,
+}
+
+/// A nightly logical backup of one database with pg_dump, run by cron as postgres on the primary.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// The database to dump.
+    pub database: Identifier,
+    /// The folder the dumps go to, one file per run named DATABASE_YYYYMMDDHHMM.sql.
+    pub directory: AbsPath,
+    /// When to run, in cron's five fields (minute hour day-of-month month day-of-week).
+    #[serde(default = "default_schedule")]
+    #[schemars(regex(pattern = r"^[0-9*/,-]+( [0-9*/,-]+){4}$"), example = &"0 3 * * *")]
+    pub schedule: String,
+    /// Tables left out of the dump (pg_dump -T), such as ones that can be rebuilt.
+    #[serde(default)]
+    pub exclude_tables: Vec<Identifier>,
+}
+
+fn default_schedule() -> String {
+    "0 3 * * *".to_owned()
 }
 
 /// Archiving WAL segments on the primary and fetching them on the replicas.

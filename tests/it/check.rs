@@ -68,7 +68,7 @@ fn the_catmaid_fixture_is_valid() {
         .arg(fixture("catmaid/site.yaml"))
         .run()
         .code(0)
-        .stdout_has("ok: 3 hosts, 12 files");
+        .stdout_has("ok: 3 hosts, 14 files");
 }
 
 /// Each kind of mistake, with the exact report a user sees.
@@ -257,7 +257,7 @@ fn conn_max_age_is_whole_seconds() {
         .replace("conn_max_age: 60s", "conn_max_age: 1500ms");
     check(&spec)
         .code(1)
-        .stderr_has("site.yaml:84:19: error[DJ002]: CONN_MAX_AGE is a whole number of seconds\n");
+        .stderr_has("site.yaml:85:19: error[DJ002]: CONN_MAX_AGE is a whole number of seconds\n");
 }
 
 #[test]

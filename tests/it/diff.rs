@@ -36,7 +36,7 @@ fn an_unchanged_tree_has_no_differences() {
     render_into(live.path(), None);
     diff_live(live.path())
         .code(0)
-        .stdout_has("no differences in 12 files");
+        .stdout_has("no differences in 14 files");
 }
 
 #[test]
@@ -62,12 +62,30 @@ fn an_edited_live_file_shows_its_hunk_and_what_it_needs() {
         outcome.stdout
     );
     outcome
-        .stdout_has("\n-max_connections = 300\n+max_connections = 200\n")
-        .stdout_has("1 of 12 files differ on 1 host:\n  db1: postgresql restart (/etc/postgresql/16/main/postgresql.conf)\n");
+        .stdout_has("\n-max_connections = 300  # what a web workload expects\n+max_connections = 200  # what a web workload expects\n")
+        .stdout_has("1 of 14 files differ on 1 host:\n  db1: postgresql restart (/etc/postgresql/16/main/postgresql.conf; restart for max_connections)\n");
     assert!(
         !outcome.stdout.contains("\x1b["),
         "no colour when not on a terminal"
     );
+}
+
+#[test]
+fn settings_that_need_only_a_reload_ask_for_a_reload() {
+    let live = temp_dir();
+    render_into(live.path(), None);
+    let conf = live
+        .path()
+        .join("db2/etc/postgresql/16/main/postgresql.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    let edited = text
+        .replace("autovacuum = on", "autovacuum = off")
+        .replace("work_mem = 40329kB", "work_mem = 4MB");
+    assert_ne!(edited, text);
+    fs::write(&conf, edited).unwrap();
+    diff_live(live.path())
+        .code(1)
+        .stdout_has("  db2: postgresql reload (/etc/postgresql/16/main/postgresql.conf; reload for autovacuum, work_mem)\n");
 }
 
 #[test]
@@ -110,7 +128,7 @@ fn a_missing_live_file_is_new_and_a_mode_change_is_shown() {
         .stdout_has("--- /dev/null\n+++ b/web1/etc/nginx/conf.d/catmaid.conf\n")
         .stdout_has("+    listen 443 ssl http2;\n")
         .stdout_has("mode db1/etc/postgresql/16/main/pg_hba.conf: 0644 -> 0640\n")
-        .stdout_has("  db1: postgresql reload (/etc/postgresql/16/main/pg_hba.conf)\n")
+        .stdout_has("  db1: nothing to reload (/etc/postgresql/16/main/pg_hba.conf)\n")
         .stdout_has("  web1: nginx reload (/etc/nginx/conf.d/catmaid.conf)\n");
 }
 
@@ -146,7 +164,7 @@ fn one_host_against_its_own_root() {
         .args(["--host", "db1"])
         .run()
         .code(0)
-        .stdout_has("no differences in 5 files");
+        .stdout_has("no differences in 7 files");
     Sitewright::new()
         .arg("diff")
         .arg(fixture("catmaid/site.yaml"))

@@ -29,7 +29,7 @@ fn catmaid_renders_exactly_the_golden_tree() {
     let out = temp_dir();
     render_catmaid(out.path())
         .code(0)
-        .stdout_has("wrote 12 files for 3 hosts and manifest.json");
+        .stdout_has("wrote 14 files for 3 hosts and manifest.json");
     let rendered = tree(out.path());
     let expected = tree(&fixture("catmaid/expected"));
     let names =

@@ -1,0 +1,287 @@
+//! The settings of postgresql.conf (and, on 11, recovery.conf): typed spec fields, values derived
+//! from the host, and the spec's own settings, each in the form the spec's major version reads.
+
+use serde_json::json;
+
+use super::major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
+use super::tune::{self, default_connections};
+use crate::plan::Setting;
+use crate::spec::{Host, Postgres, Role, SettingValue, Site};
+
+/// Settings a standby must have at least as high as its primary, or it refuses to start.
+const STANDBY_FLOORS: &[&str] = &["max_connections", "max_worker_processes"];
+
+/// postgresql.conf of `host`, and the recovery.conf settings when the major keeps them apart.
+pub struct Conf {
+    pub postgresql: Vec<Setting>,
+    pub recovery: Vec<Setting>,
+}
+
+pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
+    let major = Major(pg.version);
+    let replica = host.has(Role::PostgresReplica);
+    let mut postgresql = Vec::new();
+    locations(pg, &mut postgresql);
+    connections(pg, host, &mut postgresql);
+    postgresql.extend(tuning(site, pg, host));
+    replication(site, pg, &mut postgresql);
+    let mut standby = Vec::new();
+    if replica {
+        standby_settings(site, pg, host, &mut standby);
+    }
+    let recovery = match major.standby() {
+        Standby::RecoveryConf if replica => {
+            let mut recovery = vec![
+                Setting::new("standby_mode", true)
+                    .because("PostgreSQL 11 reads standby settings here"),
+            ];
+            let (stay, moved): (Vec<Setting>, Vec<Setting>) = standby
+                .into_iter()
+                .partition(|s| s.name == "hot_standby" || s.name == "statement_timeout");
+            recovery.extend(moved);
+            recovery.push(
+                Setting::new("recovery_target_timeline", "latest")
+                    .because("follow the primary onto a new timeline after a failover"),
+            );
+            postgresql.extend(stay);
+            recovery
+        }
+        _ => {
+            postgresql.extend(standby);
+            Vec::new()
+        }
+    };
+    for (name, value) in &pg.settings {
+        postgresql.push(Setting::new(name, setting_value(value)));
+    }
+    Conf {
+        postgresql,
+        recovery,
+    }
+}
+
+fn setting_value(value: &SettingValue) -> serde_json::Value {
+    match value {
+        SettingValue::Bool(b) => json!(b),
+        SettingValue::Int(i) => json!(i),
+        SettingValue::Float(f) => json!(f),
+        SettingValue::Text(t) => json!(t),
+    }
+}
+
+/// True when the spec sets `name` itself, which then replaces whatever sitewright would derive.
+fn overridden(pg: &Postgres, name: &str) -> bool {
+    pg.settings.contains_key(name)
+}
+
+fn locations(pg: &Postgres, out: &mut Vec<Setting>) {
+    if pg
+        .config_directory
+        .as_ref()
+        .is_some_and(|c| *c != pg.data_directory)
+    {
+        out.push(Setting::new("data_directory", pg.data_directory.as_str()));
+        out.push(
+            Setting::new("hba_file", format!("{}/pg_hba.conf", pg.config_directory()))
+                .because("pg_hba.conf is kept beside this file"),
+        );
+    }
+}
+
+fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
+    let forwarded = pg.replication.as_ref().and_then(|r| r.public_port);
+    out.push(match forwarded {
+        Some(public) if host.has(Role::PostgresPrimary) => {
+            Setting::new("listen_addresses", "127.0.0.1")
+                .because(format!("nginx forwards port {public} to this server"))
+        }
+        Some(_) => Setting::new("listen_addresses", "127.0.0.1")
+            .because("the site reaches PostgreSQL through nginx on the primary"),
+        None => Setting::new("listen_addresses", "*"),
+    });
+    out.push(Setting::new("port", pg.port.0));
+    if let Some(ssl) = &pg.ssl {
+        out.push(Setting::new("ssl", true));
+        out.push(Setting::new("ssl_cert_file", ssl.cert.as_str()));
+        out.push(Setting::new("ssl_key_file", ssl.key.as_str()));
+        if Major(pg.version).has_ssl_min_protocol_version() {
+            out.push(Setting::new("ssl_min_protocol_version", "TLSv1.2"));
+        }
+    }
+    out.push(
+        Setting::new("password_encryption", "scram-sha-256").because(if pg.version < 14 {
+            "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
+        } else {
+            "pg_hba.conf asks for scram-sha-256"
+        }),
+    );
+}
+
+fn tune_host(host: &Host) -> tune::Host {
+    tune::Host {
+        memory: host.memory,
+        cpus: host.cpus,
+        storage: host.storage,
+    }
+}
+
+/// max_connections as written, and why, or `None` for the why when the spec sets it.
+fn max_connections(pg: &Postgres) -> (u64, Option<String>) {
+    match pg.settings.get("max_connections") {
+        Some(SettingValue::Int(n)) => (u64::try_from(*n).unwrap_or(0), None),
+        _ => (
+            default_connections(pg.workload),
+            Some(format!(
+                "what a {} workload expects",
+                tune::name(pg.workload)
+            )),
+        ),
+    }
+}
+
+/// PGTune's settings for `host`; on a replica, never below the primary's where a standby must not be.
+fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
+    let major = Major(pg.version);
+    let (connections, why) = max_connections(pg);
+    let mut derived = tune::tune(
+        tune_host(host),
+        pg.workload,
+        major,
+        connections,
+        why.clone(),
+    );
+    if host.has(Role::PostgresReplica)
+        && let Some(primary) = site.hosts_with(Role::PostgresPrimary).next()
+    {
+        let theirs = tune::tune(tune_host(primary), pg.workload, major, connections, why);
+        for name in STANDBY_FLOORS {
+            let value = |settings: &[Setting]| {
+                settings
+                    .iter()
+                    .find(|s| s.name == *name)
+                    .and_then(|s| s.value.as_u64())
+                    .unwrap_or(if *name == "max_worker_processes" {
+                        8
+                    } else {
+                        100
+                    })
+            };
+            let (mine, primary_value) = (value(&derived), value(&theirs));
+            if primary_value > mine {
+                let floor = Setting::new(name, primary_value).because(format!(
+                    "the primary's {primary_value}: a standby needs at least its primary's"
+                ));
+                match derived.iter_mut().find(|s| s.name == *name) {
+                    Some(setting) => *setting = floor,
+                    None => derived.push(floor),
+                }
+            }
+        }
+    }
+    derived.retain(|s| !overridden(pg, &s.name));
+    derived
+}
+
+fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
+    let replicas = site.hosts_with(Role::PostgresReplica).count();
+    if replicas > 0 {
+        out.push(Setting::new("wal_level", "replica").because("the site has streaming replicas"));
+        out.push(
+            Setting::new("max_wal_senders", (replicas + 2).max(10) as u64).because(format!(
+                "{replicas} replica(s) plus 2 for base backups, at least the default 10"
+            )),
+        );
+        if let Some(keep) = pg.replication.as_ref().and_then(|r| r.wal_keep) {
+            out.push(match Major(pg.version).wal_keep() {
+                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres()),
+                WalKeep::Segments => {
+                    let segments = keep.bytes().div_ceil(WAL_SEGMENT_BYTES);
+                    Setting::new("wal_keep_segments", segments)
+                        .because(format!("{keep} in 16MB segments"))
+                }
+            });
+        }
+    }
+    if let Some(archive) = &pg.archive {
+        out.push(Setting::new("archive_mode", true));
+        out.push(Setting::new("archive_command", archive.command.as_str()));
+    }
+}
+
+fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
+    out.push(Setting::new("hot_standby", true).because("this replica serves read-only queries"));
+    if let Some(timeout) = pg.replica_statement_timeout {
+        out.push(
+            Setting::new("statement_timeout", timeout.to_postgres())
+                .because("replicas serve read-only queries, which must not pile up"),
+        );
+    }
+    if let Some(replication) = &pg.replication {
+        let (address, port) = super::upstream(site, pg);
+        let sslmode = if pg.ssl.is_some() {
+            "require"
+        } else {
+            "prefer"
+        };
+        let conninfo = [
+            ("host", address.as_str()),
+            ("port", &port.to_string()),
+            ("user", replication.user.as_str()),
+            ("passfile", &super::passfile_path(pg)),
+            ("sslmode", sslmode),
+            ("application_name", host.name.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+        out.push(
+            Setting::new("primary_conninfo", conninfo)
+                .because("the password is in the passfile, not here"),
+        );
+        if let Some(trigger) = &replication.promote_trigger_file {
+            match Major(pg.version).promote_file() {
+                PromoteFile::TriggerFile => {
+                    out.push(Setting::new("trigger_file", trigger.as_str()))
+                }
+                PromoteFile::PromoteTriggerFile => {
+                    out.push(Setting::new("promote_trigger_file", trigger.as_str()))
+                }
+                PromoteFile::Removed => {}
+            }
+        }
+    }
+    if let Some(restore) = pg
+        .archive
+        .as_ref()
+        .and_then(|a| a.restore_command.as_deref())
+    {
+        out.push(Setting::new("restore_command", restore));
+    }
+}
+
+/// A libpq connection-string value: bare when plain, else single-quoted with `\` and `'` escaped.
+pub fn conninfo_value(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+    {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conninfo_values_are_quoted_when_needed() {
+        assert_eq!(conninfo_value("192.0.2.11"), "192.0.2.11");
+        assert_eq!(conninfo_value("/etc/a b"), "'/etc/a b'");
+        assert_eq!(conninfo_value("it's\\"), "'it\\'s\\\\'");
+        assert_eq!(conninfo_value(""), "''");
+    }
+}

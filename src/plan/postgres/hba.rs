@@ -1,0 +1,161 @@
+//! pg_hba.conf records: the spec's own, in order, then the replication and Django records that
+//! follow from the site's hosts.
+
+use serde::Serialize;
+
+use crate::spec::{HbaMethod, HbaType, Postgres, Role, Site};
+
+/// Hosts connecting through nginx's stream forward arrive from loopback, not their own address.
+pub const LOOPBACK_CIDR: &str = "127.0.0.1/32";
+
+/// One record, ready to lay out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub kind: &'static str,
+    pub databases: Vec<String>,
+    pub users: Vec<String>,
+    pub address: Option<String>,
+    pub method: &'static str,
+    pub why: String,
+}
+
+pub fn kind_name(kind: HbaType) -> &'static str {
+    match kind {
+        HbaType::Local => "local",
+        HbaType::Host => "host",
+        HbaType::Hostssl => "hostssl",
+        HbaType::Hostnossl => "hostnossl",
+        HbaType::Hostgssenc => "hostgssenc",
+        HbaType::Hostnogssenc => "hostnogssenc",
+    }
+}
+
+pub fn method_name(method: HbaMethod) -> &'static str {
+    match method {
+        HbaMethod::ScramSha256 => "scram-sha-256",
+        HbaMethod::Md5 => "md5",
+        HbaMethod::Peer => "peer",
+        HbaMethod::Cert => "cert",
+        HbaMethod::Reject => "reject",
+        HbaMethod::Trust => "trust",
+    }
+}
+
+fn derived(kind: &'static str, database: &str, user: &str, address: String, why: String) -> Record {
+    Record {
+        kind,
+        databases: vec![database.to_owned()],
+        users: vec![user.to_owned()],
+        address: Some(address),
+        method: "scram-sha-256",
+        why,
+    }
+}
+
+pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
+    let mut out: Vec<Record> = if pg.hba.is_empty() {
+        let local = |user: &str, why: &str| Record {
+            kind: "local",
+            databases: vec!["all".into()],
+            users: vec![user.into()],
+            address: None,
+            method: "peer",
+            why: why.into(),
+        };
+        vec![
+            local("postgres", "the postgres superuser over the Unix socket"),
+            local("all", "local roles over the Unix socket"),
+        ]
+    } else {
+        pg.hba
+            .iter()
+            .map(|r| Record {
+                kind: kind_name(r.kind),
+                databases: r.databases.iter().map(|d| d.0.clone()).collect(),
+                users: r.users.iter().map(|u| u.0.clone()).collect(),
+                address: r.address.as_ref().map(|a| a.0.clone()),
+                method: method_name(r.method),
+                why: r
+                    .comment
+                    .clone()
+                    .unwrap_or_else(|| "from the spec".to_owned()),
+            })
+            .collect()
+    };
+    let host_kind = if pg.ssl.is_some() { "hostssl" } else { "host" };
+    let forwarded = pg.replication.as_ref().and_then(|r| r.public_port);
+    if let Some(replication) = &pg.replication {
+        let user = replication.user.as_str();
+        for replica in site.hosts_with(Role::PostgresReplica) {
+            out.push(derived(
+                host_kind,
+                "replication",
+                user,
+                replica.address.host_cidr(),
+                format!("replica {}", replica.name),
+            ));
+        }
+        if let Some(public) = forwarded {
+            out.push(derived(
+                host_kind,
+                "replication",
+                user,
+                LOOPBACK_CIDR.into(),
+                format!("replicas through nginx's stream forward on port {public}"),
+            ));
+        }
+    }
+    if let Some(django) = &site.django {
+        let db = &django.database;
+        let primary = site.hosts_with(Role::PostgresPrimary).next();
+        let mut remote = false;
+        for web in site.hosts_with(Role::Web) {
+            let local = primary.is_some_and(|p| p.name == web.name);
+            remote |= !local;
+            out.push(if local {
+                derived(
+                    "host",
+                    db.name.as_str(),
+                    db.user.as_str(),
+                    LOOPBACK_CIDR.into(),
+                    format!("Django on {} itself", web.name),
+                )
+            } else {
+                derived(
+                    host_kind,
+                    db.name.as_str(),
+                    db.user.as_str(),
+                    web.address.host_cidr(),
+                    format!("Django on {}", web.name),
+                )
+            });
+        }
+        if let (true, Some(public)) = (remote, forwarded) {
+            out.push(derived(
+                host_kind,
+                db.name.as_str(),
+                db.user.as_str(),
+                LOOPBACK_CIDR.into(),
+                format!("Django through nginx's stream forward on port {public}"),
+            ));
+        }
+    }
+    dedup(out)
+}
+
+/// A later record identical to an earlier one in what it matches can never be used.
+fn dedup(records: Vec<Record>) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::with_capacity(records.len());
+    for record in records {
+        let same = |r: &Record| {
+            r.kind == record.kind
+                && r.databases == record.databases
+                && r.users == record.users
+                && r.address == record.address
+        };
+        if !out.iter().any(same) {
+            out.push(record);
+        }
+    }
+    out
+}

@@ -1,0 +1,112 @@
+//! What each PostgreSQL major version from 11 to 18 calls things: one place for every version
+//! line, so the rest of the plan asks a question instead of comparing numbers.
+
+use std::fmt;
+
+/// A PostgreSQL major version, 11 to 18 (the schema refuses others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Major(pub u32);
+
+/// How much WAL a primary keeps for its standbys, by the setting that major knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalKeep {
+    /// `wal_keep_segments`, a count of 16MB segments (11, 12).
+    Segments,
+    /// `wal_keep_size`, in MB (13+).
+    Size,
+}
+
+/// Where a standby's recovery settings live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standby {
+    /// recovery.conf in the data directory, with `standby_mode = on` (11).
+    RecoveryConf,
+    /// postgresql.conf, and an empty standby.signal in the data directory (12+).
+    SignalFile,
+}
+
+/// The name of the file-based promotion setting, if the major has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromoteFile {
+    /// `trigger_file` in recovery.conf (11).
+    TriggerFile,
+    /// `promote_trigger_file` in postgresql.conf (12 to 15).
+    PromoteTriggerFile,
+    /// Removed in 16: `pg_ctl promote` or `SELECT pg_promote()`.
+    Removed,
+}
+
+/// The size of one WAL segment in the builds sitewright targets.
+pub const WAL_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+
+impl Major {
+    pub fn standby(self) -> Standby {
+        if self.0 >= 12 {
+            Standby::SignalFile
+        } else {
+            Standby::RecoveryConf
+        }
+    }
+
+    pub fn wal_keep(self) -> WalKeep {
+        if self.0 >= 13 {
+            WalKeep::Size
+        } else {
+            WalKeep::Segments
+        }
+    }
+
+    pub fn promote_file(self) -> PromoteFile {
+        match self.0 {
+            ..=11 => PromoteFile::TriggerFile,
+            12..=15 => PromoteFile::PromoteTriggerFile,
+            _ => PromoteFile::Removed,
+        }
+    }
+
+    /// `ssl_min_protocol_version` arrived in 12.
+    pub fn has_ssl_min_protocol_version(self) -> bool {
+        self.0 >= 12
+    }
+
+    /// The `us` time unit arrived in 12.
+    #[allow(dead_code, reason = "the settings table checks units with it")]
+    pub fn has_microseconds(self) -> bool {
+        self.0 >= 12
+    }
+
+    /// hostgssenc and hostnogssenc records arrived in 12.
+    pub fn has_gssenc_records(self) -> bool {
+        self.0 >= 12
+    }
+
+    /// JIT is on by default from 12, where PGTune turns it off for short queries.
+    pub fn jit_on_by_default(self) -> bool {
+        self.0 >= 12
+    }
+}
+
+impl fmt::Display for Major {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_lines_fall_where_postgres_drew_them() {
+        assert_eq!(Major(11).standby(), Standby::RecoveryConf);
+        assert_eq!(Major(12).standby(), Standby::SignalFile);
+        assert_eq!(Major(12).wal_keep(), WalKeep::Segments);
+        assert_eq!(Major(13).wal_keep(), WalKeep::Size);
+        assert_eq!(Major(11).promote_file(), PromoteFile::TriggerFile);
+        assert_eq!(Major(15).promote_file(), PromoteFile::PromoteTriggerFile);
+        assert_eq!(Major(16).promote_file(), PromoteFile::Removed);
+        assert!(
+            !Major(11).has_ssl_min_protocol_version() && Major(12).has_ssl_min_protocol_version()
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! PostgreSQL files: postgresql.conf and pg_hba.conf on every server; on replicas the standby
+//! marker (standby.signal, or recovery.conf on 11) and the passfile; on the primary the SQL of
+//! Django's role defaults and the nightly pg_dump's cron entry.
+
+mod conf;
+mod hba;
+pub mod major;
+pub mod tune;
+
+use serde_json::json;
+
+use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, SecretSlot, Service};
+use crate::spec::{Host, Postgres, Role, Site};
+use major::{Major, Standby};
+
+pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
+    let Some(pg) = &site.postgres else {
+        return Vec::new();
+    };
+    let replica = host.has(Role::PostgresReplica);
+    let primary = host.has(Role::PostgresPrimary);
+    if !replica && !primary {
+        return Vec::new();
+    }
+    let config_dir = pg.config_directory().as_str();
+    let file = |path: String, template, context, mode, on_change| PlannedFile {
+        host: host.name.clone(),
+        path,
+        template,
+        context,
+        meta: FileMeta::new(mode, "postgres", Service::Postgresql, on_change),
+        secrets: Vec::new(),
+    };
+    let role = if replica { "replica" } else { "primary" };
+    let conf = conf::conf(site, pg, host);
+    let mut postgresql_conf = file(
+        format!("{config_dir}/postgresql.conf"),
+        "postgres/postgresql.conf.pgconf",
+        json!({
+            "site": site.site,
+            "host": host.name,
+            "role": role,
+            "version": pg.version,
+            "settings": conf.postgresql,
+        }),
+        Mode::PUBLIC,
+        OnChange::Restart,
+    );
+    postgresql_conf.meta.settings_of_major = Some(pg.version);
+    let mut out = vec![
+        postgresql_conf,
+        file(
+            format!("{config_dir}/pg_hba.conf"),
+            "postgres/pg_hba.conf.pghba",
+            json!({
+                "site": site.site,
+                "host": host.name,
+                "records": hba::records(site, pg),
+            }),
+            Mode::GROUP,
+            OnChange::Reload,
+        ),
+    ];
+    if replica {
+        out.push(match Major(pg.version).standby() {
+            Standby::SignalFile => file(
+                format!("{}/standby.signal", pg.data_directory),
+                "postgres/standby.signal.txt",
+                json!({}),
+                Mode::PRIVATE,
+                OnChange::Restart,
+            ),
+            Standby::RecoveryConf => file(
+                format!("{}/recovery.conf", pg.data_directory),
+                "postgres/recovery.conf.pgconf",
+                json!({ "site": site.site, "host": host.name, "settings": conf.recovery }),
+                Mode::PRIVATE,
+                OnChange::Restart,
+            ),
+        });
+        if let Some(replication) = &pg.replication {
+            let (address, port) = upstream(site, pg);
+            let mut passfile = file(
+                passfile_path(pg),
+                "postgres/replication.pgpass",
+                json!({
+                    "site": site.site,
+                    "address": address,
+                    "port": port,
+                    "user": replication.user,
+                }),
+                Mode::PRIVATE,
+                OnChange::Nothing,
+            );
+            passfile.meta.mask = Mask::PassfilePassword;
+            passfile.secrets.push(SecretSlot {
+                key: "password",
+                secret: replication.password.clone(),
+            });
+            out.push(passfile);
+        }
+    }
+    if primary {
+        if let Some(django) = &site.django {
+            out.push(file(
+                format!("{config_dir}/sitewright-role-defaults.sql"),
+                "postgres/role-defaults.sql",
+                json!({
+                    "site": site.site,
+                    "role": django.database.user,
+                    "defaults": [
+                        ["client_encoding", "UTF8"],
+                        ["default_transaction_isolation", "read committed"],
+                        ["timezone", "UTC"],
+                    ],
+                }),
+                Mode::PUBLIC,
+                OnChange::Apply,
+            ));
+        }
+        if let Some(backup) = &pg.backup {
+            let mut cron = file(
+                format!("/etc/cron.d/sitewright-{}-pg-dump", site.site),
+                "postgres/pg-dump.cron",
+                json!({
+                    "site": site.site,
+                    "schedule": backup.schedule,
+                    "database": backup.database,
+                    "directory": backup.directory.as_str().trim_end_matches('/'),
+                    "exclude": backup.exclude_tables,
+                }),
+                Mode::PUBLIC,
+                OnChange::Nothing,
+            );
+            cron.meta = FileMeta::new(Mode::PUBLIC, "root", Service::Postgresql, OnChange::Nothing);
+            out.push(cron);
+        }
+    }
+    out
+}
+
+fn passfile_path(pg: &Postgres) -> String {
+    pg.replication
+        .as_ref()
+        .and_then(|r| r.passfile.as_ref())
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| format!("{}/replication.pgpass", pg.config_directory()))
+}
+
+/// Where replicas connect: the primary's address, and nginx's forwarded port when there is one.
+fn upstream(site: &Site, pg: &Postgres) -> (String, u16) {
+    let primary = site
+        .hosts_with(Role::PostgresPrimary)
+        .next()
+        .expect("the check stage requires a primary");
+    let port = pg
+        .replication
+        .as_ref()
+        .and_then(|r| r.public_port)
+        .unwrap_or(pg.port);
+    (primary.address.to_string(), port.0)
+}
