@@ -264,6 +264,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             .rule("PG005"),
         );
     }
+    settings_table(pg, doc, out);
     for name in pg.settings.keys() {
         if let Some((_, field)) = MANAGED_POSTGRES_SETTINGS.iter().find(|(n, _)| n == name) {
             out.push(
@@ -302,6 +303,28 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     )
                     .rule("NGX001"),
                 );
+            }
+        }
+    }
+}
+
+/// The spec's own settings against the settings table of its major: the name, then the value.
+fn settings_table(pg: &crate::spec::Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let Some(table) = crate::pg_settings::table(pg.version) else {
+        return;
+    };
+    for (name, value) in &pg.settings {
+        if name.contains('.') || MANAGED_POSTGRES_SETTINGS.iter().any(|(n, _)| n == name) {
+            // Extension settings are the extension's to check; managed ones get PG006.
+            continue;
+        }
+        let pointer = format!("/postgres/settings/{name}");
+        match table.get(name) {
+            None => out.push(Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012")),
+            Some(def) => {
+                if let Err(message) = def.check(value, pg.version) {
+                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));
+                }
             }
         }
     }

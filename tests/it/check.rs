@@ -217,6 +217,61 @@ site.yaml: 1 error
 ",
     ),
     (
+        "a setting the major does not have",
+        "    max_connections: 100",
+        "    vacuum_defer_cleanup_age: 0",
+        "site.yaml:22:5: error[PG012]: `vacuum_defer_cleanup_age` exists in PostgreSQL 11 to 15 only: it was removed in 16, and this spec is for 16
+   |
+22 |     vacuum_defer_cleanup_age: 0
+   |     ^^^^^^^^^^^^^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a misspelt setting",
+        "    max_connections: 100",
+        "    max_conections: 100",
+        "site.yaml:22:5: error[PG012]: PostgreSQL 16 has no setting `max_conections`; did you mean `max_connections`?
+   |
+22 |     max_conections: 100
+   |     ^^^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a unit in the wrong case",
+        "    max_connections: 100",
+        "    work_mem: 64mb",
+        "site.yaml:22:15: error[PG013]: `mb` is not a unit of `work_mem`: units are case-sensitive, write MB
+   |
+22 |     work_mem: 64mb
+   |               ^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a value out of range",
+        "    max_connections: 100",
+        "    max_connections: 0",
+        "site.yaml:22:22: error[PG013]: `max_connections` must be between 1 and 262143
+   |
+22 |     max_connections: 0
+   |                      ^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a trigger file on PostgreSQL 16",
+        "    password: { env: REPLICATION_PASSWORD }",
+        "    password: { env: REPLICATION_PASSWORD }\n    promote_trigger_file: /var/lib/postgresql/promote",
+        "site.yaml:21:5: error[PG008]: PostgreSQL 16 has no promote_trigger_file (removed in 16): promote with `pg_ctl promote` or `SELECT pg_promote()`, and remove this key
+   |
+21 |     promote_trigger_file: /var/lib/postgresql/promote
+   |     ^^^^^^^^^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
         "a role named like a pg_hba.conf keyword",
         "    user: replicator",
         "    user: replication",
