@@ -320,7 +320,8 @@ fn settings_table(pg: &crate::spec::Postgres, doc: &Document, out: &mut Vec<Diag
         }
         let pointer = format!("/postgres/settings/{name}");
         match table.get(name) {
-            None => out.push(Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012")),
+            None => out
+                .push(Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012")),
             Some(def) => {
                 if let Err(message) = def.check(value, pg.version) {
                     out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));

@@ -82,9 +82,10 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<serde_json::V
             .map(|h| h.address.to_string())
             .collect();
         allow.dedup();
+        let listen = std::net::SocketAddr::new(host.address.ip(), public.0);
         out.push(json!({
             "name": "postgres",
-            "listen": public.0,
+            "listen": listen.to_string(),
             "to": format!("127.0.0.1:{}", pg.port),
             "allow": allow,
             "why": "replicas and web hosts reach PostgreSQL here; PostgreSQL itself listens on loopback",
@@ -93,7 +94,7 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<serde_json::V
     for (i, forward) in nginx.stream.iter().enumerate() {
         out.push(json!({
             "name": format!("forward_{}", i + 1),
-            "listen": forward.listen.0,
+            "listen": std::net::SocketAddr::new(host.address.ip(), forward.listen.0).to_string(),
             "to": forward.to.as_str(),
             "allow": [],
             "why": null,

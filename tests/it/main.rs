@@ -6,5 +6,6 @@ mod diff;
 mod postgres;
 mod programs;
 mod render;
+mod replication;
 mod schema;
 mod support;

@@ -192,3 +192,6 @@ pub fn running_as_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+pub mod nginx;
+pub mod pg;

@@ -1,0 +1,317 @@
+//! Real streaming replication on every PostgreSQL major from 11 to 18, each server started from
+//! the files sitewright renders for it: the primary from its postgresql.conf and pg_hba.conf, nginx
+//! from its stream block, the replica from its postgresql.conf, standby marker (recovery.conf on
+//! 11, standby.signal on 12+) and passfile. Only paths and ports are overridden.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::support::nginx::Nginx;
+use crate::support::pg::{Binaries, Server, free_port, succeeded, wait_for};
+use crate::support::{Sitewright, installed, temp_dir};
+
+const PASSWORD: &str = "repl:pass\\word";
+
+/// A two-host site on 127.0.0.1 whose paths all live under `work`.
+fn spec(major: u32, work: &Path, primary_port: u16, public_port: u16) -> String {
+    let w = work.display();
+    let trigger = if major <= 15 {
+        format!("\n    promote_trigger_file: {w}/promote.now")
+    } else {
+        String::new()
+    };
+    format!(
+        "site: replication-{major}
+hosts:
+  - name: db1
+    address: 127.0.0.1
+    memory: 512MiB
+    cpus: 2
+    storage: ssd
+    roles: [postgres-primary]
+  - name: db2
+    address: 127.0.0.1
+    memory: 512MiB
+    cpus: 2
+    storage: ssd
+    roles: [postgres-replica]
+postgres:
+  version: {major}
+  data_directory: {w}/data
+  config_directory: /etc/postgresql/{major}/main
+  port: {primary_port}
+  ssl:
+    cert: {w}/server.crt
+    key: {w}/server.key
+  replication:
+    user: replication_user
+    password: {{ env: SW_TEST_REPLICATION_PASSWORD }}
+    public_port: {public_port}
+    wal_keep: 256MB
+    passfile: {w}/db2.pgpass{trigger}
+  archive:
+    command: cp %p {w}/archive/%f
+    restore_command: cp {w}/archive/%f %p
+  replica_statement_timeout: 30s
+nginx:
+  version: \"1.22\"
+  openssl: \"3.0\"
+"
+    )
+}
+
+/// Copies one rendered file of `host` to the path it names, as a deploy would.
+fn deploy(tree: &Path, host: &str, path: &Path, to: &Path, pg: &Binaries) {
+    let from = tree.join(host).join(path.strip_prefix("/").unwrap());
+    fs::copy(&from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    fs::set_permissions(to, fs::Permissions::from_mode(0o600)).unwrap();
+    pg.give(to);
+}
+
+fn replicate(major: u32) {
+    let pg = Binaries::of(major);
+    let work = temp_dir();
+    let w = work.path();
+    let (primary_port, replica_port, public_port) = (free_port(), free_port(), free_port());
+    let spec_path = w.join("site.yaml");
+    fs::write(&spec_path, spec(major, w, primary_port, public_port)).unwrap();
+    let tree = w.join("tree");
+    Sitewright::new()
+        .args(["render", "--with-secrets"])
+        .arg(&spec_path)
+        .arg("-o")
+        .arg(&tree)
+        .env("SW_TEST_REPLICATION_PASSWORD", PASSWORD)
+        .run()
+        .code(0);
+    let conf = |host: &str, file: &str| {
+        tree.join(host)
+            .join(format!("etc/postgresql/{major}/main/{file}"))
+    };
+    for dir in ["archive", "socket1", "socket2"] {
+        fs::create_dir(w.join(dir)).unwrap();
+    }
+    let (data1, data2) = (w.join("data1"), w.join("data2"));
+    pg.give(w);
+    pg.certificate(&w.join("server.crt"), &w.join("server.key"));
+    pg.initdb(&data1);
+
+    let paths = |host: &str, data: &PathBuf| {
+        vec![
+            (
+                "config_file",
+                conf(host, "postgresql.conf").display().to_string(),
+            ),
+            ("hba_file", conf(host, "pg_hba.conf").display().to_string()),
+            ("data_directory", data.display().to_string()),
+        ]
+    };
+    let primary = Server::start(
+        &pg,
+        &data1,
+        primary_port,
+        &w.join("socket1"),
+        &w.join("primary.log"),
+        &paths("db1", &data1),
+    );
+    assert_eq!(
+        primary.file_errors(&["data_directory", "hba_file"]),
+        "",
+        "primary postgresql.conf"
+    );
+    assert_eq!(primary.hba_errors(), "", "primary pg_hba.conf");
+    primary.sql(&format!(
+        "create role replication_user with replication login password '{}'",
+        PASSWORD.replace('\'', "''")
+    ));
+    primary.sql("create table seen (x int)");
+
+    let _nginx = Nginx::start(
+        &w.join("nginx"),
+        &[
+            &tree.join("db1/etc/nginx/modules-enabled/50-mod-stream.conf"),
+            &tree.join("db1/etc/nginx/sitewright-stream.conf"),
+        ],
+        public_port,
+    );
+
+    // The replica's copy of the primary: through nginx with pg_basebackup where Debian's client
+    // can (up to its own major), else a copy of the cleanly stopped primary's data directory.
+    let passfile = w.join("db2.pgpass");
+    deploy(&tree, "db2", &passfile, &passfile, &pg);
+    let client = PathBuf::from(installed("SITEWRIGHT_PG_CLIENT_BIN"));
+    let client_major: u32 = client
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let primary = if major <= client_major {
+        let backup = pg
+            .command(client.join("pg_basebackup"))
+            .env("PGPASSFILE", &passfile)
+            .arg("-d")
+            .arg(format!(
+                "host=127.0.0.1 port={public_port} user=replication_user sslmode=require"
+            ))
+            .arg("-D")
+            .arg(&data2)
+            .args(["-X", "stream", "-c", "fast"])
+            .output()
+            .unwrap();
+        succeeded(&backup, "pg_basebackup through nginx");
+        primary
+    } else {
+        drop(primary);
+        let copy = pg
+            .command("cp")
+            .arg("-a")
+            .arg(&data1)
+            .arg(&data2)
+            .output()
+            .unwrap();
+        succeeded(&copy, "copy of the stopped primary");
+        Server::start(
+            &pg,
+            &data1,
+            primary_port,
+            &w.join("socket1"),
+            &w.join("primary.log"),
+            &paths("db1", &data1),
+        )
+    };
+    let data_dir = PathBuf::from(format!("{}/data", w.display()));
+    let marker = if major >= 12 {
+        "standby.signal"
+    } else {
+        "recovery.conf"
+    };
+    assert!(
+        !tree
+            .join("db2")
+            .join(data_dir.strip_prefix("/").unwrap())
+            .join(if major >= 12 {
+                "recovery.conf"
+            } else {
+                "standby.signal"
+            })
+            .exists(),
+        "only one standby marker is rendered"
+    );
+    deploy(
+        &tree,
+        "db2",
+        &data_dir.join(marker),
+        &data2.join(marker),
+        &pg,
+    );
+
+    let replica = Server::start(
+        &pg,
+        &data2,
+        replica_port,
+        &w.join("socket2"),
+        &w.join("replica.log"),
+        &paths("db2", &data2),
+    );
+    assert_eq!(
+        replica.file_errors(&["data_directory", "hba_file", "port"]),
+        "",
+        "replica postgresql.conf"
+    );
+    assert_eq!(replica.sql("select pg_is_in_recovery()"), "t");
+    assert_eq!(replica.sql("show statement_timeout"), "30s");
+
+    let mut seen = String::new();
+    let streaming = wait_for(60, || {
+        seen = primary.sql("select r.application_name || ' ' || r.state || ' ' || s.ssl from pg_stat_replication r join pg_stat_ssl s using (pid)");
+        seen == "db2 streaming true"
+    });
+    assert!(
+        streaming,
+        "pg_stat_replication shows {seen:?}, not db2 streaming over SSL\n--- replica log\n{}",
+        replica.log()
+    );
+    let auth = primary.sql("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'replication_user'");
+    assert_eq!(auth, "t", "the replication password is stored as SCRAM");
+
+    primary.sql("insert into seen values (42)");
+    assert!(
+        wait_for(30, || replica.try_sql("select x from seen").stdout
+            == b"42\n"),
+        "the row written on the primary is not read on the replica"
+    );
+
+    primary.sql("select pg_switch_wal()");
+    assert!(
+        wait_for(30, || fs::read_dir(w.join("archive"))
+            .is_ok_and(|d| d.count() > 0)),
+        "archive_command archived nothing\n{}",
+        primary.log()
+    );
+
+    if major <= 15 {
+        let touch = pg
+            .command("touch")
+            .arg(w.join("promote.now"))
+            .output()
+            .unwrap();
+        succeeded(&touch, "touch the trigger file");
+    } else {
+        let promote = pg
+            .command(pg.bin.join("pg_ctl"))
+            .args(["promote", "-w", "-D"])
+            .arg(&data2)
+            .output()
+            .unwrap();
+        succeeded(&promote, "pg_ctl promote");
+    }
+    assert!(
+        wait_for(60, || replica.sql("select pg_is_in_recovery()") == "f"),
+        "the replica was not promoted\n{}",
+        replica.log()
+    );
+    replica.sql("insert into seen values (43)");
+    assert_eq!(replica.sql("select count(*) from seen"), "2");
+}
+
+#[test]
+fn postgres_11_replicates() {
+    replicate(11);
+}
+
+#[test]
+fn postgres_12_replicates() {
+    replicate(12);
+}
+
+#[test]
+fn postgres_13_replicates() {
+    replicate(13);
+}
+
+#[test]
+fn postgres_14_replicates() {
+    replicate(14);
+}
+
+#[test]
+fn postgres_15_replicates() {
+    replicate(15);
+}
+
+#[test]
+fn postgres_16_replicates() {
+    replicate(16);
+}
+
+#[test]
+fn postgres_17_replicates() {
+    replicate(17);
+}
+
+#[test]
+fn postgres_18_replicates() {
+    replicate(18);
+}
