@@ -173,6 +173,7 @@ pub struct HbaAddress(
 #[serde(rename_all = "kebab-case")]
 pub enum HbaMethod {
     /// SCRAM-SHA-256 password authentication: the one to use.
+    #[serde(rename = "scram-sha-256")]
     ScramSha256,
     /// MD5 password authentication (deprecated in 18).
     Md5,

@@ -25,26 +25,45 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[test]
-fn catmaid_renders_exactly_the_golden_tree() {
+fn every_fixture_renders_exactly_its_golden_tree() {
+    let mut fixtures = 0;
+    for entry in fs::read_dir(fixture("")).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let out = temp_dir();
+        Sitewright::new()
+            .arg("render")
+            .arg(dir.join("site.yaml"))
+            .arg("-o")
+            .arg(out.path())
+            .run()
+            .code(0);
+        let rendered = tree(out.path());
+        let expected = tree(&dir.join("expected"));
+        let names =
+            |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            names(&rendered),
+            names(&expected),
+            "{name}: the set of files differs; run scripts/update-golden and read the diff"
+        );
+        for (file, bytes) in &expected {
+            assert!(
+                rendered[file] == *bytes,
+                "{name}: {file} differs from its golden copy; run scripts/update-golden and read the diff"
+            );
+        }
+        fixtures += 1;
+    }
+    assert!(fixtures >= 2, "the fixtures were not found");
+}
+
+#[test]
+fn catmaid_renders_every_file_it_should() {
     let out = temp_dir();
     render_catmaid(out.path())
         .code(0)
         .stdout_has("wrote 14 files for 3 hosts and manifest.json");
-    let rendered = tree(out.path());
-    let expected = tree(&fixture("catmaid/expected"));
-    let names =
-        |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(
-        names(&rendered),
-        names(&expected),
-        "the set of files differs; run scripts/update-golden and read the diff"
-    );
-    for (name, bytes) in &expected {
-        assert!(
-            rendered[name] == *bytes,
-            "{name} differs from fixtures/catmaid/expected; run scripts/update-golden and read the diff"
-        );
-    }
 }
 
 #[test]
@@ -72,6 +91,11 @@ fn the_seed_mistakes_cannot_happen() {
     let out = temp_dir();
     render_catmaid(out.path()).code(0);
     let read = |p: &str| fs::read_to_string(out.path().join(p)).unwrap();
+    let cron = read("db1/etc/cron.d/sitewright-catmaid-pg-dump");
+    assert!(
+        cron.ends_with("0 3 * * * postgres pg_dump --clean -T treenode_edge catmaid -f \"/opt/backup/psql/catmaid_$(date +\\%Y\\%m\\%d\\%H\\%M).sql\"\n"),
+        "cron reads an unescaped % as a line break:\n{cron}"
+    );
     let sysctl = read("db1/etc/sysctl.d/60-sitewright.conf");
     assert!(
         sysctl.contains("vm.dirty_bytes = 1073741824\n"),

@@ -54,6 +54,11 @@ postgres:
     command: cp %p {w}/archive/%f
     restore_command: cp {w}/archive/%f %p
   replica_statement_timeout: 30s
+  hba:
+    - {{ type: local, databases: [all], users: [all], method: peer, comment: \"local roles; peer maps the OS user\" }}
+    - {{ type: hostnossl, databases: [all], users: [all], address: 0.0.0.0/0, method: reject, comment: no TCP without SSL }}
+    - {{ type: hostssl, databases: [app, template1], users: [app_user, +app_group], address: 192.0.2.0/24, method: scram-sha-256 }}
+    - {{ type: hostssl, databases: [all], users: [monitor], address: samenet, method: md5 }}
 nginx:
   version: \"1.22\"
   openssl: \"3.0\"
@@ -121,6 +126,12 @@ fn replicate(major: u32) {
         "primary postgresql.conf"
     );
     assert_eq!(primary.hba_errors(), "", "primary pg_hba.conf");
+    // The spec's four records in order, then the derived replication record (one: the replica's
+    // address and nginx's loopback are the same here).
+    assert_eq!(
+        primary.sql("select type || ' ' || array_to_string(database, ',') || ' ' || array_to_string(user_name, ',') || ' ' || coalesce(address, '-') || ' ' || auth_method from pg_hba_file_rules order by line_number"),
+        "local all all - peer\nhostnossl all all 0.0.0.0 reject\nhostssl app,template1 app_user,+app_group 192.0.2.0 scram-sha-256\nhostssl all monitor samenet md5\nhostssl replication replication_user 127.0.0.1 scram-sha-256"
+    );
     primary.sql(&format!(
         "create role replication_user with replication login password '{}'",
         PASSWORD.replace('\'', "''")
