@@ -10,9 +10,11 @@ macro_rules! embed {
 /// Every built-in template, by name: `<service>/<file>.<format>`.
 pub const BUILTIN: &[(&str, &str)] = embed![
     "django/settings.py",
+    "nginx/cache-proxy.conf.nginx",
     "nginx/https.conf.nginx",
     "nginx/mod-stream.conf.nginx",
     "nginx/stream.conf.nginx",
+    "nginx/tls.nginx",
     "postgres/pg-dump.cron",
     "postgres/pg_hba.conf.pghba",
     "postgres/postgresql.conf.pgconf",

@@ -1,15 +1,21 @@
-//! nginx files: the stream forward to PostgreSQL on the primary, and the HTTPS front end of the
-//! web hosts, each in the form that the spec's nginx and OpenSSL versions accept.
+//! nginx files: the stream forward to PostgreSQL on the primary, the HTTPS front end of the web
+//! hosts and the caching proxy of the proxy hosts, each in the form that the spec's nginx and
+//! OpenSSL versions accept, and each placed where the distribution's nginx.conf includes it.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{FileMeta, Mode, OnChange, PlannedFile, Service};
-use crate::spec::{Host, Https, Nginx, NginxLayout, Role, Site, TlsProfile};
+use crate::spec::{
+    AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Host, Https, Listen, Nginx, NginxLayout,
+    Role, Site, SocketAddr, Tls, TlsProfile,
+};
 
-/// Where Debian's nginx.conf looks for files, and where sitewright puts each kind.
+/// Where a distribution's nginx.conf looks for files, and where sitewright puts each kind.
 struct Layout {
-    /// Included at main level before events/http: load_module lines.
+    /// Included at main level before events/http: the load_module line.
     module_file: &'static str,
+    /// The stream module, as that load_module line names it.
+    module: &'static str,
     /// The one `stream {}` block; nginx.conf includes it at main level.
     stream_file: &'static str,
     /// Included inside http {}.
@@ -18,9 +24,17 @@ struct Layout {
 
 fn layout(kind: NginxLayout) -> Layout {
     match kind {
+        // The file libnginx-mod-stream installs, so the module is never loaded twice.
         NginxLayout::Debian => Layout {
-            // The same name libnginx-mod-stream uses, so the module is never loaded twice.
             module_file: "/etc/nginx/modules-enabled/50-mod-stream.conf",
+            module: "modules/ngx_stream_module.so",
+            stream_file: "/etc/nginx/sitewright-stream.conf",
+            http_dir: "/etc/nginx/conf.d",
+        },
+        // The file nginx-mod-stream installs, for the same reason.
+        NginxLayout::Rhel => Layout {
+            module_file: "/usr/share/nginx/modules/mod-stream.conf",
+            module: "/usr/lib64/nginx/modules/ngx_stream_module.so",
             stream_file: "/etc/nginx/sitewright-stream.conf",
             http_dir: "/etc/nginx/conf.d",
         },
@@ -29,7 +43,8 @@ fn layout(kind: NginxLayout) -> Layout {
 
 /// Mozilla server-side TLS 6.0, intermediate: forward-secret AEAD ciphers for TLS 1.2.
 const INTERMEDIATE_CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-const HSTS_MAX_AGE: u64 = 63_072_000;
+/// Two years, as Mozilla's guidelines give it.
+const HSTS: &str = "max-age=63072000";
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let Some(nginx) = &site.nginx else {
@@ -50,7 +65,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         out.push(file(
             paths.module_file,
             "nginx/mod-stream.conf.nginx",
-            json!({ "site": site.site }),
+            json!({ "module": paths.module }),
         ));
         out.push(file(
             paths.stream_file,
@@ -65,13 +80,26 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             https_context(site, nginx, https),
         ));
     }
+    if let (true, Some(proxy)) = (host.has(Role::Proxy), &nginx.cache_proxy) {
+        out.push(file(
+            &format!("{}/{}-cache.conf", paths.http_dir, site.site),
+            "nginx/cache-proxy.conf.nginx",
+            cache_context(site, nginx, proxy),
+        ));
+    }
     out
 }
 
-fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<serde_json::Value> {
+/// `site` as the stem of nginx names (upstreams, zones, variables), which take no `-`.
+fn stem(site: &Site) -> String {
+    site.site.replace('-', "_")
+}
+
+fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<Value> {
     if !host.has(Role::PostgresPrimary) {
         return Vec::new();
     }
+    let on_host = |port: u16| std::net::SocketAddr::new(host.address.ip(), port).to_string();
     let mut out = Vec::new();
     if let Some(pg) = &site.postgres
         && let Some(public) = pg.replication.as_ref().and_then(|r| r.public_port)
@@ -81,11 +109,11 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<serde_json::V
             .chain(site.hosts_with(Role::Web).filter(|w| w.name != host.name))
             .map(|h| h.address.to_string())
             .collect();
+        allow.sort();
         allow.dedup();
-        let listen = std::net::SocketAddr::new(host.address.ip(), public.0);
         out.push(json!({
             "name": "postgres",
-            "listen": listen.to_string(),
+            "listen": on_host(public.0),
             "to": format!("127.0.0.1:{}", pg.port),
             "allow": allow,
             "why": "replicas and web hosts reach PostgreSQL here; PostgreSQL itself listens on loopback",
@@ -94,7 +122,7 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<serde_json::V
     for (i, forward) in nginx.stream.iter().enumerate() {
         out.push(json!({
             "name": format!("forward_{}", i + 1),
-            "listen": std::net::SocketAddr::new(host.address.ip(), forward.listen.0).to_string(),
+            "listen": on_host(forward.listen.0),
             "to": forward.to.as_str(),
             "allow": [],
             "why": null,
@@ -103,28 +131,73 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<serde_json::V
     out
 }
 
-fn https_context(site: &Site, nginx: &Nginx, https: &Https) -> serde_json::Value {
-    let modern = https.tls_profile == TlsProfile::Modern;
-    let version = &nginx.version;
+fn listen(nginx: &Nginx, listen: &Listen) -> Value {
+    let at = |port: u16| match &listen.address {
+        Some(address) => std::net::SocketAddr::new(address.ip(), port).to_string(),
+        None => port.to_string(),
+    };
+    json!({
+        "https": at(listen.port.0),
+        "http": at(listen.redirect_port.0),
+        "https_port": listen.port.0,
+        "http2_directive": nginx.version.at_least(1, 25, 1),
+    })
+}
+
+/// The TLS directives of one server, from its profile and the nginx and OpenSSL versions.
+fn tls(nginx: &Nginx, tls: &Tls) -> Value {
+    let modern = tls.profile == TlsProfile::Modern;
     let groups = if nginx.openssl.at_least(3, 5, 0) {
         "X25519MLKEM768:X25519:prime256v1:secp384r1"
     } else {
         "X25519:prime256v1:secp384r1"
     };
-    let hsts = format!("max-age={HSTS_MAX_AGE}; includeSubDomains");
+    let version = &nginx.version;
     json!({
-        "site": site.site,
-        "upstream": format!("{}_app", site.site.replace('-', "_")),
-        "app": https.app.as_str(),
-        "server_name": https.server_name,
-        "certificate": https.certificate.as_str(),
-        "certificate_key": https.certificate_key.as_str(),
-        "http2_directive": version.at_least(1, 25, 1),
+        "certificate": tls.certificate.as_str(),
+        "certificate_key": tls.certificate_key.as_str(),
         "protocols": if modern { vec!["TLSv1.3"] } else { vec!["TLSv1.2", "TLSv1.3"] },
         "ciphers": if modern { None } else { Some(INTERMEDIATE_CIPHERS) },
         "groups": groups,
+        "session_cache": !modern,
         "session_tickets_off": version.at_least(1, 5, 9) && !version.at_least(1, 23, 2),
-        "hsts": hsts,
+        "stapling": tls.ocsp_stapling.then(|| tls.trusted_certificate.as_ref().map(|t| t.as_str())),
+        "hsts": HSTS,
+    })
+}
+
+fn upstream_servers(servers: &[SocketAddr]) -> Vec<&str> {
+    servers.iter().map(SocketAddr::as_str).collect()
+}
+
+fn error_level(level: ErrorLogLevel) -> &'static str {
+    match level {
+        ErrorLogLevel::Debug => "debug",
+        ErrorLogLevel::Info => "info",
+        ErrorLogLevel::Notice => "notice",
+        ErrorLogLevel::Warn => "warn",
+        ErrorLogLevel::Error => "error",
+        ErrorLogLevel::Crit => "crit",
+        ErrorLogLevel::Alert => "alert",
+        ErrorLogLevel::Emerg => "emerg",
+    }
+}
+
+fn https_context(site: &Site, nginx: &Nginx, https: &Https) -> Value {
+    let stem = stem(site);
+    json!({
+        "site": site.site,
+        "server_name": https.server_name,
+        "listen": listen(nginx, &https.listen),
+        "tls": tls(nginx, &https.tls),
+        "upstream": {
+            "name": format!("{stem}_app"),
+            "servers": upstream_servers(&https.upstream.servers),
+            "asgi": https.upstream.protocol == AppProtocol::Asgi,
+            "upgrade_var": format!("{stem}_connection_upgrade"),
+        },
+        "access_log_buffered": https.access_log == AccessLog::Buffered,
+        "error_log_level": error_level(https.error_log_level),
         "client_body_buffer_size": https.client_body_buffer_size.to_nginx(),
         "proxy_buffer_size": https.proxy_buffer_size.to_nginx(),
         "proxy_buffers": {
@@ -135,5 +208,53 @@ fn https_context(site: &Site, nginx: &Nginx, https: &Https) -> serde_json::Value
             "url": s.url,
             "alias": format!("{}/", s.root.as_str().trim_end_matches('/')),
         })).collect::<Vec<_>>(),
+    })
+}
+
+fn cache_context(site: &Site, nginx: &Nginx, proxy: &CacheProxy) -> Value {
+    let stem = stem(site);
+    let maintenance = proxy.maintenance.as_ref().map(|m| {
+        let page = m.page.as_str();
+        let cut = page.rfind('/').expect("an absolute path has a /");
+        json!({
+            "flag": m.flag.as_str(),
+            "root": if cut == 0 { "/" } else { &page[..cut] },
+            "page": &page[cut..],
+            "retry_after": m.retry_after.whole_secs().unwrap_or(600),
+        })
+    });
+    let long = proxy.long_timeout.as_ref().map(|l| {
+        let backends = if l.backends.is_empty() {
+            &proxy.backends
+        } else {
+            &l.backends
+        };
+        json!({
+            "port": l.port.0,
+            "timeout": l.timeout.to_nginx(),
+            "upstream": format!("{stem}_long"),
+            "servers": upstream_servers(backends),
+        })
+    });
+    json!({
+        "site": site.site,
+        "server_name": proxy.server_name,
+        "listen": listen(nginx, &proxy.listen),
+        "tls": tls(nginx, &proxy.tls),
+        "upstream": format!("{stem}_backends"),
+        "servers": upstream_servers(&proxy.backends),
+        "zone": format!("{stem}_cache"),
+        "cache": {
+            "directory": proxy.cache.directory.as_str(),
+            "max_size": proxy.cache.max_size.to_nginx(),
+            "inactive": proxy.cache.inactive.to_nginx(),
+            "valid": proxy.cache.valid.to_nginx(),
+        },
+        "session_cookie": proxy.session_cookie,
+        "logged_in_var": format!("{stem}_logged_in"),
+        "timeout": proxy.timeout.to_nginx(),
+        "buster_port": proxy.buster_port.map(|p| p.0),
+        "long": long,
+        "maintenance": maintenance,
     })
 }

@@ -56,4 +56,6 @@ pub enum Role {
     PostgresReplica,
     /// An nginx HTTPS front end and the Django application behind it.
     Web,
+    /// nginx's caching proxy of a public read-only site (`nginx.cache_proxy`).
+    Proxy,
 }

@@ -17,7 +17,9 @@ use serde::Deserialize;
 pub use django::{AllowedHost, Django, DjangoDatabase, PythonValue};
 pub use host::{Host, Role, StorageKind};
 pub use nginx::{
-    Https, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, TlsProfile,
+    AccessLog, AppProtocol, Cache, CacheProxy, ErrorLogLevel, Https, Listen, LongTimeout,
+    Maintenance, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, Tls, TlsProfile,
+    Upstream,
 };
 pub use postgres::{
     Archive, Backup, HbaAddress, HbaMethod, HbaName, HbaRecord, HbaType, Postgres, Replication,

@@ -1,18 +1,19 @@
-//! nginx: the stream forward on the primary and the HTTPS front end of the web hosts.
+//! nginx: the stream forward on the primary, the HTTPS front end of the web hosts, and the caching
+//! proxy of a public read-only site.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::scalar::{AbsPath, Port, SocketAddr, Version};
-use crate::units::ByteSize;
+use super::scalar::{AbsPath, Address, Port, SocketAddr, Version};
+use crate::units::{ByteSize, Duration};
 
 /// nginx, on every host whose role needs it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Nginx {
-    /// The nginx version the hosts run: it decides which directives are written.
+    /// The nginx version the hosts run: it decides which directives are written (`http2 on;` from 1.25.1).
     pub version: Version,
-    /// The OpenSSL version nginx is built with: it decides which TLS groups are offered.
+    /// The OpenSSL version nginx is built with: it decides which TLS groups are offered (X25519MLKEM768 from 3.5).
     pub openssl: Version,
     /// Where the distribution's nginx.conf includes files from.
     #[serde(default)]
@@ -20,28 +21,155 @@ pub struct Nginx {
     /// Further TCP ports nginx forwards on the PostgreSQL primary.
     #[serde(default)]
     pub stream: Vec<StreamForward>,
-    /// The HTTPS server in front of the Django application on the web hosts.
+    /// The HTTPS server in front of the Django application, on the hosts with the `web` role.
     #[serde(default)]
     pub https: Option<Https>,
+    /// The caching proxy of a public read-only site, on the hosts with the `proxy` role.
+    #[serde(default)]
+    pub cache_proxy: Option<CacheProxy>,
 }
 
 /// The file layout of a distribution's nginx package.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NginxLayout {
-    /// Debian and Ubuntu: modules-enabled/ at main level, conf.d/ inside http.
+    /// Debian and Ubuntu: /etc/nginx/modules-enabled/ at main level, conf.d/ inside http.
     #[default]
     Debian,
+    /// RHEL, Rocky, Alma and Fedora: /usr/share/nginx/modules/ at main level, conf.d/ inside http.
+    Rhel,
 }
 
 /// A TCP port nginx forwards.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamForward {
-    /// The port nginx listens on.
+    /// The port nginx listens on, on the host's address.
     pub listen: Port,
     /// Where nginx forwards connections to.
     pub to: SocketAddr,
+}
+
+/// Where a server listens and how it speaks TLS.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The certificate chain file.
+    pub certificate: AbsPath,
+    /// The private key file.
+    pub certificate_key: AbsPath,
+    /// Mozilla's server-side TLS profile (guidelines 6.0): `modern` (TLS 1.3 only) or `intermediate` (TLS 1.2 and 1.3).
+    #[serde(default)]
+    pub profile: TlsProfile,
+    /// Staple OCSP responses; needs the issuer's chain in `trusted_certificate`. Let's Encrypt ended OCSP in 2025.
+    #[serde(default)]
+    pub ocsp_stapling: bool,
+    /// The chain that verifies OCSP responses (ssl_trusted_certificate), for `ocsp_stapling`.
+    #[serde(default)]
+    pub trusted_certificate: Option<AbsPath>,
+}
+
+/// A Mozilla server-side TLS profile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsProfile {
+    /// TLS 1.3 only.
+    Modern,
+    /// TLS 1.2 and 1.3 with forward-secret AEAD ciphers.
+    #[default]
+    Intermediate,
+    /// Refused: Mozilla's guidelines 6.0 removed it, since it needs TLS 1.0 and 1.1.
+    Old,
+}
+
+/// How a server is reached.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// The address to listen on; every address of the host when not given.
+    #[serde(default)]
+    pub address: Option<Address>,
+    /// The HTTPS port.
+    #[serde(default = "https_port")]
+    pub port: Port,
+    /// The plain-HTTP port whose server redirects to HTTPS.
+    #[serde(default = "http_port")]
+    pub redirect_port: Port,
+}
+
+fn https_port() -> Port {
+    Port(443)
+}
+
+fn http_port() -> Port {
+    Port(80)
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Self {
+            address: None,
+            port: https_port(),
+            redirect_port: http_port(),
+        }
+    }
+}
+
+/// The access log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLog {
+    /// No access log: the busiest sites gain the most.
+    #[default]
+    Off,
+    /// Written in 64k batches, at least every 5 minutes.
+    Buffered,
+}
+
+/// The least severe error that is logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorLogLevel {
+    /// Everything, for debugging.
+    Debug,
+    /// Informational messages.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// Warnings.
+    Warn,
+    /// Errors.
+    Error,
+    /// Critical errors only.
+    #[default]
+    Crit,
+    /// Action must be taken.
+    Alert,
+    /// The server is unusable.
+    Emerg,
+}
+
+/// The application servers nginx proxies to.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Their addresses.
+    #[schemars(length(min = 1))]
+    pub servers: Vec<SocketAddr>,
+    /// `wsgi` (gunicorn, uWSGI over HTTP) or `asgi` (daphne, uvicorn: WebSocket upgrades pass through).
+    #[serde(default)]
+    pub protocol: AppProtocol,
+}
+
+/// The interface of the application servers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AppProtocol {
+    /// Plain HTTP requests.
+    #[default]
+    Wsgi,
+    /// HTTP and WebSocket upgrades.
+    Asgi,
 }
 
 /// An HTTPS server block in front of an application server.
@@ -51,18 +179,22 @@ pub struct Https {
     /// The server's DNS name (server_name).
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"), example = &"catmaid.example.org")]
     pub server_name: String,
-    /// The certificate chain file.
-    pub certificate: AbsPath,
-    /// The private key file.
-    pub certificate_key: AbsPath,
-    /// Mozilla's server-side TLS profile: `modern` (TLS 1.3 only) or `intermediate` (TLS 1.2 and 1.3).
+    /// Where the server listens.
     #[serde(default)]
-    pub tls_profile: TlsProfile,
-    /// The WSGI or ASGI server nginx proxies to.
-    pub app: SocketAddr,
-    /// Folders served by nginx itself, marked never to expire.
+    pub listen: Listen,
+    /// Certificate, key and profile.
+    pub tls: Tls,
+    /// The WSGI or ASGI servers nginx proxies to.
+    pub upstream: Upstream,
+    /// Folders served by nginx itself (static files, image tiles), marked never to expire and `Cache-Control: public`.
     #[serde(default)]
     pub static_locations: Vec<StaticLocation>,
+    /// The access log: off, or buffered.
+    #[serde(default)]
+    pub access_log: AccessLog,
+    /// The least severe error logged.
+    #[serde(default)]
+    pub error_log_level: ErrorLogLevel,
     /// Request body buffer: large enough that requests are not written to disk.
     #[serde(default = "default_client_body_buffer_size")]
     pub client_body_buffer_size: ByteSize,
@@ -72,6 +204,10 @@ pub struct Https {
     /// Buffers for one response from the application.
     #[serde(default)]
     pub proxy_buffers: ProxyBuffers,
+    /// How many connections are expected at once: proxy buffers for that many must fit in a tenth of the host's memory.
+    #[serde(default = "default_connections")]
+    #[schemars(range(min = 1, max = 1000000), example = 100)]
+    pub expected_connections: u32,
 }
 
 fn default_client_body_buffer_size() -> ByteSize {
@@ -82,15 +218,8 @@ fn default_proxy_buffer_size() -> ByteSize {
     ByteSize::from_bytes(64 * 1024)
 }
 
-/// A Mozilla server-side TLS profile (guidelines 6.0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsProfile {
-    /// TLS 1.3 only.
-    Modern,
-    /// TLS 1.2 and 1.3 with forward-secret AEAD ciphers.
-    #[default]
-    Intermediate,
+fn default_connections() -> u32 {
+    100
 }
 
 /// `proxy_buffers COUNT SIZE`.
@@ -113,6 +242,13 @@ impl Default for ProxyBuffers {
     }
 }
 
+impl ProxyBuffers {
+    /// What one connection may hold in buffers.
+    pub fn total(&self) -> u64 {
+        u64::from(self.count) * self.size.bytes()
+    }
+}
+
 /// A URL prefix served from a folder.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -122,4 +258,102 @@ pub struct StaticLocation {
     pub url: String,
     /// The folder it is served from.
     pub root: AbsPath,
+}
+
+/// A caching proxy for a public, read-only site (IDR): the backends' cache headers and cookies are
+/// ignored, so nothing personal may ever pass through it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheProxy {
+    /// The public DNS name (server_name).
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"), example = &"idr.openmicroscopy.org")]
+    pub server_name: String,
+    /// Where the public server listens.
+    #[serde(default)]
+    pub listen: Listen,
+    /// Certificate, key and profile.
+    pub tls: Tls,
+    /// The read-only application servers behind the cache.
+    #[schemars(length(min = 1))]
+    pub backends: Vec<SocketAddr>,
+    /// The cache on disk.
+    pub cache: Cache,
+    /// A port on 127.0.0.1 whose every request fetches afresh and refreshes the cache (reach it through an SSH tunnel).
+    #[serde(default)]
+    pub buster_port: Option<Port>,
+    /// A port on 127.0.0.1 with a longer timeout, for responses that take longer than the public port allows.
+    #[serde(default)]
+    pub long_timeout: Option<LongTimeout>,
+    /// A flag file that, while it exists, turns every request into a 503 maintenance page.
+    #[serde(default)]
+    pub maintenance: Option<Maintenance>,
+    /// The session cookie of a logged-in user: requests that carry it are never cached nor served from the cache.
+    #[serde(default = "default_session_cookie")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_]+$"), example = &"sessionid")]
+    pub session_cookie: String,
+    /// How long the public port waits for a backend's response.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_session_cookie() -> String {
+    "sessionid".to_owned()
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// The proxy's cache.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// The folder that holds it; removing its contents empties the cache.
+    pub directory: AbsPath,
+    /// The most it may hold.
+    pub max_size: ByteSize,
+    /// Entries not read for this long are removed.
+    #[serde(default = "default_inactive")]
+    pub inactive: Duration,
+    /// How long a successful response is served from the cache before it is fetched again.
+    #[serde(default = "default_valid")]
+    pub valid: Duration,
+}
+
+fn default_inactive() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+fn default_valid() -> Duration {
+    Duration::from_secs(3_600)
+}
+
+/// The port with a longer timeout.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LongTimeout {
+    /// The port, on 127.0.0.1.
+    pub port: Port,
+    /// How long it waits for a backend's response.
+    pub timeout: Duration,
+    /// The backends it uses, such as a read-write server without the read-only statement timeout; the proxy's backends when not given.
+    #[serde(default)]
+    pub backends: Vec<SocketAddr>,
+}
+
+/// The maintenance switch.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Maintenance {
+    /// The flag file: `touch` it to start maintenance, remove it to end it.
+    pub flag: AbsPath,
+    /// The HTML page served with the 503.
+    pub page: AbsPath,
+    /// The Retry-After header sent with the 503.
+    #[serde(default = "default_retry_after")]
+    pub retry_after: Duration,
+}
+
+fn default_retry_after() -> Duration {
+    Duration::from_secs(600)
 }

@@ -310,9 +310,14 @@ fn conn_max_age_is_whole_seconds() {
     let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
         .unwrap()
         .replace("conn_max_age: 60s", "conn_max_age: 1500ms");
-    check(&spec)
-        .code(1)
-        .stderr_has("site.yaml:85:19: error[DJ002]: CONN_MAX_AGE is a whole number of seconds\n");
+    let line = spec
+        .lines()
+        .position(|l| l.contains("conn_max_age"))
+        .unwrap()
+        + 1;
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:19: error[DJ002]: CONN_MAX_AGE is a whole number of seconds\n"
+    ));
 }
 
 #[test]

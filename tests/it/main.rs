@@ -3,6 +3,7 @@
 
 mod check;
 mod diff;
+mod nginx;
 mod postgres;
 mod programs;
 mod render;

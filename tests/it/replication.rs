@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::support::nginx::Nginx;
+use crate::support::nginx::{Build, Layout, Nginx};
 use crate::support::pg::{Binaries, Server, free_port, succeeded, wait_for};
 use crate::support::{Sitewright, installed, temp_dir};
 
@@ -138,14 +138,17 @@ fn replicate(major: u32) {
     ));
     primary.sql("create table seen (x int)");
 
-    let _nginx = Nginx::start(
+    let build = Build::debian12();
+    let layout = Layout::new(
         &w.join("nginx"),
+        &build,
         &[
-            &tree.join("db1/etc/nginx/modules-enabled/50-mod-stream.conf"),
-            &tree.join("db1/etc/nginx/sitewright-stream.conf"),
+            tree.join("db1/etc/nginx/modules-enabled/50-mod-stream.conf"),
+            tree.join("db1/etc/nginx/sitewright-stream.conf"),
         ],
-        public_port,
+        &[],
     );
+    let _nginx = Nginx::start(&layout, &build, &[public_port]);
 
     // The replica's copy of the primary: through nginx with pg_basebackup where Debian's client
     // can (up to its own major), else a copy of the cleanly stopped primary's data directory.

@@ -193,5 +193,6 @@ pub fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+pub mod backend;
 pub mod nginx;
 pub mod pg;

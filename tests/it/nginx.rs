@@ -1,0 +1,486 @@
+//! nginx reads what sitewright renders and behaves as the spec says, with real traffic on
+//! 127.0.0.1: `nginx -t` on every fixture, TLS versions and ALPN per profile, the headers the
+//! application receives, the caching proxy's MISS, HIT and refresh, the maintenance switch, and a
+//! logged-in user never cached. (The stream port to PostgreSQL carries pg_basebackup and
+//! replication in replication.rs.)
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use regex::Regex;
+
+use crate::support::backend::Backend;
+use crate::support::nginx::{Build, Layout, Nginx};
+use crate::support::pg::{free_port, succeeded};
+use crate::support::{Sitewright, fixture, installed, temp_dir};
+
+/// The ports a loopback copy of a fixture uses.
+struct Ports {
+    https: u16,
+    http: u16,
+    buster: u16,
+    long: u16,
+    stream: u16,
+    app: u16,
+    long_app: u16,
+}
+
+impl Ports {
+    fn new(app: u16, long_app: u16) -> Self {
+        Self {
+            https: free_port(),
+            http: free_port(),
+            buster: free_port(),
+            long: free_port(),
+            stream: free_port(),
+            app,
+            long_app,
+        }
+    }
+}
+
+/// The fixture's spec as a site on 127.0.0.1: addresses, ports, certificates and folders moved
+/// into `work` (a test machine has no 192.0.2.x, and no port below 1024 is used), every other
+/// value as the fixture writes it.
+fn on_loopback(name: &str, work: &Path, ports: &Ports) -> String {
+    let w = work.display();
+    let mut spec = fs::read_to_string(fixture(&format!("{name}/site.yaml"))).unwrap();
+    let rules: &[(&str, String)] = &[
+        (
+            r"192\.0\.2\.60:\d+",
+            format!("127.0.0.1:{}", ports.long_app),
+        ),
+        (r"192\.0\.2\.\d+:\d+", format!("127.0.0.1:{}", ports.app)),
+        (r"127\.0\.0\.1:8000", format!("127.0.0.1:{}", ports.app)),
+        (r"address: 192\.0\.2\.\d+", "address: 127.0.0.1".to_owned()),
+        (
+            r"listen: \{ port: 443, redirect_port: 80 \}",
+            format!(
+                "listen: {{ address: 127.0.0.1, port: {}, redirect_port: {} }}",
+                ports.https, ports.http
+            ),
+        ),
+        (
+            r"(?m)^(\s+)certificate: \S+",
+            format!("${{1}}certificate: {w}/server.crt"),
+        ),
+        (
+            r"(?m)^(\s+)certificate_key: \S+",
+            format!("${{1}}certificate_key: {w}/server.key"),
+        ),
+        (
+            r"directory: /var/cache/nginx/\S+",
+            format!("directory: {w}/cache"),
+        ),
+        (r"flag: \S+", format!("flag: {w}/maintenance.flag")),
+        (r"page: \S+", format!("page: {w}/maintenance/index.html")),
+        (
+            r"buster_port: \d+",
+            format!("buster_port: {}", ports.buster),
+        ),
+        (r"port: 8009", format!("port: {}", ports.long)),
+        (
+            r"public_port: \d+",
+            format!("public_port: {}", ports.stream),
+        ),
+    ];
+    for (pattern, replacement) in rules {
+        spec = Regex::new(pattern)
+            .unwrap()
+            .replace_all(&spec, replacement.as_str())
+            .into_owned();
+    }
+    spec
+}
+
+/// Renders `spec` into `work/tree`; its certificate goes to `work`.
+fn render(spec: &str, work: &Path) -> PathBuf {
+    let path = work.join("site.yaml");
+    fs::write(&path, spec).unwrap();
+    let out = work.join("tree");
+    Sitewright::new()
+        .arg("render")
+        .arg(&path)
+        .arg("-o")
+        .arg(&out)
+        .run()
+        .code(0);
+    out
+}
+
+fn certificate(work: &Path) {
+    let output = Command::new(installed("SITEWRIGHT_OPENSSL"))
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ])
+        .arg(work.join("server.key"))
+        .arg("-out")
+        .arg(work.join("server.crt"))
+        .output()
+        .unwrap();
+    succeeded(&output, "openssl req");
+}
+
+/// The nginx layout of one host of a rendered tree: its main-level files (the load_module line,
+/// the stream block) and its http-level files (conf.d).
+fn host_layout(tree: &Path, host: &str, prefix: &Path, build: &Build) -> Layout {
+    let files = crate::support::tree(&tree.join(host));
+    let mut main = Vec::new();
+    let mut http = Vec::new();
+    for name in files.keys() {
+        let path = tree.join(host).join(name);
+        if name.contains("modules") && name.ends_with(".conf") {
+            main.insert(0, path);
+        } else if name.ends_with("sitewright-stream.conf") {
+            main.push(path);
+        } else if name.starts_with("etc/nginx/conf.d/") {
+            http.push(path);
+        }
+    }
+    Layout::new(prefix, build, &main, &http)
+}
+
+/// What curl got: the status, the headers (names lower-cased) and the body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn curl(url: &str, extra: &[&str]) -> Response {
+    let output = Command::new("curl")
+        .args(["-sk", "--max-time", "20", "-D", "-"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    succeeded(&output, &format!("curl {url}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// `openssl s_client` against 127.0.0.1:`port` with `args`; its output, and whether it connected.
+fn s_client(openssl: &str, port: u16, args: &[&str]) -> (bool, String) {
+    let output = Command::new(openssl)
+        .arg("s_client")
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn every_fixture_passes_nginx_t() {
+    let build = Build::debian12();
+    let mut checked = 0;
+    for entry in fs::read_dir(fixture("")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let work = temp_dir();
+        certificate(work.path());
+        let spec = on_loopback(&name, work.path(), &Ports::new(free_port(), free_port()))
+            // Debian 12's nginx is 1.22 with OpenSSL 3.0: the fixture in the form for it.
+            .replace("version: \"1.26\"", "version: \"1.22\"")
+            .replace("openssl: \"3.5\"", "openssl: \"3.0\"")
+            .replace("layout: rhel", "layout: debian");
+        let tree = render(&spec, work.path());
+        for host in fs::read_dir(&tree).unwrap() {
+            let host = host.unwrap().file_name().to_string_lossy().into_owned();
+            if !tree.join(&host).join("etc/nginx").exists() {
+                continue;
+            }
+            let layout = host_layout(
+                &tree,
+                &host,
+                &work.path().join(format!("nginx-{host}")),
+                &build,
+            );
+            let test = layout.test(&build);
+            assert!(
+                test.status.success(),
+                "{name}/{host}: nginx -t failed\n{}",
+                String::from_utf8_lossy(&test.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 4,
+        "only {checked} hosts with nginx files were checked"
+    );
+}
+
+/// CATMAID's web host on loopback, with `edit` applied to its spec, served by Debian's nginx.
+fn catmaid_web(work: &Path, backend: &Backend, edit: impl Fn(String) -> String) -> (Ports, Nginx) {
+    let ports = Ports::new(backend.port, backend.port);
+    certificate(work);
+    let tree = render(&edit(on_loopback("catmaid", work, &ports)), work);
+    let build = Build::debian12();
+    let layout = host_layout(&tree, "web1", &work.join("nginx"), &build);
+    let nginx = Nginx::start(&layout, &build, &[ports.https, ports.http]);
+    (ports, nginx)
+}
+
+#[test]
+fn the_intermediate_profile_serves_tls_1_2_and_1_3_with_h2_and_tells_django_it_was_https() {
+    let work = temp_dir();
+    let backend = Backend::start("catmaid");
+    let static_dir = work.path().join("static");
+    fs::create_dir(&static_dir).unwrap();
+    fs::write(static_dir.join("app.js"), "console.log(1)\n").unwrap();
+    let static_root = static_dir.display().to_string();
+    let (ports, _nginx) = catmaid_web(work.path(), &backend, |s| {
+        s.replace("/srv/catmaid/static", &static_root)
+    });
+    let openssl = installed("SITEWRIGHT_OPENSSL");
+
+    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_2"]);
+    assert!(
+        ok && out.contains("Protocol  : TLSv1.2"),
+        "TLS 1.2 refused:\n{out}"
+    );
+    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_3"]);
+    assert!(ok && out.contains("TLSv1.3"), "TLS 1.3 refused:\n{out}");
+    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_1"]);
+    assert!(
+        !ok || !out.contains("Protocol  : TLSv1.1"),
+        "TLS 1.1 accepted:\n{out}"
+    );
+    let (_, out) = s_client(&openssl, ports.https, &["-alpn", "h2"]);
+    assert!(
+        out.contains("ALPN protocol: h2"),
+        "HTTP/2 is not offered:\n{out}"
+    );
+
+    // A client cannot make Django believe a plain request was HTTPS, nor the other way round.
+    let response = curl(
+        &format!("https://127.0.0.1:{}/api/x", ports.https),
+        &["-H", "X-Forwarded-Proto: http"],
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        backend.last_header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
+    assert!(
+        response.body.starts_with("catmaid /api/x"),
+        "{}",
+        response.body
+    );
+    assert_eq!(
+        response.header("strict-transport-security"),
+        Some("max-age=63072000")
+    );
+
+    let redirect = curl(&format!("http://127.0.0.1:{}/a?b=1", ports.http), &[]);
+    assert_eq!(redirect.status, 301);
+    assert_eq!(
+        redirect.header("location"),
+        Some(format!("https://127.0.0.1:{}/a?b=1", ports.https).as_str())
+    );
+
+    let asset = curl(
+        &format!("https://127.0.0.1:{}/static/app.js", ports.https),
+        &[],
+    );
+    assert_eq!(asset.status, 200);
+    assert_eq!(asset.body, "console.log(1)\n");
+    let cache_control: Vec<&str> = asset
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "cache-control")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        cache_control,
+        ["max-age=315360000", "public"],
+        "never expires, and public"
+    );
+    assert_eq!(
+        asset.header("strict-transport-security"),
+        Some("max-age=63072000")
+    );
+}
+
+#[test]
+fn the_modern_profile_refuses_tls_1_2() {
+    let work = temp_dir();
+    let backend = Backend::start("catmaid");
+    let (ports, _nginx) = catmaid_web(work.path(), &backend, |s| {
+        s.replace("profile: intermediate", "profile: modern")
+    });
+    let openssl = installed("SITEWRIGHT_OPENSSL");
+    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_2"]);
+    assert!(!ok, "TLS 1.2 accepted by the modern profile:\n{out}");
+    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_3"]);
+    assert!(ok && out.contains("TLSv1.3"), "TLS 1.3 refused:\n{out}");
+}
+
+/// IDR's proxy on loopback, served by Debian's nginx, in front of two backends.
+struct Idr {
+    work: tempfile::TempDir,
+    ports: Ports,
+    _nginx: Nginx,
+}
+
+fn idr(backend: &Backend, long_backend: &Backend) -> Idr {
+    let work = temp_dir();
+    let ports = Ports::new(backend.port, long_backend.port);
+    certificate(work.path());
+    fs::create_dir(work.path().join("maintenance")).unwrap();
+    fs::write(
+        work.path().join("maintenance/index.html"),
+        "<h1>IDR is down for maintenance</h1>\n",
+    )
+    .unwrap();
+    let spec = on_loopback("idr", work.path(), &ports)
+        .replace("version: \"1.26\"", "version: \"1.22\"")
+        .replace("openssl: \"3.5\"", "openssl: \"3.0\"")
+        .replace("layout: rhel", "layout: debian");
+    let tree = render(&spec, work.path());
+    let build = Build::debian12();
+    let layout = host_layout(&tree, "idr-proxy", &work.path().join("nginx"), &build);
+    let nginx = Nginx::start(&layout, &build, &[ports.https, ports.buster, ports.long]);
+    Idr {
+        work,
+        ports,
+        _nginx: nginx,
+    }
+}
+
+#[test]
+fn the_cache_proxy_caches_what_the_backend_forbids_and_the_buster_refreshes_it() {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(&backend, &long_backend);
+    let public = |path: &str| {
+        curl(
+            &format!("https://127.0.0.1:{}{path}", site.ports.https),
+            &[],
+        )
+    };
+
+    let first = public("/webclient/img/1");
+    assert_eq!(
+        (first.status, first.header("x-cache-status")),
+        (200, Some("MISS"))
+    );
+    assert!(
+        first.header("set-cookie").is_none(),
+        "a backend's cookie must not pass a shared cache"
+    );
+    let second = public("/webclient/img/1");
+    assert_eq!(
+        second.header("x-cache-status"),
+        Some("HIT"),
+        "Cache-Control: no-store is ignored"
+    );
+    assert_eq!(second.body, first.body);
+    assert_eq!(backend.requests(), 1);
+
+    let busted = curl(
+        &format!("http://127.0.0.1:{}/webclient/img/1", site.ports.buster),
+        &[],
+    );
+    assert_eq!(busted.header("x-cache-status"), Some("BYPASS"));
+    assert_eq!(backend.requests(), 2, "the buster fetches afresh");
+    let refreshed = public("/webclient/img/1");
+    assert_eq!(refreshed.header("x-cache-status"), Some("HIT"));
+    assert_eq!(
+        refreshed.body, busted.body,
+        "and the public port then serves the fresh copy"
+    );
+    assert!(refreshed.body.contains("#2"), "{}", refreshed.body);
+
+    let long = curl(
+        &format!("http://127.0.0.1:{}/webgateway/big", site.ports.long),
+        &[],
+    );
+    assert_eq!(long.status, 200);
+    assert!(
+        long.body.starts_with("readwrite /webgateway/big"),
+        "the long port goes to its own backend"
+    );
+}
+
+#[test]
+fn a_logged_in_user_is_never_cached() {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(&backend, &long_backend);
+    let url = format!("https://127.0.0.1:{}/webclient/private", site.ports.https);
+    let with_session = curl(&url, &["-H", "Cookie: sessionid=alice"]);
+    assert_eq!(with_session.header("x-cache-status"), Some("BYPASS"));
+    let again = curl(&url, &["-H", "Cookie: sessionid=alice"]);
+    assert_eq!(again.header("x-cache-status"), Some("BYPASS"));
+    let anonymous = curl(&url, &[]);
+    assert_eq!(
+        anonymous.header("x-cache-status"),
+        Some("MISS"),
+        "nothing alice saw was stored"
+    );
+    assert_eq!(backend.requests(), 3);
+}
+
+#[test]
+fn the_maintenance_flag_turns_every_request_into_a_503_page() {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(&backend, &long_backend);
+    let flag = site.work.path().join("maintenance.flag");
+    let urls = [
+        format!("https://127.0.0.1:{}/webclient/", site.ports.https),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.buster),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.long),
+    ];
+    fs::write(&flag, "").unwrap();
+    for url in &urls {
+        let down = curl(url, &[]);
+        assert_eq!(down.status, 503, "{url}");
+        assert_eq!(down.body, "<h1>IDR is down for maintenance</h1>\n", "{url}");
+        assert_eq!(down.header("retry-after"), Some("600"), "{url}");
+    }
+    assert_eq!(backend.requests() + long_backend.requests(), 0);
+    fs::remove_file(&flag).unwrap();
+    for url in &urls {
+        assert_eq!(curl(url, &[]).status, 200, "{url}");
+    }
+}
