@@ -1,8 +1,10 @@
 //! nginx reads what sitewright renders and behaves as the spec says, with real traffic on
-//! 127.0.0.1: `nginx -t` on every fixture, TLS versions and ALPN per profile, the headers the
-//! application receives, the caching proxy's MISS, HIT and refresh, the maintenance switch, and a
-//! logged-in user never cached. (The stream port to PostgreSQL carries pg_basebackup and
-//! replication in replication.rs.)
+//! 127.0.0.1, on two real builds: Debian 12's nginx 1.22 with OpenSSL 3.0 and Debian 13's 1.26
+//! with OpenSSL 3.5, each fed the files rendered for its own versions. `nginx -t` on every fixture,
+//! TLS versions, ALPN and the post-quantum group per profile and version, the headers the
+//! application receives, the caching proxy's MISS, HIT and refresh, the maintenance switch, a
+//! logged-in user never cached, and the stream port reaching PostgreSQL. The last tests feed each
+//! nginx the other's form and show it refused: the reason the version switch exists.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,52 @@ use regex::Regex;
 
 use crate::support::backend::Backend;
 use crate::support::nginx::{Build, Layout, Nginx};
-use crate::support::pg::{free_port, succeeded};
+use crate::support::pg::{Binaries, Server, free_port, succeeded};
 use crate::support::{Sitewright, fixture, installed, temp_dir};
+
+/// An nginx build, the OpenSSL command line beside it, and the versions a spec names for it.
+struct Target {
+    build: Build,
+    openssl: String,
+    nginx_version: &'static str,
+    openssl_version: &'static str,
+}
+
+fn nginx_1_22() -> Target {
+    Target {
+        build: Build::debian12(),
+        openssl: installed("SITEWRIGHT_OPENSSL"),
+        nginx_version: "1.22",
+        openssl_version: "3.0",
+    }
+}
+
+fn nginx_1_26() -> Target {
+    Target {
+        build: Build::debian13(),
+        openssl: installed("SITEWRIGHT_OPENSSL35"),
+        nginx_version: "1.26",
+        openssl_version: "3.5",
+    }
+}
+
+/// `spec` naming `target`'s nginx and OpenSSL versions, in Debian's layout (the test builds are Debian's).
+fn for_target(spec: &str, target: &Target) -> String {
+    let spec = Regex::new(r#"(?m)^(\s+)version: "[0-9.]+""#)
+        .unwrap()
+        .replace_all(
+            spec,
+            format!("${{1}}version: \"{}\"", target.nginx_version).as_str(),
+        )
+        .into_owned();
+    Regex::new(r#"openssl: "[0-9.]+""#)
+        .unwrap()
+        .replace_all(
+            &spec,
+            format!("openssl: \"{}\"", target.openssl_version).as_str(),
+        )
+        .replace("layout: rhel", "layout: debian")
+}
 
 /// The ports a loopback copy of a fixture uses.
 struct Ports {
@@ -22,6 +68,7 @@ struct Ports {
     buster: u16,
     long: u16,
     stream: u16,
+    postgres: u16,
     app: u16,
     long_app: u16,
 }
@@ -34,6 +81,7 @@ impl Ports {
             buster: free_port(),
             long: free_port(),
             stream: free_port(),
+            postgres: free_port(),
             app,
             long_app,
         }
@@ -84,6 +132,7 @@ fn on_loopback(name: &str, work: &Path, ports: &Ports) -> String {
             r"public_port: \d+",
             format!("public_port: {}", ports.stream),
         ),
+        (r"(?m)^  port: 5432$", format!("  port: {}", ports.postgres)),
     ];
     for (pattern, replacement) in rules {
         spec = Regex::new(pattern)
@@ -211,35 +260,26 @@ fn s_client(openssl: &str, port: u16, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
-#[test]
-fn every_fixture_passes_nginx_t() {
-    let build = Build::debian12();
+fn every_fixture_passes_nginx_t(target: &Target) {
     let mut checked = 0;
     for entry in fs::read_dir(fixture("")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         let work = temp_dir();
         certificate(work.path());
-        let spec = on_loopback(&name, work.path(), &Ports::new(free_port(), free_port()))
-            // Debian 12's nginx is 1.22 with OpenSSL 3.0: the fixture in the form for it.
-            .replace("version: \"1.26\"", "version: \"1.22\"")
-            .replace("openssl: \"3.5\"", "openssl: \"3.0\"")
-            .replace("layout: rhel", "layout: debian");
-        let tree = render(&spec, work.path());
+        let loopback = on_loopback(&name, work.path(), &Ports::new(free_port(), free_port()));
+        let tree = render(&for_target(&loopback, target), work.path());
         for host in fs::read_dir(&tree).unwrap() {
             let host = host.unwrap().file_name().to_string_lossy().into_owned();
             if !tree.join(&host).join("etc/nginx").exists() {
                 continue;
             }
-            let layout = host_layout(
-                &tree,
-                &host,
-                &work.path().join(format!("nginx-{host}")),
-                &build,
-            );
-            let test = layout.test(&build);
+            let prefix = work.path().join(format!("nginx-{host}"));
+            let layout = host_layout(&tree, &host, &prefix, &target.build);
+            let test = layout.test(&target.build);
             assert!(
                 test.status.success(),
-                "{name}/{host}: nginx -t failed\n{}",
+                "{name}/{host} on nginx {}: nginx -t failed\n{}",
+                target.nginx_version,
                 String::from_utf8_lossy(&test.stderr)
             );
             checked += 1;
@@ -251,47 +291,81 @@ fn every_fixture_passes_nginx_t() {
     );
 }
 
-/// CATMAID's web host on loopback, with `edit` applied to its spec, served by Debian's nginx.
-fn catmaid_web(work: &Path, backend: &Backend, edit: impl Fn(String) -> String) -> (Ports, Nginx) {
+/// CATMAID's web host on loopback, with `edit` applied to its spec, served by `target`.
+fn catmaid_web(
+    work: &Path,
+    target: &Target,
+    backend: &Backend,
+    edit: impl Fn(String) -> String,
+) -> (Ports, Nginx, String) {
     let ports = Ports::new(backend.port, backend.port);
     certificate(work);
-    let tree = render(&edit(on_loopback("catmaid", work, &ports)), work);
-    let build = Build::debian12();
-    let layout = host_layout(&tree, "web1", &work.join("nginx"), &build);
-    let nginx = Nginx::start(&layout, &build, &[ports.https, ports.http]);
-    (ports, nginx)
+    let spec = for_target(&edit(on_loopback("catmaid", work, &ports)), target);
+    let tree = render(&spec, work);
+    let layout = host_layout(&tree, "web1", &work.join("nginx"), &target.build);
+    let nginx = Nginx::start(&layout, &target.build, &[ports.https, ports.http]);
+    let conf = fs::read_to_string(tree.join("web1/etc/nginx/conf.d/catmaid.conf")).unwrap();
+    (ports, nginx, conf)
 }
 
-#[test]
-fn the_intermediate_profile_serves_tls_1_2_and_1_3_with_h2_and_tells_django_it_was_https() {
+fn intermediate_profile(target: &Target) {
     let work = temp_dir();
     let backend = Backend::start("catmaid");
     let static_dir = work.path().join("static");
     fs::create_dir(&static_dir).unwrap();
     fs::write(static_dir.join("app.js"), "console.log(1)\n").unwrap();
     let static_root = static_dir.display().to_string();
-    let (ports, _nginx) = catmaid_web(work.path(), &backend, |s| {
+    let (ports, _nginx, conf) = catmaid_web(work.path(), target, &backend, |s| {
         s.replace("/srv/catmaid/static", &static_root)
     });
-    let openssl = installed("SITEWRIGHT_OPENSSL");
+    let openssl = &target.openssl;
 
-    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_2"]);
+    let (ok, out) = s_client(openssl, ports.https, &["-tls1_2"]);
     assert!(
         ok && out.contains("Protocol  : TLSv1.2"),
         "TLS 1.2 refused:\n{out}"
     );
-    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_3"]);
+    let (ok, out) = s_client(openssl, ports.https, &["-tls1_3"]);
     assert!(ok && out.contains("TLSv1.3"), "TLS 1.3 refused:\n{out}");
-    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_1"]);
+    let (ok, out) = s_client(openssl, ports.https, &["-tls1_1"]);
     assert!(
         !ok || !out.contains("Protocol  : TLSv1.1"),
         "TLS 1.1 accepted:\n{out}"
     );
-    let (_, out) = s_client(&openssl, ports.https, &["-alpn", "h2"]);
+    let (_, out) = s_client(openssl, ports.https, &["-alpn", "h2"]);
     assert!(
         out.contains("ALPN protocol: h2"),
         "HTTP/2 is not offered:\n{out}"
     );
+    assert!(!conf.contains("ssl on"));
+    if target.nginx_version == "1.26" {
+        assert!(
+            conf.contains("    http2 on;\n") && !conf.contains("ssl http2;"),
+            "1.26 uses `http2 on;`"
+        );
+        assert!(
+            conf.contains("X25519MLKEM768"),
+            "OpenSSL 3.5 offers the post-quantum group"
+        );
+        let (ok, out) = s_client(
+            openssl,
+            ports.https,
+            &["-groups", "X25519MLKEM768", "-tls1_3"],
+        );
+        assert!(
+            ok && out.contains("Negotiated TLS1.3 group: X25519MLKEM768"),
+            "X25519MLKEM768 was not negotiated:\n{out}"
+        );
+    } else {
+        assert!(
+            conf.contains("ssl http2;\n") && !conf.contains("http2 on;"),
+            "1.22 uses `listen ... http2`"
+        );
+        assert!(
+            !conf.contains("X25519MLKEM768"),
+            "OpenSSL 3.0 has no X25519MLKEM768"
+        );
+    }
 
     // A client cannot make Django believe a plain request was HTTPS, nor the other way round.
     let response = curl(
@@ -343,28 +417,26 @@ fn the_intermediate_profile_serves_tls_1_2_and_1_3_with_h2_and_tells_django_it_w
     );
 }
 
-#[test]
-fn the_modern_profile_refuses_tls_1_2() {
+fn modern_profile(target: &Target) {
     let work = temp_dir();
     let backend = Backend::start("catmaid");
-    let (ports, _nginx) = catmaid_web(work.path(), &backend, |s| {
+    let (ports, _nginx, _) = catmaid_web(work.path(), target, &backend, |s| {
         s.replace("profile: intermediate", "profile: modern")
     });
-    let openssl = installed("SITEWRIGHT_OPENSSL");
-    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_2"]);
+    let (ok, out) = s_client(&target.openssl, ports.https, &["-tls1_2"]);
     assert!(!ok, "TLS 1.2 accepted by the modern profile:\n{out}");
-    let (ok, out) = s_client(&openssl, ports.https, &["-tls1_3"]);
+    let (ok, out) = s_client(&target.openssl, ports.https, &["-tls1_3"]);
     assert!(ok && out.contains("TLSv1.3"), "TLS 1.3 refused:\n{out}");
 }
 
-/// IDR's proxy on loopback, served by Debian's nginx, in front of two backends.
+/// IDR's proxy on loopback, served by `target`, in front of two backends.
 struct Idr {
     work: tempfile::TempDir,
     ports: Ports,
     _nginx: Nginx,
 }
 
-fn idr(backend: &Backend, long_backend: &Backend) -> Idr {
+fn idr(target: &Target, backend: &Backend, long_backend: &Backend) -> Idr {
     let work = temp_dir();
     let ports = Ports::new(backend.port, long_backend.port);
     certificate(work.path());
@@ -374,14 +446,19 @@ fn idr(backend: &Backend, long_backend: &Backend) -> Idr {
         "<h1>IDR is down for maintenance</h1>\n",
     )
     .unwrap();
-    let spec = on_loopback("idr", work.path(), &ports)
-        .replace("version: \"1.26\"", "version: \"1.22\"")
-        .replace("openssl: \"3.5\"", "openssl: \"3.0\"")
-        .replace("layout: rhel", "layout: debian");
+    let spec = for_target(&on_loopback("idr", work.path(), &ports), target);
     let tree = render(&spec, work.path());
-    let build = Build::debian12();
-    let layout = host_layout(&tree, "idr-proxy", &work.path().join("nginx"), &build);
-    let nginx = Nginx::start(&layout, &build, &[ports.https, ports.buster, ports.long]);
+    let layout = host_layout(
+        &tree,
+        "idr-proxy",
+        &work.path().join("nginx"),
+        &target.build,
+    );
+    let nginx = Nginx::start(
+        &layout,
+        &target.build,
+        &[ports.https, ports.buster, ports.long],
+    );
     Idr {
         work,
         ports,
@@ -389,10 +466,9 @@ fn idr(backend: &Backend, long_backend: &Backend) -> Idr {
     }
 }
 
-#[test]
-fn the_cache_proxy_caches_what_the_backend_forbids_and_the_buster_refreshes_it() {
+fn cache_and_buster(target: &Target) {
     let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
-    let site = idr(&backend, &long_backend);
+    let site = idr(target, &backend, &long_backend);
     let public = |path: &str| {
         curl(
             &format!("https://127.0.0.1:{}{path}", site.ports.https),
@@ -443,10 +519,9 @@ fn the_cache_proxy_caches_what_the_backend_forbids_and_the_buster_refreshes_it()
     );
 }
 
-#[test]
-fn a_logged_in_user_is_never_cached() {
+fn logged_in_user(target: &Target) {
     let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
-    let site = idr(&backend, &long_backend);
+    let site = idr(target, &backend, &long_backend);
     let url = format!("https://127.0.0.1:{}/webclient/private", site.ports.https);
     let with_session = curl(&url, &["-H", "Cookie: sessionid=alice"]);
     assert_eq!(with_session.header("x-cache-status"), Some("BYPASS"));
@@ -461,10 +536,9 @@ fn a_logged_in_user_is_never_cached() {
     assert_eq!(backend.requests(), 3);
 }
 
-#[test]
-fn the_maintenance_flag_turns_every_request_into_a_503_page() {
+fn maintenance(target: &Target) {
     let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
-    let site = idr(&backend, &long_backend);
+    let site = idr(target, &backend, &long_backend);
     let flag = site.work.path().join("maintenance.flag");
     let urls = [
         format!("https://127.0.0.1:{}/webclient/", site.ports.https),
@@ -483,4 +557,118 @@ fn the_maintenance_flag_turns_every_request_into_a_503_page() {
     for url in &urls {
         assert_eq!(curl(url, &[]).status, 200, "{url}");
     }
+}
+
+/// CATMAID's stream block on db1, in front of a real PostgreSQL 16: psql reaches it through nginx.
+fn stream_to_postgres(target: &Target) {
+    let pg = Binaries::of(16);
+    let work = temp_dir();
+    let w = work.path();
+    let ports = Ports::new(free_port(), free_port());
+    let tree = render(&for_target(&on_loopback("catmaid", w, &ports), target), w);
+    let (data, socket) = (w.join("data"), w.join("socket"));
+    fs::create_dir(&socket).unwrap();
+    pg.give(w);
+    pg.initdb(&data);
+    let server = Server::start(
+        &pg,
+        &data,
+        ports.postgres,
+        &socket,
+        &w.join("pg.log"),
+        &[("listen_addresses", "127.0.0.1".to_owned())],
+    );
+    let layout = host_layout(&tree, "db1", &w.join("nginx"), &target.build);
+    let _nginx = Nginx::start(&layout, &target.build, &[ports.stream]);
+    let through = pg
+        .command(installed("SITEWRIGHT_PSQL"))
+        .args(["-X", "-A", "-t", "-c", "select inet_server_port()"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user={} dbname=postgres sslmode=disable",
+            ports.stream, pg.user
+        ))
+        .output()
+        .unwrap();
+    succeeded(
+        &through,
+        &format!(
+            "psql through nginx's stream port\n--- nginx error log\n{}--- stream block\n{}",
+            fs::read_to_string(w.join("nginx/logs/error.log")).unwrap_or_default(),
+            fs::read_to_string(tree.join("db1/etc/nginx/sitewright-stream.conf"))
+                .unwrap_or_default()
+        ),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&through.stdout).trim(),
+        ports.postgres.to_string(),
+        "the connection reached PostgreSQL's own port"
+    );
+    drop(server);
+}
+
+macro_rules! on_both {
+    ($($proof:ident),* $(,)?) => {
+        mod on_1_22 {
+            $(#[test] fn $proof() { super::$proof(&super::nginx_1_22()); })*
+        }
+        mod on_1_26 {
+            $(#[test] fn $proof() { super::$proof(&super::nginx_1_26()); })*
+        }
+    };
+}
+
+on_both!(
+    every_fixture_passes_nginx_t,
+    intermediate_profile,
+    modern_profile,
+    cache_and_buster,
+    logged_in_user,
+    maintenance,
+    stream_to_postgres,
+);
+
+/// `nginx -t` of CATMAID's web host rendered for `spec_target`'s versions, run on `run_on`.
+fn cross_test(spec_target: &Target, run_on: &Target) -> std::process::Output {
+    let work = temp_dir();
+    certificate(work.path());
+    let ports = Ports::new(free_port(), free_port());
+    let tree = render(
+        &for_target(&on_loopback("catmaid", work.path(), &ports), spec_target),
+        work.path(),
+    );
+    host_layout(&tree, "web1", &work.path().join("nginx"), &run_on.build).test(&run_on.build)
+}
+
+#[test]
+fn nginx_1_22_refuses_the_form_written_for_1_26() {
+    let refused = cross_test(&nginx_1_26(), &nginx_1_22());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "1.22 accepted the 1.26 form");
+    assert!(stderr.contains("unknown directive \"http2\""), "{stderr}");
+}
+
+#[test]
+fn openssl_3_0_refuses_the_post_quantum_group() {
+    // A spec that claims OpenSSL 3.5 for Debian 12's nginx, built with 3.0: the group is written,
+    // and that nginx refuses to start with it.
+    let mut claims_3_5 = nginx_1_22();
+    claims_3_5.openssl_version = "3.5";
+    let refused = cross_test(&claims_3_5, &nginx_1_22());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "OpenSSL 3.0 accepted X25519MLKEM768"
+    );
+    assert!(stderr.contains("X25519MLKEM768"), "{stderr}");
+}
+
+#[test]
+fn nginx_1_26_warns_on_the_form_written_for_1_22() {
+    let accepted = cross_test(&nginx_1_22(), &nginx_1_26());
+    let stderr = String::from_utf8_lossy(&accepted.stderr);
+    assert!(accepted.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the \"listen ... http2\" directive is deprecated"),
+        "{stderr}"
+    );
 }

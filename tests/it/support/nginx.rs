@@ -23,6 +23,14 @@ impl Build {
             modules: installed("SITEWRIGHT_NGINX_MODULES").into(),
         }
     }
+
+    /// Debian 13's nginx 1.26 with OpenSSL 3.5, run from its unpacked packages.
+    pub fn debian13() -> Self {
+        Self {
+            binary: installed("SITEWRIGHT_NGINX126").into(),
+            modules: installed("SITEWRIGHT_NGINX126_MODULES").into(),
+        }
+    }
 }
 
 /// A configuration laid out under `prefix`, as Debian's nginx.conf lays out /etc/nginx.
