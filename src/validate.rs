@@ -143,6 +143,24 @@ fn expectation(pattern_or_format: &str) -> String {
         p if p == s::DOTTED_NAME_PATTERN => {
             "a Python module path such as mysite.settings".to_owned()
         }
+        p if p == s::SITE_NAME_PATTERN => {
+            "a site name of lower-case letters, digits and `-`, starting with a letter".to_owned()
+        }
+        p if p == s::DNS_NAME_PATTERN => {
+            "a DNS name of lower-case letters, digits, `-` and `.`, such as catmaid.example.org".to_owned()
+        }
+        p if p == s::ALLOWED_HOST_PATTERN => {
+            "a DNS name such as example.org, or .example.org for it and its subdomains".to_owned()
+        }
+        p if p == s::URL_PREFIX_PATTERN => "a URL prefix that starts and ends with `/`, such as /static/".to_owned(),
+        p if p == s::COOKIE_PATTERN => "a cookie name of letters, digits and `_`".to_owned(),
+        p if p == s::HBA_NAME_PATTERN => {
+            "a database or role name, `+role` for its members, or all, sameuser, samerole, replication".to_owned()
+        }
+        p if p == s::CRON_SCHEDULE_PATTERN => {
+            "cron's five fields: minute hour day-of-month month day-of-week, such as 0 3 * * *".to_owned()
+        }
+        p if p == s::ENV_NAME_PATTERN => "an environment variable name of letters, digits and `_`".to_owned(),
         "ip-address" => "an IPv4 or IPv6 address such as 192.0.2.11".to_owned(),
         "socket-address" => "an address and a port such as 127.0.0.1:8000".to_owned(),
         "hba-address" => "a CIDR block with its host bits zero (192.0.2.0/24, 192.0.2.7/32, ::1/128), or all, samehost, samenet".to_owned(),

@@ -35,7 +35,7 @@ pub struct Django {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct AllowedHost(
-    #[schemars(regex(pattern = r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"), example = &"catmaid.example.org")]
+    #[schemars(regex(pattern = crate::spec::scalar::ALLOWED_HOST_PATTERN), example = &"catmaid.example.org")]
     pub String,
 );
 

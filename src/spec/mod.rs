@@ -35,7 +35,7 @@ pub use sysctl::{Sysctl, SysctlValue};
 #[schemars(title = "sitewright site spec", example = site_example())]
 pub struct Site {
     /// The site's name: used in file names and comments of the rendered files.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$"), example = &"catmaid")]
+    #[schemars(regex(pattern = crate::spec::scalar::SITE_NAME_PATTERN), example = &"catmaid")]
     pub site: String,
     /// Every machine of the site, with the roles it plays.
     #[schemars(length(min = 1))]

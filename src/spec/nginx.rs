@@ -177,7 +177,7 @@ pub enum AppProtocol {
 #[serde(deny_unknown_fields)]
 pub struct Https {
     /// The server's DNS name (server_name).
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"), example = &"catmaid.example.org")]
+    #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"catmaid.example.org")]
     pub server_name: String,
     /// Where the server listens.
     #[serde(default)]
@@ -254,7 +254,7 @@ impl ProxyBuffers {
 #[serde(deny_unknown_fields)]
 pub struct StaticLocation {
     /// The URL prefix, starting and ending with `/`.
-    #[schemars(regex(pattern = r"^/([A-Za-z0-9._-]+/)*$"), example = &"/static/")]
+    #[schemars(regex(pattern = crate::spec::scalar::URL_PREFIX_PATTERN), example = &"/static/")]
     pub url: String,
     /// The folder it is served from.
     pub root: AbsPath,
@@ -266,7 +266,7 @@ pub struct StaticLocation {
 #[serde(deny_unknown_fields)]
 pub struct CacheProxy {
     /// The public DNS name (server_name).
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"), example = &"idr.openmicroscopy.org")]
+    #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"idr.openmicroscopy.org")]
     pub server_name: String,
     /// Where the public server listens.
     #[serde(default)]
@@ -289,7 +289,7 @@ pub struct CacheProxy {
     pub maintenance: Option<Maintenance>,
     /// The session cookie of a logged-in user: requests that carry it are never cached nor served from the cache.
     #[serde(default = "default_session_cookie")]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_]+$"), example = &"sessionid")]
+    #[schemars(regex(pattern = crate::spec::scalar::COOKIE_PATTERN), example = &"sessionid")]
     pub session_cookie: String,
     /// How long the public port waits for a backend's response.
     #[serde(default = "default_timeout")]

@@ -158,7 +158,8 @@ pub enum HbaType {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct HbaName(
-    #[schemars(regex(pattern = r"^\+?[a-z_][a-z0-9_]{0,62}$"), example = &"catmaid")] pub String,
+    #[schemars(regex(pattern = crate::spec::scalar::HBA_NAME_PATTERN), example = &"catmaid")]
+    pub  String,
 );
 
 /// An address column: a CIDR block or a keyword.
@@ -197,7 +198,7 @@ pub struct Backup {
     pub directory: AbsPath,
     /// When to run, in cron's five fields (minute hour day-of-month month day-of-week).
     #[serde(default = "default_schedule")]
-    #[schemars(regex(pattern = r"^[0-9*/,-]+( [0-9*/,-]+){4}$"), example = &"0 3 * * *")]
+    #[schemars(regex(pattern = crate::spec::scalar::CRON_SCHEDULE_PATTERN), example = &"0 3 * * *")]
     pub schedule: String,
     /// Tables left out of the dump (pg_dump -T), such as ones that can be rebuilt.
     #[serde(default)]

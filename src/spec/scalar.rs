@@ -69,6 +69,17 @@ pub(crate) const DOTTED_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z
 pub(crate) const VERSION_PATTERN: &str = r"^[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?$";
 /// Absolute paths of plain characters: nothing that any target format would have to quote.
 pub(crate) const ABS_PATH_PATTERN: &str = r"^(/[A-Za-z0-9._+@-]+)+/?$";
+pub(crate) const SITE_NAME_PATTERN: &str = r"^[a-z][a-z0-9-]{0,62}$";
+pub(crate) const DNS_NAME_PATTERN: &str =
+    r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
+pub(crate) const ALLOWED_HOST_PATTERN: &str =
+    r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
+pub(crate) const URL_PREFIX_PATTERN: &str = r"^/([A-Za-z0-9._-]+/)*$";
+pub(crate) const COOKIE_PATTERN: &str = r"^[A-Za-z0-9_]+$";
+pub(crate) const HBA_NAME_PATTERN: &str = r"^\+?[a-z_][a-z0-9_]{0,62}$";
+pub(crate) const CRON_SCHEDULE_PATTERN: &str = r"^[0-9*/,-]+( [0-9*/,-]+){4}$";
+pub(crate) const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+
 /// A `.` or `..` segment, which an absolute path must not have.
 pub(crate) const DOT_SEGMENT_PATTERN: &str = r"(^|/)\.\.?(/|$)";
 

@@ -5,7 +5,7 @@ use std::fmt;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
-use super::scalar::{ABS_PATH_PATTERN, AbsPath};
+use super::scalar::{ABS_PATH_PATTERN, AbsPath, ENV_NAME_PATTERN};
 
 /// Where a secret is read from when it is needed; the spec never holds the value, because the spec is committed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -32,7 +32,7 @@ impl JsonSchema for SecretRef {
                     "properties": {
                         "env": {
                             "type": "string",
-                            "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+                            "pattern": ENV_NAME_PATTERN,
                             "description": "The name of an environment variable that holds the secret.",
                             "examples": ["REPLICATION_PASSWORD"],
                         }

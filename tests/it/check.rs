@@ -320,6 +320,43 @@ fn conn_max_age_is_whole_seconds() {
     ));
 }
 
+/// The CATMAID fixture with `from` replaced by `to`, checked; `from` must be there.
+fn catmaid_with(from: &str, to: &str) -> crate::support::Outcome {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    assert!(
+        spec.contains(from),
+        "{from:?} is not in the CATMAID fixture"
+    );
+    check(&spec.replacen(from, to, 1))
+}
+
+#[test]
+fn nginx_values_that_would_break_out_of_their_token_are_refused_where_they_are() {
+    catmaid_with("server_name: catmaid.example.org", "server_name: \"catmaid.example.org; return 200\"")
+        .code(1)
+        .stderr_has("error: expected a DNS name of lower-case letters, digits, `-` and `.`, such as catmaid.example.org, found a string `\"catmaid.example.org; return 200\"`");
+    catmaid_with("root: /srv/catmaid/static", "root: /srv/$host/static")
+        .code(1)
+        .stderr_has("error: expected an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt, found a string `/srv/$host/static`");
+}
+
+#[test]
+fn the_old_tls_profile_is_refused_with_the_reason() {
+    let outcome = catmaid_with("profile: intermediate", "profile: old");
+    outcome.code(1).stderr_has(
+        "error[NGX004]: Mozilla's server-side TLS guidelines 6.0 removed the old profile: it needs TLS 1.0 and 1.1, which current browsers and OpenSSL 3 refuse; use intermediate (TLS 1.2 and 1.3)",
+    );
+}
+
+#[test]
+fn proxy_buffers_beyond_a_tenth_of_memory_are_a_warning() {
+    let outcome = catmaid_with("expected_connections: 100", "expected_connections: 10000");
+    outcome
+        .code(0)
+        .stdout_has("ok: 3 hosts, 14 files, 1 warning")
+        .stderr_has("warning[NGX007]: proxy buffers of 2MB per connection for 10000 connections take 20000MB, more than a tenth of web1's 16GB");
+}
+
 #[test]
 fn three_separate_mistakes_are_all_reported_in_one_run() {
     let spec = broken(
