@@ -12,7 +12,7 @@ use crate::cli::{CheckArgs, Cli, ColorWhen, Command, DiffArgs, RenderArgs, Selec
 use crate::diagnostic::Severity;
 use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
 use crate::load::{Invalid, Loaded, load};
-use crate::plan::{Mode, OnChange, Plan, Service, plan};
+use crate::plan::{Mode, OnChange, Plan, plan};
 use crate::render::{RenderError, Renderer, Secrets, Tree};
 use crate::schema::schema_text;
 use crate::secrets::{SecretError, resolve};
@@ -401,10 +401,7 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
     for action in actions(diffs) {
         let what = match (action.action, action.service) {
             (OnChange::Nothing, _) => "nothing to reload".to_owned(),
-            (OnChange::Apply, Service::Sysctl) => {
-                format!("apply: sysctl -p {}", action.files.join(" "))
-            }
-            (OnChange::Apply, _) => format!("apply: psql -f {}", action.files.join(" ")),
+            (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
             (OnChange::Reload, service) => format!("{service} reload"),
             (OnChange::Restart, service) => format!("{service} restart"),
         };

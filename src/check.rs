@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::diagnostic::Diagnostic;
 use crate::plan::postgres::major::{Major, PromoteFile};
-use crate::source::Document;
-use crate::spec::{HbaMethod, HbaType, Role, Site, SysctlValue};
+use crate::source::{Document, pointer_token};
+use crate::spec::{HbaMethod, HbaType, Role, Site};
 
 /// Settings that sitewright writes from typed fields; setting them by hand would contradict those.
 const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
@@ -30,12 +30,6 @@ const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
 /// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
 const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
 
-/// Pairs of kernel parameters where writing one zeroes the other.
-const EXCLUSIVE_SYSCTLS: &[(&str, &str)] = &[
-    ("vm.dirty_bytes", "vm.dirty_ratio"),
-    ("vm.dirty_background_bytes", "vm.dirty_background_ratio"),
-];
-
 /// Runs every rule; the result holds errors and warnings in no particular order.
 pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -46,6 +40,68 @@ pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
     names(site, doc, &mut out);
     versions(site, doc, &mut out);
     out
+}
+
+fn django_rules(
+    site: &Site,
+    django: &crate::spec::Django,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mirrors = site
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| crate::plan::django::read_only(h));
+    for (i, host) in mirrors {
+        if django.base_module.is_none() {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/hosts/{i}/roles")),
+                    format!("{} runs a read-only instance, which adds the nolastlogin app to the base module's INSTALLED_APPS: set django.base_module", host.name),
+                )
+                .rule("DJ003"),
+            );
+        }
+    }
+    for (i, name) in django.database.replicas.iter().enumerate() {
+        let pos = doc.value_pos(&format!("/django/database/replicas/{i}"));
+        if !site
+            .host(name.as_str())
+            .is_some_and(|h| h.has(Role::PostgresReplica))
+        {
+            out.push(
+                Diagnostic::error(
+                    pos,
+                    format!("`{name}` is not a host with the postgres-replica role"),
+                )
+                .rule("DJ004"),
+            );
+        }
+    }
+    fn marked(value: &crate::spec::PythonValue) -> bool {
+        use crate::spec::PythonValue as V;
+        match value {
+            V::Dict(map) => map.contains_key(crate::escape::TUPLE_MARK) || map.values().any(marked),
+            V::List(items) => items.iter().any(marked),
+            V::Tuple(t) => t.tuple.iter().any(marked),
+            _ => false,
+        }
+    }
+    for (name, value) in &django.extra {
+        if marked(value) {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/django/extra/{name}")),
+                    format!(
+                        "a dict key `{}` is reserved: sitewright writes tuples with it",
+                        crate::escape::TUPLE_MARK
+                    ),
+                )
+                .rule("DJ005"),
+            );
+        }
+    }
 }
 
 /// What the spec's PostgreSQL major cannot do, and pg_hba.conf records that cannot work.
@@ -145,6 +201,9 @@ fn names(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule("PG007"),
             );
         }
+    }
+    if let Some(app) = &site.django {
+        django_rules(site, app, doc, out);
     }
     if let Some(django) = django
         && let Some(age) = django.conn_max_age
@@ -469,11 +528,21 @@ fn nginx_versions(
 
 fn sysctl(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(sysctl) = &site.sysctl else { return };
-    for (bytes, ratio) in EXCLUSIVE_SYSCTLS {
-        if sysctl.settings.contains_key(*bytes) && sysctl.settings.contains_key(*ratio) {
+    let names: Vec<String> = sysctl
+        .settings
+        .keys()
+        .map(|k| crate::sysctl_keys::canonical(k))
+        .collect();
+    for (bytes, ratio) in crate::plan::sysctl::EXCLUSIVE {
+        if names.iter().any(|n| n == bytes) && names.iter().any(|n| n == ratio) {
+            let key = sysctl
+                .settings
+                .keys()
+                .find(|k| crate::sysctl_keys::canonical(k) == *ratio)
+                .expect("found above");
             out.push(
                 Diagnostic::error(
-                    doc.key_pos(&format!("/sysctl/settings/{ratio}")),
+                    doc.key_pos(&format!("/sysctl/settings/{}", pointer_token(key))),
                     format!("`{bytes}` and `{ratio}` exclude each other (writing one zeroes the other); keep one"),
                 )
                 .rule("SYS001"),
@@ -481,17 +550,16 @@ fn sysctl(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         }
     }
     for (name, value) in &sysctl.settings {
-        let byte_valued = name.ends_with("_bytes") || name == "kernel.shmmax";
-        if let SysctlValue::Size(_) = value
-            && !byte_valued
-        {
-            out.push(
-                Diagnostic::error(
-                    doc.value_pos(&format!("/sysctl/settings/{name}")),
-                    format!("`{name}` is not measured in bytes: give a whole number"),
-                )
-                .rule("SYS002"),
-            );
+        let pointer = format!("/sysctl/settings/{}", pointer_token(name));
+        match crate::sysctl_keys::kind(name) {
+            Err(message) => {
+                out.push(Diagnostic::error(doc.key_pos(&pointer), message).rule("SYS002"))
+            }
+            Ok(_) => {
+                if let Err(message) = crate::sysctl_keys::convert(name, value) {
+                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("SYS003"));
+                }
+            }
         }
     }
 }

@@ -5,6 +5,9 @@
 
 use std::fmt::{self, Write as _};
 
+/// The most characters of a source line shown under a diagnostic.
+const MAX_EXCERPT: usize = 100;
+
 /// A 1-based line and column (in characters) in the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
@@ -108,8 +111,24 @@ impl Diagnostic {
             return out;
         };
         let line = line.trim_end_matches('\r');
-        let chars: Vec<char> = line.chars().collect();
-        let start = (self.pos.column - 1).min(chars.len());
+        let all: Vec<char> = line.chars().collect();
+        let column = (self.pos.column - 1).min(all.len());
+        // A long line is shown as a window around the position.
+        let (from, to) = if all.len() > MAX_EXCERPT {
+            let from = column.saturating_sub(MAX_EXCERPT / 3);
+            (from, (from + MAX_EXCERPT).min(all.len()))
+        } else {
+            (0, all.len())
+        };
+        let mut chars: Vec<char> = Vec::with_capacity(to - from + 2);
+        if from > 0 {
+            chars.push('…');
+        }
+        chars.extend(&all[from..to]);
+        if to < all.len() {
+            chars.push('…');
+        }
+        let start = column - from + usize::from(from > 0);
         let (shown, width) = match self.excerpt {
             Excerpt::Show => {
                 let shown: String = chars.iter().collect();
@@ -179,6 +198,29 @@ mod tests {
         let text = "sitte: x\n";
         let out = Diagnostic::error(Pos::new(1, 1), "unknown").render("s", text);
         assert!(out.ends_with("1 | sitte: x\n  | ^^^^^\n"), "{out}");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_position() {
+        let text = format!("k: [{}bad{}]\n", "a, ".repeat(100), ", b".repeat(100));
+        let column = text.find("bad").unwrap() + 1;
+        let out = Diagnostic::error(Pos::new(1, column), "x").render("s", &text);
+        let shown = out.lines().nth(2).unwrap();
+        assert!(
+            shown.starts_with("1 | …") && shown.ends_with('…'),
+            "{shown}"
+        );
+        assert!(shown.chars().count() < 110, "{shown}");
+        let marker = out.lines().nth(3).unwrap();
+        let at = marker.find('^').unwrap();
+        assert_eq!(
+            &shown[shown
+                .char_indices()
+                .nth(marker[..at].chars().count())
+                .unwrap()
+                .0..][..3],
+            "bad"
+        );
     }
 
     #[test]

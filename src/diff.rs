@@ -134,6 +134,8 @@ pub struct HostAction {
     /// Changed PostgreSQL settings that need a restart, and those a reload is enough for.
     pub restart: Vec<String>,
     pub reload: Vec<String>,
+    /// The commands that apply the files no service reloads.
+    pub commands: Vec<String>,
 }
 
 /// The actions that the differing files call for, host by host in tree order.
@@ -153,6 +155,7 @@ pub fn actions(diffs: &[FileDiff]) -> Vec<HostAction> {
                     files: Vec::new(),
                     restart: Vec::new(),
                     reload: Vec::new(),
+                    commands: Vec::new(),
                 });
                 out.len() - 1
             }
@@ -160,6 +163,9 @@ pub fn actions(diffs: &[FileDiff]) -> Vec<HostAction> {
         let action = &mut out[index];
         action.action = action.action.max(d.action);
         action.files.push(d.path.clone());
+        if let Some(command) = &d.meta.apply {
+            action.commands.push(command.clone());
+        }
         for (name, restart) in &d.settings {
             if *restart {
                 &mut action.restart

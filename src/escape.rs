@@ -297,6 +297,9 @@ fn sysctl_value(text: &str) -> Result<String, Refused> {
     Ok(text.to_owned())
 }
 
+/// The key of a one-key map that stands for a Python tuple of its list (JSON has no tuples).
+pub const TUPLE_MARK: &str = "__tuple__";
+
 /// A Python literal for any template value.
 fn python(value: &Value) -> Result<String, Refused> {
     let mut out = String::new();
@@ -334,6 +337,27 @@ fn python_into(value: &Value, out: &mut String) -> Result<(), Refused> {
                 python_into(&item, out)?;
             }
             out.push(']');
+        }
+        ValueKind::Map
+            if value.len() == Some(1)
+                && !value.get_attr(TUPLE_MARK).is_ok_and(|v| v.is_undefined()) =>
+        {
+            let items: Vec<Value> = value
+                .get_attr(TUPLE_MARK)
+                .ok()
+                .and_then(|v| v.try_iter().ok().map(|i| i.collect()))
+                .unwrap_or_default();
+            out.push('(');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_into(item, out)?;
+            }
+            if items.len() == 1 {
+                out.push(',');
+            }
+            out.push(')');
         }
         ValueKind::Map => {
             out.push('{');
@@ -449,6 +473,13 @@ mod tests {
         assert_eq!(w(Value::from(vec!["a", "b"])), r#"["a", "b"]"#);
         let map = Value::from(std::collections::BTreeMap::from([("k", 1)]));
         assert_eq!(w(map), r#"{"k": 1}"#);
+        let one = Value::from(std::collections::BTreeMap::from([(
+            TUPLE_MARK,
+            vec!["test.js"],
+        )]));
+        assert_eq!(w(one), r#"("test.js",)"#);
+        let two = Value::from(std::collections::BTreeMap::from([(TUPLE_MARK, vec![1, 2])]));
+        assert_eq!(w(two), "(1, 2)");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod secrets;
 pub mod source;
 pub mod spec;
 pub mod suggest;
+pub mod sysctl_keys;
 pub mod templates;
 pub mod units;
 pub mod validate;

@@ -30,6 +30,9 @@ pub struct Entry<'a> {
     pub on_change: OnChange,
     /// True when the file is meant to hold a secret (a passfile).
     pub secret: bool,
+    /// The command that applies the file, where no service reloads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply: Option<&'a str>,
     /// For a postgresql.conf: each setting it sets, and whether a change to it needs a restart or a reload.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, OnChange>,
@@ -94,6 +97,7 @@ impl<'a> Manifest<'a> {
                     service: file.meta.service,
                     on_change: file.meta.on_change,
                     secret: file.meta.mask != crate::plan::Mask::None,
+                    apply: file.meta.apply.as_deref(),
                     settings: setting_effects(file),
                 })
                 .collect(),

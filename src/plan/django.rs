@@ -1,10 +1,19 @@
-//! The Django settings module of the web hosts: production values, the database it uses, and
-//! secrets read at run time rather than written down.
+//! The Django settings module of the web hosts: production values behind the site's nginx, the
+//! databases it uses, and secrets read at run time rather than written down. A web host that is
+//! also a PostgreSQL replica gets CATMAID's read-only mirror settings.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{FileMeta, Mode, OnChange, PlannedFile, Service};
-use crate::spec::{Django, Host, PythonValue, Role, SecretRef, Site};
+use crate::spec::{
+    CacheBackend, Django, Email, Host, PythonValue, Role, SecretRef, SessionEngine, Site,
+};
+use crate::units::ByteSize;
+
+/// The cache a read-only instance keeps its sessions in when the spec names none (seed 002).
+const MIRROR_CACHE: &str = "127.0.0.1:11211";
+/// The largest cached item of seed 002's mirror: 10MB.
+const MIRROR_MAX_VALUE: u64 = 10 * 1024 * 1024;
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let (Some(django), true) = (&site.django, host.has(Role::Web)) else {
@@ -28,69 +37,232 @@ fn runtime_read(secret: &SecretRef) -> Value {
     }
 }
 
+/// A read-only instance: Django on a host whose PostgreSQL is a replica.
+pub fn read_only(host: &Host) -> bool {
+    host.has(Role::Web) && host.has(Role::PostgresReplica)
+}
+
+fn setting(name: &str, value: Value) -> Value {
+    json!({ "name": name, "value": value })
+}
+
 fn context(site: &Site, django: &Django, host: &Host) -> Value {
-    let mut allowed: Vec<String> = django.allowed_hosts.iter().map(|h| h.0.clone()).collect();
-    if let Some(https) = site.nginx.as_ref().and_then(|n| n.https.as_ref())
-        && !allowed.contains(&https.server_name)
-    {
-        allowed.insert(0, https.server_name.clone());
-    }
-    let db = &django.database;
-    let target = db
-        .host
-        .as_ref()
-        .and_then(|name| site.host(name.as_str()))
-        .or_else(|| site.hosts_with(Role::PostgresPrimary).next());
-    let pg = site.postgres.as_ref();
-    let (db_host, db_port) = match (target, pg) {
-        (Some(t), Some(pg)) if t.name == host.name => ("127.0.0.1".to_owned(), pg.port.0),
-        (Some(t), Some(pg)) => {
-            let forwarded = pg
-                .replication
-                .as_ref()
-                .and_then(|r| r.public_port)
-                .filter(|_| t.has(Role::PostgresPrimary));
-            (t.address.to_string(), forwarded.unwrap_or(pg.port).0)
+    let https = site.nginx.as_ref().and_then(|n| n.https.as_ref());
+    let server_name = host
+        .server_name
+        .clone()
+        .or_else(|| https.map(|h| h.server_name.clone()));
+    let mut allowed: Vec<String> = server_name.iter().cloned().collect();
+    for name in &django.allowed_hosts {
+        if !allowed.contains(&name.0) {
+            allowed.push(name.0.clone());
         }
-        _ => ("127.0.0.1".to_owned(), 5432),
-    };
-    let mut options = serde_json::Map::new();
-    if pg.is_some_and(|p| p.ssl.is_some()) && target.is_some_and(|t| t.name != host.name) {
-        options.insert("sslmode".into(), json!("require"));
     }
-    let conn_max_age = db.conn_max_age.and_then(|d| d.whole_secs());
-    let extra: Vec<Value> = django
-        .settings
-        .iter()
-        .map(|(name, value)| json!({ "name": name, "value": python_value(value) }))
-        .collect();
+    let origins: Vec<String> = match (&server_name, https) {
+        (Some(name), Some(h)) if h.listen.port.0 == 443 => vec![format!("https://{name}")],
+        (Some(name), Some(h)) => vec![format!("https://{name}:{}", h.listen.port)],
+        _ => Vec::new(),
+    };
+    let mirror = read_only(host);
+    let tls = https.map(|h| {
+        json!({
+            "hsts_seconds": h.tls.hsts.max_age.whole_secs().unwrap_or(0),
+            "hsts_subdomains": h.tls.hsts.include_subdomains,
+            "hsts_preload": h.tls.hsts.preload,
+        })
+    });
+    let mut settings = Vec::new();
+    if let Some(caches) = caches(django, mirror) {
+        settings.push(setting("CACHES", caches));
+    }
+    let engine = django
+        .session_engine
+        .or(mirror.then_some(SessionEngine::Cache));
+    if let Some(engine) = engine {
+        settings.push(setting("SESSION_ENGINE", json!(session_engine(engine))));
+    }
+    match (&django.email, mirror) {
+        (Some(Email::Smtp(server)), _) => {
+            let (host, port) = server
+                .as_str()
+                .rsplit_once(':')
+                .expect("a socket address has a port");
+            settings.push(setting(
+                "EMAIL_BACKEND",
+                json!("django.core.mail.backends.smtp.EmailBackend"),
+            ));
+            settings.push(setting(
+                "EMAIL_HOST",
+                json!(host.trim_start_matches('[').trim_end_matches(']')),
+            ));
+            settings.push(setting(
+                "EMAIL_PORT",
+                json!(port.parse::<u16>().unwrap_or(25)),
+            ));
+        }
+        (Some(Email::Dummy), _) | (None, true) => {
+            settings.push(setting(
+                "EMAIL_BACKEND",
+                json!("django.core.mail.backends.dummy.EmailBackend"),
+            ));
+        }
+        (None, false) => {}
+    }
+    settings.push(setting("LOGGING", logging()));
+    if mirror {
+        settings.push(setting("NO_UPDATE_LAST_LOGIN", json!(true)));
+    }
+    for (name, value) in &django.extra {
+        settings.push(setting(name, python_value(value)));
+    }
     json!({
         "site": site.site,
         "host": host.name,
+        "read_only": mirror,
         "base_module": django.base_module.as_ref().map(|m| m.as_str()),
         "allowed_hosts": allowed,
+        "csrf_trusted_origins": origins,
         "secret_key": runtime_read(&django.secret_key),
-        "database": {
-            "name": db.name,
-            "user": db.user,
-            "password": runtime_read(&db.password),
-            "host": db_host,
-            "port": db_port,
-            "conn_max_age": conn_max_age,
-            "options": options,
-        },
-        "behind_tls_proxy": site.nginx.as_ref().is_some_and(|n| n.https.is_some()),
-        "settings": extra,
+        "databases": databases(site, django, host),
+        "tls": tls,
+        "add_apps": if mirror { vec!["nolastlogin"] } else { Vec::new() },
+        "settings": settings,
     })
 }
 
+fn session_engine(engine: SessionEngine) -> &'static str {
+    match engine {
+        SessionEngine::Db => "django.contrib.sessions.backends.db",
+        SessionEngine::Cache => "django.contrib.sessions.backends.cache",
+        SessionEngine::CachedDb => "django.contrib.sessions.backends.cached_db",
+        SessionEngine::File => "django.contrib.sessions.backends.file",
+        SessionEngine::SignedCookies => "django.contrib.sessions.backends.signed_cookies",
+    }
+}
+
+/// CACHES, with the backend's name as the spec's Django version knows it.
+fn caches(django: &Django, mirror: bool) -> Option<Value> {
+    let (backend, location, max_value) = match &django.cache {
+        Some(cache) => (
+            cache.backend,
+            cache.location.as_ref().map(|l| l.as_str().to_owned()),
+            cache.max_value_length,
+        ),
+        None if mirror => (
+            CacheBackend::Memcached,
+            Some(MIRROR_CACHE.to_owned()),
+            Some(ByteSize::from_bytes(MIRROR_MAX_VALUE)),
+        ),
+        None => return None,
+    };
+    let mut default = Map::new();
+    let memcached_cache = !django.version.at_least(4, 1, 0);
+    let name = match backend {
+        CacheBackend::Memcached if memcached_cache => {
+            "django.core.cache.backends.memcached.MemcachedCache"
+        }
+        CacheBackend::Memcached => "django.core.cache.backends.memcached.PyMemcacheCache",
+        CacheBackend::Redis => "django.core.cache.backends.redis.RedisCache",
+        CacheBackend::Locmem => "django.core.cache.backends.locmem.LocMemCache",
+    };
+    default.insert("BACKEND".into(), json!(name));
+    if let Some(location) = location.filter(|_| backend != CacheBackend::Locmem) {
+        let location = if backend == CacheBackend::Redis {
+            format!("redis://{location}")
+        } else {
+            location
+        };
+        default.insert("LOCATION".into(), json!(location));
+    }
+    if let (CacheBackend::Memcached, true, Some(max)) = (backend, memcached_cache, max_value) {
+        default.insert(
+            "OPTIONS".into(),
+            json!({ "server_max_value_length": max.bytes() }),
+        );
+    }
+    Some(json!({ "default": default }))
+}
+
+fn logging() -> Value {
+    json!({
+        "version": 1,
+        "disable_existing_loggers": false,
+        "handlers": { "stderr": { "class": "logging.StreamHandler" } },
+        "root": { "handlers": ["stderr"], "level": "WARNING" },
+    })
+}
+
+/// DATABASES: the default connection, and the replicas the spec names under their host names.
+fn databases(site: &Site, django: &Django, host: &Host) -> Vec<Value> {
+    let db = &django.database;
+    let Some(pg) = site.postgres.as_ref() else {
+        return Vec::new();
+    };
+    let health_checks = django.version.at_least(4, 1, 0);
+    let conn_max_age = db.conn_max_age.and_then(|d| d.whole_secs());
+    let entry = |alias: &str, target: &Host, why: &str| {
+        let local = target.name == host.name;
+        let forwarded = pg
+            .replication
+            .as_ref()
+            .and_then(|r| r.public_port)
+            .filter(|_| target.has(Role::PostgresPrimary) && !local);
+        let mut options = Map::new();
+        if pg.ssl.is_some() && !local {
+            options.insert("sslmode".into(), json!("require"));
+        }
+        json!({
+            "alias": alias,
+            "why": why,
+            "name": db.name,
+            "user": db.user,
+            "password": runtime_read(&db.password),
+            "host": if local { "127.0.0.1".to_owned() } else { target.address.to_string() },
+            "port": forwarded.unwrap_or(pg.port).0,
+            "conn_max_age": conn_max_age,
+            "health_checks": health_checks && conn_max_age.is_some_and(|a| a > 0),
+            "options": options,
+        })
+    };
+    let primary = site.hosts_with(Role::PostgresPrimary).next();
+    let default = if read_only(host) {
+        Some(entry(
+            "default",
+            host,
+            "this host's own replica: the instance is read-only",
+        ))
+    } else {
+        db.host
+            .as_ref()
+            .and_then(|name| site.host(name.as_str()))
+            .or(primary)
+            .map(|target| entry("default", target, "the primary"))
+    };
+    let mut out: Vec<Value> = default.into_iter().collect();
+    for name in &db.replicas {
+        if let Some(replica) = site.host(name.as_str()) {
+            out.push(entry(
+                name.as_str(),
+                replica,
+                "a read-only replica, for a database router",
+            ));
+        }
+    }
+    out
+}
+
+/// A Python value as the template's Python format writes it; a tuple is marked for it.
 fn python_value(value: &PythonValue) -> Value {
     match value {
+        PythonValue::None(()) => Value::Null,
         PythonValue::Bool(b) => json!(b),
         PythonValue::Int(i) => json!(i),
         PythonValue::Float(f) => json!(f),
         PythonValue::Text(t) => json!(t),
         PythonValue::List(items) => Value::Array(items.iter().map(python_value).collect()),
+        PythonValue::Tuple(tuple) => {
+            json!({ crate::escape::TUPLE_MARK: tuple.tuple.iter().map(python_value).collect::<Vec<_>>() })
+        }
         PythonValue::Dict(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), python_value(v)))

@@ -1,10 +1,10 @@
 //! The plan stage: for each host, which files it gets and every value in them, decided here and
 //! only here. Templates receive finished values; they lay text out and decide nothing.
 
-mod django;
+pub mod django;
 mod nginx;
 pub mod postgres;
-mod sysctl;
+pub mod sysctl;
 
 use std::fmt;
 
@@ -50,6 +50,9 @@ pub struct FileMeta {
     /// settings changed, by that major's settings table.
     #[serde(skip)]
     pub settings_of_major: Option<u32>,
+    /// The command that applies the file, for files no service reloads (sysctl, SQL).
+    #[serde(skip)]
+    pub apply: Option<String>,
 }
 
 impl FileMeta {
@@ -62,6 +65,7 @@ impl FileMeta {
             on_change,
             mask: Mask::None,
             settings_of_major: None,
+            apply: None,
         }
     }
 }

@@ -43,8 +43,6 @@ fn layout(kind: NginxLayout) -> Layout {
 
 /// Mozilla server-side TLS 6.0, intermediate: forward-secret AEAD ciphers for TLS 1.2.
 const INTERMEDIATE_CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-/// Two years, as Mozilla's guidelines give it.
-const HSTS: &str = "max-age=63072000";
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let Some(nginx) = &site.nginx else {
@@ -77,7 +75,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         out.push(file(
             &format!("{}/{}.conf", paths.http_dir, site.site),
             "nginx/https.conf.nginx",
-            https_context(site, nginx, https),
+            https_context(site, nginx, https, host),
         ));
     }
     if let (true, Some(proxy)) = (host.has(Role::Proxy), &nginx.cache_proxy) {
@@ -162,7 +160,7 @@ fn tls(nginx: &Nginx, tls: &Tls) -> Value {
         "session_cache": !modern,
         "session_tickets_off": version.at_least(1, 5, 9) && !version.at_least(1, 23, 2),
         "stapling": tls.ocsp_stapling.then(|| tls.trusted_certificate.as_ref().map(|t| t.as_str())),
-        "hsts": HSTS,
+        "hsts": tls.hsts.header(),
     })
 }
 
@@ -183,11 +181,11 @@ fn error_level(level: ErrorLogLevel) -> &'static str {
     }
 }
 
-fn https_context(site: &Site, nginx: &Nginx, https: &Https) -> Value {
+fn https_context(site: &Site, nginx: &Nginx, https: &Https, host: &Host) -> Value {
     let stem = stem(site);
     json!({
         "site": site.site,
-        "server_name": https.server_name,
+        "server_name": host.server_name.as_ref().unwrap_or(&https.server_name),
         "listen": listen(nginx, &https.listen),
         "tls": tls(nginx, &https.tls),
         "upstream": {

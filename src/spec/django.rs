@@ -5,41 +5,54 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::scalar::{AbsPath, DottedName, HostName, Identifier};
+use super::scalar::{
+    ALLOWED_HOST_PATTERN, AbsPath, DottedName, HostName, Identifier, SocketAddr, Version,
+};
 use super::secret::SecretRef;
-use crate::units::Duration;
+use crate::units::{ByteSize, Duration};
 
-/// Django on the web hosts.
+/// Django on the web hosts. A web host that is also a PostgreSQL replica runs a read-only
+/// instance on its local replica (CATMAID's mirror).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Django {
+    /// The Django version the hosts run: it decides the cache backend's name and CONN_HEALTH_CHECKS (from 4.1).
+    pub version: Version,
     /// Where the rendered settings module goes.
     pub settings_file: AbsPath,
-    /// A module whose settings the rendered module starts from (`from BASE import *`).
+    /// A module whose settings the rendered module starts from (`from BASE import *`): the application's INSTALLED_APPS, MIDDLEWARE and so on.
     #[serde(default)]
     pub base_module: Option<DottedName>,
-    /// Host names the site answers to; the HTTPS server's name is always added.
+    /// Host names the site answers to, besides the HTTPS server's, which is always allowed.
     #[serde(default)]
     pub allowed_hosts: Vec<AllowedHost>,
     /// Django's SECRET_KEY: read at run time from the environment or a file, never written.
     pub secret_key: SecretRef,
     /// The database the application uses.
     pub database: DjangoDatabase,
-    /// Further settings, written as Python literals.
+    /// The cache (CACHES["default"]); a read-only instance keeps its sessions there.
+    #[serde(default)]
+    pub cache: Option<DjangoCache>,
+    /// Where sessions are kept; `cache` on a read-only instance, Django's default (the database) otherwise.
+    #[serde(default)]
+    pub session_engine: Option<SessionEngine>,
+    /// How mail is sent; `dummy` (none) on a read-only instance.
+    #[serde(default)]
+    pub email: Option<Email>,
+    /// Further settings, written as Python literals: strings, numbers, booleans, null (None), lists, dicts, and `{ tuple: [...] }` for a tuple.
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": r"^[A-Z][A-Z0-9_]*$"}))]
-    pub settings: BTreeMap<String, PythonValue>,
+    pub extra: BTreeMap<String, PythonValue>,
 }
 
 /// A host name Django accepts requests for: `example.org`, `.example.org` for subdomains too.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct AllowedHost(
-    #[schemars(regex(pattern = crate::spec::scalar::ALLOWED_HOST_PATTERN), example = &"catmaid.example.org")]
-    pub String,
+    #[schemars(regex(pattern = ALLOWED_HOST_PATTERN), example = &"catmaid.example.org")] pub String,
 );
 
-/// Django's default database connection.
+/// Django's database connections.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DjangoDatabase {
@@ -55,12 +68,72 @@ pub struct DjangoDatabase {
     /// How long a connection is kept open for reuse (CONN_MAX_AGE); 0s closes it after each request.
     #[serde(default)]
     pub conn_max_age: Option<Duration>,
+    /// Replicas to add as read-only databases, each under its host name (for a database router).
+    #[serde(default)]
+    pub replicas: Vec<HostName>,
 }
 
-/// A Python literal: a boolean, number, string, list or dict.
+/// The cache Django uses.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DjangoCache {
+    /// memcached (PyMemcacheCache; MemcachedCache before Django 4.1), redis (from 4.0), or locmem.
+    pub backend: CacheBackend,
+    /// The cache server, for memcached and redis.
+    #[serde(default)]
+    pub location: Option<SocketAddr>,
+    /// The largest item: memcached's own `-I` option with pymemcache, which has no client limit; written as server_max_value_length for MemcachedCache.
+    #[serde(default)]
+    pub max_value_length: Option<ByteSize>,
+}
+
+/// A cache backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// memcached.
+    Memcached,
+    /// Redis.
+    Redis,
+    /// Each process's own memory.
+    Locmem,
+}
+
+/// Where Django keeps sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEngine {
+    /// The database (Django's default).
+    Db,
+    /// The cache only.
+    Cache,
+    /// The cache, written through to the database.
+    CachedDb,
+    /// Files.
+    File,
+    /// Signed cookies.
+    SignedCookies,
+}
+
+/// How Django sends mail.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Email {
+    /// Send nothing.
+    Dummy,
+    /// Through an SMTP server.
+    Smtp(
+        #[schemars(description = "The SMTP server's address and port, such as 127.0.0.1:25.")]
+        SocketAddr,
+    ),
+}
+
+/// A Python literal: a boolean, number, string, None, list, tuple or dict.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum PythonValue {
+    /// None (YAML null).
+    None(()),
     /// True or False.
     Bool(bool),
     /// An int.
@@ -71,6 +144,16 @@ pub enum PythonValue {
     Text(String),
     /// A list.
     List(Vec<PythonValue>),
+    /// A tuple, written `{ tuple: [...] }`.
+    Tuple(TupleValue),
     /// A dict with string keys.
     Dict(BTreeMap<String, PythonValue>),
+}
+
+/// `{ tuple: [...] }`: a Python tuple.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TupleValue {
+    /// The tuple's items.
+    pub tuple: Vec<PythonValue>,
 }

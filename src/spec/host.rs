@@ -24,6 +24,10 @@ pub struct Host {
     /// What the host does: each role brings its files.
     #[schemars(length(min = 1))]
     pub roles: Vec<Role>,
+    /// The DNS name of this host's web server, when it is not `nginx.https.server_name` (a read-only mirror).
+    #[serde(default)]
+    #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"catmaid-mirror.example.org")]
+    pub server_name: Option<String>,
 }
 
 impl Host {

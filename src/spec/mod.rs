@@ -14,10 +14,13 @@ mod sysctl;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use django::{AllowedHost, Django, DjangoDatabase, PythonValue};
+pub use django::{
+    AllowedHost, CacheBackend, Django, DjangoCache, DjangoDatabase, Email, PythonValue,
+    SessionEngine, TupleValue,
+};
 pub use host::{Host, Role, StorageKind};
 pub use nginx::{
-    AccessLog, AppProtocol, Cache, CacheProxy, ErrorLogLevel, Https, Listen, LongTimeout,
+    AccessLog, AppProtocol, Cache, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, LongTimeout,
     Maintenance, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, Tls, TlsProfile,
     Upstream,
 };
@@ -27,7 +30,7 @@ pub use postgres::{
 };
 pub use scalar::{AbsPath, Address, DottedName, HostName, Identifier, Port, SocketAddr, Version};
 pub use secret::SecretRef;
-pub use sysctl::{Sysctl, SysctlValue};
+pub use sysctl::{Sysctl, SysctlProfile, SysctlValue};
 
 /// A whole site: its hosts and the services they run.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -67,6 +67,56 @@ pub struct Tls {
     /// The chain that verifies OCSP responses (ssl_trusted_certificate), for `ocsp_stapling`.
     #[serde(default)]
     pub trusted_certificate: Option<AbsPath>,
+    /// Strict-Transport-Security, sent by nginx and set the same in Django.
+    #[serde(default)]
+    pub hsts: Hsts,
+}
+
+/// HTTP Strict Transport Security: browsers use only HTTPS for the site for `max_age`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hsts {
+    /// How long browsers remember it; Mozilla's guidelines give two years (730d).
+    #[serde(default = "default_hsts_age")]
+    pub max_age: Duration,
+    /// Every subdomain too: only when all of them serve HTTPS.
+    #[serde(default = "yes")]
+    pub include_subdomains: bool,
+    /// Ask to be on browsers' preload lists: hard to undo, so only when asked.
+    #[serde(default)]
+    pub preload: bool,
+}
+
+fn default_hsts_age() -> Duration {
+    Duration::from_secs(63_072_000)
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Hsts {
+    fn default() -> Self {
+        Self {
+            max_age: default_hsts_age(),
+            include_subdomains: true,
+            preload: false,
+        }
+    }
+}
+
+impl Hsts {
+    /// The header's value.
+    pub fn header(&self) -> String {
+        let mut value = format!("max-age={}", self.max_age.whole_secs().unwrap_or(0));
+        if self.include_subdomains {
+            value.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            value.push_str("; preload");
+        }
+        value
+    }
 }
 
 /// A Mozilla server-side TLS profile.

@@ -3,6 +3,7 @@
 
 mod check;
 mod diff;
+mod django;
 mod nginx;
 mod postgres;
 mod programs;

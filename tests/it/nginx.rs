@@ -382,9 +382,16 @@ fn intermediate_profile(target: &Target) {
         "{}",
         response.body
     );
+    let hsts = Some("max-age=63072000; includeSubDomains; preload");
+    assert_eq!(response.header("strict-transport-security"), hsts);
+    let all_hsts = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "strict-transport-security")
+        .count();
     assert_eq!(
-        response.header("strict-transport-security"),
-        Some("max-age=63072000")
+        all_hsts, 1,
+        "nginx sends HSTS once, not again beside Django's"
     );
 
     let redirect = curl(&format!("http://127.0.0.1:{}/a?b=1", ports.http), &[]);
@@ -411,10 +418,7 @@ fn intermediate_profile(target: &Target) {
         ["max-age=315360000", "public"],
         "never expires, and public"
     );
-    assert_eq!(
-        asset.header("strict-transport-security"),
-        Some("max-age=63072000")
-    );
+    assert_eq!(asset.header("strict-transport-security"), hsts);
 }
 
 fn modern_profile(target: &Target) {

@@ -102,8 +102,9 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     }
     if primary {
         if let Some(django) = &site.django {
-            out.push(file(
-                format!("{config_dir}/sitewright-role-defaults.sql"),
+            let sql = format!("{config_dir}/sitewright-role-defaults.sql");
+            let mut role_defaults = file(
+                sql.clone(),
                 "postgres/role-defaults.sql",
                 json!({
                     "site": site.site,
@@ -116,7 +117,9 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                 }),
                 Mode::PUBLIC,
                 OnChange::Apply,
-            ));
+            );
+            role_defaults.meta.apply = Some(format!("psql -f {sql}"));
+            out.push(role_defaults);
         }
         if let Some(backup) = &pg.backup {
             let mut cron = file(
@@ -137,6 +140,31 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         }
     }
     out
+}
+
+/// The shared_buffers of `host` in bytes, when its PostgreSQL uses System V shared memory.
+pub fn sysv_shared_buffers(site: &Site, host: &Host) -> Option<u64> {
+    let pg = site.postgres.as_ref()?;
+    let sysv = matches!(
+        pg.settings.get("shared_memory_type"),
+        Some(crate::spec::SettingValue::Text(t)) if t.eq_ignore_ascii_case("sysv")
+    );
+    if !sysv || !(host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica)) {
+        return None;
+    }
+    let conf = conf::conf(site, pg, host);
+    let value = conf
+        .postgresql
+        .iter()
+        .rev()
+        .find(|s| s.name == "shared_buffers")?;
+    match &value.value {
+        serde_json::Value::String(text) => {
+            crate::units::ByteSize::parse(text).ok().map(|b| b.bytes())
+        }
+        serde_json::Value::Number(n) => n.as_u64().map(|blocks| blocks * 8192),
+        _ => None,
+    }
 }
 
 fn passfile_path(pg: &Postgres) -> String {

@@ -1,6 +1,7 @@
 //! A small HTTP application server for the nginx tests: it answers every request with a body that
 //! names the request and counts it, sends headers a cache must ignore (`Cache-Control: no-store`,
-//! `Set-Cookie`, `Vary`), and remembers the headers nginx sent it.
+//! `Set-Cookie`, `Vary`) and an HSTS header of its own, as Django does, and remembers the headers
+//! nginx sent it.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -55,7 +56,7 @@ impl Backend {
                 let _ = write!(
                     stream,
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\n\
-                     Set-Cookie: sessionid=from-{name}\r\nVary: Cookie\r\nContent-Length: {}\r\n\
+                     Set-Cookie: sessionid=from-{name}\r\nVary: Cookie\r\nStrict-Transport-Security: max-age=1\r\nContent-Length: {}\r\n\
                      Connection: close\r\n\r\n{body}",
                     body.len()
                 );
