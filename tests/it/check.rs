@@ -283,6 +283,39 @@ site.yaml: 1 error
 ",
     ),
     (
+        "a kernel parameter that does not exist",
+        "    vm.swappiness: 10",
+        "    vm.swapiness: 10",
+        "site.yaml:25:5: error[SYS002]: the kernel has no parameter `vm.swapiness`; did you mean `vm.swappiness`?
+   |
+25 |     vm.swapiness: 10
+   |     ^^^^^^^^^^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "a size where the kernel counts something else",
+        "    vm.swappiness: 10",
+        "    vm.swappiness: 1GB",
+        "site.yaml:25:20: error[SYS003]: `vm.swappiness` is a whole number
+   |
+25 |     vm.swappiness: 1GB
+   |                    ^^^
+site.yaml: 1 error
+",
+    ),
+    (
+        "centiseconds that are not whole",
+        "    vm.swappiness: 10",
+        "    vm.dirty_expire_centisecs: 15ms",
+        "site.yaml:25:32: error[SYS003]: `vm.dirty_expire_centisecs` counts centiseconds: 15ms is not a whole number of 10ms
+   |
+25 |     vm.dirty_expire_centisecs: 15ms
+   |                                ^^^^
+site.yaml: 1 error
+",
+    ),
+    (
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",

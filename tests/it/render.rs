@@ -289,3 +289,40 @@ fn a_template_that_uses_an_undefined_value_fails_with_its_name_and_line() {
         .code(2)
         .stderr_has("sitewright: template sysctl/sysctl.conf.sysctl:2 (for db1:/etc/sysctl.d/60-sitewright.conf): `no_such_value` is undefined");
 }
+
+#[test]
+fn system_v_shared_memory_brings_kernel_limits_that_fit_shared_buffers() {
+    let dir = temp_dir();
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace(
+            "    autovacuum: true\n",
+            "    autovacuum: true\n    shared_memory_type: sysv\n",
+        );
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["render", "site.yaml", "-o", "out"])
+        .run()
+        .code(0);
+    let sysctl =
+        fs::read_to_string(dir.path().join("out/db1/etc/sysctl.d/60-sitewright.conf")).unwrap();
+    let shared_buffers: u64 = 16 << 30; // 25% of db1's 64GiB
+    let shmmax = (shared_buffers + shared_buffers / 10 + (64 << 20)).div_ceil(4096) * 4096;
+    assert!(
+        sysctl.contains(&format!("\nkernel.shmmax = {shmmax}\n")),
+        "{sysctl}"
+    );
+    assert!(
+        sysctl.contains(&format!("\nkernel.shmall = {}\n", shmmax / 4096)),
+        "{sysctl}"
+    );
+    let without = fs::read_to_string(fixture(
+        "catmaid/expected/db1/etc/sysctl.d/60-sitewright.conf",
+    ))
+    .unwrap();
+    assert!(
+        !without.contains("kernel.shm"),
+        "only when PostgreSQL uses System V memory"
+    );
+}
