@@ -64,6 +64,10 @@ pub struct Diagnostic {
     pub rule: Option<&'static str>,
     pub message: String,
     pub excerpt: Excerpt,
+    /// The host the problem is on, when it is one host's.
+    pub host: Option<String>,
+    /// Other places in the spec the problem involves.
+    pub also: Vec<Pos>,
 }
 
 impl Diagnostic {
@@ -74,6 +78,8 @@ impl Diagnostic {
             rule: None,
             message: message.into(),
             excerpt: Excerpt::Show,
+            host: None,
+            also: Vec::new(),
         }
     }
 
@@ -84,8 +90,26 @@ impl Diagnostic {
         }
     }
 
+    /// Marks the diagnostic as rule `id`, whose registered severity it takes.
     pub fn rule(mut self, id: &'static str) -> Self {
         self.rule = Some(id);
+        if let Some(rule) = crate::rules::rule(id) {
+            self.severity = rule.severity;
+        }
+        self
+    }
+
+    /// The problem is on `host`.
+    pub fn on(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// The problem involves the spec at `pos` too.
+    pub fn also(mut self, pos: Pos) -> Self {
+        if pos != self.pos && !self.also.contains(&pos) {
+            self.also.push(pos);
+        }
         self
     }
 
@@ -94,11 +118,16 @@ impl Diagnostic {
         self
     }
 
-    /// The first line: `SPEC:LINE:COL: error[ID]: MESSAGE`.
+    /// The first line: `SPEC:LINE:COL: error[ID]: MESSAGE`, and `; see SPEC:LINE:COL` for each other place.
     pub fn headline(&self, spec_name: &str) -> String {
         let rule = self.rule.map(|id| format!("[{id}]")).unwrap_or_default();
+        let see: String = self
+            .also
+            .iter()
+            .map(|p| format!("; see {spec_name}:{}:{}", p.line, p.column))
+            .collect();
         format!(
-            "{spec_name}:{}:{}: {}{rule}: {}",
+            "{spec_name}:{}:{}: {}{rule}: {}{see}",
             self.pos.line, self.pos.column, self.severity, self.message
         )
     }

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod pg_settings;
 pub mod plan;
 pub mod render;
+pub mod rules;
 pub mod schema;
 pub mod secrets;
 pub mod source;

@@ -201,19 +201,26 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
             let name = property.as_str().unwrap_or_default();
             let misspelt = instance.as_object().is_some_and(|object| {
                 let wanted = [name.to_owned()];
-                object.keys().any(|key| key != name && nearest(key, &wanted).is_some())
+                object
+                    .keys()
+                    .any(|key| key != name && nearest(key, &wanted).is_some())
             });
             if misspelt {
                 // The unknown-key error already says "did you mean `name`?".
                 return Vec::new();
             }
             let description = schema_at(error)
-                .and_then(|s| s.pointer(&format!("/properties/{}/description", pointer_token(name))))
+                .and_then(|s| {
+                    s.pointer(&format!("/properties/{}/description", pointer_token(name)))
+                })
                 .and_then(Value::as_str)
                 .map(|d| format!(" ({})", d.trim_end_matches('.')))
                 .unwrap_or_default();
             let pos = doc.key_pos(&pointer);
-            vec![Diagnostic::error(pos, format!("missing key `{name}`{description}"))]
+            vec![Diagnostic::error(
+                pos,
+                format!("missing key `{name}`{description}"),
+            )]
         }
         ValidationErrorKind::Type { kind } => {
             let mut message = format!(
@@ -221,17 +228,30 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                 type_name(kind),
                 found(source, doc, &pointer, instance, secret)
             );
-            if instance.is_number() && matches!(kind, TypeKind::Single(t) if t.to_string() == "string") {
-                message.push_str(&format!("; write it in quotes: \"{}\"", written(source, at_value)));
+            if instance.is_number()
+                && matches!(kind, TypeKind::Single(t) if t.to_string() == "string")
+            {
+                message.push_str(&format!(
+                    "; write it in quotes: \"{}\"",
+                    written(source, at_value)
+                ));
             }
             single(message)
         }
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options
                 .as_array()
-                .map(|o| o.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
-            single(one_of(&options, instance, found(source, doc, &pointer, instance, secret)))
+            single(one_of(
+                &options,
+                instance,
+                found(source, doc, &pointer, instance, secret),
+            ))
         }
         ValidationErrorKind::Pattern { pattern } => single(format!(
             "expected {}, {}",
@@ -247,28 +267,30 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
             "a path must not have `.` or `..` segments, {}",
             found(source, doc, &pointer, instance, secret)
         )),
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
-            single(format!(
-                "must be at least {limit}, {}",
-                found(source, doc, &pointer, instance, secret)
-            ))
-        }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
-            single(format!(
-                "must be at most {limit}, {}",
-                found(source, doc, &pointer, instance, secret)
-            ))
-        }
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => single(format!(
+            "must be at least {limit}, {}",
+            found(source, doc, &pointer, instance, secret)
+        )),
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => single(format!(
+            "must be at most {limit}, {}",
+            found(source, doc, &pointer, instance, secret)
+        )),
         ValidationErrorKind::MinLength { limit } => single(format!(
             "must have at least {limit} character{}",
             if *limit == 1 { "" } else { "s" }
         )),
-        ValidationErrorKind::MaxLength { limit } => single(format!("must have at most {limit} characters")),
+        ValidationErrorKind::MaxLength { limit } => {
+            single(format!("must have at most {limit} characters"))
+        }
         ValidationErrorKind::MinItems { limit } => single(format!(
             "must list at least {limit} item{}",
             if *limit == 1 { "" } else { "s" }
         )),
-        ValidationErrorKind::MaxItems { limit } => single(format!("must list at most {limit} items")),
+        ValidationErrorKind::MaxItems { limit } => {
+            single(format!("must list at most {limit} items"))
+        }
         ValidationErrorKind::UniqueItems => single("must not list the same item twice".to_owned()),
         ValidationErrorKind::PropertyNames { error: inner } => {
             let key = inner.instance().as_str().unwrap_or_default().to_owned();
@@ -283,16 +305,22 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
             )]
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } if secret => {
-            single(
+            vec![diagnostic(
+                at_value,
                 "a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed"
                     .to_owned(),
             )
+            .rule("SEC001")]
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
             if constants(error).is_some() =>
         {
             let options = constants(error).unwrap_or_default();
-            single(one_of(&options, instance, found(source, doc, &pointer, instance, secret)))
+            single(one_of(
+                &options,
+                instance,
+                found(source, doc, &pointer, instance, secret),
+            ))
         }
         ValidationErrorKind::OneOfNotValid { .. }
         | ValidationErrorKind::AnyOf { .. }

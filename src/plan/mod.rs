@@ -164,6 +164,9 @@ pub struct Setting {
     pub name: String,
     pub value: Value,
     pub why: Option<String>,
+    /// The JSON pointer of the spec value it was written from, when it was written as given.
+    #[serde(skip)]
+    pub from_spec: Option<String>,
 }
 
 impl Setting {
@@ -172,11 +175,17 @@ impl Setting {
             name: name.to_owned(),
             value: value.into(),
             why: None,
+            from_spec: None,
         }
     }
 
     pub fn because(mut self, why: impl Into<String>) -> Self {
         self.why = Some(why.into());
+        self
+    }
+
+    pub fn from_spec(mut self, pointer: impl Into<String>) -> Self {
+        self.from_spec = Some(pointer.into());
         self
     }
 }

@@ -151,6 +151,7 @@ mod tests {
             storage: StorageKind::Ssd,
             roles: Vec::new(),
             server_name: None,
+            postgres_settings: Default::default(),
         }
     }
 

@@ -3,6 +3,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use std::collections::BTreeMap;
+
+use super::postgres::SettingValue;
 use super::scalar::{Address, HostName};
 use crate::units::ByteSize;
 
@@ -24,6 +27,10 @@ pub struct Host {
     /// What the host does: each role brings its files.
     #[schemars(length(min = 1))]
     pub roles: Vec<Role>,
+    /// postgresql.conf settings of this host only, over the site's `postgres.settings` and what sitewright derives.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"}))]
+    pub postgres_settings: BTreeMap<String, SettingValue>,
     /// The DNS name of this host's web server, when it is not `nginx.https.server_name` (a read-only mirror).
     #[serde(default)]
     #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"catmaid-mirror.example.org")]

@@ -121,7 +121,7 @@ site.yaml: 1 error
         "a password written inline, never echoed",
         "password: { env: REPLICATION_PASSWORD }",
         "password: hunter2-secret",
-        "site.yaml:20:15: error: a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed
+        "site.yaml:20:15: error[SEC001]: a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed
    |
 20 |     password: <redacted>
    |               ^^^^^^^^^^

@@ -51,13 +51,42 @@ pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
             Vec::new()
         }
     };
-    for (name, value) in &pg.settings {
-        postgresql.push(Setting::new(name, setting_value(value)));
+    // The spec's own settings replace what sitewright would write: the site's, then the host's.
+    for (name, value, pointer) in spec_settings(site, pg, host) {
+        postgresql.retain(|s| !s.name.eq_ignore_ascii_case(name));
+        postgresql.push(Setting::new(name, setting_value(value)).from_spec(pointer));
     }
     Conf {
         postgresql,
         recovery,
     }
+}
+
+/// The spec's settings for `host`, by name: the host's own over the site's, each with its pointer.
+pub fn spec_settings<'a>(
+    site: &Site,
+    pg: &'a Postgres,
+    host: &'a Host,
+) -> Vec<(&'a str, &'a SettingValue, String)> {
+    let index = site
+        .hosts
+        .iter()
+        .position(|h| h.name == host.name)
+        .unwrap_or(0);
+    let mut out: Vec<(&str, &SettingValue, String)> = pg
+        .settings
+        .iter()
+        .filter(|(name, _)| !host.postgres_settings.contains_key(*name))
+        .map(|(name, value)| (name.as_str(), value, format!("/postgres/settings/{name}")))
+        .collect();
+    out.extend(host.postgres_settings.iter().map(|(name, value)| {
+        (
+            name.as_str(),
+            value,
+            format!("/hosts/{index}/postgres_settings/{name}"),
+        )
+    }));
+    out
 }
 
 fn setting_value(value: &SettingValue) -> serde_json::Value {
@@ -67,11 +96,6 @@ fn setting_value(value: &SettingValue) -> serde_json::Value {
         SettingValue::Float(f) => json!(f),
         SettingValue::Text(t) => json!(t),
     }
-}
-
-/// True when the spec sets `name` itself, which then replaces whatever sitewright would derive.
-fn overridden(pg: &Postgres, name: &str) -> bool {
-    pg.settings.contains_key(name)
 }
 
 fn locations(pg: &Postgres, out: &mut Vec<Setting>) {
@@ -126,8 +150,12 @@ fn tune_host(host: &Host) -> tune::Host {
 }
 
 /// max_connections as written, and why, or `None` for the why when the spec sets it.
-fn max_connections(pg: &Postgres) -> (u64, Option<String>) {
-    match pg.settings.get("max_connections") {
+fn max_connections(pg: &Postgres, host: &Host) -> (u64, Option<String>) {
+    match host
+        .postgres_settings
+        .get("max_connections")
+        .or(pg.settings.get("max_connections"))
+    {
         Some(SettingValue::Int(n)) => (u64::try_from(*n).unwrap_or(0), None),
         _ => (
             default_connections(pg.workload),
@@ -142,7 +170,7 @@ fn max_connections(pg: &Postgres) -> (u64, Option<String>) {
 /// PGTune's settings for `host`; on a replica, never below the primary's where a standby must not be.
 fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
     let major = Major(pg.version);
-    let (connections, why) = max_connections(pg);
+    let (connections, why) = max_connections(pg, host);
     let mut derived = tune::tune(
         tune_host(host),
         pg.workload,
@@ -153,7 +181,8 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
     if host.has(Role::PostgresReplica)
         && let Some(primary) = site.hosts_with(Role::PostgresPrimary).next()
     {
-        let theirs = tune::tune(tune_host(primary), pg.workload, major, connections, why);
+        // The primary's settings as written, its own spec settings included.
+        let theirs = conf(site, pg, primary).postgresql;
         for name in STANDBY_FLOORS {
             let value = |settings: &[Setting]| {
                 settings
@@ -178,7 +207,6 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
             }
         }
     }
-    derived.retain(|s| !overridden(pg, &s.name));
     derived
 }
 

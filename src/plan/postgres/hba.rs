@@ -17,6 +17,9 @@ pub struct Record {
     pub address: Option<String>,
     pub method: &'static str,
     pub why: String,
+    /// The index of the spec's `postgres.hba` record it was written from.
+    #[serde(skip)]
+    pub spec_index: Option<usize>,
 }
 
 pub fn kind_name(kind: HbaType) -> &'static str {
@@ -49,6 +52,7 @@ fn derived(kind: &'static str, database: &str, user: &str, address: String, why:
         address: Some(address),
         method: "scram-sha-256",
         why,
+        spec_index: None,
     }
 }
 
@@ -61,6 +65,7 @@ pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
             address: None,
             method: "peer",
             why: why.into(),
+            spec_index: None,
         };
         vec![
             local("postgres", "the postgres superuser over the Unix socket"),
@@ -69,7 +74,8 @@ pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
     } else {
         pg.hba
             .iter()
-            .map(|r| Record {
+            .enumerate()
+            .map(|(i, r)| Record {
                 kind: kind_name(r.kind),
                 databases: r.databases.iter().map(|d| d.0.clone()).collect(),
                 users: r.users.iter().map(|u| u.0.clone()).collect(),
@@ -79,6 +85,7 @@ pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
                     .comment
                     .clone()
                     .unwrap_or_else(|| "from the spec".to_owned()),
+                spec_index: Some(i),
             })
             .collect()
     };

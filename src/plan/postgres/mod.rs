@@ -2,8 +2,8 @@
 //! marker (standby.signal, or recovery.conf on 11) and the passfile; on the primary the SQL of
 //! Django's role defaults and the nightly pg_dump's cron entry.
 
-mod conf;
-mod hba;
+pub mod conf;
+pub mod hba;
 pub mod major;
 pub mod tune;
 

@@ -1,0 +1,146 @@
+//! Rules of nginx: the roles that need it, its versions, TLS and buffers.
+
+use super::role_positions;
+use crate::diagnostic::Diagnostic;
+use crate::source::Document;
+use crate::spec::{Role, Site};
+
+pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    web(site, doc, out);
+}
+
+fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    for pos in role_positions(site, doc, Role::Web) {
+        if site.nginx.as_ref().is_none_or(|n| n.https.is_none()) {
+            out.push(
+                Diagnostic::error(
+                    pos,
+                    "a web host needs `nginx.https`: the server in front of the application",
+                )
+                .rule("WEB001"),
+            );
+        }
+        if site.django.is_none() {
+            out.push(Diagnostic::error(pos, "a web host needs a `django:` section").rule("WEB002"));
+        }
+    }
+    let public_port = site
+        .postgres
+        .as_ref()
+        .and_then(|p| p.replication.as_ref())
+        .and_then(|r| r.public_port);
+    let primary_needs_nginx =
+        public_port.is_some() && site.hosts_with(Role::PostgresPrimary).next().is_some();
+    for pos in role_positions(site, doc, Role::Proxy) {
+        if site.nginx.as_ref().is_none_or(|n| n.cache_proxy.is_none()) {
+            out.push(
+                Diagnostic::error(
+                    pos,
+                    "a proxy host needs `nginx.cache_proxy`: the caching proxy it runs",
+                )
+                .rule("WEB003"),
+            );
+        }
+    }
+    let nginx_needed = site.hosts_with(Role::Web).next().is_some()
+        || site.hosts_with(Role::Proxy).next().is_some()
+        || primary_needs_nginx;
+    if primary_needs_nginx && site.nginx.is_none() {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/replication/public_port"),
+                "nginx forwards this port, but the spec has no `nginx:` section for its version",
+            )
+            .rule("NGX002"),
+        );
+    }
+    if !nginx_needed && site.nginx.is_some() {
+        out.push(
+            Diagnostic::warning(
+                doc.key_pos("/nginx"),
+                "no host runs nginx: it needs a web or proxy host, or a forwarded PostgreSQL port",
+            )
+            .rule("NGX003"),
+        );
+    }
+    if let Some(nginx) = &site.nginx {
+        nginx_versions(site, nginx, doc, out);
+    }
+}
+
+/// What the spec's nginx and OpenSSL can serve, and what the TLS and buffer settings imply.
+fn nginx_versions(
+    site: &Site,
+    nginx: &crate::spec::Nginx,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    if !nginx.version.at_least(1, 18, 0) {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/nginx/version"),
+                format!(
+                    "sitewright writes for nginx 1.18 and later, not {}",
+                    nginx.version
+                ),
+            )
+            .rule("NGX008"),
+        );
+    }
+    let servers = [
+        ("https", nginx.https.as_ref().map(|h| &h.tls)),
+        ("cache_proxy", nginx.cache_proxy.as_ref().map(|p| &p.tls)),
+    ];
+    for (section, tls) in servers {
+        let Some(tls) = tls else { continue };
+        let at = |key: &str| doc.value_pos(&format!("/nginx/{section}/tls/{key}"));
+        if tls.profile == crate::spec::TlsProfile::Old {
+            out.push(
+                Diagnostic::error(
+                    at("profile"),
+                    "Mozilla's server-side TLS guidelines 6.0 removed the old profile: it needs TLS 1.0 and 1.1, which current browsers and OpenSSL 3 refuse; use intermediate (TLS 1.2 and 1.3)",
+                )
+                .rule("NGX004"),
+            );
+        }
+        if !nginx.openssl.at_least(1, 1, 1) {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos("/nginx/openssl"),
+                    format!("both TLS profiles offer TLS 1.3, which needs OpenSSL 1.1.1 or later, not {}", nginx.openssl),
+                )
+                .rule("NGX005"),
+            );
+        }
+        if tls.ocsp_stapling && tls.trusted_certificate.is_none() {
+            out.push(
+                Diagnostic::error(
+                    at("ocsp_stapling"),
+                    "OCSP stapling verifies responses with `trusted_certificate`, the issuer's chain: add it",
+                )
+                .rule("NGX006"),
+            );
+        }
+    }
+    if let Some(https) = &nginx.https {
+        let need = https.proxy_buffers.total() * u64::from(https.expected_connections);
+        for host in site.hosts_with(Role::Web) {
+            if need > host.memory.bytes() / 10 {
+                out.push(
+                    Diagnostic::warning(
+                        doc.key_pos("/nginx/https/proxy_buffers"),
+                        format!(
+                            "proxy buffers of {} per connection for {} connections take {}, more than a tenth of {}'s {}",
+                            crate::units::ByteSize::from_bytes(https.proxy_buffers.total()),
+                            https.expected_connections,
+                            crate::units::ByteSize::from_bytes(need),
+                            host.name,
+                            host.memory
+                        ),
+                    )
+                    .rule("NGX007"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! Rules of the PostgreSQL cluster: its roles, its settings against the major's table, what the
+//! major can do, and what the rendered postgresql.conf of each host will say.
+
+use super::role_positions;
+use crate::diagnostic::Diagnostic;
+use crate::plan::postgres::major::{Major, PromoteFile};
+use crate::source::Document;
+use crate::spec::{HbaMethod, HbaType, Role, Site};
+
+/// Settings that sitewright writes from typed fields; setting them by hand would contradict those.
+const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
+    ("port", "postgres.port"),
+    ("data_directory", "postgres.data_directory"),
+    ("hba_file", "postgres.config_directory"),
+    ("ssl", "postgres.ssl"),
+    ("ssl_cert_file", "postgres.ssl.cert"),
+    ("ssl_key_file", "postgres.ssl.key"),
+    ("listen_addresses", "postgres.replication.public_port"),
+    ("primary_conninfo", "postgres.replication"),
+    ("wal_keep_size", "postgres.replication.wal_keep"),
+    ("wal_keep_segments", "postgres.replication.wal_keep"),
+    ("archive_mode", "postgres.archive"),
+    ("archive_command", "postgres.archive.command"),
+    ("restore_command", "postgres.archive.restore_command"),
+];
+
+/// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
+const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
+
+pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    postgres(site, doc, out);
+    names(site, doc, out);
+    versions(site, doc, out);
+    // Rules about the rendered files hold only for a cluster without errors of its own.
+    if !out
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    {
+        cluster(site, doc, out);
+    }
+}
+
+fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let primaries = role_positions(site, doc, Role::PostgresPrimary);
+    let replicas = role_positions(site, doc, Role::PostgresReplica);
+    let Some(pg) = &site.postgres else {
+        for pos in primaries.iter().chain(&replicas) {
+            out.push(
+                Diagnostic::error(
+                    *pos,
+                    "this host has a PostgreSQL role but the spec has no `postgres:` section",
+                )
+                .rule("PG002"),
+            );
+        }
+        return;
+    };
+    match primaries.as_slice() {
+        [] => out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres"),
+                "`postgres:` needs exactly one host with the postgres-primary role; none has it",
+            )
+            .rule("PG003"),
+        ),
+        [_] => {}
+        [_, rest @ ..] => {
+            for pos in rest {
+                out.push(
+                    Diagnostic::error(*pos, "a second postgres-primary: a site has exactly one")
+                        .rule("PG003"),
+                );
+            }
+        }
+    }
+    if !replicas.is_empty() && pg.replication.is_none() {
+        out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres"),
+                "the site has replicas but `postgres.replication` is missing: add the replication user and its password",
+            )
+            .rule("PG004"),
+        );
+    }
+    if let Some(public) = pg.replication.as_ref().and_then(|r| r.public_port)
+        && public == pg.port
+    {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/replication/public_port"),
+                format!("nginx cannot forward port {public} to PostgreSQL listening on the same port; pick another public port"),
+            )
+            .rule("PG005"),
+        );
+    }
+    settings_table(site, pg, doc, out);
+    if let Some(django) = &site.django
+        && let Some(host) = &django.database.host
+    {
+        let pos = doc.value_pos("/django/database/host");
+        match site.host(host.as_str()) {
+            None => {
+                out.push(Diagnostic::error(pos, format!("no host is named `{host}`")).rule("DJ001"))
+            }
+            Some(h) if !h.has(Role::PostgresPrimary) && !h.has(Role::PostgresReplica) => out.push(
+                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL")).rule("DJ001"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let (Some(nginx), Some(public)) = (
+        &site.nginx,
+        pg.replication.as_ref().and_then(|r| r.public_port),
+    ) {
+        for (i, forward) in nginx.stream.iter().enumerate() {
+            if forward.listen == public {
+                out.push(
+                    Diagnostic::error(
+                        doc.value_pos(&format!("/nginx/stream/{i}/listen")),
+                        format!("port {public} is already postgres.replication.public_port"),
+                    )
+                    .rule("NGX001"),
+                );
+            }
+        }
+    }
+}
+
+/// The spec's own settings against the settings table of its major: the name, then the value.
+fn settings_table(
+    site: &Site,
+    pg: &crate::spec::Postgres,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(table) = crate::pg_settings::table(pg.version) else {
+        return;
+    };
+    let site_wide = pg
+        .settings
+        .iter()
+        .map(|(n, v)| (n, v, format!("/postgres/settings/{n}")));
+    let per_host = site.hosts.iter().enumerate().flat_map(|(i, h)| {
+        h.postgres_settings
+            .iter()
+            .map(move |(n, v)| (n, v, format!("/hosts/{i}/postgres_settings/{n}")))
+    });
+    for (name, value, pointer) in site_wide.chain(per_host) {
+        if let Some((_, field)) = MANAGED_POSTGRES_SETTINGS.iter().find(|(n, _)| n == name) {
+            out.push(
+                Diagnostic::error(
+                    doc.key_pos(&pointer),
+                    format!("`{name}` is written from {field}: set it there, not in settings"),
+                )
+                .rule("PG006"),
+            );
+            continue;
+        }
+        if name.contains('.') {
+            // Extension settings are the extension's to check.
+            continue;
+        }
+        match table.get(name) {
+            None => out
+                .push(Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012")),
+            Some(def) => {
+                if let Err(message) = def.check(value, pg.version) {
+                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));
+                }
+            }
+        }
+    }
+}
+
+/// What the spec's PostgreSQL major cannot do, and pg_hba.conf records that cannot work.
+fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let Some(pg) = &site.postgres else { return };
+    let major = Major(pg.version);
+    if let Some(replication) = &pg.replication
+        && replication.promote_trigger_file.is_some()
+        && major.promote_file() == PromoteFile::Removed
+    {
+        out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres/replication/promote_trigger_file"),
+                format!("PostgreSQL {major} has no promote_trigger_file (removed in 16): promote with `pg_ctl promote` or `SELECT pg_promote()`, and remove this key"),
+            )
+            .rule("PG008"),
+        );
+    }
+    if let Some(timeout) = pg.replica_statement_timeout
+        && (timeout.whole_millis().is_none() || timeout.whole_millis() == Some(0))
+    {
+        out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/replica_statement_timeout"),
+                "statement_timeout counts whole milliseconds, and 0 turns it off: give 1ms or more",
+            )
+            .rule("PG011"),
+        );
+    }
+    for (i, record) in pg.hba.iter().enumerate() {
+        let at = |key: &str| doc.value_pos(&format!("/postgres/hba/{i}/{key}"));
+        let gss = matches!(record.kind, HbaType::Hostgssenc | HbaType::Hostnogssenc);
+        if gss && !major.has_gssenc_records() {
+            out.push(
+                Diagnostic::error(
+                    at("type"),
+                    format!("PostgreSQL {major} has no GSSAPI-encrypted records (from 12)"),
+                )
+                .rule("PG009"),
+            );
+        }
+        let local = record.kind == HbaType::Local;
+        match (&record.address, local) {
+            (Some(_), true) => out.push(
+                Diagnostic::error(
+                    at("address"),
+                    "a local record has no address: it matches Unix-socket connections",
+                )
+                .rule("PG010"),
+            ),
+            (None, false) => out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/postgres/hba/{i}")),
+                    "this record needs an address: a CIDR block such as 192.0.2.0/24, or all",
+                )
+                .rule("PG010"),
+            ),
+            _ => {}
+        }
+        if record.method == HbaMethod::Cert && record.kind != HbaType::Hostssl {
+            out.push(
+                Diagnostic::error(at("method"), "cert authentication needs a hostssl record")
+                    .rule("PG010"),
+            );
+        }
+        if record.method == HbaMethod::Peer && !local {
+            out.push(
+                Diagnostic::error(
+                    at("method"),
+                    "peer authentication works only on local records; use scram-sha-256 over TCP",
+                )
+                .rule("PG010"),
+            );
+        }
+    }
+}
+
+/// Role and database names that pg_hba.conf would read as keywords.
+fn names(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let replication = site
+        .postgres
+        .as_ref()
+        .and_then(|p| p.replication.as_ref())
+        .map(|r| ("/postgres/replication/user", r.user.as_str()));
+    let django = site.django.as_ref().map(|d| &d.database);
+    let named = replication
+        .into_iter()
+        .chain(django.map(|d| ("/django/database/user", d.user.as_str())))
+        .chain(django.map(|d| ("/django/database/name", d.name.as_str())));
+    for (pointer, name) in named {
+        if HBA_KEYWORDS.contains(&name) {
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(pointer),
+                    format!("`{name}` is a pg_hba.conf keyword, so it cannot name a role or database there; choose another name"),
+                )
+                .rule("PG007"),
+            );
+        }
+    }
+}
+
+/// A host's postgresql.conf as the plan writes it: each setting's value and, when the spec set it
+/// as given, the pointer of that value.
+struct Effective {
+    settings: Vec<crate::plan::Setting>,
+}
+
+impl Effective {
+    fn of(site: &Site, pg: &crate::spec::Postgres, host: &crate::spec::Host) -> Self {
+        let conf = crate::plan::postgres::conf::conf(site, pg, host);
+        let mut settings = conf.postgresql;
+        settings.extend(conf.recovery);
+        Self { settings }
+    }
+
+    fn get(&self, name: &str) -> Option<&crate::plan::Setting> {
+        self.settings
+            .iter()
+            .rev()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.get(name).map(|s| match &s.value {
+            serde_json::Value::String(t) => t.clone(),
+            serde_json::Value::Bool(b) => if *b { "on" } else { "off" }.to_owned(),
+            other => other.to_string(),
+        })
+    }
+
+    /// A whole-number setting, or the server's default for it.
+    fn number(&self, name: &str, default: u64) -> u64 {
+        self.text(name)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// A memory setting in bytes, read with the setting's unit from the major's table.
+    fn bytes(&self, name: &str, major: u32) -> Option<u64> {
+        let text = self.text(name)?;
+        if let Ok(size) = crate::units::ByteSize::parse(&text) {
+            return Some(size.bytes());
+        }
+        let count: u64 = text.parse().ok()?;
+        let unit = crate::pg_settings::table(major)?.get(name)?.unit;
+        let factor = match unit {
+            "8kB" => 8192,
+            "kB" => 1024,
+            "MB" => 1024 * 1024,
+            _ => 1,
+        };
+        Some(count * factor)
+    }
+
+    /// Where the spec says this setting, or else where the host is.
+    fn pos(&self, name: &str, doc: &Document, host_pointer: &str) -> crate::diagnostic::Pos {
+        match self.get(name).and_then(|s| s.from_spec.as_deref()) {
+            Some(pointer) => doc.value_pos(pointer),
+            None => doc.value_pos(host_pointer),
+        }
+    }
+}
+
+fn is_on(text: Option<String>) -> bool {
+    text.is_some_and(|t| matches!(t.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1"))
+}
+
+/// Settings a standby must have at least as high as its primary, with the server's defaults.
+const STANDBY_FLOORS: &[(&str, u64)] = &[
+    ("max_connections", 100),
+    ("max_prepared_transactions", 0),
+    ("max_locks_per_transaction", 64),
+    ("max_wal_senders", 10),
+    ("max_worker_processes", 8),
+];
+
+/// Rules about what the rendered postgresql.conf of each host will say.
+pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let Some(pg) = &site.postgres else { return };
+    let Some((primary_index, primary)) = site
+        .hosts
+        .iter()
+        .enumerate()
+        .find(|(_, h)| h.has(Role::PostgresPrimary))
+    else {
+        return;
+    };
+    let primary_pointer = format!("/hosts/{primary_index}/name");
+    let ours = Effective::of(site, pg, primary);
+    let replicas: Vec<(usize, &crate::spec::Host)> = site
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.has(Role::PostgresReplica))
+        .collect();
+    let mut on_host = |host: &crate::spec::Host, d: Diagnostic| out.push(d.on(host.name.as_str()));
+
+    if !replicas.is_empty() {
+        let senders = ours.number("max_wal_senders", 10);
+        let needed = replicas.len() as u64 + 2;
+        if senders < needed {
+            on_host(primary, Diagnostic::error(
+                ours.pos("max_wal_senders", doc, &primary_pointer),
+                format!("max_wal_senders is {senders}: {} replica(s) and a base backup need at least {needed}", replicas.len()),
+            ).rule("PG018"));
+        }
+        if ours
+            .text("wal_level")
+            .is_some_and(|l| l.eq_ignore_ascii_case("minimal"))
+        {
+            on_host(
+                primary,
+                Diagnostic::error(
+                    ours.pos("wal_level", doc, &primary_pointer),
+                    "wal_level minimal writes too little WAL for streaming replicas: use replica",
+                )
+                .rule("PG019"),
+            );
+        }
+        let archive = pg.archive.is_some();
+        let kept = pg
+            .replication
+            .as_ref()
+            .and_then(|r| r.wal_keep)
+            .map_or(0, |k| k.bytes());
+        if !archive && kept < 1 << 30 {
+            on_host(primary, Diagnostic::warning(
+                doc.key_pos("/postgres/replication"),
+                "no WAL archive, no replication slot, and under 1GB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep or postgres.archive",
+            ).rule("PG023"));
+        }
+    }
+
+    for (index, replica) in &replicas {
+        let theirs = Effective::of(site, pg, replica);
+        let pointer = format!("/hosts/{index}/name");
+        for (name, default) in STANDBY_FLOORS {
+            let (mine, primary_value) =
+                (theirs.number(name, *default), ours.number(name, *default));
+            if mine < primary_value {
+                on_host(replica, Diagnostic::error(
+                    theirs.pos(name, doc, &pointer),
+                    format!("{name} is {mine} on standby {} but {primary_value} on its primary {}: a standby needs at least its primary's", replica.name, primary.name),
+                ).rule("PG017").also(ours.pos(name, doc, &primary_pointer)));
+            }
+        }
+        let serves_reads = replica.has(Role::Web) || pg.replica_statement_timeout.is_some();
+        if serves_reads && !is_on(theirs.text("hot_standby").or(Some("on".into()))) {
+            on_host(
+                replica,
+                Diagnostic::error(
+                    theirs.pos("hot_standby", doc, &pointer),
+                    format!(
+                        "{} serves read-only queries, which hot_standby off refuses",
+                        replica.name
+                    ),
+                )
+                .rule("PG020"),
+            );
+        }
+        // The port and the listen address come from one spec value each; this guards the plan.
+        let expected_port = pg
+            .replication
+            .as_ref()
+            .and_then(|r| r.public_port)
+            .unwrap_or(pg.port);
+        if let Some(conninfo) = theirs.text("primary_conninfo")
+            && !conninfo.contains(&format!("port={expected_port} "))
+        {
+            on_host(
+                replica,
+                Diagnostic::error(
+                    doc.value_pos(&pointer),
+                    format!("primary_conninfo does not connect to port {expected_port}"),
+                )
+                .rule("PG021"),
+            );
+        }
+    }
+
+    for (index, host) in site.hosts.iter().enumerate() {
+        if !host.has(Role::PostgresPrimary) && !host.has(Role::PostgresReplica) {
+            continue;
+        }
+        let effective = Effective::of(site, pg, host);
+        let pointer = format!("/hosts/{index}/name");
+        let memory = host.memory.bytes();
+        if let Some(shared) = effective.bytes("shared_buffers", pg.version)
+            && shared * 10 > memory * 4
+        {
+            on_host(
+                host,
+                Diagnostic::warning(
+                    effective.pos("shared_buffers", doc, &pointer),
+                    format!(
+                        "shared_buffers {} is over 40% of {}'s {}",
+                        crate::units::ByteSize::from_bytes(shared),
+                        host.name,
+                        host.memory
+                    ),
+                )
+                .rule("PG024"),
+            );
+        }
+        let connections = effective.number("max_connections", 100);
+        if let Some(work) = effective.bytes("work_mem", pg.version)
+            && work.saturating_mul(connections) > memory
+        {
+            on_host(
+                host,
+                Diagnostic::warning(
+                    effective.pos("work_mem", doc, &pointer),
+                    format!(
+                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}",
+                        crate::units::ByteSize::from_bytes(work),
+                        crate::units::ByteSize::from_bytes(work.saturating_mul(connections)),
+                        host.name,
+                        host.memory
+                    ),
+                )
+                .rule("PG025"),
+            );
+        }
+        let forwarded = pg
+            .replication
+            .as_ref()
+            .and_then(|r| r.public_port)
+            .is_some();
+        if forwarded
+            && effective
+                .text("listen_addresses")
+                .is_some_and(|l| l != "127.0.0.1")
+        {
+            on_host(host, Diagnostic::error(
+                doc.value_pos("/postgres/replication/public_port"),
+                "nginx forwards the public port, but PostgreSQL does not listen on loopback only",
+            ).rule("PG022"));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Every rule `check` applies: a stable id, a severity, and the explanation `sitewright explain ID`
+//! shows. Ids never change meaning, so CI logs and notes stay searchable.
+
+use crate::diagnostic::Severity;
+
+/// One rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub explanation: &'static str,
+}
+
+macro_rules! rules {
+    ($($id:literal $severity:ident $summary:literal $explanation:literal;)*) => {
+        /// Every rule, in id order.
+        pub const RULES: &[Rule] = &[$(Rule {
+            id: $id,
+            severity: Severity::$severity,
+            summary: $summary,
+            explanation: $explanation,
+        }),*];
+    };
+}
+
+rules! {
+    "DJ001" Error "The Django database host runs no PostgreSQL"
+        "`django.database.host` names the host Django connects to; it must be a host with the postgres-primary or postgres-replica role, so that its address and port come from the same spec as the server's.";
+    "DJ002" Error "CONN_MAX_AGE is not whole seconds"
+        "Django's CONN_MAX_AGE counts whole seconds; write `django.database.conn_max_age` as `60s` or `5min`.";
+    "DJ003" Error "A read-only instance without a base module"
+        "A web host that is also a PostgreSQL replica runs CATMAID's read-only mirror, which adds the nolastlogin app to INSTALLED_APPS. That list comes from the application's own settings, so `django.base_module` must name them.";
+    "DJ004" Error "A database replica that is not a replica"
+        "`django.database.replicas` adds read-only connections to the hosts it names; each must have the postgres-replica role.";
+    "DJ005" Error "A reserved dict key in extra"
+        "sitewright writes Python tuples through a dict with the single key `__tuple__`, so no extra setting may use that key.";
+    "DJ006" Error "Django trusts a header nginx does not overwrite"
+        "SECURE_PROXY_SSL_HEADER makes Django believe a request came over HTTPS when the header says so. A client can send any header; only one that nginx overwrites on every request (X-Forwarded-Proto, with $scheme) is safe to trust.";
+    "DJ007" Warning "Django's HSTS disagrees with nginx's"
+        "nginx sends Strict-Transport-Security and hides Django's; Django's SECURE_HSTS_* settings should say the same, or `check --deploy` and the browser see different policies.";
+    "DJ008" Error "ALLOWED_HOSTS does not cover a server name"
+        "Django answers 400 Bad Request for a host name not in ALLOWED_HOSTS; every name nginx serves the application under must be in it.";
+    "DJ009" Error "extra sets a setting written from the spec"
+        "SECRET_KEY and DATABASES are written from `django.secret_key` and `django.database`, so that secrets are read at run time; set them there, not in `extra`.";
+    "HBA001" Warning "A pg_hba.conf record that can never match"
+        "PostgreSQL uses the first record that matches a connection. A record whose connections an earlier record already matches is never used: remove it, or move it up.";
+    "HBA002" Error "trust over the network"
+        "`trust` lets anyone who can reach the port log in as any role without a password. Use it, if at all, only on `local` records (the Unix socket), and prefer peer there.";
+    "HBA003" Warning "md5 where scram-sha-256 is available"
+        "md5 password hashes can be replayed from a stolen pg_hba-protected dump and are deprecated in PostgreSQL 18; every supported major speaks scram-sha-256.";
+    "HBA004" Warning "Password logins from anywhere"
+        "A record for 0.0.0.0/0 or ::/0 with a password method lets the whole internet try passwords; name the networks the clients are in.";
+    "NET001" Error "Two services on one address and port"
+        "Two listeners on the same host, address and port cannot both start: the second fails with 'address already in use'. Each port of nginx, PostgreSQL and the application servers on a host must be its own.";
+    "NGX001" Error "A stream forward on the PostgreSQL public port"
+        "`postgres.replication.public_port` is already nginx's forward to PostgreSQL; an extra `nginx.stream` forward cannot listen on it too.";
+    "NGX002" Error "A forwarded port without nginx"
+        "`postgres.replication.public_port` makes nginx forward that port to PostgreSQL, which then listens on loopback; the spec needs an `nginx:` section with the version the primary runs.";
+    "NGX003" Warning "nginx configured but unused"
+        "No host runs nginx: it needs a web host, a proxy host, or a forwarded PostgreSQL port.";
+    "NGX004" Error "The old TLS profile"
+        "Mozilla's server-side TLS guidelines 6.0 removed the old profile: it needs TLS 1.0 and 1.1, which current browsers and OpenSSL 3 refuse. Use intermediate (TLS 1.2 and 1.3).";
+    "NGX005" Error "An OpenSSL without TLS 1.3"
+        "Both TLS profiles offer TLS 1.3, which OpenSSL has from 1.1.1.";
+    "NGX006" Error "OCSP stapling without a trusted chain"
+        "nginx verifies stapled OCSP responses with ssl_trusted_certificate, the issuer's chain; give it in `tls.trusted_certificate`.";
+    "NGX007" Warning "Proxy buffers that do not fit in memory"
+        "Each connection may hold proxy_buffers' count times size. For the expected connections that should stay under a tenth of the host's memory, or nginx competes with everything else on it.";
+    "NGX008" Error "An nginx too old"
+        "sitewright writes for nginx 1.18 and later.";
+    "PG001" Error "A host both primary and replica"
+        "A server is either the primary or a streaming replica of it.";
+    "PG002" Error "A PostgreSQL role without a postgres section"
+        "Hosts with the postgres-primary or postgres-replica role need the `postgres:` section that says how the cluster runs.";
+    "PG003" Error "Not exactly one primary"
+        "A cluster has one primary, which the replicas follow.";
+    "PG004" Error "Replicas without replication"
+        "Replicas need `postgres.replication`: the role they log in as and its password.";
+    "PG005" Error "The public port is PostgreSQL's own"
+        "nginx cannot listen on the port PostgreSQL listens on; pick another `public_port`.";
+    "PG006" Error "A setting written from a typed field"
+        "Some postgresql.conf settings are written from typed fields of the spec (the port, SSL, replication, archiving) so that other files agree with them; set them there, not in `settings`.";
+    "PG007" Error "A name that pg_hba.conf reads as a keyword"
+        "pg_hba.conf reads all, sameuser, samerole, samegroup and replication as keywords in its database and user columns; a role or database of that name cannot be written there.";
+    "PG008" Error "promote_trigger_file on PostgreSQL 16 or later"
+        "PostgreSQL 16 removed promote_trigger_file (a server with it in its configuration does not start). Promote with `pg_ctl promote` or `SELECT pg_promote()`.";
+    "PG009" Error "GSSAPI-encrypted records before PostgreSQL 12"
+        "hostgssenc and hostnogssenc records arrived in PostgreSQL 12.";
+    "PG010" Error "A pg_hba.conf record that cannot work"
+        "local records have no address and every other type needs one; cert needs hostssl; peer works only on local records.";
+    "PG011" Error "A statement timeout that is not whole milliseconds"
+        "statement_timeout counts milliseconds, and 0 turns it off.";
+    "PG012" Error "A setting the major does not have"
+        "Settings are checked against the table of every setting the spec's PostgreSQL major accepts, generated from the real server (data/postgres/). A setting of another major says when it came or went.";
+    "PG013" Error "A value the setting does not accept"
+        "Values are read as the server reads them: units are case-sensitive, and numbers must fit the setting's range.";
+    "PG014" Error "A replica of another major"
+        "Physical replication copies the primary's files, so a replica must run the primary's major version. The spec has one `postgres.version` for the whole cluster, so sitewright's files always agree; the rule guards the files it renders.";
+    "PG015" Error "A replica that pg_hba.conf does not let in"
+        "The first pg_hba.conf record that matches a replica's replication connection (from its address, or from 127.0.0.1 through nginx's forward) must accept it over SSL with a password. A `reject` or a record for other users placed earlier shuts it out.";
+    "PG016" Error "Replication over plain host with SSL on"
+        "With SSL on, replication records should be hostssl: a `host` record also admits a replica that does not use SSL, and the WAL then crosses the network in the clear.";
+    "PG017" Error "A standby with less than its primary"
+        "A standby's max_connections, max_prepared_transactions, max_locks_per_transaction, max_wal_senders and max_worker_processes must be at least its primary's, or it refuses to start or pauses recovery.";
+    "PG018" Error "Too few WAL senders"
+        "Each replica holds a WAL sender, and a base backup takes one or two more: max_wal_senders must be at least the replicas plus 2.";
+    "PG019" Error "wal_level too low for replicas"
+        "Streaming replicas need wal_level replica or logical on the primary.";
+    "PG020" Error "A replica that serves reads with hot_standby off"
+        "A replica that serves read-only queries (a web host on it, or a replica statement timeout) must run with hot_standby on, or it accepts no connections.";
+    "PG021" Error "primary_conninfo on the wrong port"
+        "A replica connects to nginx's forwarded port when there is one, else to PostgreSQL's port. Both come from one spec value, so the files agree; the rule guards the files sitewright renders.";
+    "PG022" Error "PostgreSQL open beside nginx's forward"
+        "When nginx forwards the public port, PostgreSQL listens on loopback only, so that the allow list in nginx decides who reaches it.";
+    "PG023" Warning "Replicas that can fall behind for good"
+        "Without WAL archiving or a replication slot, a replica that is down longer than the primary keeps WAL (`postgres.replication.wal_keep`, at least 1GB advised) must be rebuilt from a new base backup.";
+    "PG024" Warning "shared_buffers over 40% of memory"
+        "PostgreSQL relies on the operating system's page cache too; above 40% of the host's memory shared_buffers leaves too little for it.";
+    "PG025" Warning "work_mem times max_connections over memory"
+        "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory.";
+    "SEC001" Error "A secret written into the spec"
+        "The spec is committed, so a secret is `{ env: NAME }` or `{ file: PATH }`, read only when a file needs it.";
+    "SITE001" Error "A host defined twice"
+        "Host names name folders of the rendered tree and the hosts of every rule; each is defined once.";
+    "SITE002" Error "A role listed twice"
+        "Each role of a host is listed once.";
+    "SYS001" Error "Both members of an exclusive pair"
+        "vm.dirty_bytes and vm.dirty_ratio (and the background pair) exclude each other: the kernel zeroes one when the other is written, so the file's order would decide. Keep one.";
+    "SYS002" Error "A kernel parameter that does not exist"
+        "Keys are checked against the kernel's parameters (data/sysctl/keys.tsv); `sysctl -p` fails on an unknown one.";
+    "SYS003" Error "A value of the wrong kind"
+        "Each parameter's kind decides what it takes: sizes for bytes, durations for centiseconds, percentages for ratios.";
+    "SYS004" Error "kernel.shmmax below shared_buffers"
+        "With shared_memory_type = sysv, PostgreSQL takes its shared memory as one System V segment, which kernel.shmmax must allow; it refuses to start otherwise.";
+    "WEB001" Error "A web host without nginx.https"
+        "A web host runs nginx's HTTPS server in front of the application.";
+    "WEB002" Error "A web host without Django"
+        "A web host runs the Django application: the spec needs a `django:` section.";
+    "WEB003" Error "A proxy host without nginx.cache_proxy"
+        "A proxy host runs nginx's caching proxy.";
+}
+
+/// The rule with `id`.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_in_order() {
+        let ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    fn every_rule_the_source_names_is_registered() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut pending = vec![root];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for part in text.split(".rule(\"").skip(1) {
+                    let id = part.split('"').next().unwrap();
+                    assert!(
+                        rule(id).is_some(),
+                        "{}: rule {id} is not in RULES",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
