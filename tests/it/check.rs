@@ -27,6 +27,7 @@ postgres:
   replication:
     user: replicator
     password: { env: REPLICATION_PASSWORD }
+    wal_keep: 1GB
   settings:
     max_connections: 100
 sysctl:
@@ -154,9 +155,9 @@ site.yaml: 1 error
         "a tab in the indentation",
         "    vm.swappiness: 10",
         "\tvm.swappiness: 10",
-        "site.yaml:25:2: error: invalid YAML: tabs disallowed within this context (block indentation); indent with spaces
+        "site.yaml:26:2: error: invalid YAML: tabs disallowed within this context (block indentation); indent with spaces
    |
-25 |     vm.swappiness: 10
+26 |     vm.swappiness: 10
    |     ^^^^^^^^^^^^^
 site.yaml: 1 error
 ",
@@ -198,9 +199,9 @@ site.yaml: 1 error
         "a setting that a typed field writes",
         "    max_connections: 100",
         "    port: 5433",
-        "site.yaml:22:5: error[PG006]: `port` is written from postgres.port: set it there, not in settings
+        "site.yaml:23:5: error[PG006]: `port` is written from postgres.port: set it there, not in settings
    |
-22 |     port: 5433
+23 |     port: 5433
    |     ^^^^
 site.yaml: 1 error
 ",
@@ -209,9 +210,9 @@ site.yaml: 1 error
         "both members of an exclusive sysctl pair",
         "    vm.swappiness: 10",
         "    vm.dirty_bytes: 1GB\n    vm.dirty_ratio: 4",
-        "site.yaml:26:5: error[SYS001]: `vm.dirty_bytes` and `vm.dirty_ratio` exclude each other (writing one zeroes the other); keep one
+        "site.yaml:27:5: error[SYS001]: `vm.dirty_bytes` and `vm.dirty_ratio` exclude each other (writing one zeroes the other); keep one
    |
-26 |     vm.dirty_ratio: 4
+27 |     vm.dirty_ratio: 4
    |     ^^^^^^^^^^^^^^
 site.yaml: 1 error
 ",
@@ -220,9 +221,9 @@ site.yaml: 1 error
         "a setting the major does not have",
         "    max_connections: 100",
         "    vacuum_defer_cleanup_age: 0",
-        "site.yaml:22:5: error[PG012]: `vacuum_defer_cleanup_age` exists in PostgreSQL 11 to 15 only: it was removed in 16, and this spec is for 16
+        "site.yaml:23:5: error[PG012]: `vacuum_defer_cleanup_age` exists in PostgreSQL 11 to 15 only: it was removed in 16, and this spec is for 16
    |
-22 |     vacuum_defer_cleanup_age: 0
+23 |     vacuum_defer_cleanup_age: 0
    |     ^^^^^^^^^^^^^^^^^^^^^^^^
 site.yaml: 1 error
 ",
@@ -231,9 +232,9 @@ site.yaml: 1 error
         "a misspelt setting",
         "    max_connections: 100",
         "    max_conections: 100",
-        "site.yaml:22:5: error[PG012]: PostgreSQL 16 has no setting `max_conections`; did you mean `max_connections`?
+        "site.yaml:23:5: error[PG012]: PostgreSQL 16 has no setting `max_conections`; did you mean `max_connections`?
    |
-22 |     max_conections: 100
+23 |     max_conections: 100
    |     ^^^^^^^^^^^^^^
 site.yaml: 1 error
 ",
@@ -242,9 +243,9 @@ site.yaml: 1 error
         "a unit in the wrong case",
         "    max_connections: 100",
         "    work_mem: 64mb",
-        "site.yaml:22:15: error[PG013]: `mb` is not a unit of `work_mem`: units are case-sensitive, write MB
+        "site.yaml:23:15: error[PG013]: `mb` is not a unit of `work_mem`: units are case-sensitive, write MB
    |
-22 |     work_mem: 64mb
+23 |     work_mem: 64mb
    |               ^^^^
 site.yaml: 1 error
 ",
@@ -253,9 +254,9 @@ site.yaml: 1 error
         "a value out of range",
         "    max_connections: 100",
         "    max_connections: 0",
-        "site.yaml:22:22: error[PG013]: `max_connections` must be between 1 and 262143
+        "site.yaml:23:22: error[PG013]: `max_connections` must be between 1 and 262143
    |
-22 |     max_connections: 0
+23 |     max_connections: 0
    |                      ^
 site.yaml: 1 error
 ",
@@ -286,9 +287,9 @@ site.yaml: 1 error
         "a kernel parameter that does not exist",
         "    vm.swappiness: 10",
         "    vm.swapiness: 10",
-        "site.yaml:25:5: error[SYS002]: the kernel has no parameter `vm.swapiness`; did you mean `vm.swappiness`?
+        "site.yaml:26:5: error[SYS002]: the kernel has no parameter `vm.swapiness`; did you mean `vm.swappiness`?
    |
-25 |     vm.swapiness: 10
+26 |     vm.swapiness: 10
    |     ^^^^^^^^^^^^
 site.yaml: 1 error
 ",
@@ -297,9 +298,9 @@ site.yaml: 1 error
         "a size where the kernel counts something else",
         "    vm.swappiness: 10",
         "    vm.swappiness: 1GB",
-        "site.yaml:25:20: error[SYS003]: `vm.swappiness` is a whole number
+        "site.yaml:26:20: error[SYS003]: `vm.swappiness` is a whole number
    |
-25 |     vm.swappiness: 1GB
+26 |     vm.swappiness: 1GB
    |                    ^^^
 site.yaml: 1 error
 ",
@@ -308,9 +309,9 @@ site.yaml: 1 error
         "centiseconds that are not whole",
         "    vm.swappiness: 10",
         "    vm.dirty_expire_centisecs: 15ms",
-        "site.yaml:25:32: error[SYS003]: `vm.dirty_expire_centisecs` counts centiseconds: 15ms is not a whole number of 10ms
+        "site.yaml:26:32: error[SYS003]: `vm.dirty_expire_centisecs` counts centiseconds: 15ms is not a whole number of 10ms
    |
-25 |     vm.dirty_expire_centisecs: 15ms
+26 |     vm.dirty_expire_centisecs: 15ms
    |                                ^^^^
 site.yaml: 1 error
 ",
@@ -319,9 +320,9 @@ site.yaml: 1 error
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",
-        "site.yaml:24:12: error: expected a string, found a number `1.20`; write it in quotes: \"1.20\"
+        "site.yaml:25:12: error: expected a string, found a number `1.20`; write it in quotes: \"1.20\"
    |
-24 |   version: 1.20
+25 |   version: 1.20
    |            ^^^^
 site.yaml: 1 error
 ",
@@ -413,7 +414,7 @@ fn three_separate_mistakes_are_all_reported_in_one_run() {
         [
             "site.yaml:5:13: error: expected a byte size such as 512kB, 256MB, 1GB or 1GiB (kB, MB, GB and TB are powers of 1024), found a string `8 gigs`",
             "site.yaml:16:12: error: must be at most 18, found an integer `19`",
-            "site.yaml:24:3: error: unknown key `setings`; did you mean `settings`?",
+            "site.yaml:25:3: error: unknown key `setings`; did you mean `settings`?",
             "site.yaml: 3 errors",
         ]
     );
