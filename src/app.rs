@@ -8,7 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{CheckArgs, Cli, ColorWhen, Command, DiffArgs, RenderArgs, Selection};
+use crate::cli::{
+    CheckArgs, Cli, ColorWhen, Command, DiffArgs, ExplainArgs, Format as CheckFormat, RenderArgs,
+    Selection,
+};
 use crate::diagnostic::Severity;
 use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
 use crate::load::{Invalid, Loaded, load};
@@ -19,6 +22,19 @@ use crate::secrets::{SecretError, resolve};
 use crate::source::Source;
 use crate::templates::{BUILTIN, Overrides};
 use crate::write::{WriteError, destination, write_tree};
+
+/// `println!` that stops quietly when the reader has gone (`sitewright … | head`), where
+/// `println!` would panic on the closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let mut stdout = io::stdout().lock();
+        if let Err(error) = writeln!(stdout, $($arg)*) {
+            if error.kind() == io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
 
 /// Why a command could not do its job; each kind knows its exit code.
 #[derive(Debug)]
@@ -80,9 +96,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(args) => render(&args),
         Command::Diff(args) => diff_command(&args),
         Command::Schema => {
-            print!("{}", schema_text());
+            outln!("{}", schema_text().trim_end());
             Ok(0)
         }
+        Command::Explain(args) => explain(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -132,45 +149,92 @@ fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnost
     }
 }
 
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn check(args: &CheckArgs) -> Result<u8, Failure> {
-    match load_spec(&args.spec) {
-        Ok((source, loaded)) => {
-            let plan = plan(&loaded.site);
-            let warnings = loaded.warnings.len();
-            println!(
-                "{}: ok: {} hosts, {} files{}",
-                source.name,
-                loaded.site.hosts.len(),
-                plan.files.len(),
-                match warnings {
-                    0 => String::new(),
-                    1 => ", 1 warning".to_owned(),
-                    n => format!(", {n} warnings"),
+    let (source, diagnostics, summary) = match read_source(&args.spec) {
+        Ok(source) => match load(&source) {
+            Ok(loaded) => {
+                let files = plan(&loaded.site).files.len();
+                let hosts = loaded.site.hosts.len();
+                (source, loaded.warnings, Some((hosts, files)))
+            }
+            Err(invalid) => (source, invalid.diagnostics, None),
+        },
+        Err(Failure::Invalid(source, invalid)) => (source, invalid.diagnostics, None),
+        Err(other) => return Err(other),
+    };
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    let totals = format!("{}, {}", count(errors, "error"), count(warnings, "warning"));
+    match args.format {
+        CheckFormat::Text => {
+            print_grouped(&source, &diagnostics);
+            match summary {
+                Some((hosts, files)) if errors == 0 => {
+                    outln!(
+                        "{}: ok: {hosts} hosts, {files} files; {totals}",
+                        source.name
+                    );
                 }
-            );
-            Ok(0)
+                _ => eprintln!("{}: {totals}", source.name),
+            }
         }
-        Err(Failure::Invalid(source, invalid)) => {
-            print_diagnostics(&source, &invalid.diagnostics);
-            let errors = invalid.errors();
-            let warnings = invalid
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Warning)
-                .count();
-            eprintln!(
-                "{}: {errors} error{}{}",
-                source.name,
-                if errors == 1 { "" } else { "s" },
-                match warnings {
-                    0 => String::new(),
-                    1 => ", 1 warning".to_owned(),
-                    n => format!(", {n} warnings"),
-                }
+        CheckFormat::Json => {
+            let report = serde_json::json!({
+                "spec": source.name,
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": diagnostics.iter().map(|d| serde_json::json!({
+                    "id": d.rule,
+                    "severity": d.severity.to_string(),
+                    "host": d.host,
+                    "file": source.name,
+                    "line": d.pos.line,
+                    "column": d.pos.column,
+                    "message": d.message,
+                    "also": d.also.iter().map(|p| serde_json::json!({"line": p.line, "column": p.column})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("JSON values serialise")
             );
-            Ok(1)
         }
-        Err(other) => Err(other),
+    }
+    let failed = errors > 0 || (args.deny_warnings && warnings > 0);
+    Ok(u8::from(failed))
+}
+
+/// Problems of the whole site first, then each host's under its name, in spec order.
+fn print_grouped(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
+    let mut hosts: Vec<&str> = Vec::new();
+    for d in diagnostics {
+        if let Some(host) = d.host.as_deref()
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
+    }
+    let site: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.host.is_none())
+        .cloned()
+        .collect();
+    print_diagnostics(source, &site);
+    for host in hosts {
+        eprintln!("host {host}:");
+        let own: Vec<_> = diagnostics
+            .iter()
+            .filter(|d| d.host.as_deref() == Some(host))
+            .cloned()
+            .collect();
+        print_diagnostics(source, &own);
     }
 }
 
@@ -269,7 +333,7 @@ fn render(args: &RenderArgs) -> Result<u8, Failure> {
         names.dedup();
         names.len()
     };
-    println!(
+    outln!(
         "wrote {} files for {hosts} hosts and manifest.json to {}",
         report.written,
         args.out.display()
@@ -415,4 +479,67 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
         writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))?;
     }
     Ok(())
+}
+
+fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
+    if let Some(rule) = crate::rules::rule(&args.target) {
+        outln!("{} ({}): {}\n", rule.id, rule.severity, rule.summary);
+        outln!("{}", rule.explanation);
+        return Ok(0);
+    }
+    let spec = PathBuf::from(&args.target);
+    if !spec.exists() && args.host.is_none() {
+        return Err(Failure::Usage(format!(
+            "`{}` is neither a rule id (such as PG017) nor a spec file",
+            args.target
+        )));
+    }
+    let (Some(host), Some(path)) = (&args.host, &args.path) else {
+        return Err(Failure::Usage(
+            "explain SPEC needs --host NAME and the file's PATH on that host".to_owned(),
+        ));
+    };
+    let (source, loaded) = load_spec(&spec)?;
+    let selection = Selection {
+        hosts: vec![host.clone()],
+        templates: None,
+    };
+    let mut planned = select(plan(&loaded.site), &loaded, &selection)?;
+    let paths: Vec<String> = planned.files.iter().map(|f| f.path.clone()).collect();
+    planned.files.retain(|f| f.path == *path);
+    let Some(file) = planned.files.first().cloned() else {
+        return Err(Failure::Usage(format!(
+            "{host} has no rendered file {path}; its files are {}",
+            paths.join(", ")
+        )));
+    };
+    let tree = Renderer::new(&Overrides::default())
+        .render(&planned, &Secrets::none())
+        .map_err(Failure::Render)?;
+    let content = &tree.files[0].content;
+    let lines = crate::explain::explain(
+        &file,
+        content,
+        &loaded.doc,
+        &source.name,
+        args.key.as_deref(),
+    );
+    if lines.is_empty()
+        && let Some(key) = &args.key
+    {
+        return Err(Failure::Usage(format!(
+            "no line of {path} on {host} sets `{key}`"
+        )));
+    }
+    outln!("{host}:{path} (template {})", file.template);
+    for line in lines {
+        outln!("{:>4}  {}", line.number, line.text.trim_end());
+        match (&line.spec, &line.why) {
+            (Some(spec), Some(why)) => outln!("      from {spec}: {why}"),
+            (Some(spec), None) => outln!("      from {spec}"),
+            (None, Some(why)) => outln!("      derived: {why}"),
+            (None, None) => outln!("      the template's own text"),
+        }
+    }
+    Ok(0)
 }

@@ -23,12 +23,42 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print the JSON Schema of the spec.
     Schema,
+    /// Explain a rule (`explain PG017`), or where each value of a rendered file came from
+    /// (`explain SPEC --host NAME PATH [KEY]`).
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The site spec (YAML).
     pub spec: PathBuf,
+    /// Exit 1 when there are warnings, as when there are errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// How problems are printed: text for people, json for CI.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Each problem with the source line under it, grouped by host, to stderr.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A rule id (PG017), or a site spec to explain a rendered file of.
+    pub target: String,
+    /// The host whose file to explain.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// The file's absolute path on the host.
+    pub path: Option<String>,
+    /// Only this setting or directive.
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod diff;
 pub mod escape;
+pub mod explain;
 pub mod load;
 pub mod manifest;
 pub mod pg_settings;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{FileMeta, Mode, OnChange, PlannedFile, Service};
+use super::{FileMeta, Mode, OnChange, Origin, PlannedFile, Service};
 use crate::spec::{
     CacheBackend, Django, Email, Host, PythonValue, Role, SecretRef, SessionEngine, Site,
 };
@@ -26,7 +26,119 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         context: context(site, django, host),
         meta: FileMeta::new(Mode::PUBLIC, "root", Service::Django, OnChange::Restart),
         secrets: Vec::new(),
+        origins: origins(django, host),
     }]
+}
+
+/// Where each setting of the module comes from.
+fn origins(django: &Django, host: &Host) -> Vec<Origin> {
+    let mirror = read_only(host).then_some("a read-only instance (seed 002)");
+    let hsts = Some("as nginx sends it");
+    let mut out = vec![
+        Origin::new("from", Some("/django/base_module"), None),
+        Origin::new("DEBUG", None, Some("production")),
+        Origin::new(
+            "ALLOWED_HOSTS",
+            Some("/django/allowed_hosts"),
+            Some("and the server names nginx serves"),
+        ),
+        Origin::new(
+            "CSRF_TRUSTED_ORIGINS",
+            Some("/nginx/https/server_name"),
+            Some("https and the server names"),
+        ),
+        Origin::new(
+            "SECRET_KEY",
+            Some("/django/secret_key"),
+            Some("read when Django starts"),
+        ),
+        Origin::new("NAME", Some("/django/database/name"), None),
+        Origin::new("USER", Some("/django/database/user"), None),
+        Origin::new(
+            "PASSWORD",
+            Some("/django/database/password"),
+            Some("read when Django starts"),
+        ),
+        Origin::new(
+            "HOST",
+            Some("/django/database/host"),
+            Some(if mirror.is_some() {
+                "this host's own replica"
+            } else {
+                "the primary's address"
+            }),
+        ),
+        Origin::new(
+            "PORT",
+            Some("/postgres/replication/public_port"),
+            Some("nginx's forwarded port, else PostgreSQL's"),
+        ),
+        Origin::new("CONN_MAX_AGE", Some("/django/database/conn_max_age"), None),
+        Origin::new(
+            "CONN_HEALTH_CHECKS",
+            Some("/django/version"),
+            Some("from Django 4.1, with persistent connections"),
+        ),
+        Origin::new(
+            "OPTIONS",
+            Some("/postgres/ssl"),
+            Some("SSL to a remote database"),
+        ),
+        Origin::new(
+            "SECURE_PROXY_SSL_HEADER",
+            Some("/nginx/https"),
+            Some("nginx overwrites X-Forwarded-Proto"),
+        ),
+        Origin::new(
+            "SECURE_HSTS_SECONDS",
+            Some("/nginx/https/tls/hsts/max_age"),
+            hsts,
+        ),
+        Origin::new(
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+            Some("/nginx/https/tls/hsts/include_subdomains"),
+            hsts,
+        ),
+        Origin::new(
+            "SECURE_HSTS_PRELOAD",
+            Some("/nginx/https/tls/hsts/preload"),
+            hsts,
+        ),
+        Origin::new(
+            "CACHES",
+            Some("/django/cache"),
+            mirror.or(Some("PyMemcacheCache from Django 4.1")),
+        ),
+        Origin::new("SESSION_ENGINE", Some("/django/session_engine"), mirror),
+        Origin::new("EMAIL_BACKEND", Some("/django/email"), mirror),
+        Origin::new("NO_UPDATE_LAST_LOGIN", None, mirror),
+        Origin::new("INSTALLED_APPS", None, mirror),
+        Origin::new("LOGGING", None, Some("to stderr")),
+    ];
+    for name in [
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_REFERRER_POLICY",
+        "SECURE_CONTENT_TYPE_NOSNIFF",
+        "X_FRAME_OPTIONS",
+    ] {
+        out.push(Origin::new(
+            name,
+            None,
+            Some("served over TLS: what `check --deploy` asks"),
+        ));
+    }
+    for name in django.extra.keys() {
+        // A setting of `extra` replaces the module's own, and comes last.
+        out.retain(|o| o.key != *name);
+        out.push(Origin::new(
+            name,
+            Some(&format!("/django/extra/{name}")),
+            None,
+        ));
+    }
+    out
 }
 
 /// How the settings module reads a secret when Django starts.

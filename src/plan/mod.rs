@@ -33,6 +33,39 @@ pub struct PlannedFile {
     pub meta: FileMeta,
     /// Secrets the template needs, by context key; filled in only when asked.
     pub secrets: Vec<SecretSlot>,
+    /// Where the file's lines come from, for `explain`.
+    pub origins: Vec<Origin>,
+}
+
+/// Where the lines of a file that start with `key` (a setting, directive or name) come from: the
+/// spec value they were written from, and how they were derived from it or from other facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub key: String,
+    pub spec: Option<String>,
+    pub why: Option<String>,
+}
+
+impl Origin {
+    pub fn new(key: &str, spec: Option<&str>, why: Option<&str>) -> Self {
+        Self {
+            key: key.to_owned(),
+            spec: spec.map(str::to_owned),
+            why: why.map(str::to_owned),
+        }
+    }
+
+    /// The origin of each setting of a postgresql.conf or sysctl file.
+    pub fn of_settings(settings: &[Setting]) -> Vec<Origin> {
+        settings
+            .iter()
+            .map(|s| Origin {
+                key: s.name.clone(),
+                spec: s.from_spec.clone(),
+                why: s.why.clone(),
+            })
+            .collect()
+    }
 }
 
 /// What a deploy needs to know about a file besides its content.

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{FileMeta, Mode, OnChange, PlannedFile, Service};
+use super::{FileMeta, Mode, OnChange, Origin, PlannedFile, Service};
 use crate::spec::{
     AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Host, Https, Listen, Nginx, NginxLayout,
     Role, Site, SocketAddr, Tls, TlsProfile,
@@ -56,36 +56,165 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         context,
         meta: FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload),
         secrets: Vec::new(),
+        origins: Vec::new(),
     };
     let mut out = Vec::new();
     let forwards = stream_forwards(site, nginx, host);
     if !forwards.is_empty() {
-        out.push(file(
+        let mut module = file(
             paths.module_file,
             "nginx/mod-stream.conf.nginx",
             json!({ "module": paths.module }),
-        ));
-        out.push(file(
+        );
+        module.origins = vec![Origin::new(
+            "load_module",
+            Some("/nginx/layout"),
+            Some("the name the distribution's stream-module package uses, so it is loaded once"),
+        )];
+        out.push(module);
+        let mut stream = file(
             paths.stream_file,
             "nginx/stream.conf.nginx",
             json!({ "site": site.site, "host": host.name, "forwards": forwards }),
-        ));
+        );
+        stream.origins = vec![
+            Origin::new(
+                "listen",
+                Some("/postgres/replication/public_port"),
+                Some("on the primary's own address"),
+            ),
+            Origin::new(
+                "server",
+                Some("/postgres/port"),
+                Some("PostgreSQL on loopback"),
+            ),
+            Origin::new("allow", Some("/hosts"), Some("the replicas and web hosts")),
+            Origin::new("deny", None, Some("everyone else")),
+        ];
+        out.push(stream);
     }
     if let (true, Some(https)) = (host.has(Role::Web), &nginx.https) {
-        out.push(file(
+        let mut server = file(
             &format!("{}/{}.conf", paths.http_dir, site.site),
             "nginx/https.conf.nginx",
             https_context(site, nginx, https, host),
-        ));
+        );
+        server.origins = server_origins(nginx, "https", &https.tls);
+        server.origins.extend([
+            Origin::new("server", Some("/nginx/https/upstream/servers"), Some("the application servers")),
+            Origin::new("access_log", Some("/nginx/https/access_log"), None),
+            Origin::new("error_log", Some("/nginx/https/error_log_level"), None),
+            Origin::new("client_body_buffer_size", Some("/nginx/https/client_body_buffer_size"), None),
+            Origin::new("proxy_buffer_size", Some("/nginx/https/proxy_buffer_size"), None),
+            Origin::new("proxy_buffers", Some("/nginx/https/proxy_buffers"), None),
+            Origin::new("alias", Some("/nginx/https/static_locations"), None),
+            Origin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
+            Origin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
+            Origin::new("gzip_types", None, Some("application/json included, as CATMAID's documents ask")),
+        ]);
+        out.push(server);
     }
     if let (true, Some(proxy)) = (host.has(Role::Proxy), &nginx.cache_proxy) {
-        out.push(file(
+        let mut server = file(
             &format!("{}/{}-cache.conf", paths.http_dir, site.site),
             "nginx/cache-proxy.conf.nginx",
             cache_context(site, nginx, proxy),
-        ));
+        );
+        server.origins = server_origins(nginx, "cache_proxy", &proxy.tls);
+        server.origins.extend([
+            Origin::new("proxy_cache_path", Some("/nginx/cache_proxy/cache"), None),
+            Origin::new("server", Some("/nginx/cache_proxy/backends"), None),
+            Origin::new(
+                "proxy_cache_valid",
+                Some("/nginx/cache_proxy/cache/valid"),
+                None,
+            ),
+            Origin::new(
+                "proxy_ignore_headers",
+                None,
+                Some("a public read-only site: the backends' cache headers are ignored"),
+            ),
+            Origin::new(
+                "proxy_cache_bypass",
+                Some("/nginx/cache_proxy/buster_port"),
+                Some("the buster fetches afresh; a session cookie bypasses the cache"),
+            ),
+            Origin::new(
+                "proxy_no_cache",
+                Some("/nginx/cache_proxy/session_cookie"),
+                Some("nothing a logged-in user sees is stored"),
+            ),
+            Origin::new(
+                "proxy_read_timeout",
+                Some("/nginx/cache_proxy/timeout"),
+                None,
+            ),
+            Origin::new("if", Some("/nginx/cache_proxy/maintenance/flag"), None),
+            Origin::new(
+                "try_files",
+                Some("/nginx/cache_proxy/maintenance/page"),
+                None,
+            ),
+        ]);
+        out.push(server);
     }
     out
+}
+
+/// Where the listen and TLS lines of a server come from.
+fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<Origin> {
+    let at = |key: &str| format!("/nginx/{section}/{key}");
+    let profile = match tls.profile {
+        TlsProfile::Modern => "Mozilla's modern profile (guidelines 6.0)",
+        _ => "Mozilla's intermediate profile (guidelines 6.0)",
+    };
+    let http2 = if nginx.version.at_least(1, 25, 1) {
+        "`http2 on;` from nginx 1.25.1"
+    } else {
+        "`listen ... http2` before nginx 1.25.1"
+    };
+    let groups = if nginx.openssl.at_least(3, 5, 0) {
+        "X25519MLKEM768 from OpenSSL 3.5"
+    } else {
+        "no X25519MLKEM768 before OpenSSL 3.5"
+    };
+    vec![
+        Origin::new("listen", Some(&at("listen")), Some(http2)),
+        Origin::new("http2", Some("/nginx/version"), Some(http2)),
+        Origin::new("server_name", Some(&at("server_name")), None),
+        Origin::new("ssl_certificate", Some(&at("tls/certificate")), None),
+        Origin::new(
+            "ssl_certificate_key",
+            Some(&at("tls/certificate_key")),
+            None,
+        ),
+        Origin::new("ssl_protocols", Some(&at("tls/profile")), Some(profile)),
+        Origin::new("ssl_ciphers", Some(&at("tls/profile")), Some(profile)),
+        Origin::new(
+            "ssl_prefer_server_ciphers",
+            Some(&at("tls/profile")),
+            Some(profile),
+        ),
+        Origin::new("ssl_ecdh_curve", Some("/nginx/openssl"), Some(groups)),
+        Origin::new(
+            "ssl_session_timeout",
+            Some(&at("tls/profile")),
+            Some(profile),
+        ),
+        Origin::new("ssl_session_cache", Some(&at("tls/profile")), Some(profile)),
+        Origin::new(
+            "ssl_session_tickets",
+            Some("/nginx/version"),
+            Some("off for nginx 1.5.9 to 1.23.1"),
+        ),
+        Origin::new("ssl_stapling", Some(&at("tls/ocsp_stapling")), None),
+        Origin::new(
+            "add_header",
+            Some(&at("tls/hsts")),
+            Some("HSTS, repeated where a location adds headers"),
+        ),
+        Origin::new("return", None, Some("plain HTTP redirects to HTTPS")),
+    ]
 }
 
 /// `site` as the stem of nginx names (upstreams, zones, variables), which take no `-`.

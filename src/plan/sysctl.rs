@@ -55,6 +55,18 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         setting.why = why;
         put(setting);
     }
+    let settings: Vec<Setting> = settings
+        .into_values()
+        .map(
+            |s| match sysctl.settings.keys().find(|k| canonical(k) == s.name) {
+                Some(key) => {
+                    let pointer = format!("/sysctl/settings/{}", crate::source::pointer_token(key));
+                    s.from_spec(pointer)
+                }
+                None => s,
+            },
+        )
+        .collect();
     let path = format!("/etc/sysctl.d/{:02}-sitewright.conf", sysctl.priority);
     let mut meta = FileMeta::new(Mode::PUBLIC, "root", Service::Sysctl, OnChange::Apply);
     meta.apply = Some(format!("sysctl -p {path} (or sysctl --system)"));
@@ -65,10 +77,11 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         context: json!({
             "site": site.site,
             "host": host.name,
-            "settings": settings.into_values().collect::<Vec<_>>(),
+            "settings": settings,
         }),
         meta,
         secrets: Vec::new(),
+        origins: super::Origin::of_settings(&settings),
     }]
 }
 

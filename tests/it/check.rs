@@ -82,7 +82,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
   |
 7 |     storrage: ssd
   |     ^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -93,7 +93,7 @@ site.yaml: 1 error
   |
 5 |     memory: 8 gigs
   |             ^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -104,7 +104,7 @@ site.yaml: 1 error
    |
 12 |     cpus: four
    |           ^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -115,7 +115,7 @@ site.yaml: 1 error
    |
 16 |   version: 19
    |            ^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -126,7 +126,7 @@ site.yaml: 1 error
    |
 20 |     password: <redacted>
    |               ^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -137,7 +137,7 @@ site.yaml: 1 error
    |
 13 |     storage: flash
    |              ^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -148,7 +148,7 @@ site.yaml: 1 error
    |
 17 |   version: 17
    |   ^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -159,7 +159,7 @@ site.yaml: 1 error
    |
 26 |     vm.swappiness: 10
    |     ^^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -170,7 +170,7 @@ site.yaml: 1 error
    |
 10 |     address: 192.0.2.300
    |              ^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -181,7 +181,7 @@ site.yaml: 1 error
    |
 15 | postgres:
    | ^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -192,7 +192,7 @@ site.yaml: 1 error
    |
 14 |     roles: [postgres-primary]
    |             ^^^^^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -203,7 +203,7 @@ site.yaml: 1 error
    |
 23 |     port: 5433
    |     ^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -214,7 +214,7 @@ site.yaml: 1 error
    |
 27 |     vm.dirty_ratio: 4
    |     ^^^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -225,7 +225,7 @@ site.yaml: 1 error
    |
 23 |     vacuum_defer_cleanup_age: 0
    |     ^^^^^^^^^^^^^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -236,7 +236,7 @@ site.yaml: 1 error
    |
 23 |     max_conections: 100
    |     ^^^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -247,7 +247,7 @@ site.yaml: 1 error
    |
 23 |     work_mem: 64mb
    |               ^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -258,7 +258,7 @@ site.yaml: 1 error
    |
 23 |     max_connections: 0
    |                      ^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -269,7 +269,7 @@ site.yaml: 1 error
    |
 21 |     promote_trigger_file: /var/lib/postgresql/promote
    |     ^^^^^^^^^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -280,7 +280,7 @@ site.yaml: 1 error
    |
 19 |     user: replication
    |           ^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -291,7 +291,7 @@ site.yaml: 1 error
    |
 26 |     vm.swapiness: 10
    |     ^^^^^^^^^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -302,7 +302,7 @@ site.yaml: 1 error
    |
 26 |     vm.swappiness: 1GB
    |                    ^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -313,7 +313,7 @@ site.yaml: 1 error
    |
 26 |     vm.dirty_expire_centisecs: 15ms
    |                                ^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
     (
@@ -324,7 +324,7 @@ site.yaml: 1 error
    |
 25 |   version: 1.20
    |            ^^^^
-site.yaml: 1 error
+site.yaml: 1 error, 0 warnings
 ",
     ),
 ];
@@ -387,7 +387,7 @@ fn proxy_buffers_beyond_a_tenth_of_memory_are_a_warning() {
     let outcome = catmaid_with("expected_connections: 100", "expected_connections: 10000");
     outcome
         .code(0)
-        .stdout_has("ok: 3 hosts, 14 files, 1 warning")
+        .stdout_has("ok: 3 hosts, 14 files; 0 errors, 1 warning")
         .stderr_has("warning[NGX007]: proxy buffers of 2MB per connection for 10000 connections take 20000MB, more than a tenth of web1's 16GB");
 }
 
@@ -415,7 +415,7 @@ fn three_separate_mistakes_are_all_reported_in_one_run() {
             "site.yaml:5:13: error: expected a byte size such as 512kB, 256MB, 1GB or 1GiB (kB, MB, GB and TB are powers of 1024), found a string `8 gigs`",
             "site.yaml:16:12: error: must be at most 18, found an integer `19`",
             "site.yaml:25:3: error: unknown key `setings`; did you mean `settings`?",
-            "site.yaml: 3 errors",
+            "site.yaml: 3 errors, 0 warnings",
         ]
     );
 }
@@ -441,9 +441,9 @@ fn usage_errors_are_exit_2() {
 #[test]
 fn empty_and_non_mapping_specs_are_refused() {
     check("").code(1).stderr_is(
-        "site.yaml:1:1: error: the spec is empty: it needs at least `site:` and `hosts:`\nsite.yaml: 1 error\n",
+        "site.yaml:1:1: error: the spec is empty: it needs at least `site:` and `hosts:`\nsite.yaml: 1 error, 0 warnings\n",
     );
     check("- db1\n- db2\n").code(1).stderr_is(
-        "site.yaml:1:1: error: expected a mapping, found a list\n  |\n1 | - db1\n  | ^^^^^\nsite.yaml: 1 error\n",
+        "site.yaml:1:1: error: expected a mapping, found a list\n  |\n1 | - db1\n  | ^^^^^\nsite.yaml: 1 error, 0 warnings\n",
     );
 }

@@ -104,7 +104,10 @@ fn locations(pg: &Postgres, out: &mut Vec<Setting>) {
         .as_ref()
         .is_some_and(|c| *c != pg.data_directory)
     {
-        out.push(Setting::new("data_directory", pg.data_directory.as_str()));
+        out.push(
+            Setting::new("data_directory", pg.data_directory.as_str())
+                .from_spec("/postgres/data_directory"),
+        );
         out.push(
             Setting::new("hba_file", format!("{}/pg_hba.conf", pg.config_directory()))
                 .because("pg_hba.conf is kept beside this file"),
@@ -123,13 +126,16 @@ fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
             .because("the site reaches PostgreSQL through nginx on the primary"),
         None => Setting::new("listen_addresses", "*"),
     });
-    out.push(Setting::new("port", pg.port.0));
+    out.push(Setting::new("port", pg.port.0).from_spec("/postgres/port"));
     if let Some(ssl) = &pg.ssl {
-        out.push(Setting::new("ssl", true));
-        out.push(Setting::new("ssl_cert_file", ssl.cert.as_str()));
-        out.push(Setting::new("ssl_key_file", ssl.key.as_str()));
+        out.push(Setting::new("ssl", true).from_spec("/postgres/ssl"));
+        out.push(Setting::new("ssl_cert_file", ssl.cert.as_str()).from_spec("/postgres/ssl/cert"));
+        out.push(Setting::new("ssl_key_file", ssl.key.as_str()).from_spec("/postgres/ssl/key"));
         if Major(pg.version).has_ssl_min_protocol_version() {
-            out.push(Setting::new("ssl_min_protocol_version", "TLSv1.2"));
+            out.push(
+                Setting::new("ssl_min_protocol_version", "TLSv1.2")
+                    .because("TLS 1.2 at least, as nginx's profiles; the setting arrived in 12"),
+            );
         }
     }
     out.push(
@@ -221,18 +227,26 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
         );
         if let Some(keep) = pg.replication.as_ref().and_then(|r| r.wal_keep) {
             out.push(match Major(pg.version).wal_keep() {
-                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres()),
+                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres())
+                    .from_spec("/postgres/replication/wal_keep"),
                 WalKeep::Segments => {
                     let segments = keep.bytes().div_ceil(WAL_SEGMENT_BYTES);
                     Setting::new("wal_keep_segments", segments)
-                        .because(format!("{keep} in 16MB segments"))
+                        .from_spec("/postgres/replication/wal_keep")
+                        .because(format!(
+                            "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
+                            pg.version
+                        ))
                 }
             });
         }
     }
     if let Some(archive) = &pg.archive {
-        out.push(Setting::new("archive_mode", true));
-        out.push(Setting::new("archive_command", archive.command.as_str()));
+        out.push(Setting::new("archive_mode", true).from_spec("/postgres/archive"));
+        out.push(
+            Setting::new("archive_command", archive.command.as_str())
+                .from_spec("/postgres/archive/command"),
+        );
     }
 }
 
@@ -241,6 +255,7 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
     if let Some(timeout) = pg.replica_statement_timeout {
         out.push(
             Setting::new("statement_timeout", timeout.to_postgres())
+                .from_spec("/postgres/replica_statement_timeout")
                 .because("replicas serve read-only queries, which must not pile up"),
         );
     }
@@ -269,12 +284,15 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
         );
         if let Some(trigger) = &replication.promote_trigger_file {
             match Major(pg.version).promote_file() {
-                PromoteFile::TriggerFile => {
-                    out.push(Setting::new("trigger_file", trigger.as_str()))
-                }
-                PromoteFile::PromoteTriggerFile => {
-                    out.push(Setting::new("promote_trigger_file", trigger.as_str()))
-                }
+                PromoteFile::TriggerFile => out.push(
+                    Setting::new("trigger_file", trigger.as_str())
+                        .from_spec("/postgres/replication/promote_trigger_file")
+                        .because("PostgreSQL 11 calls it trigger_file"),
+                ),
+                PromoteFile::PromoteTriggerFile => out.push(
+                    Setting::new("promote_trigger_file", trigger.as_str())
+                        .from_spec("/postgres/replication/promote_trigger_file"),
+                ),
                 PromoteFile::Removed => {}
             }
         }
@@ -284,7 +302,9 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
         .as_ref()
         .and_then(|a| a.restore_command.as_deref())
     {
-        out.push(Setting::new("restore_command", restore));
+        out.push(
+            Setting::new("restore_command", restore).from_spec("/postgres/archive/restore_command"),
+        );
     }
 }
 

@@ -30,6 +30,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         context,
         meta: FileMeta::new(mode, "postgres", Service::Postgresql, on_change),
         secrets: Vec::new(),
+        origins: Vec::new(),
     };
     let role = if replica { "replica" } else { "primary" };
     let conf = conf::conf(site, pg, host);
@@ -47,6 +48,23 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         OnChange::Restart,
     );
     postgresql_conf.meta.settings_of_major = Some(pg.version);
+    postgresql_conf.origins = super::Origin::of_settings(&conf.postgresql);
+    let records = hba::records(site, pg);
+    let record_origins: Vec<super::Origin> = records
+        .iter()
+        .map(|r| super::Origin {
+            key: String::new(),
+            spec: match (r.spec_index, r.kind) {
+                (Some(i), _) => Some(format!("/postgres/hba/{i}")),
+                (None, "local") => None,
+                (None, _) if r.databases.iter().any(|d| d == "replication") => {
+                    Some("/postgres/replication".to_owned())
+                }
+                (None, _) => Some("/django/database".to_owned()),
+            },
+            why: Some(r.why.clone()),
+        })
+        .collect();
     let mut out = vec![
         postgresql_conf,
         file(
@@ -55,12 +73,13 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             json!({
                 "site": site.site,
                 "host": host.name,
-                "records": hba::records(site, pg),
+                "records": records,
             }),
             Mode::GROUP,
             OnChange::Reload,
         ),
     ];
+    out[1].origins = record_origins;
     if replica {
         out.push(match Major(pg.version).standby() {
             Standby::SignalFile => file(
@@ -70,13 +89,17 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                 Mode::PRIVATE,
                 OnChange::Restart,
             ),
-            Standby::RecoveryConf => file(
-                format!("{}/recovery.conf", pg.data_directory),
-                "postgres/recovery.conf.pgconf",
-                json!({ "site": site.site, "host": host.name, "settings": conf.recovery }),
-                Mode::PRIVATE,
-                OnChange::Restart,
-            ),
+            Standby::RecoveryConf => {
+                let mut recovery = file(
+                    format!("{}/recovery.conf", pg.data_directory),
+                    "postgres/recovery.conf.pgconf",
+                    json!({ "site": site.site, "host": host.name, "settings": conf.recovery }),
+                    Mode::PRIVATE,
+                    OnChange::Restart,
+                );
+                recovery.origins = super::Origin::of_settings(&conf.recovery);
+                recovery
+            }
         });
         if let Some(replication) = &pg.replication {
             let (address, port) = upstream(site, pg);

@@ -103,7 +103,10 @@ pub fn tune(
         )),
     );
 
-    out.push(Setting::new("checkpoint_completion_target", 0.9));
+    out.push(
+        Setting::new("checkpoint_completion_target", 0.9)
+            .because("PGTune's value for every workload"),
+    );
 
     let wal_buffers = match shared_buffers * 3 / 100 {
         w if w > 14 * MB => 16 * MB,
@@ -114,10 +117,10 @@ pub fn tune(
         Setting::new("wal_buffers", kb(wal_buffers)).because("3% of shared_buffers, 32kB to 16MB"),
     );
 
-    out.push(Setting::new(
-        "default_statistics_target",
-        if dw { 500 } else { 100 },
-    ));
+    out.push(
+        Setting::new("default_statistics_target", if dw { 500 } else { 100 })
+            .because(format!("{w} workload")),
+    );
 
     let (cost, cost_why) = match (host.storage, workload) {
         (StorageKind::Hdd, _) => (json!(4), "hdd storage"),
