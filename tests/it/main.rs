@@ -4,10 +4,12 @@
 mod check;
 mod diff;
 mod django;
+mod explain;
 mod nginx;
 mod postgres;
 mod programs;
 mod render;
 mod replication;
+mod rules;
 mod schema;
 mod support;

@@ -1,0 +1,159 @@
+//! `explain` on rendered files, and `check`'s grouping, counts, JSON and --deny-warnings.
+
+use std::fs;
+
+use crate::support::{Sitewright, fixture, temp_dir};
+
+fn explain(args: &[&str]) -> crate::support::Outcome {
+    Sitewright::new()
+        .arg("explain")
+        .arg(fixture("catmaid/site.yaml"))
+        .args(args)
+        .run()
+}
+
+#[test]
+fn a_derived_setting_says_how_it_was_derived() {
+    let out = explain(&[
+        "--host",
+        "db1",
+        "/etc/postgresql/16/main/postgresql.conf",
+        "shared_buffers",
+    ]);
+    out.code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "db1:/etc/postgresql/16/main/postgresql.conf (template postgres/postgresql.conf.pgconf)"
+    );
+    assert!(
+        lines[1].ends_with("  shared_buffers = 16GB  # 25% of 64GB"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lines[2], "      derived: 25% of 64GB");
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn a_value_from_the_spec_names_its_line() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let line = spec.lines().position(|l| l == "  port: 5432").unwrap() + 1;
+    explain(&[
+        "--host",
+        "db1",
+        "/etc/postgresql/16/main/postgresql.conf",
+        "port",
+    ])
+    .code(0)
+    .stdout_has(&format!("site.yaml:{line}:9 (postgres.port)\n"));
+}
+
+#[test]
+fn a_version_rule_says_which_version() {
+    explain(&[
+        "--host",
+        "web1",
+        "/etc/nginx/conf.d/catmaid.conf",
+        "ssl_ecdh_curve",
+    ])
+    .code(0)
+    .stdout_has("(nginx.openssl): no X25519MLKEM768 before OpenSSL 3.5\n");
+    let pg11 = Sitewright::new()
+        .arg("explain")
+        .arg(fixture("catmaid-pg11/site.yaml"))
+        .args([
+            "--host",
+            "db2",
+            "/var/lib/postgresql/11/main/recovery.conf",
+            "trigger_file",
+        ])
+        .run();
+    pg11.code(0).stdout_has(
+        "(postgres.replication.promote_trigger_file): PostgreSQL 11 calls it trigger_file\n",
+    );
+}
+
+#[test]
+fn every_line_of_a_file_is_explained_and_unknown_keys_are_refused() {
+    let out = explain(&["--host", "db1", "/etc/sysctl.d/60-sitewright.conf"]);
+    out.code(0)
+        .stdout_has("vm.dirty_bytes = 1073741824\n      from ")
+        .stdout_has("(sysctl.settings.vm.dirty_bytes): 1GB in bytes\n");
+    explain(&[
+        "--host",
+        "db1",
+        "/etc/sysctl.d/60-sitewright.conf",
+        "vm.nothing",
+    ])
+    .code(2)
+    .stderr_has("no line of /etc/sysctl.d/60-sitewright.conf on db1 sets `vm.nothing`");
+    explain(&["--host", "db1", "/etc/nope.conf"])
+        .code(2)
+        .stderr_has("db1 has no rendered file /etc/nope.conf; its files are ");
+}
+
+fn check(spec: &str, extra: &[&str]) -> crate::support::Outcome {
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["check", "site.yaml"])
+        .args(extra)
+        .run()
+}
+
+#[test]
+fn problems_are_grouped_by_host_and_counted() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace(
+            "    roles: [postgres-replica]\n",
+            "    roles: [postgres-replica]\n    postgres_settings: { max_connections: 50 }\n",
+        )
+        .replace("expected_connections: 100", "expected_connections: 10000");
+    let out = check(&spec, &[]);
+    out.code(1);
+    let warning = out
+        .stderr
+        .find("warning[NGX007]")
+        .expect("the site-wide warning");
+    let group = out.stderr.find("host db2:\n").expect("db2's group");
+    let error = out
+        .stderr
+        .find("error[PG017]: max_connections is 50 on standby db2 but 200 on its primary db1")
+        .expect("the standby rule");
+    assert!(warning < group && group < error, "{}", out.stderr);
+    assert!(
+        out.stderr.ends_with("site.yaml: 1 error, 1 warning\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("; see site.yaml:"),
+        "the primary's place is named too:\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn warnings_fail_only_when_denied_and_json_is_for_ci() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace("expected_connections: 100", "expected_connections: 10000");
+    check(&spec, &[])
+        .code(0)
+        .stdout_has("ok: 3 hosts, 14 files; 0 errors, 1 warning");
+    check(&spec, &["--deny-warnings"]).code(1);
+    let json = check(&spec, &["--format", "json"]);
+    json.code(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["warnings"], 1);
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["id"], "NGX007");
+    assert_eq!(d["severity"], "warning");
+    assert_eq!(d["file"], "site.yaml");
+    assert!(d["line"].as_u64().unwrap() > 0 && d["column"].as_u64().unwrap() > 0);
+    assert_eq!(json.stderr, "", "JSON mode prints nothing else");
+}

@@ -1,0 +1,414 @@
+//! Every rule of `check`: a spec that trips it, and the fixture it was made from, which does not.
+//! Three rules hold by construction (one spec value feeds both sides) and cannot be tripped from a
+//! spec; they guard the files sitewright renders, and the last test names them.
+
+use std::fs;
+
+use crate::support::{Sitewright, fixture, temp_dir};
+
+/// The rule ids `check --format json` reports for `spec`.
+fn ids(spec: &str) -> Vec<String> {
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    let outcome = Sitewright::new()
+        .in_dir(dir.path())
+        .args(["check", "site.yaml", "--format", "json"])
+        .run();
+    let report: serde_json::Value = serde_json::from_str(&outcome.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}{}", outcome.stdout, outcome.stderr));
+    let errors = report["errors"].as_u64().unwrap();
+    assert_eq!(outcome.code, i32::from(errors > 0), "{}", outcome.stdout);
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn spec(name: &str) -> String {
+    fs::read_to_string(fixture(&format!("{name}/site.yaml"))).unwrap()
+}
+
+const HBA_AT: &str = "  settings:\n    autovacuum: true";
+
+/// Each rule, the fixture, and the edit that trips it.
+const CASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "DJ001",
+        "catmaid",
+        "    name: catmaid\n    user:",
+        "    name: catmaid\n    host: web1\n    user:",
+    ),
+    (
+        "DJ002",
+        "catmaid",
+        "conn_max_age: 60s",
+        "conn_max_age: 1500ms",
+    ),
+    (
+        "DJ003",
+        "catmaid",
+        "    roles: [postgres-replica]\n",
+        "    roles: [postgres-replica, web]\n    server_name: mirror.example.org\n",
+    ),
+    (
+        "DJ004",
+        "catmaid",
+        "    conn_max_age: 60s",
+        "    conn_max_age: 60s\n    replicas: [web1]",
+    ),
+    (
+        "DJ005",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    ODD: { __tuple__: [1] }\n",
+    ),
+    (
+        "DJ006",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    SECURE_PROXY_SSL_HEADER: { tuple: [HTTP_X_FORWARDED_SSL, \"on\"] }\n",
+    ),
+    (
+        "DJ007",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    SECURE_HSTS_SECONDS: 3600\n",
+    ),
+    (
+        "DJ008",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    ALLOWED_HOSTS: [other.example.org]\n",
+    ),
+    (
+        "DJ009",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    SECRET_KEY: not-here\n",
+    ),
+    (
+        "HBA001",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: host, databases: [all], users: [all], address: 192.0.2.0/24, method: scram-sha-256 }\n    - { type: hostssl, databases: [catmaid], users: [catmaid_user], address: 192.0.2.20/32, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "HBA002",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: host, databases: [all], users: [all], address: 192.0.2.0/24, method: trust }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "HBA003",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: hostssl, databases: [all], users: [monitor], address: 192.0.2.0/24, method: md5 }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "HBA004",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: hostssl, databases: [all], users: [monitor], address: 0.0.0.0/0, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "NET001",
+        "catmaid",
+        "listen: { port: 443, redirect_port: 80 }",
+        "listen: { port: 443, redirect_port: 443 }",
+    ),
+    (
+        "NGX001",
+        "catmaid",
+        "  openssl: \"3.0\"\n",
+        "  openssl: \"3.0\"\n  stream: [{ listen: 7432, to: \"127.0.0.1:6379\" }]\n",
+    ),
+    (
+        "NGX002",
+        "synapse",
+        "    wal_keep: 4GB",
+        "    wal_keep: 4GB\n    public_port: 7432",
+    ),
+    (
+        "NGX003",
+        "synapse",
+        "sysctl:",
+        "nginx:\n  version: \"1.22\"\n  openssl: \"3.0\"\n\nsysctl:",
+    ),
+    ("NGX004", "catmaid", "profile: intermediate", "profile: old"),
+    (
+        "NGX005",
+        "catmaid",
+        "openssl: \"3.0\"",
+        "openssl: \"1.1.0\"",
+    ),
+    (
+        "NGX006",
+        "catmaid",
+        "      profile: intermediate",
+        "      profile: intermediate\n      ocsp_stapling: true",
+    ),
+    (
+        "NGX007",
+        "catmaid",
+        "expected_connections: 100",
+        "expected_connections: 10000",
+    ),
+    (
+        "NGX008",
+        "catmaid",
+        "version: \"1.22\"",
+        "version: \"1.14\"",
+    ),
+    (
+        "PG001",
+        "catmaid",
+        "    roles: [postgres-replica]",
+        "    roles: [postgres-replica, postgres-primary]",
+    ),
+    (
+        "PG003",
+        "catmaid",
+        "    roles: [postgres-replica]",
+        "    roles: [postgres-primary]",
+    ),
+    (
+        "PG004",
+        "synapse",
+        "  replication:\n    user: replicator\n    password: { env: SYNAPSE_REPLICATION_PASSWORD }\n    wal_keep: 4GB\n",
+        "",
+    ),
+    ("PG005", "catmaid", "public_port: 7432", "public_port: 5432"),
+    (
+        "PG006",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    port: 5433",
+    ),
+    (
+        "PG007",
+        "catmaid",
+        "    user: catmaid_user",
+        "    user: all",
+    ),
+    (
+        "PG008",
+        "catmaid",
+        "    wal_keep: 1GB",
+        "    wal_keep: 1GB\n    promote_trigger_file: /var/lib/postgresql/promote",
+    ),
+    (
+        "PG009",
+        "catmaid-pg11",
+        HBA_AT,
+        "  hba:\n    - { type: hostgssenc, databases: [all], users: [all], address: 192.0.2.0/24, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG010",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: local, databases: [all], users: [all], address: 192.0.2.0/24, method: peer }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG011",
+        "catmaid",
+        "  settings:\n",
+        "  replica_statement_timeout: 1500us\n  settings:\n",
+    ),
+    (
+        "PG012",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    shared_bufers: 1GB",
+    ),
+    (
+        "PG013",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    work_mem: 64mb",
+    ),
+    (
+        "PG015",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: hostssl, databases: [replication], users: [all], address: 0.0.0.0/0, method: reject }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG016",
+        "catmaid",
+        HBA_AT,
+        "  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: host, databases: [replication], users: [replication_user], address: 192.0.2.12/32, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG017",
+        "catmaid",
+        "    roles: [postgres-replica]\n",
+        "    roles: [postgres-replica]\n    postgres_settings: { max_connections: 50 }\n",
+    ),
+    (
+        "PG018",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    max_wal_senders: 1",
+    ),
+    (
+        "PG019",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    wal_level: minimal",
+    ),
+    (
+        "PG020",
+        "idr",
+        "    roles: [postgres-replica]\n",
+        "    roles: [postgres-replica]\n    postgres_settings: { hot_standby: false }\n",
+    ),
+    ("PG023", "synapse", "    wal_keep: 4GB\n", ""),
+    (
+        "PG024",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    shared_buffers: 40GB",
+    ),
+    (
+        "PG025",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    work_mem: 1GB",
+    ),
+    (
+        "SEC001",
+        "catmaid",
+        "password: { env: CATMAID_DB_PASSWORD }",
+        "password: hunter2",
+    ),
+    ("SITE001", "catmaid", "  - name: db2", "  - name: db1"),
+    (
+        "SITE002",
+        "catmaid",
+        "    roles: [web]",
+        "    roles: [web, web]",
+    ),
+    (
+        "SYS001",
+        "catmaid",
+        "    vm.swappiness: 10",
+        "    vm.swappiness: 10\n    vm.dirty_ratio: 4",
+    ),
+    (
+        "SYS002",
+        "catmaid",
+        "    vm.swappiness: 10",
+        "    vm.swapiness: 10",
+    ),
+    (
+        "SYS003",
+        "catmaid",
+        "    vm.swappiness: 10",
+        "    vm.swappiness: 1GB",
+    ),
+    (
+        "SYS004",
+        "catmaid",
+        "    vm.swappiness: 10",
+        "    vm.swappiness: 10\n    kernel.shmmax: 1GB",
+    ),
+    (
+        "WEB001",
+        "idr",
+        "    roles: [proxy]",
+        "    roles: [proxy, web]",
+    ),
+    (
+        "WEB002",
+        "idr",
+        "    roles: [proxy]",
+        "    roles: [proxy, web]",
+    ),
+    (
+        "WEB003",
+        "catmaid",
+        "    roles: [web]",
+        "    roles: [web, proxy]",
+    ),
+];
+
+/// Rules that one spec value feeds both sides of, so no spec trips them.
+const BY_CONSTRUCTION: &[&str] = &["PG014", "PG021", "PG022"];
+
+#[test]
+fn every_rule_trips_on_its_case_and_not_on_the_fixture() {
+    let mut clean: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (id, name, from, to) in CASES {
+        let base = spec(name);
+        let base_ids = clean.entry(name).or_insert_with(|| ids(&base));
+        assert!(
+            !base_ids.iter().any(|i| i == id),
+            "fixture {name} trips {id}"
+        );
+        assert!(
+            base.contains(from),
+            "{id}: {from:?} is not in fixture {name}"
+        );
+        let mut broken = base.replacen(from, to, 1);
+        // The two rules that need a second edit.
+        match *id {
+            "SYS004" => {
+                broken = broken.replacen(
+                    HBA_AT,
+                    "  settings:\n    autovacuum: true\n    shared_memory_type: sysv",
+                    1,
+                );
+            }
+            "DJ003" => broken = broken.replacen("  base_module: mysite.settings\n", "", 1),
+            _ => {}
+        }
+        let found = ids(&broken);
+        assert!(
+            found.iter().any(|i| i == id),
+            "{id} did not trip; found {found:?}"
+        );
+    }
+}
+
+#[test]
+fn every_registered_rule_is_tested_or_holds_by_construction() {
+    let tested: Vec<&str> = CASES
+        .iter()
+        .map(|(id, ..)| *id)
+        .chain(BY_CONSTRUCTION.iter().copied())
+        .collect();
+    for rule in sitewright::rules::RULES {
+        let covered = tested.contains(&rule.id) || rule.id == "PG002";
+        assert!(covered, "rule {} has no case", rule.id);
+    }
+}
+
+#[test]
+fn a_spec_without_its_postgres_section_trips_pg002() {
+    let base = spec("synapse");
+    let cut = base.find("postgres:").unwrap();
+    let end = base.find("sysctl:").unwrap();
+    let broken = format!("{}{}", &base[..cut], &base[end..]);
+    assert!(ids(&broken).iter().any(|i| i == "PG002"));
+}
+
+#[test]
+fn explain_shows_every_rule() {
+    for rule in sitewright::rules::RULES {
+        Sitewright::new()
+            .args(["explain", rule.id])
+            .run()
+            .code(0)
+            .stdout_has(&format!(
+                "{} ({}): {}\n\n{}",
+                rule.id, rule.severity, rule.summary, rule.explanation
+            ));
+    }
+    Sitewright::new()
+        .args(["explain", "PG999"])
+        .run()
+        .code(2)
+        .stderr_has("`PG999` is neither a rule id (such as PG017) nor a spec file");
+}
