@@ -1,0 +1,233 @@
+//! The edge: each command reads its inputs, runs the pipeline's stages and prints or writes the
+//! result. Only this module and `write` touch the filesystem and the terminal; one submodule per
+//! command, and the spec loading they share here.
+
+/// `println!` that stops quietly when the reader has gone (`sitewright … | head`), where
+/// `println!` would panic on the closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let mut stdout = std::io::stdout().lock();
+        let line = format!($($arg)*);
+        if let Err(error) = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes()) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+mod check;
+mod diff;
+mod explain;
+mod render;
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, Selection};
+use crate::load::{Invalid, Loaded, load};
+use crate::plan::{Plan, plan};
+use crate::render::{RenderError, Renderer, Secrets, Tree};
+use crate::schema::schema_text;
+use crate::secrets::{SecretError, resolve};
+use crate::source::Source;
+use crate::templates::{BUILTIN, Overrides};
+use crate::write::WriteError;
+
+/// Why a command could not do its job; each kind knows its exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Read(PathBuf, io::Error),
+    Invalid(Source, Invalid),
+    /// An invalid spec given to `render`, which says that it wrote nothing.
+    NotRendered(Source, Invalid),
+    UnknownHost(String, Vec<String>),
+    Templates(String),
+    Render(RenderError),
+    Secret(SecretError),
+    Write(WriteError),
+    Output(io::Error),
+    Usage(String),
+}
+
+impl Failure {
+    /// 2 for everything: only `check` reports an invalid spec with 1, and it does so itself.
+    fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+            Self::Invalid(source, invalid) => write!(
+                f,
+                "{}: {} error{}",
+                source.name,
+                invalid.errors(),
+                if invalid.errors() == 1 { "" } else { "s" }
+            ),
+            Self::NotRendered(source, invalid) => write!(
+                f,
+                "{}; nothing was written",
+                Self::Invalid(source.clone(), invalid.clone())
+            ),
+            Self::UnknownHost(name, known) => write!(
+                f,
+                "the spec has no host named `{name}`; its hosts are {}",
+                known.join(", ")
+            ),
+            Self::Templates(message) => f.write_str(message),
+            Self::Render(e) => write!(f, "{e}"),
+            Self::Secret(e) => write!(f, "{e}"),
+            Self::Write(e) => write!(f, "{e}"),
+            Self::Output(e) => write!(f, "cannot print the diff: {e}"),
+            Self::Usage(message) => f.write_str(message),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Check(args) => check::check(&args),
+        Command::Render(args) => render::render(&args),
+        Command::Diff(args) => diff::diff_command(&args),
+        Command::Schema => {
+            outln!("{}", schema_text().trim_end());
+            Ok(0)
+        }
+        Command::Explain(args) => explain::explain(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            if let Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) =
+                &failure
+            {
+                print_diagnostics(source, &invalid.diagnostics);
+            }
+            eprintln!("sitewright: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+pub(super) fn read_source(path: &Path) -> Result<Source, Failure> {
+    let bytes = fs::read(path).map_err(|e| Failure::Read(path.to_owned(), e))?;
+    let name = path.display().to_string();
+    Source::from_bytes(name.clone(), bytes).map_err(|d| {
+        Failure::Invalid(
+            Source {
+                name,
+                text: String::new(),
+            },
+            Invalid {
+                diagnostics: vec![*d],
+            },
+        )
+    })
+}
+
+pub(super) fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
+    let source = read_source(path)?;
+    match load(&source) {
+        Ok(loaded) => {
+            print_diagnostics(&source, &loaded.warnings);
+            Ok((source, loaded))
+        }
+        Err(invalid) => Err(Failure::Invalid(source, invalid)),
+    }
+}
+
+pub(super) fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
+    let mut err = io::stderr().lock();
+    for d in diagnostics {
+        let _ = write!(err, "{}", d.render(&source.name, &source.text));
+    }
+}
+
+pub(super) fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
+    let Some(dir) = dir else {
+        return Ok(Overrides::default());
+    };
+    let mut templates = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries = fs::read_dir(&folder).map_err(|e| Failure::Read(folder.clone(), e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Failure::Read(folder.clone(), e))?.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = path
+                .strip_prefix(dir)
+                .expect("walked from dir")
+                .to_string_lossy()
+                .into_owned();
+            if !BUILTIN.iter().any(|(builtin, _)| *builtin == name) {
+                return Err(Failure::Templates(format!(
+                    "{}: no built-in template is named `{name}`; the names are {}",
+                    path.display(),
+                    BUILTIN
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let text = fs::read_to_string(&path).map_err(|e| Failure::Read(path.clone(), e))?;
+            templates.push((name, text));
+        }
+    }
+    Ok(Overrides { templates })
+}
+
+/// The plan, narrowed to the hosts the user named.
+pub(super) fn select(
+    mut plan: Plan,
+    loaded: &Loaded,
+    selection: &Selection,
+) -> Result<Plan, Failure> {
+    let known: Vec<String> = loaded
+        .site
+        .hosts
+        .iter()
+        .map(|h| h.name.to_string())
+        .collect();
+    if let Some(unknown) = selection.hosts.iter().find(|h| !known.contains(h)) {
+        return Err(Failure::UnknownHost(unknown.clone(), known));
+    }
+    if !selection.hosts.is_empty() {
+        plan.files
+            .retain(|f| selection.hosts.iter().any(|h| h == f.host.as_str()));
+    }
+    Ok(plan)
+}
+
+pub(super) fn rendered(
+    loaded: &Loaded,
+    selection: &Selection,
+    secrets: SecretPolicy,
+) -> Result<Tree, Failure> {
+    let overrides = read_overrides(selection.templates.as_deref())?;
+    let plan = select(plan(&loaded.site), loaded, selection)?;
+    let secrets = match secrets {
+        SecretPolicy::Placeholders => Secrets::none(),
+        SecretPolicy::Resolve => Secrets::resolved(resolve(&plan).map_err(Failure::Secret)?),
+    };
+    Renderer::new(&overrides)
+        .render(&plan, &secrets)
+        .map_err(Failure::Render)
+}
+
+/// Whether secret values are written into the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretPolicy {
+    Placeholders,
+    Resolve,
+}
