@@ -101,6 +101,9 @@ pub struct DiffArgs {
     /// When to colour the diff.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
+    /// A line per differing file with its added and removed lines, instead of the diffs.
+    #[arg(long)]
+    pub stat: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

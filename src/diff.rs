@@ -13,6 +13,8 @@ use crate::spec::HostName;
 pub struct LiveFile {
     pub content: String,
     pub mode: Option<Mode>,
+    /// `user:group`, where the live side has real owners (a host's own filesystem).
+    pub owner: Option<String>,
 }
 
 /// How one rendered file compares with its live counterpart.
@@ -38,6 +40,11 @@ pub struct FileDiff {
     pub change: Change,
     /// The live mode when it differs from the rendered one.
     pub mode_was: Option<Mode>,
+    /// The live `user:group` when it differs from the rendered one.
+    pub owner_was: Option<String>,
+    /// Lines added and removed.
+    pub added: usize,
+    pub removed: usize,
     /// What the change needs before it takes effect.
     pub action: OnChange,
     /// For a postgresql.conf: the settings that changed, each with whether it needs a restart.
@@ -46,7 +53,7 @@ pub struct FileDiff {
 
 impl FileDiff {
     pub fn differs(&self) -> bool {
-        self.change != Change::Unchanged || self.mode_was.is_some()
+        self.change != Change::Unchanged || self.mode_was.is_some() || self.owner_was.is_some()
     }
 }
 
@@ -60,6 +67,11 @@ pub fn diff(tree: &Tree, mut live: impl FnMut(&RenderedFile) -> Option<LiveFile>
                 .as_ref()
                 .map(|f| f.content.clone())
                 .unwrap_or_default();
+            let owner = format!("{}:{}", file.meta.owner, file.meta.group);
+            let owner_was = found
+                .as_ref()
+                .and_then(|f| f.owner.clone())
+                .filter(|o| *o != owner);
             let rendered = file.shown();
             let label = format!("{}{}", file.host, file.path);
             let (change, mode_was) = match found {
@@ -102,17 +114,36 @@ pub fn diff(tree: &Tree, mut live: impl FnMut(&RenderedFile) -> Option<LiveFile>
                 (Change::Modified { .. }, Some(_)) => OnChange::Reload,
                 _ => file.meta.on_change,
             };
+            let (added, removed) = match &change {
+                Change::Unchanged => (0, 0),
+                Change::Modified { unified } | Change::New { unified } => count_lines(unified),
+            };
             FileDiff {
                 host: file.host.clone(),
                 path: file.path.clone(),
                 meta: file.meta.clone(),
                 change,
                 mode_was,
+                owner_was,
+                added,
+                removed,
                 action,
                 settings,
             }
         })
         .collect()
+}
+
+/// Lines added and removed in a unified diff, its headers aside.
+fn count_lines(unified: &str) -> (usize, usize) {
+    let body = unified
+        .lines()
+        .filter(|l| !l.starts_with("+++") && !l.starts_with("---"));
+    body.fold((0, 0), |(a, r), l| match l.as_bytes().first() {
+        Some(b'+') => (a + 1, r),
+        Some(b'-') => (a, r + 1),
+        _ => (a, r),
+    })
 }
 
 fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {

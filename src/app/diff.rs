@@ -1,30 +1,98 @@
-//! `diff`: the rendered files against the live ones, and what each host needs after a deploy.
+//! `diff`: the rendered files against the live ones, files the spec no longer produces, and what
+//! each host needs after a deploy.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, IsTerminal};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use super::{Failure, SecretPolicy, load_spec, rendered};
 use crate::cli::{ColorWhen, DiffArgs};
 use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
-use crate::plan::{Mode, OnChange};
-use crate::write::destination;
+use crate::plan::{Mode, OnChange, Service};
+use crate::render::Tree;
+use crate::write::{MANIFEST, destination};
 
-fn read_live(path: &Path) -> Result<Option<LiveFile>, Failure> {
+/// How the diff is shown: every hunk, or a line per file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Hunks,
+    Stat,
+}
+
+/// Names of users and groups by id, from the host's own files.
+fn names(file: &str) -> Vec<(u32, String)> {
+    fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split(':');
+            let name = fields.next()?;
+            let id = fields.nth(1)?.parse().ok()?;
+            Some((id, name.to_owned()))
+        })
+        .collect()
+}
+
+fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
     match fs::read(path) {
         Ok(bytes) => {
-            let mode = fs::metadata(path)
-                .map(|m| Mode(m.permissions().mode() & 0o7777))
-                .ok();
+            let meta = fs::metadata(path).ok();
+            let mode = meta.as_ref().map(|m| Mode(m.permissions().mode() & 0o7777));
+            let owner = meta.filter(|_| owners).map(|m| {
+                let name = |list: Vec<(u32, String)>, id: u32| {
+                    list.into_iter()
+                        .find(|(i, _)| *i == id)
+                        .map_or_else(|| id.to_string(), |(_, n)| n)
+                };
+                format!(
+                    "{}:{}",
+                    name(names("/etc/passwd"), m.uid()),
+                    name(names("/etc/group"), m.gid())
+                )
+            });
             Ok(Some(LiveFile {
                 content: String::from_utf8_lossy(&bytes).into_owned(),
                 mode,
+                owner,
             }))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Failure::Read(path.to_owned(), e)),
     }
+}
+
+/// Files under the live tree of the tree's hosts that the spec no longer produces.
+fn stale(live: &Path, tree: &Tree) -> Vec<String> {
+    let rendered: BTreeSet<PathBuf> = tree.files.iter().map(|f| destination(live, f)).collect();
+    let hosts: BTreeSet<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
+    let mut out = Vec::new();
+    for host in hosts {
+        let mut pending = vec![live.join(host)];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if !rendered.contains(&path)
+                    && path.file_name().is_some_and(|n| n != MANIFEST)
+                {
+                    out.push(
+                        path.strip_prefix(live)
+                            .unwrap_or(&path)
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
@@ -36,13 +104,15 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
     let mut failure = None;
+    // A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
+    let owners = args.live_root.is_some();
     let diffs = diff(&tree, |file| {
         let path = match (&args.live, &args.live_root) {
             (Some(dir), _) => destination(dir, file),
             (None, Some(root)) => root.join(file.path.trim_start_matches('/')),
             (None, None) => unreachable!("clap requires --live or --live-root"),
         };
-        read_live(&path).unwrap_or_else(|f| {
+        read_live(&path, owners).unwrap_or_else(|f| {
             failure.get_or_insert(f);
             None
         })
@@ -50,6 +120,11 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     if let Some(failure) = failure {
         return Err(failure);
     }
+    let stale = args
+        .live
+        .as_deref()
+        .map(|dir| stale(dir, &tree))
+        .unwrap_or_default();
     let color = match args.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
@@ -57,9 +132,16 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
         }
     };
+    let detail = if args.stat {
+        Detail::Stat
+    } else {
+        Detail::Hunks
+    };
     let mut out = io::stdout().lock();
-    print_diffs(&mut out, &diffs, color).map_err(Failure::Output)?;
-    Ok(u8::from(diffs.iter().any(FileDiff::differs)))
+    print_diffs(&mut out, &diffs, &stale, color, detail).map_err(Failure::Output)?;
+    Ok(u8::from(
+        diffs.iter().any(FileDiff::differs) || !stale.is_empty(),
+    ))
 }
 
 fn paint(color: bool, code: &str, line: &str) -> String {
@@ -70,9 +152,40 @@ fn paint(color: bool, code: &str, line: &str) -> String {
     }
 }
 
-fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io::Result<()> {
+fn print_diffs(
+    out: &mut impl io::Write,
+    diffs: &[FileDiff],
+    stale: &[String],
+    color: bool,
+    detail: Detail,
+) -> io::Result<()> {
     let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();
     for d in &differing {
+        if detail == Detail::Stat {
+            let what = match (&d.change, d.mode_was, &d.owner_was) {
+                (Change::New { .. }, ..) => " (new)".to_owned(),
+                (Change::Unchanged, Some(was), _) => format!(" (mode {was} -> {})", d.meta.mode),
+                (Change::Unchanged, None, Some(was)) => {
+                    format!(" (owner {was} -> {}:{})", d.meta.owner, d.meta.group)
+                }
+                _ => String::new(),
+            };
+            let bar = format!(
+                "{}{}",
+                "+".repeat(d.added.min(40)),
+                "-".repeat(d.removed.min(40))
+            );
+            writeln!(
+                out,
+                " {}{} | +{} -{} {}{what}",
+                d.host,
+                d.path,
+                d.added,
+                d.removed,
+                paint(color, "1", &bar)
+            )?;
+            continue;
+        }
         if let Some(was) = d.mode_was {
             writeln!(
                 out,
@@ -83,6 +196,13 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
                     &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode)
                 )
             )?;
+        }
+        if let Some(was) = &d.owner_was {
+            let line = format!(
+                "owner {}{}: {was} -> {}:{}",
+                d.host, d.path, d.meta.owner, d.meta.group
+            );
+            writeln!(out, "{}", paint(color, "1", &line))?;
         }
         let unified = match &d.change {
             Change::Unchanged => continue,
@@ -108,7 +228,14 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
             }
         }
     }
-    if differing.is_empty() {
+    for path in stale {
+        writeln!(
+            out,
+            "{}",
+            paint(color, "33", &format!("stale: {path} is no longer rendered"))
+        )?;
+    }
+    if differing.is_empty() && stale.is_empty() {
         writeln!(out, "no differences in {} files", diffs.len())?;
         return Ok(());
     }
@@ -119,15 +246,21 @@ fn print_diffs(out: &mut impl io::Write, diffs: &[FileDiff], color: bool) -> io:
     };
     writeln!(
         out,
-        "\n{} of {} files differ on {hosts} host{}:",
+        "\n{} of {} files differ on {hosts} host{}{}:",
         differing.len(),
         diffs.len(),
-        if hosts == 1 { "" } else { "s" }
+        if hosts == 1 { "" } else { "s" },
+        match stale.len() {
+            0 => String::new(),
+            1 => ", 1 file is stale".to_owned(),
+            n => format!(", {n} files are stale"),
+        }
     )?;
     for action in actions(diffs) {
         let what = match (action.action, action.service) {
             (OnChange::Nothing, _) => "nothing to reload".to_owned(),
             (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
+            (OnChange::Reload, Service::Nginx) => "nginx -t, then nginx reload".to_owned(),
             (OnChange::Reload, service) => format!("{service} reload"),
             (OnChange::Restart, service) => format!("{service} restart"),
         };

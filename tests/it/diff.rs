@@ -129,7 +129,7 @@ fn a_missing_live_file_is_new_and_a_mode_change_is_shown() {
         .stdout_has("+    listen 443 ssl http2;\n")
         .stdout_has("mode db1/etc/postgresql/16/main/pg_hba.conf: 0644 -> 0640\n")
         .stdout_has("  db1: nothing to reload (/etc/postgresql/16/main/pg_hba.conf)\n")
-        .stdout_has("  web1: nginx reload (/etc/nginx/conf.d/catmaid.conf)\n");
+        .stdout_has("  web1: nginx -t, then nginx reload (/etc/nginx/conf.d/catmaid.conf)\n");
 }
 
 #[test]
@@ -152,10 +152,36 @@ fn secrets_are_masked_on_both_sides() {
         .stdout_has("+192.0.2.11:7432:replication:replication_user:********\n");
 }
 
+/// Gives every file of `live` the owner the manifest names, as a deploy does.
+fn own_as_deployed(live: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(live.join("manifest.json")).unwrap()).unwrap();
+    for file in manifest["files"].as_array().unwrap() {
+        let path = live
+            .join(file["host"].as_str().unwrap())
+            .join(file["path"].as_str().unwrap().trim_start_matches('/'));
+        let owner = format!(
+            "{}:{}",
+            file["owner"].as_str().unwrap(),
+            file["group"].as_str().unwrap()
+        );
+        let status = std::process::Command::new("chown")
+            .arg(&owner)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "chown {owner}: the test command makes the postgres user"
+        );
+    }
+}
+
 #[test]
 fn one_host_against_its_own_root() {
     let live = temp_dir();
     render_into(live.path(), None);
+    own_as_deployed(live.path());
     Sitewright::new()
         .arg("diff")
         .arg(fixture("catmaid/site.yaml"))
@@ -186,4 +212,64 @@ fn an_invalid_spec_is_exit_2() {
         .code(2)
         .stderr_has("site.yaml:1:7: error: invalid YAML: unclosed bracket '['")
         .stderr_has("sitewright: site.yaml: 1 error\n");
+}
+
+#[test]
+fn owners_are_compared_on_a_host_s_own_files() {
+    let live = temp_dir();
+    render_into(live.path(), None);
+    own_as_deployed(live.path());
+    let conf = live
+        .path()
+        .join("db1/etc/postgresql/16/main/postgresql.conf");
+    let status = std::process::Command::new("chown")
+        .arg("root:root")
+        .arg(&conf)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Sitewright::new()
+        .arg("diff")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("--live-root")
+        .arg(live.path().join("db1"))
+        .args(["--host", "db1"])
+        .run()
+        .code(1)
+        .stdout_has(
+            "owner db1/etc/postgresql/16/main/postgresql.conf: root:root -> postgres:postgres\n",
+        );
+}
+
+#[test]
+fn stat_is_a_line_per_file_and_stale_files_are_named() {
+    let live = temp_dir();
+    render_into(live.path(), None);
+    let conf = live.path().join("db1/etc/sysctl.d/60-sitewright.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    fs::write(
+        &conf,
+        text.replace("vm.swappiness = 10", "vm.swappiness = 60"),
+    )
+    .unwrap();
+    fs::write(
+        live.path().join("db1/etc/sysctl.d/99-old.conf"),
+        "vm.overcommit_memory = 2\n",
+    )
+    .unwrap();
+    let out = Sitewright::new()
+        .arg("diff")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("--live")
+        .arg(live.path())
+        .arg("--stat")
+        .run();
+    out.code(1)
+        .stdout_has(" db1/etc/sysctl.d/60-sitewright.conf | +1 -1 +-\n")
+        .stdout_has("stale: db1/etc/sysctl.d/99-old.conf is no longer rendered\n")
+        .stdout_has("1 of 14 files differ on 1 host, 1 file is stale:\n")
+        .stdout_has(
+            "  db1: apply: sysctl -p /etc/sysctl.d/60-sitewright.conf (or sysctl --system)",
+        );
+    assert!(!out.stdout.contains("@@"), "no hunks with --stat");
 }
