@@ -26,6 +26,12 @@ pub enum Command {
     /// Explain a rule (`explain PG017`), or where each value of a rendered file came from
     /// (`explain SPEC --host NAME PATH [KEY]`).
     Explain(ExplainArgs),
+    /// Print a starter spec, with comments, that passes `check`.
+    Init(InitArgs),
+    /// Print the completion script of SHELL.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff).
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -81,8 +87,11 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// Write secret values (passwords) into the files that need them; the tree must then not be committed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "check")]
     pub with_secrets: bool,
+    /// Write nothing: exit 1 when DIR is not what the spec renders, listing the files that differ (for CI and pre-commit).
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -112,4 +121,28 @@ pub enum ColorWhen {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The kind of site.
+    #[arg(value_enum)]
+    pub shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shape {
+    /// One host: PostgreSQL, nginx and Django.
+    Single,
+    /// A PostgreSQL primary and a streaming replica behind nginx's forward.
+    PrimaryReplica,
+    /// A caching proxy for a public read-only site.
+    CachingProxy,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

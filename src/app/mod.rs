@@ -20,6 +20,7 @@ mod check;
 mod diff;
 mod explain;
 mod render;
+mod tools;
 
 use std::fmt;
 use std::fs;
@@ -101,6 +102,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(0)
         }
         Command::Explain(args) => explain::explain(&args),
+        Command::Init(args) => tools::init(&args),
+        Command::Completions(args) => tools::completions(&args),
+        Command::Man => tools::man(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

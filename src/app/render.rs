@@ -1,8 +1,14 @@
 //! `render`: the tree and its manifest, written atomically.
 
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
 use super::{Failure, SecretPolicy, load_spec, rendered};
 use crate::cli::RenderArgs;
-use crate::write::write_tree;
+use crate::manifest::Manifest;
+use crate::render::Tree;
+use crate::write::{MANIFEST, destination, write_tree};
 
 pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
     let (_, loaded) = load_spec(&args.spec).map_err(|failure| match failure {
@@ -15,6 +21,9 @@ pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
         SecretPolicy::Placeholders
     };
     let tree = rendered(&loaded, &args.selection, policy)?;
+    if args.check {
+        return check_tree(&tree, &args.out);
+    }
     let report = write_tree(&tree, &args.out).map_err(Failure::Write)?;
     let hosts = {
         let mut names: Vec<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
@@ -35,4 +44,80 @@ pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// `render --check`: compares the committed tree in `root` with what the spec renders.
+fn check_tree(tree: &Tree, root: &Path) -> Result<u8, Failure> {
+    let mut problems = Vec::new();
+    let mut expected: Vec<(PathBuf, String)> = tree
+        .files
+        .iter()
+        .map(|f| (destination(root, f), f.content.clone()))
+        .collect();
+    expected.push((root.join(MANIFEST), Manifest::of(tree).to_json()));
+    for (path, content) in &expected {
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        match fs::read(path) {
+            Ok(bytes) if bytes == content.as_bytes() => {}
+            Ok(_) => problems.push(format!("differs: {shown}")),
+            Err(_) => problems.push(format!("missing: {shown}")),
+        }
+    }
+    let known: BTreeSet<&PathBuf> = expected.iter().map(|(p, _)| p).collect();
+    let hosts: BTreeSet<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
+    for host in hosts {
+        for path in files_under(&root.join(host)) {
+            if !known.contains(&path) {
+                let shown = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                problems.push(format!("stale: {shown}"));
+            }
+        }
+    }
+    problems.sort();
+    for problem in &problems {
+        outln!("{problem}");
+    }
+    if problems.is_empty() {
+        outln!(
+            "{} is what the spec renders ({} files)",
+            root.display(),
+            tree.files.len()
+        );
+        Ok(0)
+    } else {
+        eprintln!(
+            "sitewright: {} is not what the spec renders: {} file{} to render again",
+            root.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        Ok(1)
+    }
 }

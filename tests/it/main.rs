@@ -13,3 +13,4 @@ mod replication;
 mod rules;
 mod schema;
 mod support;
+mod tools;

@@ -1,0 +1,108 @@
+//! The commands around the pipeline: `init`, `render --check`, completions, the manual page, and
+//! the pre-commit hooks.
+
+use std::fs;
+
+use crate::support::{Sitewright, fixture, repo, temp_dir};
+
+#[test]
+fn every_starter_spec_passes_check_with_no_warning() {
+    for shape in ["single", "primary-replica", "caching-proxy"] {
+        let dir = temp_dir();
+        let init = Sitewright::new().args(["init", shape]).run();
+        init.code(0);
+        assert!(
+            init.stdout
+                .starts_with("# yaml-language-server: $schema=site.schema.json\n"),
+            "{shape}"
+        );
+        assert!(
+            init.stdout.matches("  # ").count() + init.stdout.matches("# ").count() > 5,
+            "{shape}: comments"
+        );
+        fs::write(dir.path().join("site.yaml"), &init.stdout).unwrap();
+        Sitewright::new()
+            .in_dir(dir.path())
+            .args(["check", "site.yaml", "--deny-warnings"])
+            .run()
+            .code(0)
+            .stdout_has("0 errors, 0 warnings");
+    }
+}
+
+#[test]
+fn render_check_says_which_files_differ() {
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(fixture("catmaid/expected"))
+        .arg("--check")
+        .run()
+        .code(0)
+        .stdout_has("is what the spec renders (14 files)");
+    let copy = temp_dir();
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(copy.path())
+        .run()
+        .code(0);
+    let conf = copy.path().join("web1/etc/nginx/conf.d/catmaid.conf");
+    fs::write(&conf, "edited by hand\n").unwrap();
+    fs::remove_file(
+        copy.path()
+            .join("db2/var/lib/postgresql/16/main/standby.signal"),
+    )
+    .unwrap();
+    fs::write(copy.path().join("db1/etc/leftover.conf"), "").unwrap();
+    let before = crate::support::tree(copy.path());
+    let out = Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(copy.path())
+        .arg("--check")
+        .run();
+    out.code(1);
+    assert_eq!(
+        out.stdout,
+        "differs: web1/etc/nginx/conf.d/catmaid.conf\nmissing: db2/var/lib/postgresql/16/main/standby.signal\nstale: db1/etc/leftover.conf\n"
+    );
+    assert_eq!(
+        crate::support::tree(copy.path()),
+        before,
+        "--check writes nothing"
+    );
+}
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_line() {
+    Sitewright::new()
+        .args(["completions", "bash"])
+        .run()
+        .code(0)
+        .stdout_has("_sitewright()")
+        .stdout_has("--deny-warnings");
+    Sitewright::new()
+        .args(["completions", "zsh"])
+        .run()
+        .code(0)
+        .stdout_has("#compdef sitewright");
+    Sitewright::new()
+        .arg("man")
+        .run()
+        .code(0)
+        .stdout_has(".TH sitewright 1")
+        .stdout_has("explain");
+}
+
+#[test]
+fn the_pre_commit_hooks_run_check_and_render_check() {
+    let hooks = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
+    assert!(hooks.contains("- id: sitewright-check\n"));
+    assert!(hooks.contains("  entry: sitewright check\n"));
+    assert!(hooks.contains("- id: sitewright-render-check\n"));
+    assert!(hooks.contains("  entry: sitewright render --check\n"));
+}
