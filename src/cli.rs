@@ -26,6 +26,8 @@ pub enum Command {
     /// Explain a rule (`explain PG017`), or where each value of a rendered file came from
     /// (`explain SPEC --host NAME PATH [KEY]`).
     Explain(ExplainArgs),
+    /// Write what Ansible or NixOS needs to put the rendered files on the hosts; secrets stay references.
+    Export(ExportArgs),
     /// Print a starter spec, with comments, that passes `check`.
     Init(InitArgs),
     /// Print the completion script of SHELL.
@@ -145,4 +147,26 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The tool to export for.
+    #[arg(value_enum)]
+    pub tool: Tool,
+    /// The site spec (YAML).
+    pub spec: PathBuf,
+    /// The folder to write into.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tool {
+    /// A playbook, one play per host, with the files and handlers.
+    Ansible,
+    /// A NixOS module per host.
+    Nix,
 }

@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod escape;
 pub mod explain;
+pub mod export;
 pub mod load;
 pub mod manifest;
 pub mod pg_settings;

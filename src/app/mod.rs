@@ -19,6 +19,7 @@ macro_rules! outln {
 mod check;
 mod diff;
 mod explain;
+mod export;
 mod render;
 mod tools;
 
@@ -51,6 +52,7 @@ pub(crate) enum Failure {
     Secret(SecretError),
     Write(WriteError),
     Output(io::Error),
+    Export(crate::export::ExportError),
     Usage(String),
 }
 
@@ -87,6 +89,7 @@ impl fmt::Display for Failure {
             Self::Secret(e) => write!(f, "{e}"),
             Self::Write(e) => write!(f, "{e}"),
             Self::Output(e) => write!(f, "cannot print the diff: {e}"),
+            Self::Export(e) => write!(f, "cannot export: {e}"),
             Self::Usage(message) => f.write_str(message),
         }
     }
@@ -102,6 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(0)
         }
         Command::Explain(args) => explain::explain(&args),
+        Command::Export(args) => export::export(&args),
         Command::Init(args) => tools::init(&args),
         Command::Completions(args) => tools::completions(&args),
         Command::Man => tools::man(),

@@ -5,6 +5,7 @@ mod check;
 mod diff;
 mod django;
 mod explain;
+mod export;
 mod nginx;
 mod postgres;
 mod programs;

@@ -1,0 +1,83 @@
+//! `export`: the rendered tree as an Ansible playbook or NixOS modules, written atomically.
+
+use std::fs;
+
+use std::collections::HashMap;
+
+use super::{Failure, SecretPolicy, load_spec, read_overrides, rendered, select};
+use crate::cli::{ExportArgs, Tool};
+use crate::export::{ansible, nix};
+use crate::plan::plan;
+use crate::render::{Renderer, Secrets};
+use crate::spec::SecretRef;
+use crate::write::{WriteError, write_atomic};
+
+pub(super) fn export(args: &ExportArgs) -> Result<u8, Failure> {
+    let (_, loaded) = load_spec(&args.spec)?;
+    let files = match args.tool {
+        Tool::Ansible => {
+            // Each secret is rendered as a marker that the playbook's template turns into a variable.
+            let plan = select(plan(&loaded.site), &loaded, &args.selection)?;
+            let mut vars: Vec<ansible::SecretVar> = Vec::new();
+            let mut markers = HashMap::new();
+            for slot in plan.files.iter().flat_map(|f| &f.secrets) {
+                if markers.contains_key(&slot.secret) {
+                    continue;
+                }
+                let marker = format!("SITEWRIGHTSECRET{}X", vars.len());
+                vars.push(ansible::SecretVar {
+                    marker: marker.clone(),
+                    name: variable(&slot.secret),
+                });
+                markers.insert(slot.secret.clone(), marker);
+            }
+            let overrides = read_overrides(args.selection.templates.as_deref())?;
+            let tree = Renderer::new(&overrides)
+                .render(&plan, &Secrets::resolved(markers))
+                .map_err(Failure::Render)?;
+            ansible::export(&tree, &vars)
+        }
+        Tool::Nix => nix::export(&rendered(
+            &loaded,
+            &args.selection,
+            SecretPolicy::Placeholders,
+        )?),
+    }
+    .map_err(Failure::Export)?;
+    for file in &files {
+        let path = args.out.join(&file.path);
+        let fail = |error| {
+            Failure::Write(WriteError {
+                path: path.clone(),
+                error,
+            })
+        };
+        fs::create_dir_all(path.parent().expect("an export file is in a folder")).map_err(fail)?;
+        write_atomic(&path, file.content.as_bytes(), file.mode).map_err(fail)?;
+    }
+    outln!("wrote {} files to {}", files.len(), args.out.display());
+    Ok(0)
+}
+
+/// The `sitewright_secrets` key of a secret: its environment variable's name, or its file's, in
+/// lower case.
+fn variable(secret: &SecretRef) -> String {
+    let name = match secret {
+        SecretRef::Env(name) => name.clone(),
+        SecretRef::File(path) => path
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap_or("secret")
+            .to_owned(),
+    };
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
