@@ -22,8 +22,13 @@ fn undescribed(path: &str, schema: &Value, out: &mut Vec<String>) {
         Value::Object(map) => {
             if let Some(Value::Object(properties)) = map.get("properties") {
                 for (name, property) in properties {
-                    if property.get("description").is_none() {
-                        out.push(format!("{path}/properties/{name}"));
+                    for field in ["title", "description", "examples"] {
+                        let present = property
+                            .get(field)
+                            .is_some_and(|v| v.as_array().is_none_or(|a| !a.is_empty()));
+                        if !present {
+                            out.push(format!("{path}/properties/{name}: {field}"));
+                        }
                     }
                 }
             }
@@ -41,7 +46,7 @@ fn undescribed(path: &str, schema: &Value, out: &mut Vec<String>) {
 }
 
 #[test]
-fn every_property_has_a_description() {
+fn the_schema_has_a_title_and_every_property_a_title_a_description_and_an_example() {
     let schema: Value =
         serde_json::from_str(&fs::read_to_string(repo().join("schemas/site.schema.json")).unwrap())
             .unwrap();
