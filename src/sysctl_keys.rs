@@ -101,7 +101,18 @@ pub fn convert(name: &str, value: &SysctlValue) -> Result<(String, Option<String
     let kind = kind(name)?;
     let number = |n: i64| Ok((n.to_string(), None));
     match (kind, value) {
-        (Kind::String, SysctlValue::Text(text)) => Ok((text.clone(), None)),
+        (Kind::String, SysctlValue::Text(text)) => {
+            let plain = !text.contains(|c: char| c.is_control())
+                && !text.starts_with(['#', ';'])
+                && text.trim() == text;
+            if plain {
+                Ok((text.clone(), None))
+            } else {
+                Err(format!(
+                    "`{name}` takes one line of text without control characters, surrounding blanks, or a leading `#` or `;` (sysctl.d reads those as comments)"
+                ))
+            }
+        }
         (Kind::String | Kind::Ints, SysctlValue::Int(n)) => number(*n),
         (Kind::Ints, SysctlValue::Text(text)) => {
             let ok = text.split_whitespace().all(|w| w.parse::<i64>().is_ok());

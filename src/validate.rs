@@ -160,6 +160,8 @@ fn expectation(pattern_or_format: &str) -> String {
         p if p == s::CRON_SCHEDULE_PATTERN => {
             "cron's five fields: minute hour day-of-month month day-of-week, such as 0 3 * * *".to_owned()
         }
+        p if p == s::ONE_LINE_PATTERN => "text on one line, without control characters".to_owned(),
+        p if p == s::NO_NUL_PATTERN => "text without NUL characters, which no configuration file can hold".to_owned(),
         p if p == s::ENV_NAME_PATTERN => "an environment variable name of letters, digits and `_`".to_owned(),
         "ip-address" => "an IPv4 or IPv6 address such as 192.0.2.11".to_owned(),
         "socket-address" => "an address and a port such as 127.0.0.1:8000".to_owned(),

@@ -132,7 +132,7 @@ pub struct HbaRecord {
     pub method: HbaMethod,
     /// Why the record is there: written as a comment above it.
     #[serde(default)]
-    #[schemars(length(max = 200), example = &"the Django application on web1")]
+    #[schemars(length(max = 200), regex(pattern = crate::spec::scalar::ONE_LINE_PATTERN), example = &"the Django application on web1")]
     pub comment: Option<String>,
 }
 
@@ -214,11 +214,11 @@ fn default_schedule() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Archive {
     /// The primary's archive_command; `%p` is the segment's path, `%f` its file name.
-    #[schemars(length(min = 1, max = 1024), example = &"rsync -a %p postgres@db2:/opt/postgresql_wal/%f")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = crate::spec::scalar::NO_NUL_PATTERN), example = &"rsync -a %p postgres@db2:/opt/postgresql_wal/%f")]
     pub command: String,
     /// The replicas' restore_command.
     #[serde(default)]
-    #[schemars(length(min = 1, max = 1024), example = &"cp /opt/postgresql_wal/%f \"%p\"")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = crate::spec::scalar::NO_NUL_PATTERN), example = &"cp /opt/postgresql_wal/%f \"%p\"")]
     pub restore_command: Option<String>,
 }
 
@@ -233,5 +233,8 @@ pub enum SettingValue {
     /// Written bare.
     Float(f64),
     /// Written in single quotes, escaped.
-    Text(#[schemars(length(max = 4096))] String),
+    Text(
+        #[schemars(length(max = 4096), regex(pattern = crate::spec::scalar::NO_NUL_PATTERN))]
+        String,
+    ),
 }

@@ -78,6 +78,10 @@ pub(crate) const URL_PREFIX_PATTERN: &str = r"^/([A-Za-z0-9._-]+/)*$";
 pub(crate) const COOKIE_PATTERN: &str = r"^[A-Za-z0-9_]+$";
 pub(crate) const HBA_NAME_PATTERN: &str = r"^\+?[a-z_][a-z0-9_]{0,62}$";
 pub(crate) const CRON_SCHEDULE_PATTERN: &str = r"^[0-9*/,-]+( [0-9*/,-]+){4}$";
+/// Text of one line: no control characters, so a comment stays a comment.
+pub(crate) const ONE_LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+/// Any text but NUL, which no configuration format can hold.
+pub(crate) const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 pub(crate) const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
 
 /// A `.` or `..` segment, which an absolute path must not have.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::pg::succeeded;
-use crate::support::{Sitewright, fixture, installed, temp_dir};
+use crate::support::{Sitewright, fixture, installed, temp_dir, yaml_quoted};
 
 const SECRET_KEY: &str = "8c1f0e4b9a7d2c6e5f3a1b0d9e8c7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7";
 
@@ -283,23 +283,6 @@ const HOSTILE: &[&str] = &[
     "\u{feff}bom",
     "\u{7f}\u{1b}[31m",
 ];
-
-/// A YAML double-quoted string: every character YAML does not allow raw is a \u escape.
-fn yaml_quoted(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 #[test]
 fn every_string_comes_back_unchanged_from_its_python_literal() {

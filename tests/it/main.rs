@@ -6,6 +6,7 @@ mod diff;
 mod django;
 mod explain;
 mod export;
+mod injection;
 mod nginx;
 mod postgres;
 mod programs;
