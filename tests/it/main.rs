@@ -14,5 +14,6 @@ mod render;
 mod replication;
 mod rules;
 mod schema;
+mod secrets;
 mod support;
 mod tools;
