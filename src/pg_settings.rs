@@ -359,16 +359,31 @@ pub fn read_conf(text: &str) -> std::collections::BTreeMap<String, String> {
                         value.push('\'');
                     }
                     '\'' => break,
-                    '\\' => {
-                        if let Some(next) = chars.next() {
-                            value.push(match next {
-                                'n' => '\n',
-                                't' => '\t',
-                                'r' => '\r',
-                                other => other,
-                            });
+                    '\\' => match chars.next() {
+                        Some(digit @ '0'..='7') => {
+                            // Up to three octal digits, as PostgreSQL's lexer reads them.
+                            let mut code = digit.to_digit(8).unwrap_or(0);
+                            for _ in 0..2 {
+                                match chars.peek().and_then(|c| c.to_digit(8)) {
+                                    Some(d) => {
+                                        code = code * 8 + d;
+                                        chars.next();
+                                    }
+                                    None => break,
+                                }
+                            }
+                            value.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                         }
-                    }
+                        Some(next) => value.push(match next {
+                            'b' => '\u{8}',
+                            'f' => '\u{c}',
+                            'n' => '\n',
+                            't' => '\t',
+                            'r' => '\r',
+                            other => other,
+                        }),
+                        None => {}
+                    },
                     c => value.push(c),
                 }
             }

@@ -31,6 +31,7 @@ const HOSTILE: &[&str] = &[
     "%p '\"%f\"' && rm -rf /; #",
     "''",
     "\\'; DROP TABLE x; --",
+    "esc\u{1b}[31m bell\u{7}",
 ];
 
 fn render(spec: &str, dir: &Path) -> crate::support::Outcome {

@@ -1,0 +1,124 @@
+//! Property tests of the library: generated specs, valid and broken, never make sitewright panic;
+//! every valid one renders, and each postgresql.conf reads back, through the same rules PostgreSQL's
+//! lexer follows, to the values the spec gave.
+
+use proptest::prelude::*;
+use sitewright::load::load;
+use sitewright::pg_settings::read_conf;
+use sitewright::plan::plan;
+use sitewright::render::{Renderer, Secrets};
+use sitewright::source::Source;
+use sitewright::templates::Overrides;
+
+/// A YAML double-quoted string of any text.
+fn quoted(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn spec(
+    version: u32,
+    replicas: usize,
+    memory_gib: u32,
+    cpus: u32,
+    storage: &str,
+    workload: &str,
+    prefix: &str,
+    archive: &str,
+    web: bool,
+) -> String {
+    let mut hosts = format!(
+        "  - name: db1\n    address: 192.0.2.1\n    memory: {memory_gib}GiB\n    cpus: {cpus}\n    storage: {storage}\n    roles: [postgres-primary]\n"
+    );
+    for i in 0..replicas {
+        hosts.push_str(&format!(
+            "  - name: db{n}\n    address: 192.0.2.{n}\n    memory: {memory_gib}GiB\n    cpus: {cpus}\n    storage: {storage}\n    roles: [postgres-replica{web}]\n",
+            n = i + 2,
+            web = if web && i == 0 { ", web" } else { "" }
+        ));
+    }
+    let replication = if replicas > 0 {
+        "  replication:\n    user: replicator\n    password: { env: PW }\n    public_port: 7432\n    wal_keep: 1GB\n"
+    } else {
+        ""
+    };
+    let django = if web && replicas > 0 {
+        "nginx:\n  version: \"1.26\"\n  openssl: \"3.5\"\n  https:\n    server_name: example.org\n    tls: { certificate: /etc/a.pem, certificate_key: /etc/a.key }\n    upstream: { servers: [127.0.0.1:8000] }\ndjango:\n  version: \"5.2\"\n  settings_file: /srv/app/settings.py\n  base_module: app.settings\n  secret_key: { env: KEY }\n  database: { name: app, user: app, password: { env: DBPW } }\n"
+    } else if replicas > 0 {
+        "nginx:\n  version: \"1.22\"\n  openssl: \"3.0\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "site: prop\nhosts:\n{hosts}postgres:\n  version: {version}\n  data_directory: /var/lib/postgresql/main\n  workload: {workload}\n{replication}  archive:\n    command: {}\n  settings:\n    log_line_prefix: {}\n{django}",
+        quoted(archive),
+        quoted(prefix)
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn valid_specs_render_and_read_back(
+        version in 11u32..=18,
+        replicas in 0usize..3,
+        memory_gib in 1u32..512,
+        cpus in 1u32..64,
+        storage in prop::sample::select(vec!["hdd", "ssd", "nvme", "san"]),
+        workload in prop::sample::select(vec!["web", "oltp", "dw", "mixed", "desktop"]),
+        prefix in "[^\u{0}]{0,40}",
+        archive in "[^\u{0}]{1,40}",
+        web in any::<bool>(),
+    ) {
+        let text = spec(version, replicas, memory_gib, cpus, storage, workload, &prefix, &archive, web);
+        let source = Source::from_bytes("prop.yaml", text.clone().into_bytes()).unwrap();
+        let loaded = match load(&source) {
+            Ok(loaded) => loaded,
+            Err(invalid) => panic!("a valid spec was refused: {:?}\n{text}", invalid.diagnostics),
+        };
+        let plan = plan(&loaded.site);
+        let tree = Renderer::new(&Overrides::default()).render(&plan, &Secrets::none()).expect("a valid spec renders");
+        for file in tree.files.iter().filter(|f| f.path.ends_with("postgresql.conf")) {
+            let conf = read_conf(&file.content);
+            prop_assert_eq!(conf.get("log_line_prefix"), Some(&prefix));
+            prop_assert_eq!(conf.get("archive_command"), Some(&archive));
+        }
+    }
+
+    #[test]
+    fn any_bytes_are_refused_or_accepted_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(source) = Source::from_bytes("fuzz.yaml", bytes) {
+            if let Ok(loaded) = load(&source) {
+                let plan = plan(&loaded.site);
+                let _ = Renderer::new(&Overrides::default()).render(&plan, &Secrets::none());
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_fixtures_never_panic(cut in 0usize..4000, insert in "[ -~\n\t]{0,12}") {
+        let base = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/catmaid/site.yaml")).unwrap();
+        let at = (0..=cut.min(base.len())).rev().find(|i| base.is_char_boundary(*i)).unwrap_or(0);
+        let text = format!("{}{insert}{}", &base[..at], &base[at..]);
+        let source = Source::from_bytes("mutated.yaml", text.into_bytes()).unwrap();
+        match load(&source) {
+            Ok(loaded) => {
+                let plan = plan(&loaded.site);
+                Renderer::new(&Overrides::default()).render(&plan, &Secrets::none()).expect("a spec that loads renders");
+            }
+            Err(invalid) => prop_assert!(!invalid.diagnostics.is_empty()),
+        }
+    }
+}
