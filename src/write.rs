@@ -7,6 +7,7 @@ use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::manifest::{Listed, ListedFile, Manifest};
 use crate::render::{RenderedFile, Tree};
@@ -106,15 +107,32 @@ fn refuse_symlinks(root: &Path, dest: &Path) -> std::io::Result<()> {
 
 /// Writes `bytes` to `dest` so that a reader sees either the old file or the new one, never part.
 pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{name}.sitewright-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
+    // A name no earlier run can have left: the process, the time and a counter. A file of that name
+    // is never someone else's, so the one this call made is the only one it removes.
+    let (temp, mut file) = loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!(
+            ".{name}.sitewright-{}-{nanos}-{count}",
+            std::process::id()
+        ));
+        match fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&temp)?;
+            .open(&temp)
+        {
+            Ok(file) => break (temp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let result = (|| {
         file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.write_all(bytes)?;
         file.sync_all()?;

@@ -6,6 +6,7 @@ mod diff;
 mod django;
 mod explain;
 mod export;
+mod faults;
 mod injection;
 mod nginx;
 mod postgres;
