@@ -27,17 +27,31 @@ fn quoted(text: &str) -> String {
     out
 }
 
-fn spec(
+/// The shape of a generated spec.
+struct Shape<'a> {
     version: u32,
     replicas: usize,
     memory_gib: u32,
     cpus: u32,
-    storage: &str,
-    workload: &str,
-    prefix: &str,
-    archive: &str,
+    storage: &'a str,
+    workload: &'a str,
+    prefix: &'a str,
+    archive: &'a str,
     web: bool,
-) -> String {
+}
+
+fn spec(shape: &Shape) -> String {
+    let Shape {
+        version,
+        replicas,
+        memory_gib,
+        cpus,
+        storage,
+        workload,
+        prefix,
+        archive,
+        web,
+    } = *shape;
     let mut hosts = format!(
         "  - name: db1\n    address: 192.0.2.1\n    memory: {memory_gib}GiB\n    cpus: {cpus}\n    storage: {storage}\n    roles: [postgres-primary]\n"
     );
@@ -82,7 +96,7 @@ proptest! {
         archive in "[^\u{0}]{1,40}",
         web in any::<bool>(),
     ) {
-        let text = spec(version, replicas, memory_gib, cpus, storage, workload, &prefix, &archive, web);
+        let text = spec(&Shape { version, replicas, memory_gib, cpus, storage, workload, prefix: &prefix, archive: &archive, web });
         let source = Source::from_bytes("prop.yaml", text.clone().into_bytes()).unwrap();
         let loaded = match load(&source) {
             Ok(loaded) => loaded,
@@ -99,11 +113,11 @@ proptest! {
 
     #[test]
     fn any_bytes_are_refused_or_accepted_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        if let Ok(source) = Source::from_bytes("fuzz.yaml", bytes) {
-            if let Ok(loaded) = load(&source) {
-                let plan = plan(&loaded.site);
-                let _ = Renderer::new(&Overrides::default()).render(&plan, &Secrets::none());
-            }
+        if let Ok(source) = Source::from_bytes("fuzz.yaml", bytes)
+            && let Ok(loaded) = load(&source)
+        {
+            let plan = plan(&loaded.site);
+            let _ = Renderer::new(&Overrides::default()).render(&plan, &Secrets::none());
         }
     }
 
