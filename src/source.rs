@@ -127,6 +127,10 @@ impl Source {
             leading_zero_numbers_as_strings: true,
             duplicate_keys: DuplicateKeyPolicy::Error,
             with_snippet: false,
+            // A spec uses aliases to share a list or two; a "billion laughs" replays millions of
+            // events. This cap stops one early and still leaves room for 10,000 hosts sharing
+            // their roles.
+            alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 100_000 },
         };
         let root: Spanned<Node> = serde_saphyr::from_str_with_options(&self.text, options)
             .map_err(|error| Box::new(yaml_error(&self.text, &error)))?;
@@ -168,16 +172,46 @@ fn tidy_yaml_message(message: &str) -> String {
             .unwrap_or(rest);
         return format!("duplicate key `{key}`: a key may appear once in a mapping");
     }
+    if let Some(plain) = plain_yaml_message(first) {
+        return plain;
+    }
     let hint = if first.contains("tab") {
         "; indent with spaces"
     } else if first.contains("quoted scalar") {
         " (is a quote left open?)"
-    } else if first.contains("recursi") {
-        " (an alias refers to its own anchor)"
     } else {
         ""
     };
     format!("{first}{hint}")
+}
+
+/// serde-saphyr's messages that speak of its own API or budgets, said in a spec author's terms.
+fn plain_yaml_message(first: &str) -> Option<String> {
+    let message = if first.starts_with("budget breached: Depth")
+        || first == "recursion limit exceeded"
+    {
+        "nested more than 64 levels deep; a site spec needs a handful".to_owned()
+    } else if first.starts_with("budget breached: Nodes") {
+        "more than 250,000 values once aliases are expanded; a site spec needs far fewer".to_owned()
+    } else if let Some(breach) = first.strip_prefix("budget breached: ") {
+        let what = breach.split([' ', '{']).next().unwrap_or(breach);
+        format!(
+            "too large: over sitewright's YAML limit on {}",
+            what.to_lowercase()
+        )
+    } else if first.starts_with("alias replay limit exceeded") {
+        "aliases expand to more than 100,000 values; a site spec needs far fewer".to_owned()
+    } else if first.starts_with("recursive references require") {
+        "an alias refers to its own anchor, so it would never end".to_owned()
+    } else if first.starts_with("multiple YAML documents detected") {
+        "a second YAML document (after `---`): a spec is one document".to_owned()
+    } else if let Some(rest) = first.strip_prefix("non-finite float ") {
+        let value = rest.split(" rejected").next().unwrap_or(rest);
+        format!("{value} is not a finite number")
+    } else {
+        return None;
+    };
+    Some(message)
 }
 
 /// A YAML node as serde-saphyr gives it to a visitor: scalars typed, collections with spans.

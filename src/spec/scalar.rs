@@ -260,7 +260,30 @@ pub(crate) const FORMATS: &[(&str, FormatCheck)] = &[
         text.parse::<std::net::SocketAddr>()
             .is_ok_and(|a| a.port() != 0)
     }),
+    ("hba-address", is_hba_address),
 ];
+
+/// Whether `text` is a pg_hba.conf address column sitewright writes: a keyword, or a CIDR block
+/// whose host bits are zero, since a block such as 192.0.2.7/24 usually means a typo.
+fn is_hba_address(text: &str) -> bool {
+    if matches!(text, "all" | "samehost" | "samenet") {
+        return true;
+    }
+    let Some((net, bits)) = text.split_once('/') else {
+        return false;
+    };
+    if bits.is_empty() || bits.len() > 3 || !bits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Ok(bits) = bits.parse::<u32>() else {
+        return false;
+    };
+    match net.parse::<IpAddr>() {
+        Ok(IpAddr::V4(n)) if bits <= 32 => u32::from(n).checked_shl(bits).unwrap_or(0) == 0,
+        Ok(IpAddr::V6(n)) if bits <= 128 => u128::from(n).checked_shl(bits).unwrap_or(0) == 0,
+        _ => false,
+    }
+}
 
 /// A TCP port, 1 to 65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -309,6 +332,35 @@ mod tests {
             assert!(AbsPath::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(AbsPath::new("/etc/nginx/ssl/server.crt").is_ok());
+    }
+
+    #[test]
+    fn hba_addresses_are_keywords_or_exact_blocks() {
+        for good in [
+            "all",
+            "samenet",
+            "192.0.2.0/24",
+            "192.0.2.7/32",
+            "0.0.0.0/0",
+            "::1/128",
+            "2001:db8::/32",
+        ] {
+            assert!(is_hba_address(good), "{good:?} refused");
+        }
+        for bad in [
+            "192.0.2.7/24",
+            "192.0.2.0",
+            "192.0.2.0/33",
+            "::1/129",
+            "10.0.0.0/+8",
+            "10.0.0.0/",
+            "10.0.0.0/008x",
+            "db2",
+            "all ",
+            "::1/0",
+        ] {
+            assert!(!is_hba_address(bad), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! writes. One test binary, one module per theme.
 
 mod check;
+mod corpus;
 mod diff;
 mod django;
 mod explain;
