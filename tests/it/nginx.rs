@@ -101,7 +101,11 @@ fn on_loopback(name: &str, work: &Path, ports: &Ports) -> String {
         ),
         (r"192\.0\.2\.\d+:\d+", format!("127.0.0.1:{}", ports.app)),
         (r"127\.0\.0\.1:8000", format!("127.0.0.1:{}", ports.app)),
-        (r"address: 192\.0\.2\.\d+", "address: 127.0.0.1".to_owned()),
+        // Host and listen addresses move; pg_hba blocks (192.0.2.0/24) stay as written.
+        (
+            r"(?m)address: 192\.0\.2\.\d+([^/\d]|$)",
+            "address: 127.0.0.1${1}".to_owned(),
+        ),
         (
             r"listen: \{ port: 443, redirect_port: 80 \}",
             format!(

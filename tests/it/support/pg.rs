@@ -99,11 +99,22 @@ pub fn succeeded(output: &Output, what: &str) {
     );
 }
 
+/// A port on 127.0.0.1 that nothing listens on and that no other test in this run was given:
+/// the kernel may hand the same ephemeral port out twice in a row once its listener is closed,
+/// and two services of one test on one port make the spec invalid.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port on 127.0.0.1");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `check` until it is true or `seconds` pass.
