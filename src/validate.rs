@@ -170,6 +170,25 @@ fn expectation(pattern_or_format: &str) -> String {
     }
 }
 
+/// For a secret reference of the right shape (`{ env: … }` or `{ file: … }` alone), its key and
+/// what that key takes.
+fn reference_form(instance: &Value) -> Option<(&'static str, &'static str)> {
+    let object = instance.as_object().filter(|o| o.len() == 1)?;
+    if object.get("env").is_some_and(Value::is_string) {
+        Some((
+            "env",
+            "an environment variable name of letters, digits and `_`, not starting with a digit, such as DB_PASSWORD",
+        ))
+    } else if object.get("file").is_some_and(Value::is_string) {
+        Some((
+            "file",
+            "an absolute path of letters, digits and `._+@-`, such as /etc/sitewright/secrets/db",
+        ))
+    } else {
+        None
+    }
+}
+
 fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec<Diagnostic> {
     let pointer = error.instance_path().as_str().to_owned();
     let instance = error.instance();
@@ -305,6 +324,20 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                 pos,
                 format!("invalid key `{key}`: names must match `{pattern}`"),
             )]
+        }
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
+            if secret && reference_form(instance).is_some() =>
+        {
+            // The right shape with a bad name or path: say so at that value, without echoing it,
+            // since a value in the wrong place may be the secret itself.
+            let (key, expected) = reference_form(instance).unwrap_or_default();
+            vec![
+                diagnostic(
+                    doc.value_pos(&format!("{pointer}/{key}")),
+                    format!("`{key}:` takes {expected}"),
+                )
+                .rule("SEC001"),
+            ]
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } if secret => {
             vec![diagnostic(

@@ -1340,10 +1340,10 @@ site.yaml: 1 error, 0 warnings
         "  secret_key: { env: DJANGO_SECRET_KEY }",
         "  secret_key: { env: 1BAD }",
         "\
-site.yaml:43:15: error[SEC001]: a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed
+site.yaml:43:22: error[SEC001]: `env:` takes an environment variable name of letters, digits and `_`, not starting with a digit, such as DB_PASSWORD
    |
-43 |   secret_key: <redacted>
-   |               ^^^^^^^^^^
+43 |   secret_key: { env: <redacted>
+   |                      ^^^^^^^^^^
 site.yaml: 1 error, 0 warnings
 ",
         1,
