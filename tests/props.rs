@@ -10,22 +10,9 @@ use sitewright::render::{Renderer, Secrets};
 use sitewright::source::Source;
 use sitewright::templates::Overrides;
 
-/// A YAML double-quoted string of any text.
-fn quoted(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+#[path = "it/support/yaml.rs"]
+mod yaml;
+use yaml::yaml_quoted as quoted;
 
 /// The shape of a generated spec.
 struct Shape<'a> {

@@ -193,23 +193,9 @@ pub fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A YAML double-quoted string: every character YAML does not allow raw is a \u escape.
-pub fn yaml_quoted(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 pub mod backend;
 pub mod nginx;
 pub mod pg;
+mod yaml;
+
+pub use yaml::yaml_quoted;
