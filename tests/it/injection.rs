@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::pg::{Binaries, succeeded};
+use crate::support::pg::{Binaries, Server, free_port, succeeded};
 use crate::support::{Sitewright, fixture, temp_dir, yaml_quoted};
 
 /// Values that break out of a naive quoting, each on its own.
@@ -161,5 +161,87 @@ fn sysctl_reads_back_text_values_and_refuses_what_would_break_the_line() {
         render(&spec, work.path()).code(2).stderr_has(&format!(
             "site.yaml:{line}:26: error[SYS003]: `kernel.core_pattern` takes one line of text"
         ));
+    }
+}
+
+#[test]
+fn pg_hba_comments_hold_any_one_line_text_and_postgresql_reads_the_same_records() {
+    let pg = Binaries::of(16);
+    let work = temp_dir();
+    let root = work.path();
+    let (socket_dir, data, live) = (
+        root.join("socket"),
+        root.join("data"),
+        root.join("pg_hba.conf"),
+    );
+    fs::create_dir(&socket_dir).unwrap();
+    let base = fs::read_to_string(fixture("idr/site.yaml")).unwrap();
+    let rendered = |comment: &str, dir: &Path| {
+        fs::create_dir(dir).unwrap();
+        let spec = base.replace(
+            "comment: OMERO servers",
+            &format!("comment: {}", yaml_quoted(comment)),
+        );
+        assert_ne!(
+            spec, base,
+            "the idr fixture no longer has the comment this test replaces"
+        );
+        (
+            render(&spec, dir),
+            dir.join("out/idr-database/var/lib/pgsql/16/data/pg_hba.conf"),
+        )
+    };
+    let (outcome, plain) = rendered("OMERO servers", &root.join("plain"));
+    outcome.code(0);
+    // The server runs on a copy that each case overwrites: pg_hba_file_rules parses the file on
+    // disk at every query, while connections keep the rules loaded at start.
+    fs::write(&live, "local all all trust\n").unwrap();
+    let (cert, key) = (root.join("server.crt"), root.join("server.key"));
+    pg.give(root);
+    pg.certificate(&cert, &key);
+    pg.initdb(&data);
+    // hostssl records are read as errors unless SSL is on.
+    let server = Server::start(
+        &pg,
+        &data,
+        free_port(),
+        &socket_dir,
+        &root.join("postgres.log"),
+        &[
+            ("hba_file", live.display().to_string()),
+            ("ssl", "on".to_owned()),
+            ("ssl_cert_file", cert.display().to_string()),
+            ("ssl_key_file", key.display().to_string()),
+        ],
+    );
+    let rules = || {
+        server.sql(
+            "select line_number, type, database, user_name, address, netmask, auth_method, \
+             coalesce(error, '') from pg_hba_file_rules order by line_number",
+        )
+    };
+    fs::copy(&plain, &live).unwrap();
+    let expected = rules();
+    assert_eq!(
+        expected.lines().count(),
+        3,
+        "records of the idr primary:\n{expected}"
+    );
+    assert_eq!(server.hba_errors(), "");
+    assert!(
+        expected.contains("|hostssl|{idr}|{omero}|192.0.2.0|255.255.255.0|scram-sha-256|"),
+        "{expected}"
+    );
+    for (i, value) in HOSTILE.iter().enumerate() {
+        let (outcome, file) = rendered(value, &root.join(format!("case{i}")));
+        if value.chars().any(char::is_control) {
+            outcome
+                .code(2)
+                .stderr_has("error: expected text on one line, without control characters");
+            continue;
+        }
+        outcome.code(0);
+        fs::copy(&file, &live).unwrap();
+        assert_eq!(rules(), expected, "comment {value:?}");
     }
 }
