@@ -57,81 +57,78 @@ impl FileDiff {
     }
 }
 
-/// Compares every file of `tree` with what `live` finds for it.
-pub fn diff(tree: &Tree, mut live: impl FnMut(&RenderedFile) -> Option<LiveFile>) -> Vec<FileDiff> {
-    tree.files
-        .iter()
-        .map(|file| {
-            let found = live(file);
-            let found_text = found
-                .as_ref()
-                .map(|f| f.content.clone())
-                .unwrap_or_default();
-            let owner = format!("{}:{}", file.meta.owner, file.meta.group);
-            let owner_was = found
-                .as_ref()
-                .and_then(|f| f.owner.clone())
-                .filter(|o| *o != owner);
-            let rendered = file.shown();
-            let label = format!("{}{}", file.host, file.path);
-            let (change, mode_was) = match found {
-                None => (
-                    Change::New {
-                        unified: unified("", &rendered, "/dev/null", &format!("b/{label}")),
-                    },
-                    None,
-                ),
-                Some(live) => {
-                    let current = file.meta.mask.apply(&live.content);
-                    let change = if current == rendered {
-                        Change::Unchanged
-                    } else {
-                        Change::Modified {
-                            unified: unified(
-                                &current,
-                                &rendered,
-                                &format!("a/{label}"),
-                                &format!("b/{label}"),
-                            ),
-                        }
-                    };
-                    (change, live.mode.filter(|m| *m != file.meta.mode))
-                }
-            };
-            let settings = match (file.meta.settings_of_major, &change) {
-                (Some(major), Change::Modified { .. }) => {
-                    let live = file.meta.mask.apply(&found_text);
-                    pg_settings::changed(major, &live, &rendered)
-                }
-                _ => Vec::new(),
-            };
-            let action = match (&change, file.meta.settings_of_major) {
-                (Change::Unchanged, _) => OnChange::Nothing,
-                (Change::Modified { .. }, Some(_)) if settings.iter().any(|(_, r)| *r) => {
-                    OnChange::Restart
-                }
-                (Change::Modified { .. }, Some(_)) if settings.is_empty() => OnChange::Nothing,
-                (Change::Modified { .. }, Some(_)) => OnChange::Reload,
-                _ => file.meta.on_change,
-            };
-            let (added, removed) = match &change {
-                Change::Unchanged => (0, 0),
-                Change::Modified { unified } | Change::New { unified } => count_lines(unified),
-            };
-            FileDiff {
-                host: file.host.clone(),
-                path: file.path.clone(),
-                meta: file.meta.clone(),
-                change,
-                mode_was,
-                owner_was,
-                added,
-                removed,
-                action,
-                settings,
+/// Compares every file of `tree` with what `live` finds for it, a share of the files per core.
+pub fn diff(tree: &Tree, live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync) -> Vec<FileDiff> {
+    crate::parallel::map(&tree.files, |file| {
+        let found = live(file);
+        let found_text = found
+            .as_ref()
+            .map(|f| f.content.clone())
+            .unwrap_or_default();
+        let owner = format!("{}:{}", file.meta.owner, file.meta.group);
+        let owner_was = found
+            .as_ref()
+            .and_then(|f| f.owner.clone())
+            .filter(|o| *o != owner);
+        let rendered = file.shown();
+        let label = format!("{}{}", file.host, file.path);
+        let (change, mode_was) = match found {
+            None => (
+                Change::New {
+                    unified: unified("", &rendered, "/dev/null", &format!("b/{label}")),
+                },
+                None,
+            ),
+            Some(live) => {
+                let current = file.meta.mask.apply(&live.content);
+                let change = if current == rendered {
+                    Change::Unchanged
+                } else {
+                    Change::Modified {
+                        unified: unified(
+                            &current,
+                            &rendered,
+                            &format!("a/{label}"),
+                            &format!("b/{label}"),
+                        ),
+                    }
+                };
+                (change, live.mode.filter(|m| *m != file.meta.mode))
             }
-        })
-        .collect()
+        };
+        let settings = match (file.meta.settings_of_major, &change) {
+            (Some(major), Change::Modified { .. }) => {
+                let live = file.meta.mask.apply(&found_text);
+                pg_settings::changed(major, &live, &rendered)
+            }
+            _ => Vec::new(),
+        };
+        let action = match (&change, file.meta.settings_of_major) {
+            (Change::Unchanged, _) => OnChange::Nothing,
+            (Change::Modified { .. }, Some(_)) if settings.iter().any(|(_, r)| *r) => {
+                OnChange::Restart
+            }
+            (Change::Modified { .. }, Some(_)) if settings.is_empty() => OnChange::Nothing,
+            (Change::Modified { .. }, Some(_)) => OnChange::Reload,
+            _ => file.meta.on_change,
+        };
+        let (added, removed) = match &change {
+            Change::Unchanged => (0, 0),
+            Change::Modified { unified } | Change::New { unified } => count_lines(unified),
+        };
+        FileDiff {
+            host: file.host.clone(),
+            path: file.path.clone(),
+            meta: file.meta.clone(),
+            change,
+            mode_was,
+            owner_was,
+            added,
+            removed,
+            action,
+            settings,
+        }
+    })
 }
 
 /// Lines added and removed in a unified diff, its headers aside.

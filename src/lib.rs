@@ -15,6 +15,7 @@ pub mod explain;
 pub mod export;
 pub mod load;
 pub mod manifest;
+pub mod parallel;
 pub mod pg_settings;
 pub mod plan;
 pub mod render;

@@ -123,15 +123,22 @@ impl Renderer {
     }
 
     pub fn render(&self, plan: &Plan, secrets: &Secrets) -> Result<Tree, RenderError> {
-        let files = plan
-            .files
-            .iter()
-            .map(|file| self.render_file(file, secrets))
-            .collect::<Result<_, _>>()?;
         Ok(Tree {
             site: plan.site.clone(),
-            files,
+            files: self.render_files(&plan.files, secrets)?,
         })
+    }
+
+    /// Renders `files` in order; the first that fails stops it.
+    pub fn render_files(
+        &self,
+        files: &[PlannedFile],
+        secrets: &Secrets,
+    ) -> Result<Vec<RenderedFile>, RenderError> {
+        files
+            .iter()
+            .map(|file| self.render_file(file, secrets))
+            .collect()
     }
 
     fn render_file(
@@ -146,15 +153,23 @@ impl Renderer {
             line: error.line(),
             message: describe(error),
         };
-        let mut context = file.context.clone();
         let mut holds_secret = false;
-        for slot in &file.secrets {
-            holds_secret |= secrets.values.contains_key(&slot.secret);
-            context[slot.key] = serde_json::Value::String(secrets.value(&slot.secret));
-        }
+        // Copied only to fill in secrets: most files have none, and a large site has many files.
+        let filled;
+        let context = if file.secrets.is_empty() {
+            &file.context
+        } else {
+            let mut context = file.context.clone();
+            for slot in &file.secrets {
+                holds_secret |= secrets.values.contains_key(&slot.secret);
+                context[slot.key] = serde_json::Value::String(secrets.value(&slot.secret));
+            }
+            filled = context;
+            &filled
+        };
         let template = self.env.get_template(file.template).map_err(|e| fail(&e))?;
         let content = template
-            .render(Value::from(minijinja::value::Serde(&context)))
+            .render(Value::from(minijinja::value::Serde(context)))
             .map_err(|e| fail(&e))?;
         Ok(RenderedFile {
             host: file.host.clone(),

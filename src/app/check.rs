@@ -4,7 +4,8 @@ use super::{Failure, print_diagnostics, read_source};
 use crate::cli::{CheckArgs, Format as CheckFormat};
 use crate::diagnostic::Severity;
 use crate::load::load;
-use crate::plan::plan;
+use crate::parallel;
+use crate::plan::host_files;
 use crate::source::Source;
 
 fn count(n: usize, what: &str) -> String {
@@ -15,7 +16,11 @@ pub(super) fn check(args: &CheckArgs) -> Result<u8, Failure> {
     let (source, diagnostics, summary) = match read_source(&args.spec) {
         Ok(source) => match load(&source) {
             Ok(loaded) => {
-                let files = plan(&loaded.site).files.len();
+                // Host by host, so that a large site's plan is never held whole just to count it.
+                let site = &loaded.site;
+                let files: usize = parallel::map(&site.hosts, |host| host_files(site, host).len())
+                    .into_iter()
+                    .sum();
                 let hosts = loaded.site.hosts.len();
                 (source, loaded.warnings, Some((hosts, files)))
             }

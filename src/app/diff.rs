@@ -36,9 +36,12 @@ fn names(file: &str) -> Vec<(u32, String)> {
 }
 
 fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let meta = fs::metadata(path).ok();
+    match fs::File::open(path).and_then(|mut file| {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok((bytes, file.metadata().ok()))
+    }) {
+        Ok((bytes, meta)) => {
             let mode = meta.as_ref().map(|m| Mode(m.permissions().mode() & 0o7777));
             let owner = meta.filter(|_| owners).map(|m| {
                 let name = |list: Vec<(u32, String)>, id: u32| {
@@ -103,7 +106,7 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     }
     let (_, loaded) = load_spec(&args.spec)?;
     let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
-    let mut failure = None;
+    let failure = std::sync::Mutex::new(None);
     // A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
     let owners = args.live_root.is_some();
     let diffs = diff(&tree, |file| {
@@ -113,11 +116,14 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
             (None, None) => unreachable!("clap requires --live or --live-root"),
         };
         read_live(&path, owners).unwrap_or_else(|f| {
+            let mut failure = failure
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             failure.get_or_insert(f);
             None
         })
     });
-    if let Some(failure) = failure {
+    if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
     let stale = args

@@ -31,11 +31,13 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, Selection};
 use crate::load::{Invalid, Loaded, load};
-use crate::plan::{Plan, plan};
+use crate::parallel;
+use crate::plan::{Plan, host_files};
 use crate::render::{RenderError, Renderer, Secrets, Tree};
 use crate::schema::schema_text;
 use crate::secrets::{SecretError, resolve};
 use crate::source::Source;
+use crate::spec::Host;
 use crate::templates::{BUILTIN, Overrides};
 use crate::write::WriteError;
 
@@ -201,36 +203,64 @@ pub(super) fn select(
     loaded: &Loaded,
     selection: &Selection,
 ) -> Result<Plan, Failure> {
-    let known: Vec<String> = loaded
-        .site
-        .hosts
-        .iter()
-        .map(|h| h.name.to_string())
-        .collect();
-    if let Some(unknown) = selection.hosts.iter().find(|h| !known.contains(h)) {
-        return Err(Failure::UnknownHost(unknown.clone(), known));
-    }
-    if !selection.hosts.is_empty() {
+    let hosts = selected_hosts(loaded, selection)?;
+    if hosts.len() < loaded.site.hosts.len() {
         plan.files
-            .retain(|f| selection.hosts.iter().any(|h| h == f.host.as_str()));
+            .retain(|f| hosts.iter().any(|h| h.name == f.host));
     }
     Ok(plan)
 }
 
+/// The hosts `--host` names, in spec order, or every host when it names none.
+fn selected_hosts<'a>(loaded: &'a Loaded, selection: &Selection) -> Result<Vec<&'a Host>, Failure> {
+    let hosts = &loaded.site.hosts;
+    if let Some(unknown) = selection
+        .hosts
+        .iter()
+        .find(|name| !hosts.iter().any(|h| h.name.as_str() == name.as_str()))
+    {
+        let known = hosts.iter().map(|h| h.name.to_string()).collect();
+        return Err(Failure::UnknownHost(unknown.clone(), known));
+    }
+    Ok(hosts
+        .iter()
+        .filter(|h| {
+            selection.hosts.is_empty() || selection.hosts.iter().any(|n| n == h.name.as_str())
+        })
+        .collect())
+}
+
+/// Plans and renders the selected hosts, a share of them on each core. Each host's plan is dropped
+/// once its files are rendered, so memory holds the rendered tree, not the whole site's plan too.
 pub(super) fn rendered(
     loaded: &Loaded,
     selection: &Selection,
     secrets: SecretPolicy,
 ) -> Result<Tree, Failure> {
     let overrides = read_overrides(selection.templates.as_deref())?;
-    let plan = select(plan(&loaded.site), loaded, selection)?;
+    let site = &loaded.site;
+    let hosts = selected_hosts(loaded, selection)?;
     let secrets = match secrets {
         SecretPolicy::Placeholders => Secrets::none(),
-        SecretPolicy::Resolve => Secrets::resolved(resolve(&plan).map_err(Failure::Secret)?),
+        SecretPolicy::Resolve => {
+            let needed = Plan {
+                site: site.site.clone(),
+                files: hosts.iter().flat_map(|h| host_files(site, h)).collect(),
+            };
+            Secrets::resolved(resolve(&needed).map_err(Failure::Secret)?)
+        }
     };
-    Renderer::new(&overrides)
-        .render(&plan, &secrets)
-        .map_err(Failure::Render)
+    let renderer = Renderer::new(&overrides);
+    let mut files = Vec::new();
+    for host in parallel::map(&hosts, |host| {
+        renderer.render_files(&host_files(site, host), &secrets)
+    }) {
+        files.extend(host.map_err(Failure::Render)?);
+    }
+    Ok(Tree {
+        site: site.site.clone(),
+        files,
+    })
 }
 
 /// Whether secret values are written into the tree.

@@ -30,8 +30,12 @@ pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
         names.dedup();
         names.len()
     };
+    let unchanged = match report.unchanged {
+        0 => String::new(),
+        n => format!(" ({n} unchanged)"),
+    };
     outln!(
-        "wrote {} files for {hosts} hosts and manifest.json to {}",
+        "wrote {} files{unchanged} for {hosts} hosts and manifest.json to {}",
         report.written,
         args.out.display()
     );

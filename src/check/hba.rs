@@ -1,6 +1,7 @@
 //! Rules of pg_hba.conf, on the records the plan writes: what can never match, what lets too much
 //! in, and whether every replica gets in over SSL.
 
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use crate::diagnostic::Diagnostic;
@@ -20,8 +21,11 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         Some(i) => doc.value_pos(&format!("/postgres/hba/{i}")),
         None => doc.key_pos("/postgres/replication"),
     };
+    let mut earlier = Earlier::default();
     for (i, record) in records.iter().enumerate() {
-        if let Some(earlier) = records[..i].iter().find(|e| covers(e, record)) {
+        let shadowing = earlier.first_covering(&records, record);
+        earlier.insert(i, record);
+        if let Some(earlier) = shadowing {
             out.push(
                 Diagnostic::warning(
                     pos(record),
@@ -32,7 +36,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .rule("HBA001")
-                .also(pos(earlier)),
+                .also(pos(&records[earlier])),
             );
         }
         if record.method == "trust" && record.kind != "local" {
@@ -199,6 +203,90 @@ fn covers(earlier: &Record, later: &Record) -> bool {
         _ => false,
     };
     kind && databases && users && address
+}
+
+/// The records seen so far, indexed by address, so that finding the first one that covers a record
+/// looks only at those whose address could contain its own: a site's web hosts each add a record,
+/// and comparing every pair would grow with the square of the site.
+#[derive(Default)]
+struct Earlier {
+    /// Records without an address (`local`), in order.
+    local: Vec<usize>,
+    /// Records whose address is `all`, or a keyword (samehost, samenet) matched only by itself.
+    keyword: HashMap<String, Vec<usize>>,
+    /// CIDR records by (IPv6, prefix length, network), each list in order.
+    blocks: HashMap<(bool, u32, u128), Vec<usize>>,
+    /// The prefix lengths in `blocks`, so that a lookup tries each once.
+    lengths: BTreeSet<(bool, u32)>,
+}
+
+impl Earlier {
+    fn insert(&mut self, index: usize, record: &Record) {
+        match record.address.as_deref() {
+            None => self.local.push(index),
+            Some(address) => match block(address) {
+                Some((v6, bits, net)) => {
+                    self.lengths.insert((v6, bits));
+                    self.blocks.entry((v6, bits, net)).or_default().push(index);
+                }
+                None => self
+                    .keyword
+                    .entry(address.to_owned())
+                    .or_default()
+                    .push(index),
+            },
+        }
+    }
+
+    /// The first record seen so far that matches every connection `later` matches.
+    fn first_covering(&self, records: &[Record], later: &Record) -> Option<usize> {
+        let first = |list: Option<&Vec<usize>>| {
+            list.into_iter()
+                .flatten()
+                .copied()
+                .find(|&e| covers(&records[e], later))
+        };
+        let mut found = Vec::new();
+        match later.address.as_deref() {
+            None => found.push(first(Some(&self.local))),
+            Some(address) => {
+                found.push(first(self.keyword.get("all")));
+                found.push(first(self.keyword.get(address)));
+                if let Some((v6, bits, net)) = block(address) {
+                    for &(outer_v6, outer_bits) in &self.lengths {
+                        if outer_v6 == v6 && outer_bits <= bits {
+                            let key = (v6, outer_bits, net & mask(v6, outer_bits));
+                            found.push(first(self.blocks.get(&key)));
+                        }
+                    }
+                }
+            }
+        }
+        found.into_iter().flatten().min()
+    }
+}
+
+/// A CIDR block as (IPv6, prefix length, network with the host bits cleared).
+fn block(cidr: &str) -> Option<(bool, u32, u128)> {
+    let (net, bits) = cidr.split_once('/')?;
+    let (net, bits) = (net.parse::<IpAddr>().ok()?, bits.parse::<u32>().ok()?);
+    let (v6, net) = match net {
+        IpAddr::V4(n) if bits <= 32 => (false, u128::from(u32::from(n))),
+        IpAddr::V6(n) if bits <= 128 => (true, u128::from(n)),
+        _ => return None,
+    };
+    Some((v6, bits, net & mask(v6, bits)))
+}
+
+/// The network mask of a prefix length, in the low 32 bits for IPv4.
+fn mask(v6: bool, bits: u32) -> u128 {
+    let width = if v6 { 128 } else { 32 };
+    let all = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+    if bits == 0 {
+        0
+    } else {
+        all & (all << (width - bits))
+    }
 }
 
 /// Whether the CIDR block `inner` lies within `outer`.

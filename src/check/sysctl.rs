@@ -17,15 +17,13 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
 /// kernel.shmmax, as the host's sysctl file will say, against PostgreSQL's System V segment.
 fn shared_memory(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(sysctl) = &site.sysctl else { return };
-    let plan = crate::plan::plan(site);
     for host in &site.hosts {
         let Some(shared) = crate::plan::postgres::sysv_shared_buffers(site, host) else {
             continue;
         };
-        let file = plan
-            .files
-            .iter()
-            .find(|f| f.host == host.name && f.path.starts_with("/etc/sysctl.d/"));
+        // Only this host's sysctl file: planning the whole site per host would grow with its square.
+        let files = crate::plan::sysctl::files(site, host);
+        let file = files.first();
         let shmmax = file.and_then(|f| {
             f.context["settings"]
                 .as_array()?

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::spec::{HostName, SecretRef, Site};
+use crate::spec::{Host, HostName, SecretRef, Site};
 
 /// Everything sitewright will write for a site, host by host in spec order.
 #[derive(Debug, Clone)]
@@ -225,17 +225,22 @@ impl Setting {
 
 /// Plans every file of the site. The spec has passed the check stage, so what it refers to exists.
 pub fn plan(site: &Site) -> Plan {
-    let mut files = Vec::new();
-    for host in &site.hosts {
-        files.extend(postgres::files(site, host));
-        files.extend(nginx::files(site, host));
-        files.extend(sysctl::files(site, host));
-        files.extend(django::files(site, host));
-    }
     Plan {
         site: site.site.clone(),
-        files,
+        files: crate::parallel::map(&site.hosts, |host| host_files(site, host))
+            .into_iter()
+            .flatten()
+            .collect(),
     }
+}
+
+/// Plans the files of one host: what a stage that works host by host holds at a time.
+pub fn host_files(site: &Site, host: &Host) -> Vec<PlannedFile> {
+    let mut files = postgres::files(site, host);
+    files.extend(nginx::files(site, host));
+    files.extend(sysctl::files(site, host));
+    files.extend(django::files(site, host));
+    files
 }
 
 impl Mask {

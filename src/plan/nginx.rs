@@ -231,10 +231,11 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<Value> {
     if let Some(pg) = &site.postgres
         && let Some(public) = pg.replication.as_ref().and_then(|r| r.public_port)
     {
-        let mut allow: Vec<String> = site
+        // In address order, so that 10.0.0.2 comes before 10.0.0.10.
+        let mut allow: Vec<std::net::IpAddr> = site
             .hosts_with(Role::PostgresReplica)
             .chain(site.hosts_with(Role::Web).filter(|w| w.name != host.name))
-            .map(|h| h.address.to_string())
+            .map(|h| h.address.ip())
             .collect();
         allow.sort();
         allow.dedup();
@@ -242,7 +243,9 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<Value> {
             "name": "postgres",
             "listen": on_host(public.0),
             "to": format!("127.0.0.1:{}", pg.port),
-            "allow": allow,
+            "allow": allow.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            // Closed to everyone else, and to everyone while the site has no replica or web host.
+            "deny_others": true,
             "why": "replicas and web hosts reach PostgreSQL here; PostgreSQL itself listens on loopback",
         }));
     }
@@ -252,6 +255,7 @@ fn stream_forwards(site: &Site, nginx: &Nginx, host: &Host) -> Vec<Value> {
             "listen": on_host(forward.listen.0),
             "to": forward.to.as_str(),
             "allow": [],
+            "deny_others": false,
             "why": null,
         }));
     }

@@ -21,7 +21,7 @@ pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("vm.dirty_background_bytes", "vm.dirty_background_ratio"),
 ];
 
-pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
+pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let Some(sysctl) = &site.sysctl else {
         return Vec::new();
     };

@@ -9,7 +9,7 @@
 //! with CAP_SYS_ADMIN) and unmount it when they end, even on failure; where mounting is refused
 //! they say so on stderr and use a file where a folder belongs, or a file size limit, instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
@@ -293,43 +293,86 @@ fn fill_leaving(filler: &Path, pages: u64) {
     file.sync_all().unwrap();
 }
 
-/// Starts a render of `spec` into `out`, which must not exist yet, and waits for it to succeed.
-/// Returns when it began writing (when `out` appeared) and when it ended.
-fn timed_render(spec: &Path, out: &Path) -> (Duration, Duration) {
+/// A manifest entry's file, as a path under the output folder.
+fn path_of(file: &serde_json::Value) -> String {
+    format!(
+        "{}{}",
+        file["host"].as_str().unwrap(),
+        file["path"].as_str().unwrap()
+    )
+}
+
+/// Starts a render of `spec` into `out`, which holds another site's tree, and waits for it to
+/// succeed. Returns when it began replacing files (the tree's `first` file changed) and when it
+/// had replaced them all (its `last` changed): a render writes every file aside before it renames
+/// the first into place, so that is the window in which a kill leaves some files new, some old.
+fn timed_render(spec: &Path, out: &Path, first: &str, last: &str) -> (Duration, Duration) {
+    let (first, last) = (out.join(first), out.join(last));
+    let (old_first, old_last) = (fs::read(&first).unwrap(), fs::read(&last).unwrap());
     let started = Instant::now();
     let mut child = sitewright_command(spec, out).spawn().unwrap();
-    let mut writing = None;
+    let (mut renaming, mut renamed) = (None, None);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if writing.is_none() && out.exists() {
-            writing = Some(started.elapsed());
+        if renaming.is_none() && fs::read(&first).is_ok_and(|b| b != old_first) {
+            renaming = Some(started.elapsed());
         }
-        std::thread::sleep(Duration::from_millis(1));
+        if renamed.is_none() && fs::read(&last).is_ok_and(|b| b != old_last) {
+            renamed = Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(200));
     };
     let ended = started.elapsed();
     assert!(status.success(), "the reference render {}", shown(status));
-    (writing.unwrap_or(Duration::ZERO), ended)
+    (renaming.unwrap_or(ended), renamed.unwrap_or(ended))
 }
 
 #[test]
 fn a_render_killed_part_way_leaves_every_file_old_or_new() {
-    const RUNS: usize = 5;
+    const RUNS: usize = 8;
     let dir = temp_dir();
     // 315 hosts and about 670 files; renaming the site changes all but two of them.
     let big = with_hosts(&catmaid(), 12, 300);
     let (old_spec, new_spec) = specs(dir.path(), &big, &renamed(&big, "catmaid-next"));
     let out = dir.path().join("out");
     let reference = dir.path().join("reference");
-    let (first, (writing, ended)) = std::thread::scope(|scope| {
-        let first = scope.spawn(|| render(&old_spec, &out));
-        let timed = timed_render(&new_spec, &reference);
-        (first.join().unwrap(), timed)
-    });
-    first.code(0).stdout_has("for 315 hosts");
+    render(&old_spec, &out).code(0).stdout_has("for 315 hosts");
+    // The tree's first and last files, by the manifest, which lists them in the order they are
+    // written; the renamed site's tree has them too.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    let (first, last) = (path_of(&files[0]), path_of(&files[files.len() - 1]));
+    // Timed on a copy of the old tree: replacing files is what the killed renders below do.
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(&out)
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let (writing, ended) = timed_render(&new_spec, &reference, &first, &last);
     let old = tree(&out);
-    let new = tree(&reference);
+    // The new site's files, without the old site's that the copy left beside them.
+    let listed = |tree: &Path| -> BTreeSet<String> {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&fs::read(tree.join("manifest.json")).unwrap()).unwrap();
+        let mut paths: BTreeSet<String> = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(path_of)
+            .collect();
+        paths.insert("manifest.json".to_owned());
+        paths
+    };
+    let rendered = listed(&reference);
+    let new: Files = tree(&reference)
+        .into_iter()
+        .filter(|(path, _)| rendered.contains(path))
+        .collect();
     assert!(
         differing(&old, &new) > 600,
         "renaming the site changes only {} of {} files",
@@ -338,7 +381,7 @@ fn a_render_killed_part_way_leaves_every_file_old_or_new() {
     );
     let (mut rng, seed) = Rng::seeded();
     eprintln!(
-        "{} files; a whole render writes from {writing:?} to {ended:?}; seed {seed} \
+        "{} files; a whole render renames its files from {writing:?} to {ended:?}; seed {seed} \
          (SITEWRIGHT_TEST_SEED repeats it)",
         new.len()
     );
@@ -361,10 +404,19 @@ fn a_render_killed_part_way_leaves_every_file_old_or_new() {
             (&old_spec, &old)
         };
         let before = tree(&out);
-        let delay = writing + (ended - writing).mul_f64(rng.fraction());
+        // Killed a random part of the renaming window after the first file was seen replaced:
+        // timing from the start would miss the window whenever the machine is busy.
+        let pause = (ended - writing).mul_f64(rng.fraction() / 2.0);
+        let first_before = before.get(&first).cloned();
+        let start = Instant::now();
         let mut child = sitewright_command(spec, &out).spawn().unwrap();
         killed_pids.push(child.id());
-        std::thread::sleep(delay);
+        while child.try_wait().unwrap().is_none() && fs::read(out.join(&first)).ok() == first_before
+        {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        std::thread::sleep(pause);
+        let delay = start.elapsed();
         let _ = child.kill();
         let output = child.wait_with_output().unwrap();
         let after = tree(&out);
@@ -405,8 +457,8 @@ fn a_render_killed_part_way_leaves_every_file_old_or_new() {
     }
     assert!(
         mid_write > 0,
-        "none of {runs} kills landed while the render was writing (seed {seed}), so this test \
-         proved nothing; a render writes from {writing:?} to {ended:?} after it starts"
+        "none of {runs} kills landed while the render was renaming (seed {seed}), so this test \
+         proved nothing; a render renames from {writing:?} to {ended:?} after it starts"
     );
     eprintln!(
         "{mid_write} of {runs} kills landed mid-write; {} temporary files are left, all \
@@ -429,7 +481,7 @@ fn a_file_where_a_folder_belongs(dir: &Path) {
     render(&new_spec, &out)
         .code(2)
         .stderr_has(&format!("sitewright: cannot write {}/web1", out.display()))
-        .stderr_has("Not a directory");
+        .stderr_has("web1 is a file where a folder goes");
     let after = tree(&out);
     assert_whole(
         "after a render stopped by a file where a folder belongs",

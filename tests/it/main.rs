@@ -1,6 +1,7 @@
 //! sitewright's integration tests: the real binary on real files, and real servers reading what it
 //! writes. One test binary, one module per theme.
 
+mod baseline;
 mod check;
 mod corpus;
 mod diff;

@@ -326,3 +326,35 @@ fn system_v_shared_memory_brings_kernel_limits_that_fit_shared_buffers() {
         "only when PostgreSQL uses System V memory"
     );
 }
+
+#[test]
+fn the_postgresql_forward_is_closed_to_all_while_no_replica_or_web_host_uses_it() {
+    let work = temp_dir();
+    let spec = work.path().join("site.yaml");
+    fs::write(
+        &spec,
+        "site: lone\nhosts:\n  - { name: db1, address: 192.0.2.1, memory: 8GiB, cpus: 2, storage: ssd, roles: [postgres-primary] }\n\
+         postgres:\n  version: 16\n  data_directory: /var/lib/postgresql/16/main\n  replication:\n    user: replicator\n    password: { env: PW }\n    public_port: 7432\n\
+         nginx:\n  version: \"1.22\"\n  openssl: \"3.0\"\n",
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    Sitewright::new()
+        .arg("render")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&out)
+        .run()
+        .code(0);
+    let streams: Vec<_> = tree(&out)
+        .into_iter()
+        .filter(|(path, _)| path == "db1/etc/nginx/sitewright-stream.conf")
+        .map(|(path, bytes)| (path, String::from_utf8(bytes).unwrap()))
+        .collect();
+    let (path, text) = streams.first().expect("db1 gets the stream forward");
+    assert!(text.contains("listen 192.0.2.1:7432;"), "{path}:\n{text}");
+    assert!(
+        text.contains("deny all;") && !text.contains("allow "),
+        "{path}: a forward with nobody to allow must deny everyone:\n{text}"
+    );
+}

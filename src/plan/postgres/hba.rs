@@ -1,6 +1,8 @@
 //! pg_hba.conf records: the spec's own, in order, then the replication and Django records that
 //! follow from the site's hosts.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
 use crate::spec::{HbaMethod, HbaType, Postgres, Role, Site};
@@ -152,17 +154,17 @@ pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
 
 /// A later record identical to an earlier one in what it matches can never be used.
 fn dedup(records: Vec<Record>) -> Vec<Record> {
-    let mut out: Vec<Record> = Vec::with_capacity(records.len());
-    for record in records {
-        let same = |r: &Record| {
-            r.kind == record.kind
-                && r.databases == record.databases
-                && r.users == record.users
-                && r.address == record.address
-        };
-        if !out.iter().any(same) {
-            out.push(record);
-        }
-    }
-    out
+    // Hashed, not searched: a site's web hosts each add a record, and there may be thousands.
+    let mut seen = HashSet::with_capacity(records.len());
+    records
+        .into_iter()
+        .filter(|r| {
+            seen.insert((
+                r.kind,
+                r.databases.clone(),
+                r.users.clone(),
+                r.address.clone(),
+            ))
+        })
+        .collect()
 }
