@@ -3,7 +3,7 @@
 use clap::Parser;
 
 // A large site's plan and render are many small allocations, which mimalloc serves faster than the
-// system allocator (see benches/README.md).
+// system allocator (README, "Performance").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,7 +1,7 @@
 //! `diff`: the rendered files against the live ones, files the spec no longer produces, and what
 //! each host needs after a deploy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::{self, IsTerminal};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -56,7 +56,8 @@ fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
                 )
             });
             Ok(Some(LiveFile {
-                content: String::from_utf8_lossy(&bytes).into_owned(),
+                content: String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 mode,
                 owner,
             }))
@@ -68,7 +69,7 @@ fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
 
 /// Files under the live tree of the tree's hosts that the spec no longer produces.
 fn stale(live: &Path, tree: &Tree) -> Vec<String> {
-    let rendered: BTreeSet<PathBuf> = tree.files.iter().map(|f| destination(live, f)).collect();
+    let rendered: HashSet<PathBuf> = tree.files.iter().map(|f| destination(live, f)).collect();
     let hosts: BTreeSet<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
     let mut out = Vec::new();
     for host in hosts {
@@ -79,7 +80,8 @@ fn stale(live: &Path, tree: &Tree) -> Vec<String> {
             };
             for entry in entries.flatten() {
                 let path = entry.path();
-                if path.is_dir() {
+                // The entry's own type, from the directory listing: no lookup of the path.
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     pending.push(path);
                 } else if !rendered.contains(&path)
                     && path.file_name().is_some_and(|n| n != MANIFEST)
@@ -109,28 +111,38 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     let failure = std::sync::Mutex::new(None);
     // A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
     let owners = args.live_root.is_some();
-    let diffs = diff(&tree, |file| {
-        let path = match (&args.live, &args.live_root) {
-            (Some(dir), _) => destination(dir, file),
-            (None, Some(root)) => root.join(file.path.trim_start_matches('/')),
-            (None, None) => unreachable!("clap requires --live or --live-root"),
-        };
-        read_live(&path, owners).unwrap_or_else(|f| {
-            let mut failure = failure
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            failure.get_or_insert(f);
-            None
-        })
+    // The walk for stale files needs only the tree: it runs beside the comparison.
+    let (diffs, stale) = std::thread::scope(|scope| {
+        let stale = scope.spawn(|| {
+            args.live
+                .as_deref()
+                .map(|dir| stale(dir, &tree))
+                .unwrap_or_default()
+        });
+        let diffs = diff(&tree, |file| {
+            let path = match (&args.live, &args.live_root) {
+                (Some(dir), _) => destination(dir, file),
+                (None, Some(root)) => root.join(file.path.trim_start_matches('/')),
+                (None, None) => unreachable!("clap requires --live or --live-root"),
+            };
+            read_live(&path, owners).unwrap_or_else(|f| {
+                let mut failure = failure
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                failure.get_or_insert(f);
+                None
+            })
+        });
+        (
+            diffs,
+            stale
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
     });
     if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
-    let stale = args
-        .live
-        .as_deref()
-        .map(|dir| stale(dir, &tree))
-        .unwrap_or_default();
     let color = match args.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,

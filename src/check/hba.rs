@@ -302,3 +302,70 @@ fn within(inner: &str, outer: &str) -> bool {
         .and_then(|(_, b)| b.parse::<u32>().ok());
     outer_bits.is_some_and(|o| o <= inner_bits) && contains(outer, net)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: &'static str, database: &str, user: &str, address: Option<&str>) -> Record {
+        Record {
+            kind,
+            databases: vec![database.to_owned()],
+            users: vec![user.to_owned()],
+            address: address.map(str::to_owned),
+            method: "scram-sha-256",
+            why: String::new(),
+            spec_index: None,
+        }
+    }
+
+    /// The index finds, for every record, the same first covering record as comparing every pair.
+    #[test]
+    fn the_index_agrees_with_comparing_every_pair() {
+        let addresses = [
+            None,
+            Some("all"),
+            Some("samehost"),
+            Some("10.0.0.0/8"),
+            Some("10.1.0.0/16"),
+            Some("10.1.2.3/32"),
+            Some("10.1.2.4/32"),
+            Some("192.0.2.0/24"),
+            Some("0.0.0.0/0"),
+            Some("2001:db8::/32"),
+            Some("2001:db8::1/128"),
+            Some("::/0"),
+        ];
+        let mut records = Vec::new();
+        for (i, address) in addresses.iter().cycle().take(60).enumerate() {
+            let kind = ["host", "hostssl", "local"][i % 3];
+            let kind = if address.is_none() {
+                "local"
+            } else if kind == "local" {
+                "host"
+            } else {
+                kind
+            };
+            let database = ["all", "app", "replication"][i % 4 % 3];
+            let user = ["all", "app_user"][i % 5 % 2];
+            records.push(record(kind, database, user, *address));
+        }
+        records.reverse();
+        let mut earlier = Earlier::default();
+        let mut found = 0;
+        for (i, r) in records.iter().enumerate() {
+            let brute = records[..i].iter().position(|e| covers(e, r));
+            assert_eq!(
+                earlier.first_covering(&records, r),
+                brute,
+                "record {i}: {r:?}"
+            );
+            found += usize::from(brute.is_some());
+            earlier.insert(i, r);
+        }
+        assert!(
+            found > 10,
+            "only {found} records were covered: the test proves little"
+        );
+    }
+}
