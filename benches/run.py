@@ -117,12 +117,12 @@ def fmt(m):
 
 def report(rows, base_rows):
     cores = os.cpu_count()
-    print(f"sitewright {subprocess.run([BINARY, '--version'], capture_output=True, text=True).stdout.strip()}, "
+    print(f"{subprocess.run([BINARY, '--version'], capture_output=True, text=True).stdout.strip()}, "
           f"{cores} cores, median of {RUNS} runs; each cell: wall / CPU / peak memory\n")
     print("| hosts | files | check | render | diff, identical | diff, 1% changed |")
     print("|---:|---:|---|---|---|---|")
     for n, files, changed, check, render, same, differ in rows:
-        print(f"| {n:,} | {files:,} | {fmt(check)} | {fmt(render)} | {fmt(same)} | {fmt(differ)} ({changed} files) |")
+        print(f"| {n:,} | {files:,} | {fmt(check)} | {fmt(render)} | {fmt(same)} | {fmt(differ)} ({changed} changed) |")
     print("\n| hosts | baseline check | baseline render | baseline diff | render: sitewright vs baseline |")
     print("|---:|---|---|---|---:|")
     for n, bcheck, brender, bsame, check, render, same in base_rows:
