@@ -61,10 +61,6 @@ impl FileDiff {
 pub fn diff(tree: &Tree, live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync) -> Vec<FileDiff> {
     crate::parallel::map(&tree.files, |file| {
         let found = live(file);
-        let found_text = found
-            .as_ref()
-            .map(|f| f.content.clone())
-            .unwrap_or_default();
         let owner = format!("{}:{}", file.meta.owner, file.meta.group);
         let owner_was = found
             .as_ref()
@@ -72,11 +68,13 @@ pub fn diff(tree: &Tree, live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync
             .filter(|o| *o != owner);
         let rendered = file.shown();
         let label = format!("{}{}", file.host, file.path);
-        let (change, mode_was) = match found {
+        // The live text as shown (secrets masked), kept for the settings comparison below.
+        let (change, mode_was, current) = match found {
             None => (
                 Change::New {
                     unified: unified("", &rendered, "/dev/null", &format!("b/{label}")),
                 },
+                None,
                 None,
             ),
             Some(live) => {
@@ -93,13 +91,13 @@ pub fn diff(tree: &Tree, live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync
                         ),
                     }
                 };
-                (change, live.mode.filter(|m| *m != file.meta.mode))
+                let mode_was = live.mode.filter(|m| *m != file.meta.mode);
+                (change, mode_was, Some(current))
             }
         };
-        let settings = match (file.meta.settings_of_major, &change) {
-            (Some(major), Change::Modified { .. }) => {
-                let live = file.meta.mask.apply(&found_text);
-                pg_settings::changed(major, &live, &rendered)
+        let settings = match (file.meta.settings_of_major, &change, &current) {
+            (Some(major), Change::Modified { .. }, Some(live)) => {
+                pg_settings::changed(major, live, &rendered)
             }
             _ => Vec::new(),
         };
