@@ -105,6 +105,11 @@ fn origins(django: &Django, host: &Host) -> Vec<Origin> {
             hsts,
         ),
         Origin::new(
+            "SILENCED_SYSTEM_CHECKS",
+            Some("/nginx/https/tls/hsts"),
+            Some("the deploy checks of HSTS choices the spec made on purpose"),
+        ),
+        Origin::new(
             "CACHES",
             Some("/django/cache"),
             mirror.or(Some("PyMemcacheCache from Django 4.1")),
@@ -141,11 +146,31 @@ fn origins(django: &Django, host: &Host) -> Vec<Origin> {
     out
 }
 
+/// The deploy checks that would flag what the spec chose on purpose: each names the spec value
+/// that decided it, so `check --deploy` speaks only of what nobody chose.
+fn silenced_checks(hsts: &crate::spec::Hsts) -> Vec<Value> {
+    let mut out = Vec::new();
+    if !hsts.preload {
+        out.push(json!({
+            "id": "security.W021",
+            "why": "tls.hsts.preload is off: a preload list entry is hard to undo, so only when asked",
+        }));
+    }
+    if !hsts.include_subdomains {
+        out.push(json!({
+            "id": "security.W005",
+            "why": "tls.hsts.include_subdomains is off: not every subdomain serves HTTPS",
+        }));
+    }
+    out
+}
+
 /// How the settings module reads a secret when Django starts.
 fn runtime_read(secret: &SecretRef) -> Value {
     match secret {
-        SecretRef::Env(name) => json!({ "env": name }),
-        SecretRef::File(path) => json!({ "file": path.as_str() }),
+        // Both keys, so that the template's test of one never meets an undefined value.
+        SecretRef::Env(name) => json!({ "env": name, "file": null }),
+        SecretRef::File(path) => json!({ "env": null, "file": path.as_str() }),
     }
 }
 
@@ -181,6 +206,7 @@ fn context(site: &Site, django: &Django, host: &Host) -> Value {
             "hsts_seconds": h.tls.hsts.max_age.whole_secs().unwrap_or(0),
             "hsts_subdomains": h.tls.hsts.include_subdomains,
             "hsts_preload": h.tls.hsts.preload,
+            "silenced": silenced_checks(&h.tls.hsts),
         })
     });
     let mut settings = Vec::new();

@@ -59,6 +59,12 @@ SECURE_HSTS_PRELOAD = {{ tls.hsts_preload }}
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+{% if tls.silenced %}
+{% for c in tls.silenced %}
+# {{ c.id|comment }}: {{ c.why|comment }}.
+{% endfor %}
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []){% for c in tls.silenced %}, {{ c.id }}{% endfor %}]
+{% endif %}
 {% endif %}
 {% if add_apps %}
 

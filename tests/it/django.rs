@@ -8,56 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::pg::succeeded;
-use crate::support::{Sitewright, fixture, installed, temp_dir, yaml_quoted};
+use crate::support::{Sitewright, django_project, fixture, installed, temp_dir, yaml_quoted};
 
 const SECRET_KEY: &str = "8c1f0e4b9a7d2c6e5f3a1b0d9e8c7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7";
-
-/// A minimal project: `mysite.settings` is the application's base module, as in CATMAID.
-fn project(dir: &Path) {
-    let site = dir.join("mysite");
-    fs::create_dir_all(&site).unwrap();
-    fs::write(site.join("__init__.py"), "").unwrap();
-    fs::write(site.join("urls.py"), "urlpatterns = []\n").unwrap();
-    fs::write(
-        site.join("settings.py"),
-        r#"INSTALLED_APPS = [
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-ROOT_URLCONF = "mysite.urls"
-TEMPLATES = [{
-    "BACKEND": "django.template.backends.django.DjangoTemplates",
-    "DIRS": [],
-    "APP_DIRS": True,
-    "OPTIONS": {"context_processors": [
-        "django.template.context_processors.request",
-        "django.contrib.auth.context_processors.auth",
-        "django.contrib.messages.context_processors.messages",
-    ]},
-}]
-STATIC_URL = "static/"
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USE_TZ = True
-"#,
-    )
-    .unwrap();
-    // The mirror's app (seed 002), as an empty app so that Django can load it.
-    let app = dir.join("nolastlogin");
-    fs::create_dir_all(&app).unwrap();
-    fs::write(app.join("__init__.py"), "").unwrap();
-}
 
 /// CATMAID rendered for Django `version`, its web hosts' settings placed in a project.
 fn rendered_project(version: &str, with_mirror: bool) -> (tempfile::TempDir, PathBuf) {
@@ -79,7 +32,7 @@ fn rendered_project(version: &str, with_mirror: bool) -> (tempfile::TempDir, Pat
         .run()
         .code(0);
     let dir = work.path().join("project");
-    project(&dir);
+    django_project(&dir);
     for (host, module) in [("web1", "production"), ("db2", "mirror")] {
         let from = tree
             .join(host)

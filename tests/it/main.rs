@@ -9,6 +9,7 @@ mod django;
 mod explain;
 mod export;
 mod faults;
+mod generated;
 mod injection;
 mod nginx;
 mod postgres;

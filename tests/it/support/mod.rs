@@ -194,8 +194,57 @@ pub fn running_as_root() -> bool {
 }
 
 pub mod backend;
+pub mod cron;
 pub mod nginx;
 pub mod pg;
+pub mod sites;
 mod yaml;
 
 pub use yaml::yaml_quoted;
+
+/// A minimal project: `mysite.settings` is the application's base module, as in CATMAID.
+pub fn django_project(dir: &Path) {
+    let site = dir.join("mysite");
+    fs::create_dir_all(&site).unwrap();
+    fs::write(site.join("__init__.py"), "").unwrap();
+    fs::write(site.join("urls.py"), "urlpatterns = []\n").unwrap();
+    fs::write(
+        site.join("settings.py"),
+        r#"INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "mysite.urls"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+"#,
+    )
+    .unwrap();
+    // The mirror's app (seed 002), as an empty app so that Django can load it.
+    let app = dir.join("nolastlogin");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("__init__.py"), "").unwrap();
+}
