@@ -205,6 +205,8 @@ fn ok(output: &Output, what: &str) -> Result<String, String> {
 struct Proved {
     files: usize,
     programs: BTreeMap<&'static str, usize>,
+    /// The PostgreSQL major and nginx build the files ran on.
+    servers: BTreeSet<String>,
 }
 
 impl Proved {
@@ -248,6 +250,7 @@ fn every_file_of_every_generated_spec_that_check_accepts_is_accepted_by_its_real
     let mut programs: BTreeMap<&str, usize> = BTreeMap::new();
     let mut refusals: BTreeMap<String, usize> = BTreeMap::new();
     let mut shapes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut servers: BTreeSet<String> = BTreeSet::new();
     let mut failures = Vec::new();
     for (i, result) in results {
         let case = &cases[i];
@@ -256,6 +259,7 @@ fn every_file_of_every_generated_spec_that_check_accepts_is_accepted_by_its_real
                 accepted += 1;
                 files += proved.files;
                 *shapes.entry(case.shape).or_default() += 1;
+                servers.extend(proved.servers);
                 for (program, n) in proved.programs {
                     *programs.entry(program).or_default() += n;
                 }
@@ -292,6 +296,10 @@ fn every_file_of_every_generated_spec_that_check_accepts_is_accepted_by_its_real
             .collect::<Vec<_>>()
             .join(", ")
     );
+    eprintln!(
+        "servers run: {}",
+        servers.iter().cloned().collect::<Vec<_>>().join(", ")
+    );
     eprintln!("{}", coverage.line());
     if !coverage.missing().is_empty() {
         eprintln!("never drawn: {}", coverage.missing().join(", "));
@@ -305,6 +313,15 @@ fn every_file_of_every_generated_spec_that_check_accepts_is_accepted_by_its_real
     assert!(
         accepted * 2 > cases.len(),
         "fewer than half the specs were accepted: the generator drifted"
+    );
+    let wanted: BTreeSet<String> = (11..=18)
+        .map(|m| format!("PostgreSQL {m}"))
+        .chain(["nginx 1.22".to_owned(), "nginx 1.26".to_owned()])
+        .collect();
+    assert!(
+        servers.is_superset(&wanted) || std::env::var("SITEWRIGHT_SEEDS").is_ok(),
+        "not every server ran: {:?}",
+        wanted.difference(&servers).collect::<Vec<_>>()
     );
     let missing = coverage.missing();
     assert!(
@@ -387,6 +404,9 @@ fn prove(lab: &Lab, case: &Case) -> Result<Outcome, String> {
         if !nginx_files.is_empty() {
             nginx(lab, site, &nginx_files, &local).map_err(|e| format!("{name}: {e}"))?;
             proved.by("nginx -t");
+            proved
+                .servers
+                .insert(format!("nginx {}", site.nginx.as_ref().unwrap().version));
         }
         for file in on(name, Service::Sysctl) {
             let output = Command::new("sysctl")
@@ -543,6 +563,7 @@ fn postgres(
         ));
     }
     proved.by("postgres boot");
+    proved.servers.insert(format!("PostgreSQL {major}"));
     let psql = |sql: &str| -> Result<String, String> {
         let output = pg
             .command(installed("SITEWRIGHT_PSQL"))

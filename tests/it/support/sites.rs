@@ -148,6 +148,10 @@ fn tls(rng: &mut Rng, indent: &str, name: &str) -> String {
                 "{indent}  trusted_certificate: /etc/ssl/certs/{name}-chain.pem"
             );
         }
+        if rng.chance(85) {
+            let resolver = rng.pick(&["[192.0.2.53]", "[192.0.2.53, \"2001:db8::53\"]"]);
+            let _ = writeln!(out, "{indent}  resolver: {resolver}");
+        }
     } else if rng.chance(10) {
         let _ = writeln!(out, "{indent}  ocsp_stapling: false");
     }
