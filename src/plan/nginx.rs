@@ -329,11 +329,11 @@ fn https_context(site: &Site, nginx: &Nginx, https: &Https, host: &Host) -> Valu
         },
         "access_log_buffered": https.access_log == AccessLog::Buffered,
         "error_log_level": error_level(https.error_log_level),
-        "client_body_buffer_size": https.client_body_buffer_size.to_nginx(),
-        "proxy_buffer_size": https.proxy_buffer_size.to_nginx(),
+        "client_body_buffer_size": https.client_body_buffer_size.to_nginx_size(),
+        "proxy_buffer_size": https.proxy_buffer_size.to_nginx_size(),
         "proxy_buffers": {
             "count": https.proxy_buffers.count,
-            "size": https.proxy_buffers.size.to_nginx(),
+            "size": https.proxy_buffers.size.to_nginx_size(),
         },
         "static_locations": https.static_locations.iter().map(|s| json!({
             "url": s.url,
