@@ -69,6 +69,8 @@ rules! {
         "Each connection may hold proxy_buffers' count times size. For the expected connections that should stay under a tenth of the host's memory, or nginx competes with everything else on it.";
     "NGX008" Error "An nginx too old"
         "sitewright writes for nginx 1.18 and later.";
+    "NGX009" Error "Proxy buffers nginx refuses"
+        "nginx needs proxy_busy_buffers_size to be at least the larger of proxy_buffer_size and one of proxy_buffers, and at most all proxy_buffers but one; sitewright writes a value between the two, so proxy_buffer_size must fit in proxy_buffers' count minus one times their size. Each buffer must also fit in proxy_max_temp_file_size (1GB, nginx's default). Raise proxy_buffers' count, or lower proxy_buffer_size.";
     "PG001" Error "A host both primary and replica"
         "A server is either the primary or a streaming replica of it.";
     "PG002" Error "A PostgreSQL role without a postgres section"

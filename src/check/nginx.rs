@@ -123,6 +123,7 @@ fn nginx_versions(
         }
     }
     if let Some(https) = &nginx.https {
+        proxy_buffers(https, doc, out);
         let need = https.proxy_buffers.total() * u64::from(https.expected_connections);
         for host in site.hosts_with(Role::Web) {
             if need > host.memory.bytes() / 10 {
@@ -143,4 +144,53 @@ fn nginx_versions(
             }
         }
     }
+}
+
+/// nginx refuses to start unless proxy_busy_buffers_size is at least the larger of
+/// proxy_buffer_size and one of proxy_buffers, and at most all proxy_buffers but one; the plan
+/// writes a value between the two, so here the two bounds must not cross. Both buffers must also
+/// fit in proxy_max_temp_file_size, left at nginx's 1024m.
+fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagnostic>) {
+    use crate::spec::PROXY_MAX_TEMP_FILE_SIZE;
+    use crate::units::ByteSize;
+    let written = |key: &str| doc.value.pointer(&format!("/nginx/https/{key}")).is_some();
+    let buffers = &https.proxy_buffers;
+    let (header, one) = (https.proxy_buffer_size.bytes(), buffers.size.bytes());
+    if header.max(one) > PROXY_MAX_TEMP_FILE_SIZE {
+        let key = if header >= one {
+            "proxy_buffer_size"
+        } else {
+            "proxy_buffers/size"
+        };
+        out.push(
+            Diagnostic::error(
+                doc.value_pos(&format!("/nginx/https/{key}")),
+                format!(
+                    "nginx refuses a proxy buffer larger than proxy_max_temp_file_size, 1GB by default: write 1GB or less, not {}",
+                    ByteSize::from_bytes(header.max(one))
+                ),
+            )
+            .rule("NGX009"),
+        );
+        return;
+    }
+    let room = buffers.all_but_one();
+    if header <= room {
+        return;
+    }
+    let count = header.div_ceil(one) + 1;
+    let message = format!(
+        "nginx needs proxy_busy_buffers_size at least proxy_buffer_size ({}) and at most all proxy_buffers but one ({} × {} = {}), so no value fits: write `count: {count}` or more in proxy_buffers, or `proxy_buffer_size: {}` or less",
+        https.proxy_buffer_size,
+        buffers.count - 1,
+        buffers.size,
+        ByteSize::from_bytes(room),
+        ByteSize::from_bytes(room),
+    );
+    let at = if written("proxy_buffers") || !written("proxy_buffer_size") {
+        doc.value_pos("/nginx/https/proxy_buffers/count")
+    } else {
+        doc.value_pos("/nginx/https/proxy_buffer_size")
+    };
+    out.push(Diagnostic::error(at, message).rule("NGX009"));
 }

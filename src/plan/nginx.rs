@@ -107,6 +107,11 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             Origin::new("client_body_buffer_size", Some("/nginx/https/client_body_buffer_size"), None),
             Origin::new("proxy_buffer_size", Some("/nginx/https/proxy_buffer_size"), None),
             Origin::new("proxy_buffers", Some("/nginx/https/proxy_buffers"), None),
+            Origin::new(
+                "proxy_busy_buffers_size",
+                Some("/nginx/https/proxy_buffers"),
+                Some(busy_buffers_why(https)),
+            ),
             Origin::new("alias", Some("/nginx/https/static_locations"), None),
             Origin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
             Origin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
@@ -159,6 +164,16 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         out.push(server);
     }
     out
+}
+
+/// How proxy_busy_buffers_size was derived. It is always written: nginx's own default (twice the
+/// largest buffer) is refused whenever it exceeds all proxy_buffers but one.
+fn busy_buffers_why(https: &Https) -> &'static str {
+    if https.proxy_busy_buffers_size().bytes() == https.largest_proxy_buffer().saturating_mul(2) {
+        "twice the larger of proxy_buffer_size and one of proxy_buffers, as nginx derives it"
+    } else {
+        "all proxy_buffers but one, the most nginx accepts (twice proxy_buffer_size, its default, is more)"
+    }
 }
 
 /// Where the listen and TLS lines of a server come from.
@@ -335,6 +350,7 @@ fn https_context(site: &Site, nginx: &Nginx, https: &Https, host: &Host) -> Valu
             "count": https.proxy_buffers.count,
             "size": https.proxy_buffers.size.to_nginx_size(),
         },
+        "proxy_busy_buffers_size": https.proxy_busy_buffers_size().to_nginx_size(),
         "static_locations": https.static_locations.iter().map(|s| json!({
             "url": s.url,
             "alias": format!("{}/", s.root.as_str().trim_end_matches('/')),
@@ -354,6 +370,8 @@ fn cache_context(site: &Site, nginx: &Nginx, proxy: &CacheProxy) -> Value {
             "retry_after": m.retry_after.whole_secs().unwrap_or(600),
         })
     });
+    // No proxy buffer directive is written here: nginx's defaults (a one-page proxy_buffer_size,
+    // 8 one-page proxy_buffers, a two-page proxy_busy_buffers_size) meet its own constraints.
     let long = proxy.long_timeout.as_ref().map(|l| {
         let backends = if l.backends.is_empty() {
             &proxy.backends

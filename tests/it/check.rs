@@ -391,6 +391,40 @@ fn proxy_buffers_beyond_a_tenth_of_memory_are_a_warning() {
         .stderr_has("warning[NGX007]: proxy buffers of 2MB per connection for 10000 connections take 20000MB, more than a tenth of web1's 16GB");
 }
 
+/// The line of the CATMAID fixture that holds `text`.
+fn catmaid_line(text: &str) -> usize {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    spec.lines().position(|l| l.contains(text)).unwrap() + 1
+}
+
+#[test]
+fn proxy_buffers_that_leave_no_busy_buffers_size_are_an_error_at_their_value() {
+    let line = catmaid_line("proxy_buffers: { count: 512, size: 4kB }");
+    catmaid_with(
+        "proxy_buffers: { count: 512, size: 4kB }",
+        "proxy_buffers: { count: 16, size: 4kB }",
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "site.yaml:{line}:29: error[NGX009]: nginx needs proxy_busy_buffers_size at least proxy_buffer_size (64kB) and at most all proxy_buffers but one (15 × 4kB = 60kB), so no value fits: write `count: 17` or more in proxy_buffers, or `proxy_buffer_size: 60kB` or less\n"
+    ));
+    // proxy_buffers left to the default: the proxy_buffer_size that outgrows them is at fault.
+    let line = catmaid_line("proxy_buffer_size: 64kB");
+    catmaid_with(
+        "    proxy_buffer_size: 64kB\n    proxy_buffers: { count: 512, size: 4kB }\n",
+        "    proxy_buffer_size: 256kB\n",
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "site.yaml:{line}:24: error[NGX009]: nginx needs proxy_busy_buffers_size at least proxy_buffer_size (256kB) and at most all proxy_buffers but one (31 × 4kB = 124kB), so no value fits: write `count: 65` or more in proxy_buffers, or `proxy_buffer_size: 124kB` or less\n"
+    ));
+    catmaid_with("proxy_buffer_size: 64kB", "proxy_buffer_size: 2GB")
+        .code(1)
+        .stderr_has(&format!(
+            "site.yaml:{line}:24: error[NGX009]: nginx refuses a proxy buffer larger than proxy_max_temp_file_size, 1GB by default: write 1GB or less, not 2GB\n"
+        ));
+}
+
 #[test]
 fn three_separate_mistakes_are_all_reported_in_one_run() {
     let spec = broken(

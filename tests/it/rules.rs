@@ -162,6 +162,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "version: \"1.14\"",
     ),
     (
+        "NGX009",
+        "catmaid",
+        "proxy_buffers: { count: 512, size: 4kB }",
+        "proxy_buffers: { count: 16, size: 4kB }",
+    ),
+    (
         "PG001",
         "catmaid",
         "    roles: [postgres-replica]",
