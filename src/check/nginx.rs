@@ -87,6 +87,7 @@ fn nginx_versions(
             .rule("NGX008"),
         );
     }
+    known_build(nginx, doc, out);
     let servers = [
         ("https", nginx.https.as_ref().map(|h| &h.tls)),
         ("cache_proxy", nginx.cache_proxy.as_ref().map(|p| &p.tls)),
@@ -144,6 +145,70 @@ fn nginx_versions(
             }
         }
     }
+}
+
+type MajorMinor = (u32, u32);
+
+/// nginx and OpenSSL (major.minor) as distributions build them. The spec names both and the TLS
+/// groups follow `openssl`, so a pair no build has is most likely a slip that the host's nginx
+/// refuses at start (Debian 12's 1.22 with X25519MLKEM768, which needs OpenSSL 3.5).
+const KNOWN_BUILDS: &[(&str, MajorMinor, MajorMinor)] = &[
+    ("Debian 11", (1, 18), (1, 1)),
+    ("Debian 12", (1, 22), (3, 0)),
+    ("Debian 13", (1, 26), (3, 5)),
+    ("Ubuntu 20.04", (1, 18), (1, 1)),
+    ("Ubuntu 22.04", (1, 18), (3, 0)),
+    ("Ubuntu 24.04", (1, 24), (3, 0)),
+    ("RHEL 9", (1, 20), (3, 0)),
+    ("RHEL 9", (1, 22), (3, 0)),
+    ("RHEL 9", (1, 24), (3, 0)),
+];
+
+fn known_build(nginx: &crate::spec::Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let major_minor = |v: &crate::spec::Version| {
+        let (major, minor, _) = v.parts();
+        (major, minor)
+    };
+    let pair = (major_minor(&nginx.version), major_minor(&nginx.openssl));
+    if KNOWN_BUILDS.iter().any(|(_, n, o)| (*n, *o) == pair) {
+        return;
+    }
+    // One entry a distribution: "RHEL 9: 1.20, 1.22 or 1.24 with 3.0".
+    let mut builds: Vec<(&str, Vec<String>, MajorMinor)> = Vec::new();
+    for (name, n, o) in KNOWN_BUILDS {
+        let version = format!("{}.{}", n.0, n.1);
+        match builds.last_mut() {
+            Some((last, versions, openssl)) if last == name && openssl == o => {
+                versions.push(version)
+            }
+            _ => builds.push((name, vec![version], *o)),
+        }
+    }
+    let builds: Vec<String> = builds
+        .iter()
+        .map(|(name, versions, o)| {
+            let versions = match versions.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            format!("{name}: {versions} with {}.{}", o.0, o.1)
+        })
+        .collect();
+    out.push(
+        Diagnostic::warning(
+            doc.value_pos("/nginx/openssl"),
+            format!(
+                "no known distribution builds nginx {}.{} with OpenSSL {}.{}; `nginx -V` on the hosts says which OpenSSL theirs uses, and the TLS groups written follow this value (known builds: {})",
+                pair.0.0,
+                pair.0.1,
+                pair.1.0,
+                pair.1.1,
+                builds.join("; ")
+            ),
+        )
+        .rule("NGX010"),
+    );
 }
 
 /// nginx refuses to start unless proxy_busy_buffers_size is at least the larger of

@@ -426,6 +426,22 @@ fn proxy_buffers_that_leave_no_busy_buffers_size_are_an_error_at_their_value() {
 }
 
 #[test]
+fn an_nginx_and_openssl_pair_no_build_has_is_a_warning_at_openssl() {
+    // Debian 12's nginx 1.22 is built with OpenSSL 3.0 and refuses the group written for 3.5.
+    let line = catmaid_line("openssl: \"3.0\"");
+    catmaid_with("openssl: \"3.0\"", "openssl: \"3.5\"")
+        .code(0)
+        .stdout_has("ok: 3 hosts, 14 files; 0 errors, 1 warning")
+        .stderr_has(&format!(
+            "site.yaml:{line}:12: warning[NGX010]: no known distribution builds nginx 1.22 with OpenSSL 3.5; `nginx -V` on the hosts says which OpenSSL theirs uses, and the TLS groups written follow this value (known builds: Debian 11: 1.18 with 1.1; Debian 12: 1.22 with 3.0; Debian 13: 1.26 with 3.5; Ubuntu 20.04: 1.18 with 1.1; Ubuntu 22.04: 1.18 with 3.0; Ubuntu 24.04: 1.24 with 3.0; RHEL 9: 1.20, 1.22 or 1.24 with 3.0)\n"
+        ));
+    // Compared by major.minor: a patch release is the same build.
+    catmaid_with("version: \"1.22\"", "version: \"1.22.1\"")
+        .code(0)
+        .stdout_has("0 errors, 0 warnings");
+}
+
+#[test]
 fn three_separate_mistakes_are_all_reported_in_one_run() {
     let spec = broken(
         "    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",

@@ -167,6 +167,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "proxy_buffers: { count: 512, size: 4kB }",
         "proxy_buffers: { count: 16, size: 4kB }",
     ),
+    ("NGX010", "catmaid", "openssl: \"3.0\"", "openssl: \"3.5\""),
     (
         "PG001",
         "catmaid",
