@@ -122,6 +122,15 @@ fn nginx_versions(
                 .rule("NGX006"),
             );
         }
+        if tls.ocsp_stapling && tls.resolver.is_empty() {
+            out.push(
+                Diagnostic::error(
+                    at("ocsp_stapling"),
+                    "OCSP stapling looks up the responder's name, and nginx has no resolver unless told: add `resolver: [ADDRESS]`, the DNS servers to ask",
+                )
+                .rule("NGX011"),
+            );
+        }
     }
     if let Some(https) = &nginx.https {
         proxy_buffers(https, doc, out);

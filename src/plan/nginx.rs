@@ -223,6 +223,17 @@ fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<Origin> {
             Some("off for nginx 1.5.9 to 1.23.1"),
         ),
         Origin::new("ssl_stapling", Some(&at("tls/ocsp_stapling")), None),
+        Origin::new("ssl_stapling_verify", Some(&at("tls/ocsp_stapling")), None),
+        Origin::new(
+            "ssl_trusted_certificate",
+            Some(&at("tls/trusted_certificate")),
+            None,
+        ),
+        Origin::new(
+            "resolver",
+            Some(&at("tls/resolver")),
+            Some("nginx looks up the OCSP responder through it; written only while stapling"),
+        ),
         Origin::new(
             "add_header",
             Some(&at("tls/hsts")),
@@ -307,7 +318,14 @@ fn tls(nginx: &Nginx, tls: &Tls) -> Value {
         "groups": groups,
         "session_cache": !modern,
         "session_tickets_off": version.at_least(1, 5, 9) && !version.at_least(1, 23, 2),
-        "stapling": tls.ocsp_stapling.then(|| tls.trusted_certificate.as_ref().map(|t| t.as_str())),
+        "stapling": tls.ocsp_stapling.then(|| json!({
+            "trusted_certificate": tls.trusted_certificate.as_ref().map(|t| t.as_str()),
+            // nginx reads an IPv6 resolver address in brackets, as `[::1]`.
+            "resolver": tls.resolver.iter().map(|a| match a.ip() {
+                std::net::IpAddr::V4(ip) => ip.to_string(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            }).collect::<Vec<_>>(),
+        })),
         "hsts": tls.hsts.header(),
     })
 }

@@ -67,6 +67,9 @@ pub struct Tls {
     /// The chain that verifies OCSP responses (ssl_trusted_certificate), for `ocsp_stapling`.
     #[serde(default)]
     pub trusted_certificate: Option<AbsPath>,
+    /// The DNS servers nginx asks for the OCSP responder's address (resolver): needed with `ocsp_stapling`, and written only with it.
+    #[serde(default)]
+    pub resolver: Vec<Address>,
     /// Strict-Transport-Security, sent by nginx and set the same in Django.
     #[serde(default)]
     pub hsts: Hsts,

@@ -442,6 +442,31 @@ fn an_nginx_and_openssl_pair_no_build_has_is_a_warning_at_openssl() {
 }
 
 #[test]
+fn ocsp_stapling_needs_a_resolver_and_a_resolver_alone_is_quiet() {
+    let line = catmaid_line("profile: intermediate") + 1;
+    catmaid_with(
+        "      profile: intermediate\n",
+        "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem\n",
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "site.yaml:{line}:22: error[NGX011]: OCSP stapling looks up the responder's name, and nginx has no resolver unless told: add `resolver: [ADDRESS]`, the DNS servers to ask\n"
+    ));
+    catmaid_with(
+        "      profile: intermediate\n",
+        "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem\n      resolver: [192.0.2.53]\n",
+    )
+    .code(0)
+    .stdout_has("0 errors, 0 warnings");
+    catmaid_with(
+        "      profile: intermediate\n",
+        "      profile: intermediate\n      resolver: [192.0.2.53]\n",
+    )
+    .code(0)
+    .stdout_has("0 errors, 0 warnings");
+}
+
+#[test]
 fn three_separate_mistakes_are_all_reported_in_one_run() {
     let spec = broken(
         "    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",

@@ -392,6 +392,34 @@ fn buffer_settings_pass_nginx_t(target: &Target) {
     }
 }
 
+/// OCSP stapling with its resolver: nginx -t accepts what the TLS include writes, IPv6 in brackets.
+/// (The test certificate names no responder, so nginx warns that it staples nothing.) Without
+/// stapling no resolver is written even when the spec gives one.
+fn ocsp_stapling_with_a_resolver(target: &Target) {
+    for stapling in [true, false] {
+        let work = temp_dir();
+        certificate(work.path());
+        let spec = on_loopback(
+            "catmaid",
+            work.path(),
+            &Ports::new(free_port(), free_port()),
+        );
+        let tls = format!(
+            "      profile: intermediate\n      ocsp_stapling: {stapling}\n      trusted_certificate: {}/server.crt\n      resolver: [127.0.0.1, \"::1\"]\n",
+            work.path().display()
+        );
+        let spec = spec.replacen("      profile: intermediate\n", &tls, 1);
+        let what = format!("stapling {stapling}");
+        nginx_t_on_every_host(&what, &spec, work.path(), target);
+        let conf = fs::read_to_string(work.path().join("tree/web1/etc/nginx/conf.d/catmaid.conf"))
+            .unwrap();
+        let written = conf.contains("    resolver 127.0.0.1 [::1];\n")
+            && conf.contains("    ssl_stapling on;\n");
+        assert_eq!(written, stapling, "{what}:\n{conf}");
+        assert_eq!(conf.contains("resolver"), stapling, "{what}:\n{conf}");
+    }
+}
+
 /// CATMAID's web host on loopback, with `edit` applied to its spec, served by `target`.
 fn catmaid_web(
     work: &Path,
@@ -726,6 +754,7 @@ on_both!(
     every_fixture_passes_nginx_t,
     every_init_spec_passes_nginx_t,
     buffer_settings_pass_nginx_t,
+    ocsp_stapling_with_a_resolver,
     intermediate_profile,
     modern_profile,
     cache_and_buster,

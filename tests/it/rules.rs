@@ -169,6 +169,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     ("NGX010", "catmaid", "openssl: \"3.0\"", "openssl: \"3.5\""),
     (
+        "NGX011",
+        "catmaid",
+        "      profile: intermediate",
+        "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem",
+    ),
+    (
         "PG001",
         "catmaid",
         "    roles: [postgres-replica]",
