@@ -131,6 +131,8 @@ rules! {
         "Host names name folders of the rendered tree and the hosts of every rule; each is defined once.";
     "SITE002" Error "A role listed twice"
         "Each role of a host is listed once.";
+    "SITE003" Error "Two hosts with one address"
+        "nginx's allow lists, pg_hba.conf records and listen lines tell hosts apart by address, so each host has its own. Loopback addresses are not compared: every machine has them, and a site laid out on one machine for testing puts every host on 127.0.0.1.";
     "SYS001" Error "Both members of an exclusive pair"
         "vm.dirty_bytes and vm.dirty_ratio (and the background pair) exclude each other: the kernel zeroes one when the other is written, so the file's order would decide. Keep one.";
     "SYS002" Error "A kernel parameter that does not exist"

@@ -317,6 +317,17 @@ site.yaml: 1 error, 0 warnings
 ",
     ),
     (
+        "two hosts with one address",
+        "    address: 192.0.2.12",
+        "    address: 192.0.2.11",
+        "site.yaml:10:14: error[SITE003]: 192.0.2.11 is already the address of host `db1` (line 4): each host has its own, since the allow lists, pg_hba.conf records and listen lines tell hosts apart by it
+   |
+10 |     address: 192.0.2.11
+   |              ^^^^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",
@@ -380,6 +391,26 @@ fn the_old_tls_profile_is_refused_with_the_reason() {
     outcome.code(1).stderr_has(
         "error[NGX004]: Mozilla's server-side TLS guidelines 6.0 removed the old profile: it needs TLS 1.0 and 1.1, which current browsers and OpenSSL 3 refuse; use intermediate (TLS 1.2 and 1.3)",
     );
+}
+
+#[test]
+fn hosts_on_loopback_may_share_it() {
+    // A site laid out on one machine for testing, as the real-server tests do.
+    check(
+        &BASE
+            .replace("address: 192.0.2.11", "address: 127.0.0.1")
+            .replace("address: 192.0.2.12", "address: 127.0.0.1"),
+    )
+    .code(0)
+    .stdout_has("0 errors, 0 warnings");
+    // Two spellings of one IPv6 address are one address.
+    check(
+        &BASE
+            .replace("address: 192.0.2.11", "address: \"2001:db8::11\"")
+            .replace("address: 192.0.2.12", "address: \"2001:db8:0::11\""),
+    )
+    .code(1)
+    .stderr_has("error[SITE003]: 2001:db8:0::11 is already the address of host `db1` (line 4)");
 }
 
 #[test]

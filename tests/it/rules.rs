@@ -304,6 +304,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "    roles: [web, web]",
     ),
     (
+        "SITE003",
+        "catmaid",
+        "    address: 192.0.2.12",
+        "    address: 192.0.2.11",
+    ),
+    (
         "SYS001",
         "catmaid",
         "    vm.swappiness: 10",
