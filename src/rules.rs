@@ -43,6 +43,10 @@ rules! {
         "Django answers 400 Bad Request for a host name not in ALLOWED_HOSTS; every name nginx serves the application under must be in it.";
     "DJ009" Error "extra sets a setting written from the spec"
         "SECRET_KEY and DATABASES are written from `django.secret_key` and `django.database`, so that secrets are read at run time; set them there, not in `extra`.";
+    "DJ010" Error "A Django older than sitewright writes for"
+        "The settings module sitewright writes is for Django 3.2 and later: it sets SECURE_REFERRER_POLICY (from 3.0) and names the cache backends as 3.2 and later name them. Upgrade Django, or keep that site's settings by hand.";
+    "DJ011" Warning "A Django newer than sitewright knows"
+        "sitewright knows the settings of Django up to 6.0. A newer release may rename or remove one that it writes; run `manage.py check --deploy` on the rendered module.";
     "HBA001" Warning "A pg_hba.conf record that can never match"
         "PostgreSQL uses the first record that matches a connection. A record whose connections an earlier record already matches is never used: remove it, or move it up.";
     "HBA002" Error "trust over the network"

@@ -498,6 +498,27 @@ fn ocsp_stapling_needs_a_resolver_and_a_resolver_alone_is_quiet() {
 }
 
 #[test]
+fn django_versions_sitewright_does_not_know_are_reported_at_the_version() {
+    let line = catmaid_line("version: \"5.2\"");
+    catmaid_with("version: \"5.2\"", "version: \"1.0\"")
+        .code(1)
+        .stderr_has(&format!(
+            "site.yaml:{line}:12: error[DJ010]: sitewright writes settings for Django 3.2 and later, not 1.0: upgrade Django, or write this version's settings by hand\n"
+        ));
+    catmaid_with("version: \"5.2\"", "version: \"6.1\"")
+        .code(0)
+        .stderr_has(&format!(
+            "site.yaml:{line}:12: warning[DJ011]: Django 6.1 is newer than 6.0, the newest whose settings sitewright knows: run `manage.py check --deploy` on what it writes\n"
+        ));
+    // The edges, by major.minor: 3.2 and any 6.0 release are known.
+    for known in ["3.2", "6.0.3"] {
+        catmaid_with("version: \"5.2\"", &format!("version: \"{known}\""))
+            .code(0)
+            .stdout_has("0 errors, 0 warnings");
+    }
+}
+
+#[test]
 fn three_separate_mistakes_are_all_reported_in_one_run() {
     let spec = broken(
         "    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-primary]",

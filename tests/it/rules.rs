@@ -88,6 +88,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  extra:\n",
         "  extra:\n    SECRET_KEY: not-here\n",
     ),
+    ("DJ010", "catmaid", "version: \"5.2\"", "version: \"1.0\""),
+    ("DJ011", "catmaid", "version: \"5.2\"", "version: \"6.1\""),
     (
         "HBA001",
         "catmaid",
