@@ -109,6 +109,11 @@ def size_nginx(size):
     return largest_even_unit(size, (("g", GIB), ("m", MIB), ("k", KIB)), "")
 
 
+def size_directive_nginx(size):
+    """A size directive's value: nginx reads those without `g`."""
+    return largest_even_unit(size, (("m", MIB), ("k", KIB)), "")
+
+
 def duration_postgres(micros):
     return largest_even_unit(micros, tuple(DURATION_UNITS.items()), "")
 
@@ -712,7 +717,9 @@ def stem(site):
 
 def https_context(site, https):
     nginx, name = site.nginx, stem(site)
-    buffers = https.get("proxy_buffers", {"count": 8, "size": "4kB"})
+    buffers = https.get("proxy_buffers", {"count": 32, "size": "4kB"})
+    header, one = parse_bytes(https.get("proxy_buffer_size", "64kB")), parse_bytes(buffers["size"])
+    busy = min(2 * max(header, one), (buffers["count"] - 1) * one)
     return {
         "site": site.name, "server_name": https["server_name"],
         "listen": listen_context(nginx, https.get("listen", {})),
@@ -722,11 +729,11 @@ def https_context(site, https):
                      "upgrade_var": f"{name}_connection_upgrade"},
         "access_log_buffered": https.get("access_log", "off") == "buffered",
         "error_log_level": https.get("error_log_level", "crit"),
-        "client_body_buffer_size": size_nginx(parse_bytes(https.get("client_body_buffer_size",
-                                                                     "512kB"))),
-        "proxy_buffer_size": size_nginx(parse_bytes(https.get("proxy_buffer_size", "64kB"))),
-        "proxy_buffers": {"count": buffers["count"],
-                          "size": size_nginx(parse_bytes(buffers["size"]))},
+        "client_body_buffer_size": size_directive_nginx(
+            parse_bytes(https.get("client_body_buffer_size", "512kB"))),
+        "proxy_buffer_size": size_directive_nginx(header),
+        "proxy_buffers": {"count": buffers["count"], "size": size_directive_nginx(one)},
+        "proxy_busy_buffers_size": size_directive_nginx(busy),
         "static_locations": [{"url": s["url"], "alias": s["root"].rstrip("/") + "/"}
                              for s in https.get("static_locations", [])],
     }

@@ -43,6 +43,10 @@ rules! {
         "Django answers 400 Bad Request for a host name not in ALLOWED_HOSTS; every name nginx serves the application under must be in it.";
     "DJ009" Error "extra sets a setting written from the spec"
         "SECRET_KEY and DATABASES are written from `django.secret_key` and `django.database`, so that secrets are read at run time; set them there, not in `extra`.";
+    "DJ010" Error "A Django older than sitewright writes for"
+        "The settings module sitewright writes is for Django 3.2 and later: it sets SECURE_REFERRER_POLICY (from 3.0) and names the cache backends as 3.2 and later name them. Upgrade Django, or keep that site's settings by hand.";
+    "DJ011" Warning "A Django newer than sitewright knows"
+        "sitewright knows the settings of Django up to 6.0. A newer release may rename or remove one that it writes; run `manage.py check --deploy` on the rendered module.";
     "HBA001" Warning "A pg_hba.conf record that can never match"
         "PostgreSQL uses the first record that matches a connection. A record whose connections an earlier record already matches is never used: remove it, or move it up.";
     "HBA002" Error "trust over the network"
@@ -69,6 +73,12 @@ rules! {
         "Each connection may hold proxy_buffers' count times size. For the expected connections that should stay under a tenth of the host's memory, or nginx competes with everything else on it.";
     "NGX008" Error "An nginx too old"
         "sitewright writes for nginx 1.18 and later.";
+    "NGX009" Error "Proxy buffers nginx refuses"
+        "nginx needs proxy_busy_buffers_size to be at least the larger of proxy_buffer_size and one of proxy_buffers, and at most all proxy_buffers but one; sitewright writes a value between the two, so proxy_buffer_size must fit in proxy_buffers' count minus one times their size. Each buffer must also fit in proxy_max_temp_file_size (1GB, nginx's default). Raise proxy_buffers' count, or lower proxy_buffer_size.";
+    "NGX010" Warning "nginx and OpenSSL versions no known build pairs"
+        "The TLS groups sitewright writes follow `nginx.openssl` (X25519MLKEM768 from OpenSSL 3.5), and an nginx built with an older OpenSSL refuses to start with them. Versions are compared by major.minor with the builds of Debian 11 (nginx 1.18, OpenSSL 1.1), Debian 12 (1.22, 3.0), Debian 13 (1.26, 3.5), Ubuntu 20.04 (1.18, 1.1), Ubuntu 22.04 (1.18, 3.0), Ubuntu 24.04 (1.24, 3.0) and RHEL 9 (1.20, 1.22 or 1.24, with 3.0). For an nginx built another way, check `nginx -V` and keep the warning.";
+    "NGX011" Error "OCSP stapling without a resolver"
+        "nginx fetches OCSP responses from the responder named in the certificate, and needs a `resolver` to look that name up; without one it logs 'no resolver defined' and staples nothing. Give the DNS servers in `tls.resolver`; it is written only while stapling.";
     "PG001" Error "A host both primary and replica"
         "A server is either the primary or a streaming replica of it.";
     "PG002" Error "A PostgreSQL role without a postgres section"
@@ -125,6 +135,8 @@ rules! {
         "Host names name folders of the rendered tree and the hosts of every rule; each is defined once.";
     "SITE002" Error "A role listed twice"
         "Each role of a host is listed once.";
+    "SITE003" Error "Two hosts with one address"
+        "nginx's allow lists, pg_hba.conf records and listen lines tell hosts apart by address, so each host has its own. Loopback addresses are not compared: every machine has them, and a site laid out on one machine for testing puts every host on 127.0.0.1.";
     "SYS001" Error "Both members of an exclusive pair"
         "vm.dirty_bytes and vm.dirty_ratio (and the background pair) exclude each other: the kernel zeroes one when the other is written, so the file's order would decide. Keep one.";
     "SYS002" Error "A kernel parameter that does not exist"

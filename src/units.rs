@@ -55,9 +55,16 @@ impl ByteSize {
         )
     }
 
-    /// nginx's form: `k`, `m` or `g` when the size divides evenly, else plain bytes.
+    /// nginx's form of an offset (`max_size=`): `k`, `m` or `g` when the size divides evenly, else
+    /// plain bytes.
     pub fn to_nginx(self) -> String {
         largest_even_unit(self.0, &[("g", GIB), ("m", MIB), ("k", KIB)], "")
+    }
+
+    /// nginx's form of a size directive (`proxy_buffer_size`, `client_body_buffer_size`): nginx
+    /// reads those with ngx_parse_size, which knows `k` and `m` but refuses `1g`.
+    pub fn to_nginx_size(self) -> String {
+        largest_even_unit(self.0, &[("m", MIB), ("k", KIB)], "")
     }
 }
 
@@ -263,6 +270,11 @@ mod tests {
         let size = ByteSize::parse("1024MB").unwrap();
         assert_eq!(size.to_postgres(), "1GB");
         assert_eq!(size.to_nginx(), "1g");
+        assert_eq!(
+            size.to_nginx_size(),
+            "1024m",
+            "nginx's size directives refuse `g`"
+        );
         assert_eq!(ByteSize::from_bytes(1536).to_postgres(), "1536B");
         assert_eq!(ByteSize::from_bytes(0).to_postgres(), "0B");
         assert_eq!(ByteSize::parse("64kB").unwrap().to_nginx(), "64k");

@@ -4,8 +4,13 @@ use crate::diagnostic::Diagnostic;
 use crate::source::Document;
 use crate::spec::{PythonValue, Role, Site};
 
+/// The oldest and the newest Django (major, minor) whose settings sitewright knows.
+const OLDEST: (u32, u32) = (3, 2);
+const NEWEST: (u32, u32) = (6, 0);
+
 pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     if let Some(django) = &site.django {
+        version(django, doc, out);
         django_rules(site, django, doc, out);
         extra_rules(site, django, doc, out);
         if let Some(age) = django.database.conn_max_age
@@ -195,5 +200,33 @@ fn extra_rules(
                 );
             }
         }
+    }
+}
+
+fn version(django: &crate::spec::Django, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let (major, minor, _) = django.version.parts();
+    let pos = doc.value_pos("/django/version");
+    if (major, minor) < OLDEST {
+        out.push(
+            Diagnostic::error(
+                pos,
+                format!(
+                    "sitewright writes settings for Django {}.{} and later, not {}: upgrade Django, or write this version's settings by hand",
+                    OLDEST.0, OLDEST.1, django.version
+                ),
+            )
+            .rule("DJ010"),
+        );
+    } else if (major, minor) > NEWEST {
+        out.push(
+            Diagnostic::warning(
+                pos,
+                format!(
+                    "Django {} is newer than {}.{}, the newest whose settings sitewright knows: run `manage.py check --deploy` on what it writes",
+                    django.version, NEWEST.0, NEWEST.1
+                ),
+            )
+            .rule("DJ011"),
+        );
     }
 }

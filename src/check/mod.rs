@@ -32,7 +32,29 @@ pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
 
 fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    // By parsed address, so that two spellings of one IPv6 address are one. Loopback names no
+    // machine (each has its own), and a site laid out on one machine for testing puts every
+    // host there, so it is not compared.
+    let mut addresses: BTreeMap<std::net::IpAddr, usize> = BTreeMap::new();
     for (i, host) in site.hosts.iter().enumerate() {
+        if host.address.ip().is_loopback() {
+            continue;
+        }
+        if let Some(first) = addresses.insert(host.address.ip(), i) {
+            addresses.insert(host.address.ip(), first);
+            out.push(
+                Diagnostic::error(
+                    doc.value_pos(&format!("/hosts/{i}/address")),
+                    format!(
+                        "{} is already the address of host `{}` (line {}): each host has its own, since the allow lists, pg_hba.conf records and listen lines tell hosts apart by it",
+                        host.address,
+                        site.hosts[first].name,
+                        doc.value_pos(&format!("/hosts/{first}/address")).line
+                    ),
+                )
+                .rule("SITE003"),
+            );
+        }
         if let Some(first) = seen.insert(host.name.as_str(), i) {
             out.push(
                 Diagnostic::error(

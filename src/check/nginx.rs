@@ -87,6 +87,7 @@ fn nginx_versions(
             .rule("NGX008"),
         );
     }
+    known_build(nginx, doc, out);
     let servers = [
         ("https", nginx.https.as_ref().map(|h| &h.tls)),
         ("cache_proxy", nginx.cache_proxy.as_ref().map(|p| &p.tls)),
@@ -121,8 +122,18 @@ fn nginx_versions(
                 .rule("NGX006"),
             );
         }
+        if tls.ocsp_stapling && tls.resolver.is_empty() {
+            out.push(
+                Diagnostic::error(
+                    at("ocsp_stapling"),
+                    "OCSP stapling looks up the responder's name, and nginx has no resolver unless told: add `resolver: [ADDRESS]`, the DNS servers to ask",
+                )
+                .rule("NGX011"),
+            );
+        }
     }
     if let Some(https) = &nginx.https {
+        proxy_buffers(https, doc, out);
         let need = https.proxy_buffers.total() * u64::from(https.expected_connections);
         for host in site.hosts_with(Role::Web) {
             if need > host.memory.bytes() / 10 {
@@ -143,4 +154,117 @@ fn nginx_versions(
             }
         }
     }
+}
+
+type MajorMinor = (u32, u32);
+
+/// nginx and OpenSSL (major.minor) as distributions build them. The spec names both and the TLS
+/// groups follow `openssl`, so a pair no build has is most likely a slip that the host's nginx
+/// refuses at start (Debian 12's 1.22 with X25519MLKEM768, which needs OpenSSL 3.5).
+const KNOWN_BUILDS: &[(&str, MajorMinor, MajorMinor)] = &[
+    ("Debian 11", (1, 18), (1, 1)),
+    ("Debian 12", (1, 22), (3, 0)),
+    ("Debian 13", (1, 26), (3, 5)),
+    ("Ubuntu 20.04", (1, 18), (1, 1)),
+    ("Ubuntu 22.04", (1, 18), (3, 0)),
+    ("Ubuntu 24.04", (1, 24), (3, 0)),
+    ("RHEL 9", (1, 20), (3, 0)),
+    ("RHEL 9", (1, 22), (3, 0)),
+    ("RHEL 9", (1, 24), (3, 0)),
+];
+
+fn known_build(nginx: &crate::spec::Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let major_minor = |v: &crate::spec::Version| {
+        let (major, minor, _) = v.parts();
+        (major, minor)
+    };
+    let pair = (major_minor(&nginx.version), major_minor(&nginx.openssl));
+    if KNOWN_BUILDS.iter().any(|(_, n, o)| (*n, *o) == pair) {
+        return;
+    }
+    // One entry a distribution: "RHEL 9: 1.20, 1.22 or 1.24 with 3.0".
+    let mut builds: Vec<(&str, Vec<String>, MajorMinor)> = Vec::new();
+    for (name, n, o) in KNOWN_BUILDS {
+        let version = format!("{}.{}", n.0, n.1);
+        match builds.last_mut() {
+            Some((last, versions, openssl)) if last == name && openssl == o => {
+                versions.push(version)
+            }
+            _ => builds.push((name, vec![version], *o)),
+        }
+    }
+    let builds: Vec<String> = builds
+        .iter()
+        .map(|(name, versions, o)| {
+            let versions = match versions.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            format!("{name}: {versions} with {}.{}", o.0, o.1)
+        })
+        .collect();
+    out.push(
+        Diagnostic::warning(
+            doc.value_pos("/nginx/openssl"),
+            format!(
+                "no known distribution builds nginx {}.{} with OpenSSL {}.{}; `nginx -V` on the hosts says which OpenSSL theirs uses, and the TLS groups written follow this value (known builds: {})",
+                pair.0.0,
+                pair.0.1,
+                pair.1.0,
+                pair.1.1,
+                builds.join("; ")
+            ),
+        )
+        .rule("NGX010"),
+    );
+}
+
+/// nginx refuses to start unless proxy_busy_buffers_size is at least the larger of
+/// proxy_buffer_size and one of proxy_buffers, and at most all proxy_buffers but one; the plan
+/// writes a value between the two, so here the two bounds must not cross. Both buffers must also
+/// fit in proxy_max_temp_file_size, left at nginx's 1024m.
+fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagnostic>) {
+    use crate::spec::PROXY_MAX_TEMP_FILE_SIZE;
+    use crate::units::ByteSize;
+    let written = |key: &str| doc.value.pointer(&format!("/nginx/https/{key}")).is_some();
+    let buffers = &https.proxy_buffers;
+    let (header, one) = (https.proxy_buffer_size.bytes(), buffers.size.bytes());
+    if header.max(one) > PROXY_MAX_TEMP_FILE_SIZE {
+        let key = if header >= one {
+            "proxy_buffer_size"
+        } else {
+            "proxy_buffers/size"
+        };
+        out.push(
+            Diagnostic::error(
+                doc.value_pos(&format!("/nginx/https/{key}")),
+                format!(
+                    "nginx refuses a proxy buffer larger than proxy_max_temp_file_size, 1GB by default: write 1GB or less, not {}",
+                    ByteSize::from_bytes(header.max(one))
+                ),
+            )
+            .rule("NGX009"),
+        );
+        return;
+    }
+    let room = buffers.all_but_one();
+    if header <= room {
+        return;
+    }
+    let count = header.div_ceil(one) + 1;
+    let message = format!(
+        "nginx needs proxy_busy_buffers_size at least proxy_buffer_size ({}) and at most all proxy_buffers but one ({} × {} = {}), so no value fits: write `count: {count}` or more in proxy_buffers, or `proxy_buffer_size: {}` or less",
+        https.proxy_buffer_size,
+        buffers.count - 1,
+        buffers.size,
+        ByteSize::from_bytes(room),
+        ByteSize::from_bytes(room),
+    );
+    let at = if written("proxy_buffers") || !written("proxy_buffer_size") {
+        doc.value_pos("/nginx/https/proxy_buffers/count")
+    } else {
+        doc.value_pos("/nginx/https/proxy_buffer_size")
+    };
+    out.push(Diagnostic::error(at, message).rule("NGX009"));
 }

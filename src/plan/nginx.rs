@@ -107,6 +107,11 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             Origin::new("client_body_buffer_size", Some("/nginx/https/client_body_buffer_size"), None),
             Origin::new("proxy_buffer_size", Some("/nginx/https/proxy_buffer_size"), None),
             Origin::new("proxy_buffers", Some("/nginx/https/proxy_buffers"), None),
+            Origin::new(
+                "proxy_busy_buffers_size",
+                Some("/nginx/https/proxy_buffers"),
+                Some(busy_buffers_why(https)),
+            ),
             Origin::new("alias", Some("/nginx/https/static_locations"), None),
             Origin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
             Origin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
@@ -161,6 +166,16 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     out
 }
 
+/// How proxy_busy_buffers_size was derived. It is always written: nginx's own default (twice the
+/// largest buffer) is refused whenever it exceeds all proxy_buffers but one.
+fn busy_buffers_why(https: &Https) -> &'static str {
+    if https.proxy_busy_buffers_size().bytes() == https.largest_proxy_buffer().saturating_mul(2) {
+        "twice the larger of proxy_buffer_size and one of proxy_buffers, as nginx derives it"
+    } else {
+        "all proxy_buffers but one, the most nginx accepts (twice proxy_buffer_size, its default, is more)"
+    }
+}
+
 /// Where the listen and TLS lines of a server come from.
 fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<Origin> {
     let at = |key: &str| format!("/nginx/{section}/{key}");
@@ -208,6 +223,17 @@ fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<Origin> {
             Some("off for nginx 1.5.9 to 1.23.1"),
         ),
         Origin::new("ssl_stapling", Some(&at("tls/ocsp_stapling")), None),
+        Origin::new("ssl_stapling_verify", Some(&at("tls/ocsp_stapling")), None),
+        Origin::new(
+            "ssl_trusted_certificate",
+            Some(&at("tls/trusted_certificate")),
+            None,
+        ),
+        Origin::new(
+            "resolver",
+            Some(&at("tls/resolver")),
+            Some("nginx looks up the OCSP responder through it; written only while stapling"),
+        ),
         Origin::new(
             "add_header",
             Some(&at("tls/hsts")),
@@ -292,7 +318,14 @@ fn tls(nginx: &Nginx, tls: &Tls) -> Value {
         "groups": groups,
         "session_cache": !modern,
         "session_tickets_off": version.at_least(1, 5, 9) && !version.at_least(1, 23, 2),
-        "stapling": tls.ocsp_stapling.then(|| tls.trusted_certificate.as_ref().map(|t| t.as_str())),
+        "stapling": tls.ocsp_stapling.then(|| json!({
+            "trusted_certificate": tls.trusted_certificate.as_ref().map(|t| t.as_str()),
+            // nginx reads an IPv6 resolver address in brackets, as `[::1]`.
+            "resolver": tls.resolver.iter().map(|a| match a.ip() {
+                std::net::IpAddr::V4(ip) => ip.to_string(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            }).collect::<Vec<_>>(),
+        })),
         "hsts": tls.hsts.header(),
     })
 }
@@ -329,12 +362,13 @@ fn https_context(site: &Site, nginx: &Nginx, https: &Https, host: &Host) -> Valu
         },
         "access_log_buffered": https.access_log == AccessLog::Buffered,
         "error_log_level": error_level(https.error_log_level),
-        "client_body_buffer_size": https.client_body_buffer_size.to_nginx(),
-        "proxy_buffer_size": https.proxy_buffer_size.to_nginx(),
+        "client_body_buffer_size": https.client_body_buffer_size.to_nginx_size(),
+        "proxy_buffer_size": https.proxy_buffer_size.to_nginx_size(),
         "proxy_buffers": {
             "count": https.proxy_buffers.count,
-            "size": https.proxy_buffers.size.to_nginx(),
+            "size": https.proxy_buffers.size.to_nginx_size(),
         },
+        "proxy_busy_buffers_size": https.proxy_busy_buffers_size().to_nginx_size(),
         "static_locations": https.static_locations.iter().map(|s| json!({
             "url": s.url,
             "alias": format!("{}/", s.root.as_str().trim_end_matches('/')),
@@ -354,6 +388,8 @@ fn cache_context(site: &Site, nginx: &Nginx, proxy: &CacheProxy) -> Value {
             "retry_after": m.retry_after.whole_secs().unwrap_or(600),
         })
     });
+    // No proxy buffer directive is written here: nginx's defaults (a one-page proxy_buffer_size,
+    // 8 one-page proxy_buffers, a two-page proxy_busy_buffers_size) meet its own constraints.
     let long = proxy.long_timeout.as_ref().map(|l| {
         let backends = if l.backends.is_empty() {
             &proxy.backends

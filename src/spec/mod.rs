@@ -21,8 +21,8 @@ pub use django::{
 pub use host::{Host, Role, StorageKind};
 pub use nginx::{
     AccessLog, AppProtocol, Cache, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, LongTimeout,
-    Maintenance, Nginx, NginxLayout, ProxyBuffers, StaticLocation, StreamForward, Tls, TlsProfile,
-    Upstream,
+    Maintenance, Nginx, NginxLayout, PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, StaticLocation,
+    StreamForward, Tls, TlsProfile, Upstream,
 };
 pub use postgres::{
     Archive, Backup, HbaAddress, HbaMethod, HbaName, HbaRecord, HbaType, Postgres, Replication,

@@ -67,6 +67,9 @@ pub struct Tls {
     /// The chain that verifies OCSP responses (ssl_trusted_certificate), for `ocsp_stapling`.
     #[serde(default)]
     pub trusted_certificate: Option<AbsPath>,
+    /// The DNS servers nginx asks for the OCSP responder's address (resolver): needed with `ocsp_stapling`, and written only with it.
+    #[serde(default)]
+    pub resolver: Vec<Address>,
     /// Strict-Transport-Security, sent by nginx and set the same in Django.
     #[serde(default)]
     pub hsts: Hsts,
@@ -248,10 +251,10 @@ pub struct Https {
     /// Request body buffer: large enough that requests are not written to disk.
     #[serde(default = "default_client_body_buffer_size")]
     pub client_body_buffer_size: ByteSize,
-    /// Buffer for the response headers from the application.
+    /// Buffer for the response headers from the application. nginx needs it to fit in all `proxy_buffers` but one.
     #[serde(default = "default_proxy_buffer_size")]
     pub proxy_buffer_size: ByteSize,
-    /// Buffers for one response from the application.
+    /// Buffers for one response from the application; 32 of 4kB when not given, so that all but one hold the default 64kB `proxy_buffer_size`.
     #[serde(default)]
     pub proxy_buffers: ProxyBuffers,
     /// How many connections are expected at once: proxy buffers for that many must fit in a tenth of the host's memory.
@@ -284,9 +287,11 @@ pub struct ProxyBuffers {
 }
 
 impl Default for ProxyBuffers {
+    // nginx's own default, 8 of one page, leaves 28k for proxy_busy_buffers_size, which must be at
+    // least proxy_buffer_size (64k by default): nginx then refuses to start. 32 pages leave 124k.
     fn default() -> Self {
         Self {
-            count: 8,
+            count: 32,
             size: ByteSize::from_bytes(4096),
         }
     }
@@ -295,7 +300,34 @@ impl Default for ProxyBuffers {
 impl ProxyBuffers {
     /// What one connection may hold in buffers.
     pub fn total(&self) -> u64 {
-        u64::from(self.count) * self.size.bytes()
+        u64::from(self.count).saturating_mul(self.size.bytes())
+    }
+
+    /// All buffers but one: the most proxy_busy_buffers_size may be.
+    pub fn all_but_one(&self) -> u64 {
+        u64::from(self.count.saturating_sub(1)).saturating_mul(self.size.bytes())
+    }
+}
+
+/// nginx's default proxy_max_temp_file_size, which sitewright leaves as it is: nginx refuses a
+/// proxy_buffer_size or proxy_buffers size above it.
+pub const PROXY_MAX_TEMP_FILE_SIZE: u64 = 1024 * 1024 * 1024;
+
+impl Https {
+    /// The larger of proxy_buffer_size and one of proxy_buffers: the least proxy_busy_buffers_size
+    /// (and proxy_temp_file_write_size) nginx accepts.
+    pub fn largest_proxy_buffer(&self) -> u64 {
+        self.proxy_buffer_size
+            .bytes()
+            .max(self.proxy_buffers.size.bytes())
+    }
+
+    /// proxy_busy_buffers_size: nginx's own default (twice the largest buffer) where it fits in all
+    /// proxy_buffers but one, else that. Below the largest buffer when no value fits, which `check`
+    /// refuses (NGX009).
+    pub fn proxy_busy_buffers_size(&self) -> ByteSize {
+        let twice = self.largest_proxy_buffer().saturating_mul(2);
+        ByteSize::from_bytes(twice.min(self.proxy_buffers.all_but_one()))
     }
 }
 

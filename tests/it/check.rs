@@ -317,6 +317,17 @@ site.yaml: 1 error, 0 warnings
 ",
     ),
     (
+        "two hosts with one address",
+        "    address: 192.0.2.12",
+        "    address: 192.0.2.11",
+        "site.yaml:10:14: error[SITE003]: 192.0.2.11 is already the address of host `db1` (line 4): each host has its own, since the allow lists, pg_hba.conf records and listen lines tell hosts apart by it
+   |
+10 |     address: 192.0.2.11
+   |              ^^^^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",
@@ -383,12 +394,128 @@ fn the_old_tls_profile_is_refused_with_the_reason() {
 }
 
 #[test]
+fn hosts_on_loopback_may_share_it() {
+    // A site laid out on one machine for testing, as the real-server tests do.
+    check(
+        &BASE
+            .replace("address: 192.0.2.11", "address: 127.0.0.1")
+            .replace("address: 192.0.2.12", "address: 127.0.0.1"),
+    )
+    .code(0)
+    .stdout_has("0 errors, 0 warnings");
+    // Two spellings of one IPv6 address are one address.
+    check(
+        &BASE
+            .replace("address: 192.0.2.11", "address: \"2001:db8::11\"")
+            .replace("address: 192.0.2.12", "address: \"2001:db8:0::11\""),
+    )
+    .code(1)
+    .stderr_has("error[SITE003]: 2001:db8:0::11 is already the address of host `db1` (line 4)");
+}
+
+#[test]
 fn proxy_buffers_beyond_a_tenth_of_memory_are_a_warning() {
     let outcome = catmaid_with("expected_connections: 100", "expected_connections: 10000");
     outcome
         .code(0)
         .stdout_has("ok: 3 hosts, 14 files; 0 errors, 1 warning")
         .stderr_has("warning[NGX007]: proxy buffers of 2MB per connection for 10000 connections take 20000MB, more than a tenth of web1's 16GB");
+}
+
+/// The line of the CATMAID fixture that holds `text`.
+fn catmaid_line(text: &str) -> usize {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    spec.lines().position(|l| l.contains(text)).unwrap() + 1
+}
+
+#[test]
+fn proxy_buffers_that_leave_no_busy_buffers_size_are_an_error_at_their_value() {
+    let line = catmaid_line("proxy_buffers: { count: 512, size: 4kB }");
+    catmaid_with(
+        "proxy_buffers: { count: 512, size: 4kB }",
+        "proxy_buffers: { count: 16, size: 4kB }",
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "site.yaml:{line}:29: error[NGX009]: nginx needs proxy_busy_buffers_size at least proxy_buffer_size (64kB) and at most all proxy_buffers but one (15 × 4kB = 60kB), so no value fits: write `count: 17` or more in proxy_buffers, or `proxy_buffer_size: 60kB` or less\n"
+    ));
+    // proxy_buffers left to the default: the proxy_buffer_size that outgrows them is at fault.
+    let line = catmaid_line("proxy_buffer_size: 64kB");
+    catmaid_with(
+        "    proxy_buffer_size: 64kB\n    proxy_buffers: { count: 512, size: 4kB }\n",
+        "    proxy_buffer_size: 256kB\n",
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "site.yaml:{line}:24: error[NGX009]: nginx needs proxy_busy_buffers_size at least proxy_buffer_size (256kB) and at most all proxy_buffers but one (31 × 4kB = 124kB), so no value fits: write `count: 65` or more in proxy_buffers, or `proxy_buffer_size: 124kB` or less\n"
+    ));
+    catmaid_with("proxy_buffer_size: 64kB", "proxy_buffer_size: 2GB")
+        .code(1)
+        .stderr_has(&format!(
+            "site.yaml:{line}:24: error[NGX009]: nginx refuses a proxy buffer larger than proxy_max_temp_file_size, 1GB by default: write 1GB or less, not 2GB\n"
+        ));
+}
+
+#[test]
+fn an_nginx_and_openssl_pair_no_build_has_is_a_warning_at_openssl() {
+    // Debian 12's nginx 1.22 is built with OpenSSL 3.0 and refuses the group written for 3.5.
+    let line = catmaid_line("openssl: \"3.0\"");
+    catmaid_with("openssl: \"3.0\"", "openssl: \"3.5\"")
+        .code(0)
+        .stdout_has("ok: 3 hosts, 14 files; 0 errors, 1 warning")
+        .stderr_has(&format!(
+            "site.yaml:{line}:12: warning[NGX010]: no known distribution builds nginx 1.22 with OpenSSL 3.5; `nginx -V` on the hosts says which OpenSSL theirs uses, and the TLS groups written follow this value (known builds: Debian 11: 1.18 with 1.1; Debian 12: 1.22 with 3.0; Debian 13: 1.26 with 3.5; Ubuntu 20.04: 1.18 with 1.1; Ubuntu 22.04: 1.18 with 3.0; Ubuntu 24.04: 1.24 with 3.0; RHEL 9: 1.20, 1.22 or 1.24 with 3.0)\n"
+        ));
+    // Compared by major.minor: a patch release is the same build.
+    catmaid_with("version: \"1.22\"", "version: \"1.22.1\"")
+        .code(0)
+        .stdout_has("0 errors, 0 warnings");
+}
+
+#[test]
+fn ocsp_stapling_needs_a_resolver_and_a_resolver_alone_is_quiet() {
+    let line = catmaid_line("profile: intermediate") + 1;
+    catmaid_with(
+        "      profile: intermediate\n",
+        "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem\n",
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "site.yaml:{line}:22: error[NGX011]: OCSP stapling looks up the responder's name, and nginx has no resolver unless told: add `resolver: [ADDRESS]`, the DNS servers to ask\n"
+    ));
+    catmaid_with(
+        "      profile: intermediate\n",
+        "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem\n      resolver: [192.0.2.53]\n",
+    )
+    .code(0)
+    .stdout_has("0 errors, 0 warnings");
+    catmaid_with(
+        "      profile: intermediate\n",
+        "      profile: intermediate\n      resolver: [192.0.2.53]\n",
+    )
+    .code(0)
+    .stdout_has("0 errors, 0 warnings");
+}
+
+#[test]
+fn django_versions_sitewright_does_not_know_are_reported_at_the_version() {
+    let line = catmaid_line("version: \"5.2\"");
+    catmaid_with("version: \"5.2\"", "version: \"1.0\"")
+        .code(1)
+        .stderr_has(&format!(
+            "site.yaml:{line}:12: error[DJ010]: sitewright writes settings for Django 3.2 and later, not 1.0: upgrade Django, or write this version's settings by hand\n"
+        ));
+    catmaid_with("version: \"5.2\"", "version: \"6.1\"")
+        .code(0)
+        .stderr_has(&format!(
+            "site.yaml:{line}:12: warning[DJ011]: Django 6.1 is newer than 6.0, the newest whose settings sitewright knows: run `manage.py check --deploy` on what it writes\n"
+        ));
+    // The edges, by major.minor: 3.2 and any 6.0 release are known.
+    for known in ["3.2", "6.0.3"] {
+        catmaid_with("version: \"5.2\"", &format!("version: \"{known}\""))
+            .code(0)
+            .stdout_has("0 errors, 0 warnings");
+    }
 }
 
 #[test]

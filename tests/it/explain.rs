@@ -75,6 +75,32 @@ fn a_version_rule_says_which_version() {
 }
 
 #[test]
+fn the_busy_buffers_size_says_how_it_was_derived() {
+    explain(&[
+        "--host",
+        "web1",
+        "/etc/nginx/conf.d/catmaid.conf",
+        "proxy_busy_buffers_size",
+    ])
+    .code(0)
+    .stdout_has("proxy_busy_buffers_size 128k;\n")
+    .stdout_has("(nginx.https.proxy_buffers): twice the larger of proxy_buffer_size and one of proxy_buffers, as nginx derives it\n");
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace("count: 512, size: 4kB", "count: 20, size: 4kB");
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["explain", "site.yaml", "--host", "web1"])
+        .args(["/etc/nginx/conf.d/catmaid.conf", "proxy_busy_buffers_size"])
+        .run()
+        .code(0)
+        .stdout_has("proxy_busy_buffers_size 76k;\n")
+        .stdout_has("all proxy_buffers but one, the most nginx accepts (twice proxy_buffer_size, its default, is more)\n");
+}
+
+#[test]
 fn every_line_of_a_file_is_explained_and_unknown_keys_are_refused() {
     let out = explain(&["--host", "db1", "/etc/sysctl.d/60-sitewright.conf"]);
     out.code(0)

@@ -43,14 +43,12 @@ fn nginx_1_26() -> Target {
     }
 }
 
-/// `spec` naming `target`'s nginx and OpenSSL versions, in Debian's layout (the test builds are Debian's).
+/// `spec` naming `target`'s nginx and OpenSSL versions, in Debian's layout (the test builds are
+/// Debian's). Only nginx's version: Django's stays what the spec says.
 fn for_target(spec: &str, target: &Target) -> String {
-    let spec = Regex::new(r#"(?m)^(\s+)version: "[0-9.]+""#)
+    let spec = Regex::new(r#"(?m)^(nginx:\n\s+version: )"[0-9.]+""#)
         .unwrap()
-        .replace_all(
-            spec,
-            format!("${{1}}version: \"{}\"", target.nginx_version).as_str(),
-        )
+        .replace_all(spec, format!("${{1}}\"{}\"", target.nginx_version).as_str())
         .into_owned();
     Regex::new(r#"openssl: "[0-9.]+""#)
         .unwrap()
@@ -92,8 +90,26 @@ impl Ports {
 /// into `work` (a test machine has no 192.0.2.x, and no port below 1024 is used), every other
 /// value as the fixture writes it.
 fn on_loopback(name: &str, work: &Path, ports: &Ports) -> String {
+    let spec = fs::read_to_string(fixture(&format!("{name}/site.yaml"))).unwrap();
+    loopback(spec, work, ports)
+}
+
+/// An init template's spec on 127.0.0.1 as [`on_loopback`] moves a fixture; the templates leave
+/// `listen` at ports 443 and 80, so it is written out first for the rules below to move.
+fn init_on_loopback(name: &str, work: &Path, ports: &Ports) -> String {
+    let spec = fs::read_to_string(crate::support::repo().join("init").join(name)).unwrap();
+    let spec = Regex::new(r"(?m)^(\s+)tls:$")
+        .unwrap()
+        .replace_all(
+            &spec,
+            "${1}listen: { port: 443, redirect_port: 80 }\n${1}tls:",
+        )
+        .into_owned();
+    loopback(spec, work, ports)
+}
+
+fn loopback(mut spec: String, work: &Path, ports: &Ports) -> String {
     let w = work.display();
-    let mut spec = fs::read_to_string(fixture(&format!("{name}/site.yaml"))).unwrap();
     let rules: &[(&str, String)] = &[
         (
             r"192\.0\.2\.60:\d+",
@@ -264,6 +280,31 @@ fn s_client(openssl: &str, port: u16, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// Renders `spec` (on loopback, for `target`) into `work` and runs `nginx -t` on each host that
+/// has nginx files; the number of hosts checked.
+#[track_caller]
+fn nginx_t_on_every_host(what: &str, spec: &str, work: &Path, target: &Target) -> usize {
+    let tree = render(&for_target(spec, target), work);
+    let mut checked = 0;
+    for host in fs::read_dir(&tree).unwrap() {
+        let host = host.unwrap().file_name().to_string_lossy().into_owned();
+        if !tree.join(&host).join("etc/nginx").exists() {
+            continue;
+        }
+        let prefix = work.join(format!("nginx-{host}"));
+        let layout = host_layout(&tree, &host, &prefix, &target.build);
+        let test = layout.test(&target.build);
+        assert!(
+            test.status.success(),
+            "{what}/{host} on nginx {}: nginx -t failed\n{}",
+            target.nginx_version,
+            String::from_utf8_lossy(&test.stderr)
+        );
+        checked += 1;
+    }
+    checked
+}
+
 fn every_fixture_passes_nginx_t(target: &Target) {
     let mut checked = 0;
     for entry in fs::read_dir(fixture("")).unwrap() {
@@ -271,28 +312,112 @@ fn every_fixture_passes_nginx_t(target: &Target) {
         let work = temp_dir();
         certificate(work.path());
         let loopback = on_loopback(&name, work.path(), &Ports::new(free_port(), free_port()));
-        let tree = render(&for_target(&loopback, target), work.path());
-        for host in fs::read_dir(&tree).unwrap() {
-            let host = host.unwrap().file_name().to_string_lossy().into_owned();
-            if !tree.join(&host).join("etc/nginx").exists() {
-                continue;
-            }
-            let prefix = work.path().join(format!("nginx-{host}"));
-            let layout = host_layout(&tree, &host, &prefix, &target.build);
-            let test = layout.test(&target.build);
-            assert!(
-                test.status.success(),
-                "{name}/{host} on nginx {}: nginx -t failed\n{}",
-                target.nginx_version,
-                String::from_utf8_lossy(&test.stderr)
-            );
-            checked += 1;
-        }
+        checked += nginx_t_on_every_host(&name, &loopback, work.path(), target);
     }
     assert!(
         checked >= 4,
         "only {checked} hosts with nginx files were checked"
     );
+}
+
+/// What `sitewright init` writes, unchanged but for paths, ports and certificates: single.yaml
+/// with its default proxy buffers once failed here ("proxy_busy_buffers_size" must be less than
+/// the size of all "proxy_buffers" minus one buffer).
+fn every_init_spec_passes_nginx_t(target: &Target) {
+    let mut checked = 0;
+    for entry in fs::read_dir(crate::support::repo().join("init")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let work = temp_dir();
+        certificate(work.path());
+        let loopback = init_on_loopback(&name, work.path(), &Ports::new(free_port(), free_port()));
+        checked += nginx_t_on_every_host(&name, &loopback, work.path(), target);
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} hosts with nginx files were checked"
+    );
+}
+
+/// The CATMAID fixture's buffer lines, which each case of [`BUFFERS`] replaces.
+const CATMAID_BUFFERS: &str = "    client_body_buffer_size: 512kB\n    proxy_buffer_size: 64kB\n    proxy_buffers: { count: 512, size: 4kB }\n";
+
+/// Buffer settings `check` accepts, each at an edge of what nginx accepts: the busy buffers
+/// sitewright derives must be at least the largest buffer and at most all proxy_buffers but one,
+/// and sizes are written in `k` or `m` (nginx's size directives refuse `1g`).
+const BUFFERS: &[(&str, &str)] = &[
+    ("every buffer setting left to the spec's defaults", ""),
+    ("the default proxy_buffers", "    proxy_buffer_size: 64kB\n"),
+    (
+        "proxy_buffers' count 16, the most proxy_buffer_size that fits",
+        "    proxy_buffer_size: 60kB\n    proxy_buffers: { count: 16, size: 4kB }\n",
+    ),
+    (
+        "the fewest buffers that hold the default proxy_buffer_size",
+        "    proxy_buffers: { count: 17, size: 4kB }\n",
+    ),
+    (
+        "two buffers, as few as nginx takes",
+        "    proxy_buffer_size: 4kB\n    proxy_buffers: { count: 2, size: 4kB }\n",
+    ),
+    (
+        "buffers larger than proxy_buffer_size",
+        "    proxy_buffer_size: 8kB\n    proxy_buffers: { count: 4, size: 1MB }\n",
+    ),
+    (
+        "sizes that are not whole kilobytes",
+        "    proxy_buffer_size: 1000B\n    proxy_buffers: { count: 3, size: 1000B }\n",
+    ),
+    (
+        "1GB buffers, the most proxy_max_temp_file_size allows",
+        "    proxy_buffer_size: 1GB\n    proxy_buffers: { count: 2, size: 1GB }\n",
+    ),
+    (
+        "a 1GB request body buffer",
+        "    client_body_buffer_size: 1GB\n",
+    ),
+];
+
+fn buffer_settings_pass_nginx_t(target: &Target) {
+    for (what, lines) in BUFFERS {
+        let work = temp_dir();
+        certificate(work.path());
+        let spec = on_loopback(
+            "catmaid",
+            work.path(),
+            &Ports::new(free_port(), free_port()),
+        );
+        assert!(spec.contains(CATMAID_BUFFERS));
+        let spec = spec.replacen(CATMAID_BUFFERS, lines, 1);
+        nginx_t_on_every_host(what, &spec, work.path(), target);
+    }
+}
+
+/// OCSP stapling with its resolver: nginx -t accepts what the TLS include writes, IPv6 in brackets.
+/// (The test certificate names no responder, so nginx warns that it staples nothing.) Without
+/// stapling no resolver is written even when the spec gives one.
+fn ocsp_stapling_with_a_resolver(target: &Target) {
+    for stapling in [true, false] {
+        let work = temp_dir();
+        certificate(work.path());
+        let spec = on_loopback(
+            "catmaid",
+            work.path(),
+            &Ports::new(free_port(), free_port()),
+        );
+        let tls = format!(
+            "      profile: intermediate\n      ocsp_stapling: {stapling}\n      trusted_certificate: {}/server.crt\n      resolver: [127.0.0.1, \"::1\"]\n",
+            work.path().display()
+        );
+        let spec = spec.replacen("      profile: intermediate\n", &tls, 1);
+        let what = format!("stapling {stapling}");
+        nginx_t_on_every_host(&what, &spec, work.path(), target);
+        let conf = fs::read_to_string(work.path().join("tree/web1/etc/nginx/conf.d/catmaid.conf"))
+            .unwrap();
+        let written = conf.contains("    resolver 127.0.0.1 [::1];\n")
+            && conf.contains("    ssl_stapling on;\n");
+        assert_eq!(written, stapling, "{what}:\n{conf}");
+        assert_eq!(conf.contains("resolver"), stapling, "{what}:\n{conf}");
+    }
 }
 
 /// CATMAID's web host on loopback, with `edit` applied to its spec, served by `target`.
@@ -627,6 +752,9 @@ macro_rules! on_both {
 
 on_both!(
     every_fixture_passes_nginx_t,
+    every_init_spec_passes_nginx_t,
+    buffer_settings_pass_nginx_t,
+    ocsp_stapling_with_a_resolver,
     intermediate_profile,
     modern_profile,
     cache_and_buster,

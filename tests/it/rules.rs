@@ -88,6 +88,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  extra:\n",
         "  extra:\n    SECRET_KEY: not-here\n",
     ),
+    ("DJ010", "catmaid", "version: \"5.2\"", "version: \"1.0\""),
+    ("DJ011", "catmaid", "version: \"5.2\"", "version: \"6.1\""),
     (
         "HBA001",
         "catmaid",
@@ -160,6 +162,19 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "catmaid",
         "version: \"1.22\"",
         "version: \"1.14\"",
+    ),
+    (
+        "NGX009",
+        "catmaid",
+        "proxy_buffers: { count: 512, size: 4kB }",
+        "proxy_buffers: { count: 16, size: 4kB }",
+    ),
+    ("NGX010", "catmaid", "openssl: \"3.0\"", "openssl: \"3.5\""),
+    (
+        "NGX011",
+        "catmaid",
+        "      profile: intermediate",
+        "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem",
     ),
     (
         "PG001",
@@ -289,6 +304,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "catmaid",
         "    roles: [web]",
         "    roles: [web, web]",
+    ),
+    (
+        "SITE003",
+        "catmaid",
+        "    address: 192.0.2.12",
+        "    address: 192.0.2.11",
     ),
     (
         "SYS001",
