@@ -52,6 +52,10 @@ fn key_of(format: Format, line: &str) -> Option<String> {
             return Some(word.trim_matches('"').to_owned())
                 .filter(|w| !w.is_empty() && *w != "}" && *w != "},");
         }
+        // A job line: five time fields and the user, then the program it runs.
+        Format::Cron if t.starts_with(|c: char| c.is_ascii_digit() || c == '*') => {
+            t.split_whitespace().nth(6)?
+        }
         _ => return None,
     };
     Some(word.to_owned()).filter(|w| !w.is_empty() && w != "}" && w != "{")
