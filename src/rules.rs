@@ -80,7 +80,7 @@ rules! {
     "PG005" Error "The public port is PostgreSQL's own"
         "nginx cannot listen on the port PostgreSQL listens on; pick another `public_port`.";
     "PG006" Error "A setting written from a typed field"
-        "Some postgresql.conf settings are written from typed fields of the spec (the port, SSL, replication, archiving) so that other files agree with them; set them there, not in `settings`.";
+        "Some postgresql.conf settings are written from typed fields of the spec (the port, the directories, SSL, replication, promotion, archiving, and a replica's statement timeout) so that other files agree with them; set them there, not in `settings` or a host's `postgres_settings`. The list is the plan's own (plan/postgres/conf.rs), on every major that has the setting.";
     "PG007" Error "A name that pg_hba.conf reads as a keyword"
         "pg_hba.conf reads all, sameuser, samerole, samegroup and replication as keywords in its database and user columns; a role or database of that name cannot be written there.";
     "PG008" Error "promote_trigger_file on PostgreSQL 16 or later"
@@ -119,6 +119,8 @@ rules! {
         "PostgreSQL relies on the operating system's page cache too; above 40% of the host's memory shared_buffers leaves too little for it.";
     "PG025" Warning "work_mem times max_connections over memory"
         "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory.";
+    "PG026" Error "A hostssl record without SSL"
+        "A hostssl record matches only connections over SSL, which a server without `ssl = on` never has: PostgreSQL 11 to 18 start, log `hostssl record cannot match because SSL is disabled`, and never use the record, so the clients it was meant for are refused or fall to a later record. Add `postgres.ssl` (the server's certificate and key), or make the record `host`.";
     "SEC001" Error "A secret written into the spec"
         "The spec is committed, so a secret is `{ env: NAME }` or `{ file: PATH }`, read only when a file needs it.";
     "SITE001" Error "A host defined twice"

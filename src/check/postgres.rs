@@ -3,26 +3,10 @@
 
 use super::role_positions;
 use crate::diagnostic::Diagnostic;
+use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
 use crate::plan::postgres::major::{Major, PromoteFile};
 use crate::source::Document;
 use crate::spec::{HbaMethod, HbaType, Role, Site};
-
-/// Settings that sitewright writes from typed fields; setting them by hand would contradict those.
-const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
-    ("port", "postgres.port"),
-    ("data_directory", "postgres.data_directory"),
-    ("hba_file", "postgres.config_directory"),
-    ("ssl", "postgres.ssl"),
-    ("ssl_cert_file", "postgres.ssl.cert"),
-    ("ssl_key_file", "postgres.ssl.key"),
-    ("listen_addresses", "postgres.replication.public_port"),
-    ("primary_conninfo", "postgres.replication"),
-    ("wal_keep_size", "postgres.replication.wal_keep"),
-    ("wal_keep_segments", "postgres.replication.wal_keep"),
-    ("archive_mode", "postgres.archive"),
-    ("archive_command", "postgres.archive.command"),
-    ("restore_command", "postgres.archive.restore_command"),
-];
 
 /// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
 const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
@@ -146,7 +130,13 @@ fn settings_table(
             .map(move |(n, v)| (n, v, format!("/hosts/{i}/postgres_settings/{n}")))
     });
     for (name, value, pointer) in site_wide.chain(per_host) {
-        if let Some((_, field)) = MANAGED_POSTGRES_SETTINGS.iter().find(|(n, _)| n == name) {
+        if name.contains('.') {
+            // Extension settings are the extension's to check.
+            continue;
+        }
+        // A name this major does not have falls to PG012, which says what the major uses instead:
+        // promote_trigger_file on 16 has no typed field to send the user to.
+        if let (Some(field), Some(_)) = (typed_setting(name), table.get(name)) {
             out.push(
                 Diagnostic::error(
                     doc.key_pos(&pointer),
@@ -156,9 +146,35 @@ fn settings_table(
             );
             continue;
         }
-        if name.contains('.') {
-            // Extension settings are the extension's to check.
-            continue;
+        let replica_typed = REPLICA_TYPED_SETTINGS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        if let Some((_, field)) = replica_typed
+            && pg.replica_statement_timeout.is_some()
+        {
+            let host = pointer
+                .strip_prefix("/hosts/")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| site.hosts.get(i));
+            // The primary's own timeout is the user's; a replica's is the typed field's.
+            if host.is_none_or(|h| h.has(Role::PostgresReplica))
+                && site.hosts_with(Role::PostgresReplica).next().is_some()
+            {
+                let instead = if host.is_none() {
+                    "; give the primary its own in hosts[].postgres_settings"
+                } else {
+                    ""
+                };
+                out.push(
+                    Diagnostic::error(
+                        doc.key_pos(&pointer),
+                        format!("`{name}` is written on replicas from {field}: set it there, not in settings{instead}"),
+                    )
+                    .rule("PG006"),
+                );
+                continue;
+            }
         }
         match table.get(name) {
             None => out
@@ -228,6 +244,15 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule("PG010"),
             ),
             _ => {}
+        }
+        if record.kind == HbaType::Hostssl && pg.ssl.is_none() {
+            out.push(
+                Diagnostic::error(
+                    at("type"),
+                    "a hostssl record cannot match while SSL is off (PostgreSQL logs `hostssl record cannot match because SSL is disabled` and never uses it): add postgres.ssl with the server's cert and key, or make this record `host`",
+                )
+                .rule("PG026"),
+            );
         }
         if record.method == HbaMethod::Cert && record.kind != HbaType::Hostssl {
             out.push(

@@ -278,6 +278,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  settings:\n    autovacuum: true\n    work_mem: 1GB",
     ),
     (
+        "PG026",
+        "catmaid",
+        "  ssl:\n    cert: /etc/ssl/postgresql/cert/server.crt\n    key: /etc/ssl/postgresql/private/server.key\n",
+        "  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: hostssl, databases: [catmaid], users: [catmaid_user], address: 192.0.2.20/32, method: scram-sha-256 }\n",
+    ),
+    (
         "SEC001",
         "catmaid",
         "password: { env: CATMAID_DB_PASSWORD }",

@@ -11,6 +11,44 @@ use crate::spec::{Host, Postgres, Role, SettingValue, Site};
 /// Settings a standby must have at least as high as its primary, or it refuses to start.
 const STANDBY_FLOORS: &[&str] = &["max_connections", "max_worker_processes"];
 
+/// The settings this module writes from typed fields of the spec, with the field, on whichever
+/// host and major writes them. A hand-written one would contradict the field or the other files
+/// that follow from it (pg_hba.conf, nginx's forward, Django's port), so `check` refuses it
+/// (PG006); the test below holds the list to what `conf` writes.
+pub const TYPED_SETTINGS: &[(&str, &str)] = &[
+    ("data_directory", "postgres.data_directory"),
+    ("hba_file", "postgres.config_directory"),
+    ("listen_addresses", "postgres.replication.public_port"),
+    ("port", "postgres.port"),
+    ("ssl", "postgres.ssl"),
+    ("ssl_cert_file", "postgres.ssl.cert"),
+    ("ssl_key_file", "postgres.ssl.key"),
+    ("wal_keep_size", "postgres.replication.wal_keep"),
+    ("wal_keep_segments", "postgres.replication.wal_keep"),
+    ("archive_mode", "postgres.archive"),
+    ("archive_command", "postgres.archive.command"),
+    ("primary_conninfo", "postgres.replication"),
+    (
+        "promote_trigger_file",
+        "postgres.replication.promote_trigger_file",
+    ),
+    ("trigger_file", "postgres.replication.promote_trigger_file"),
+    ("restore_command", "postgres.archive.restore_command"),
+];
+
+/// Settings a typed field writes on replicas only, and only when the field is set: the primary's
+/// own value stays the user's.
+pub const REPLICA_TYPED_SETTINGS: &[(&str, &str)] =
+    &[("statement_timeout", "postgres.replica_statement_timeout")];
+
+/// The typed field that writes `name` on every server, if one does.
+pub fn typed_setting(name: &str) -> Option<&'static str> {
+    TYPED_SETTINGS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, field)| *field)
+}
+
 /// postgresql.conf of `host`, and the recovery.conf settings when the major keeps them apart.
 pub struct Conf {
     pub postgresql: Vec<Setting>,
@@ -324,6 +362,49 @@ pub fn conninfo_value(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every setting `conf` writes from a typed field, or because of one that other files follow
+    /// (listen_addresses, hba_file, primary_conninfo), on any major, is in the typed lists; and
+    /// every name in them is written somewhere, so the lists are exactly what the plan writes.
+    #[test]
+    fn the_typed_lists_are_what_the_plan_writes_from_typed_fields() {
+        let mut written = std::collections::BTreeSet::new();
+        for major in 11..=18 {
+            for (public_port, trigger) in [
+                ("    public_port: 7432\n", ""),
+                ("", "    promote_trigger_file: /p\n"),
+            ] {
+                if major >= 16 && !trigger.is_empty() {
+                    continue;
+                }
+                let yaml = format!(
+                    "site: s\nhosts:\n  - {{ name: a, address: 192.0.2.1, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }}\n  - {{ name: b, address: 192.0.2.2, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-replica] }}\npostgres:\n  version: {major}\n  data_directory: /d\n  config_directory: /c\n  ssl: {{ cert: /c.pem, key: /k.pem }}\n  replica_statement_timeout: 5s\n  replication:\n    user: r\n    password: {{ env: P }}\n    wal_keep: 1GB\n{public_port}{trigger}  archive:\n    command: cp %p /a/%f\n    restore_command: cp /a/%f %p\n"
+                );
+                let site: Site = serde_saphyr::from_str(&yaml).unwrap();
+                let pg = site.postgres.as_ref().unwrap();
+                for host in &site.hosts {
+                    let conf = conf(&site, pg, host);
+                    for setting in conf.postgresql.iter().chain(&conf.recovery) {
+                        let from_field = setting
+                            .from_spec
+                            .as_deref()
+                            .is_some_and(|p| !p.starts_with("/postgres/settings/"));
+                        let follows = ["listen_addresses", "hba_file", "primary_conninfo"]
+                            .contains(&setting.name.as_str());
+                        if from_field || follows {
+                            written.insert(setting.name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let listed: std::collections::BTreeSet<String> = TYPED_SETTINGS
+            .iter()
+            .chain(REPLICA_TYPED_SETTINGS)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(written, listed);
+    }
 
     #[test]
     fn conninfo_values_are_quoted_when_needed() {
