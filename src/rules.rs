@@ -92,7 +92,7 @@ rules! {
     "PG011" Error "A statement timeout that is not whole milliseconds"
         "statement_timeout counts milliseconds, and 0 turns it off.";
     "PG012" Error "A setting the major does not have"
-        "Settings are checked against the table of every setting the spec's PostgreSQL major accepts, generated from the real server (data/postgres/). A setting of another major says when it came or went.";
+        "Settings are checked against the table of every setting the spec's PostgreSQL major accepts, generated from the real server (data/postgres/). A setting of another major says when it came or went; a name the major's server still accepts (an alias, a hidden no-op) is PG027 instead.";
     "PG013" Error "A value the setting does not accept"
         "Values are read as the server reads them: units are case-sensitive, and numbers must fit the setting's range.";
     "PG014" Error "A replica of another major"
@@ -121,6 +121,8 @@ rules! {
         "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory.";
     "PG026" Error "A hostssl record without SSL"
         "A hostssl record matches only connections over SSL, which a server without `ssl = on` never has: PostgreSQL 11 to 18 start, log `hostssl record cannot match because SSL is disabled`, and never use the record, so the clients it was meant for are refused or fall to a later record. Add `postgres.ssl` (the server's certificate and key), or make the record `host`.";
+    "PG027" Warning "An old name the server still accepts"
+        "A setting renamed in a later major keeps its old name as an alias there (ssl_ecdh_curve for ssl_groups on 18), and a removed one may still be accepted with the one value that does nothing (default_with_oids = off from 12). The server starts, so this is a warning: write the new name, or remove the setting. Which names each major's server accepts is asked of the real servers (data/postgres/other-names.tsv).";
     "SEC001" Error "A secret written into the spec"
         "The spec is committed, so a secret is `{ env: NAME }` or `{ file: PATH }`, read only when a file needs it.";
     "SITE001" Error "A host defined twice"

@@ -177,8 +177,25 @@ fn settings_table(
             }
         }
         match table.get(name) {
-            None => out
-                .push(Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012")),
+            None => match crate::pg_settings::other_name(pg.version, name) {
+                Some(other) => match table.accepted_elsewhere(other, value) {
+                    Ok(message) => {
+                        out.push(Diagnostic::warning(doc.key_pos(&pointer), message).rule("PG027"));
+                        let new = other.alias_of.and_then(|n| table.get(n));
+                        if let Some(Err(message)) = new.map(|def| def.check(value, pg.version)) {
+                            out.push(
+                                Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"),
+                            );
+                        }
+                    }
+                    Err(message) => {
+                        out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"))
+                    }
+                },
+                None => out.push(
+                    Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012"),
+                ),
+            },
             Some(def) => {
                 if let Err(message) = def.check(value, pg.version) {
                     out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));

@@ -531,3 +531,24 @@ fn every_setting_a_typed_field_writes_is_refused_by_hand_on_every_major() {
         assert!(!rule_ids(&primary).contains(&"PG006"), "{major}");
     }
 }
+
+/// PostgreSQL 18 renamed ssl_ecdh_curve to ssl_groups and still takes the old name; 16 still takes
+/// default_with_oids = off: a warning that names the new spelling, not an error.
+#[test]
+fn an_old_name_the_server_still_accepts_is_a_warning() {
+    let spec = broken("  version: 16", "  version: 18").replacen(
+        "    max_connections: 100",
+        "    ssl_ecdh_curve: prime256v1",
+        1,
+    );
+    check(&spec).code(0).stdout_has("0 errors, 1 warning").stderr_is(
+        "site.yaml:23:5: warning[PG027]: `ssl_ecdh_curve` was renamed to ssl_groups in PostgreSQL 18; the old name is still an alias, so this works, but write ssl_groups
+   |
+23 |     ssl_ecdh_curve: prime256v1
+   |     ^^^^^^^^^^^^^^
+",
+    );
+    check(&broken("    max_connections: 100", "    default_with_oids: on"))
+        .code(1)
+        .stderr_has("site.yaml:23:24: error[PG013]: `default_with_oids` was removed in PostgreSQL 12; 16 accepts it only as off, so old files still load");
+}

@@ -284,6 +284,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: hostssl, databases: [catmaid], users: [catmaid_user], address: 192.0.2.20/32, method: scram-sha-256 }\n",
     ),
     (
+        "PG027",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    default_with_oids: false",
+    ),
+    (
         "SEC001",
         "catmaid",
         "password: { env: CATMAID_DB_PASSWORD }",
