@@ -18,7 +18,7 @@ pub struct Line {
 }
 
 /// `postgres/settings/max_connections` as `postgres.settings.max_connections`, indexes in brackets.
-fn dotted(pointer: &str) -> String {
+pub fn dotted(pointer: &str) -> String {
     let mut out = String::new();
     for part in pointer.trim_start_matches('/').split('/') {
         let part = part.replace("~1", "/").replace("~0", "~");

@@ -114,11 +114,11 @@ rules! {
     "PG022" Error "PostgreSQL open beside nginx's forward"
         "When nginx forwards the public port, PostgreSQL listens on loopback only, so that the allow list in nginx decides who reaches it.";
     "PG023" Warning "Replicas that can fall behind for good"
-        "Without WAL archiving or a replication slot, a replica that is down longer than the primary keeps WAL (`postgres.replication.wal_keep`, at least 1GB advised) must be rebuilt from a new base backup.";
+        "Without WAL archiving or a replication slot, a replica that is down longer than the primary keeps WAL must be rebuilt from a new base backup. With neither `postgres.replication.wal_keep` nor `postgres.archive`, sitewright keeps 1GB; a smaller `wal_keep` without an archive warns: raise it to 1GB or more, or archive WAL.";
     "PG024" Warning "shared_buffers over 40% of memory"
         "PostgreSQL relies on the operating system's page cache too; above 40% of the host's memory shared_buffers leaves too little for it.";
     "PG025" Warning "work_mem times max_connections over memory"
-        "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory.";
+        "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory. A derived work_mem is at most the host's memory divided by max_connections, so the warning is about a value the spec wrote: lower work_mem or max_connections where the spec sets it.";
     "PG026" Error "A hostssl record without SSL"
         "A hostssl record matches only connections over SSL, which a server without `ssl = on` never has: PostgreSQL 11 to 18 start, log `hostssl record cannot match because SSL is disabled`, and never use the record, so the clients it was meant for are refused or fall to a later record. Add `postgres.ssl` (the server's certificate and key), or make the record `host`.";
     "PG027" Warning "An old name the server still accepts"

@@ -432,16 +432,15 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule("PG019"),
             );
         }
-        let archive = pg.archive.is_some();
-        let kept = pg
-            .replication
-            .as_ref()
-            .and_then(|r| r.wal_keep)
-            .map_or(0, |k| k.bytes());
-        if !archive && kept < 1 << 30 {
+        // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
+        let kept = pg.replication.as_ref().and_then(|r| r.wal_keep);
+        if let Some(kept) = kept
+            && pg.archive.is_none()
+            && kept.bytes() < 1 << 30
+        {
             on_host(primary, Diagnostic::warning(
-                doc.key_pos("/postgres/replication"),
-                "no WAL archive, no replication slot, and under 1GB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep or postgres.archive",
+                doc.value_pos("/postgres/replication/wal_keep"),
+                format!("no WAL archive, no replication slot, and {kept} of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive"),
             ).rule("PG023"));
         }
     }
@@ -521,16 +520,25 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         if let Some(work) = effective.bytes("work_mem", pg.version)
             && work.saturating_mul(connections) > memory
         {
+            // The plan keeps its own work_mem within memory, so one of the two is the spec's:
+            // point at the one the user wrote, and name it.
+            let written = |name: &str| effective.get(name).and_then(|s| s.from_spec.clone());
+            let (at, change) = match (written("work_mem"), written("max_connections")) {
+                (Some(p), _) => (p, "lower work_mem"),
+                (None, Some(p)) => (p, "lower max_connections"),
+                (None, None) => (pointer.clone(), "give the host more memory"),
+            };
             on_host(
                 host,
                 Diagnostic::warning(
-                    effective.pos("work_mem", doc, &pointer),
+                    doc.value_pos(&at),
                     format!(
-                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}",
+                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}: {change} ({})",
                         crate::units::ByteSize::from_bytes(work),
                         crate::units::ByteSize::from_bytes(work.saturating_mul(connections)),
                         host.name,
-                        host.memory
+                        host.memory,
+                        crate::explain::dotted(&at)
                     ),
                 )
                 .rule("PG025"),

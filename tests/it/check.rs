@@ -552,3 +552,17 @@ fn an_old_name_the_server_still_accepts_is_a_warning() {
         .code(1)
         .stderr_has("site.yaml:23:24: error[PG013]: `default_with_oids` was removed in PostgreSQL 12; 16 accepts it only as off, so old files still load");
 }
+
+/// A warning caused by a value the spec wrote names that value; the plan's own work_mem never
+/// passes memory (tests/it/shapes.rs sweeps that).
+#[test]
+fn the_memory_warning_names_the_spec_value_to_lower() {
+    let outcome = check(&broken("    max_connections: 100", "    work_mem: 1GB"));
+    outcome.code(0).stderr_has(
+        "site.yaml:23:15: warning[PG025]: work_mem 1GB times max_connections 200 is 200GB, more than db1's 8GB: lower work_mem (postgres.settings.work_mem)",
+    );
+    let spec = BASE.replace("    wal_keep: 1GB", "    wal_keep: 256MB");
+    check(&spec).code(0).stderr_has(
+        "site.yaml:21:15: warning[PG023]: no WAL archive, no replication slot, and 256MB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive",
+    );
+}

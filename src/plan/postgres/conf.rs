@@ -214,7 +214,27 @@ fn max_connections(pg: &Postgres, host: &Host) -> (u64, Option<String>) {
 /// PGTune's settings for `host`; on a replica, never below the primary's where a standby must not be.
 fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
     let major = Major(pg.version);
-    let (connections, why) = max_connections(pg, host);
+    let (mut connections, mut why) = max_connections(pg, host);
+    // The primary's settings as written, its own spec settings included.
+    let theirs = host
+        .has(Role::PostgresReplica)
+        .then(|| site.hosts_with(Role::PostgresPrimary).next())
+        .flatten()
+        .map(|primary| conf(site, pg, primary).postgresql);
+    // A replica serves as many connections as its primary (below), so work_mem is shared
+    // among that many.
+    if let Some(primary) = theirs.as_ref().and_then(|t| {
+        t.iter()
+            .find(|s| s.name == "max_connections")
+            .and_then(|s| s.value.as_u64())
+    }) && primary > connections
+        && why.is_some()
+    {
+        connections = primary;
+        why = Some(format!(
+            "the primary's {primary}: a standby needs at least its primary's"
+        ));
+    }
     let mut derived = tune::tune(
         tune_host(host),
         pg.workload,
@@ -222,11 +242,7 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
         connections,
         why.clone(),
     );
-    if host.has(Role::PostgresReplica)
-        && let Some(primary) = site.hosts_with(Role::PostgresPrimary).next()
-    {
-        // The primary's settings as written, its own spec settings included.
-        let theirs = conf(site, pg, primary).postgresql;
+    if let Some(theirs) = theirs {
         for name in STANDBY_FLOORS {
             let value = |settings: &[Setting]| {
                 settings
@@ -263,19 +279,31 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
                 "{replicas} replica(s) plus 2 for base backups, at least the default 10"
             )),
         );
-        if let Some(keep) = pg.replication.as_ref().and_then(|r| r.wal_keep) {
-            out.push(match Major(pg.version).wal_keep() {
-                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres())
-                    .from_spec("/postgres/replication/wal_keep"),
+        let written = pg.replication.as_ref().and_then(|r| r.wal_keep);
+        // Without an archive or WAL kept, a replica down for a few minutes of writes must be
+        // rebuilt; 1GB is what the replicas' warning (PG023) asks for at least.
+        let keep = written.or_else(|| {
+            pg.archive
+                .is_none()
+                .then(|| crate::units::ByteSize::parse("1GB").expect("a size"))
+        });
+        if let Some(keep) = keep {
+            let setting = match Major(pg.version).wal_keep() {
+                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres()),
                 WalKeep::Segments => {
                     let segments = keep.bytes().div_ceil(WAL_SEGMENT_BYTES);
-                    Setting::new("wal_keep_segments", segments)
-                        .from_spec("/postgres/replication/wal_keep")
-                        .because(format!(
-                            "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
-                            pg.version
-                        ))
+                    Setting::new("wal_keep_segments", segments).because(format!(
+                        "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
+                        pg.version
+                    ))
                 }
+            };
+            out.push(if written.is_some() {
+                setting.from_spec("/postgres/replication/wal_keep")
+            } else {
+                setting.because(
+                    "replicas and no WAL archive: 1GB kept so that a replica that was down can catch up; set postgres.replication.wal_keep",
+                )
             });
         }
     }
