@@ -264,7 +264,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "    roles: [postgres-replica]\n",
         "    roles: [postgres-replica]\n    postgres_settings: { hot_standby: false }\n",
     ),
-    ("PG023", "synapse", "    wal_keep: 4GB\n", "    wal_keep: 512MB\n"),
+    (
+        "PG023",
+        "synapse",
+        "    wal_keep: 4GB\n",
+        "    wal_keep: 512MB\n",
+    ),
     (
         "PG024",
         "catmaid",
