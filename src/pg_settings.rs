@@ -259,8 +259,9 @@ fn replacement(name: &str) -> Option<&'static str> {
         "wal_keep_segments" | "wal_keep_size" => {
             "set postgres.replication.wal_keep, which is written in this version's form"
         }
+        // 12 to 15 have a file setting under the other name, which the typed field writes.
         "promote_trigger_file" | "trigger_file" => {
-            "promote with `pg_ctl promote` or `SELECT pg_promote()`"
+            "set postgres.replication.promote_trigger_file, which is written in this version's form (11 to 15), or promote with `pg_ctl promote` or `SELECT pg_promote()`"
         }
         "force_parallel_mode" => "PostgreSQL 16 calls it debug_parallel_query",
         "stats_temp_directory" => "PostgreSQL 15 keeps statistics in shared memory",
