@@ -331,7 +331,7 @@ def postgres_files(site, host):
         backup = pg["backup"]
         out.append(file(f"/etc/cron.d/sitewright-{site.name}-pg-dump", "postgres/pg-dump.cron",
                         {"site": site.name, "schedule": backup.get("schedule", "0 3 * * *"),
-                         "database": backup["database"],
+                         "database": backup["database"], "port": pg_port(pg),
                          "directory": backup["directory"].rstrip("/"),
                          "exclude": backup.get("exclude_tables", [])},
                         0o644, "nothing", owner="root"))
@@ -435,6 +435,10 @@ def replication_settings(site, out):
         keep = (pg.get("replication") or {}).get("wal_keep")
         if keep:
             out.append(setting("wal_keep_size", size_postgres(parse_bytes(keep))))
+        elif not pg.get("archive"):
+            out.append(setting("wal_keep_size", "1GB", "replicas and no WAL archive: 1GB kept so "
+                               "that a replica that was down can catch up; set "
+                               "postgres.replication.wal_keep"))
     archive = pg.get("archive")
     if archive:
         out.append(setting("archive_mode", True))
@@ -520,10 +524,16 @@ def pgtune(host, workload, connections_count, connections_why):
     out.append(setting("effective_io_concurrency", IO_CONCURRENCY[storage], f"{storage} storage"))
     workers = cpus if cpus >= 4 else 8
     divisor = {"web": 1, "oltp": 1, "dw": 2, "mixed": 2, "desktop": 6}[workload]
-    work_mem = max((ram - shared) // ((connections_count + workers) * 3) // divisor, 4 * KB_MB)
+    tuned = max((ram - shared) // ((connections_count + workers) * 3) // divisor, 4 * KB_MB)
+    work_mem = min(tuned, max(ram // max(connections_count, 1), 64))
     per = f" / {divisor} ({workload})" if divisor > 1 else ""
-    out.append(setting("work_mem", kb(work_mem), f"(RAM - shared_buffers) / ((max_connections"
-                       f" + {workers}) x 3){per}, at least 4MB"))
+    formula = f"(RAM - shared_buffers) / ((max_connections + {workers}) x 3){per}"
+    if work_mem < tuned:
+        why = (f"{ram_text} / {connections_count} connections: {formula}, at least 4MB, "
+               f"would take more than {ram_text}")
+    else:
+        why = f"{formula}, at least 4MB"
+    out.append(setting("work_mem", kb(work_mem), why))
     if shared >= 2 * KB_GB:
         out.append(setting("huge_pages", "try", "shared_buffers is 2GB or more"))
     else:
@@ -592,13 +602,15 @@ def hba_records(site):
                                       f"replicas through nginx's stream forward on port {public}"))
     if site.django:
         db = site.django["database"]
-        remote = False
+        def local(web):
+            return site.primary and site.primary["name"] == web["name"]
+        remote = any(not local(web) for web in site.webs)
+        local_kind = kind if remote and public else "host"
         for web in site.webs:
-            if site.primary and site.primary["name"] == web["name"]:
-                out.append(derived_record("host", db["name"], db["user"], LOOPBACK_CIDR,
+            if local(web):
+                out.append(derived_record(local_kind, db["name"], db["user"], LOOPBACK_CIDR,
                                           f"Django on {web['name']} itself"))
             else:
-                remote = True
                 out.append(derived_record(kind, db["name"], db["user"],
                                           host_cidr(web["address"]), f"Django on {web['name']}"))
         if remote and public:

@@ -18,7 +18,7 @@ pub struct Line {
 }
 
 /// `postgres/settings/max_connections` as `postgres.settings.max_connections`, indexes in brackets.
-fn dotted(pointer: &str) -> String {
+pub fn dotted(pointer: &str) -> String {
     let mut out = String::new();
     for part in pointer.trim_start_matches('/').split('/') {
         let part = part.replace("~1", "/").replace("~0", "~");
@@ -51,6 +51,10 @@ fn key_of(format: Format, line: &str) -> Option<String> {
             let word = t.split([' ', ':', '=']).next()?;
             return Some(word.trim_matches('"').to_owned())
                 .filter(|w| !w.is_empty() && *w != "}" && *w != "},");
+        }
+        // A job line: five time fields and the user, then the program it runs.
+        Format::Cron if t.starts_with(|c: char| c.is_ascii_digit() || c == '*') => {
+            t.split_whitespace().nth(6)?
         }
         _ => return None,
     };

@@ -1,6 +1,8 @@
 //! The settings each PostgreSQL major accepts, generated from the real server binaries
 //! (`scripts/pg-settings-table` writes data/postgres/settings-NN.tsv): their types, units, ranges,
-//! allowed values, and whether a change needs a restart or a reload.
+//! allowed values, and whether a change needs a restart or a reload; and the names a major's
+//! table lacks that its server still accepts (data/postgres/other-names.tsv), so that a rename
+//! that left an alias behind is not called a removal.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -18,6 +20,49 @@ const TABLES: &[(u32, &str)] = &[
     (17, include_str!("../data/postgres/settings-17.tsv")),
     (18, include_str!("../data/postgres/settings-18.tsv")),
 ];
+
+const OTHER_NAMES: &str = include_str!("../data/postgres/other-names.tsv");
+
+/// A name another major's table has and this major's lacks, which this major's server accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherName {
+    pub major: u32,
+    pub name: &'static str,
+    /// The setting the name now sets, or `None` for a hidden setting kept so old files load.
+    pub alias_of: Option<&'static str>,
+    /// The values the server was seen to accept (a hidden setting may take no other).
+    pub accepts: Vec<&'static str>,
+}
+
+/// Every name a major's server accepts beyond its table, as the real servers answered.
+pub fn other_names() -> &'static [OtherName] {
+    static PARSED: OnceLock<Vec<OtherName>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        OTHER_NAMES
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let f: Vec<&'static str> = line.split('\t').collect();
+                let [major, name, alias_of, accepts] = f[..] else {
+                    panic!("data/postgres/other-names.tsv: a line without 4 fields: {line}");
+                };
+                OtherName {
+                    major: major.parse().expect("a major"),
+                    name,
+                    alias_of: Some(alias_of).filter(|a| !a.is_empty()),
+                    accepts: accepts.split(',').collect(),
+                }
+            })
+            .collect()
+    })
+}
+
+/// What `major`'s server makes of `name` when its table lacks it, if it accepts it at all.
+pub fn other_name(major: u32, name: &str) -> Option<&'static OtherName> {
+    other_names()
+        .iter()
+        .find(|o| o.major == major && o.name.eq_ignore_ascii_case(name))
+}
 
 /// The kind of value a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +161,52 @@ impl Table {
         self.settings.get(&name.to_ascii_lowercase())
     }
 
+    /// Every setting's name, as pg_settings spells it.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.settings.values().map(|d| d.name)
+    }
+
+    /// What to say about `name`, which this major's table lacks but its server accepts: an
+    /// alias's new name, or that a hidden setting does nothing; `Err` when `value` is one the
+    /// hidden setting refuses.
+    pub fn accepted_elsewhere(
+        &self,
+        other: &OtherName,
+        value: &SettingValue,
+    ) -> Result<String, String> {
+        let major = self.major;
+        let name = other.name;
+        if let Some(new) = other.alias_of {
+            let since = majors_with(name).last().map_or(major, |m| m + 1);
+            return Ok(format!(
+                "`{name}` was renamed to {new} in PostgreSQL {since}; the old name is still an alias, so this works, but write {new}"
+            ));
+        }
+        let text = match value {
+            SettingValue::Bool(true) => "on".to_owned(),
+            SettingValue::Bool(false) => "off".to_owned(),
+            SettingValue::Int(i) => i.to_string(),
+            SettingValue::Float(f) => f.to_string(),
+            SettingValue::Text(t) => t.to_ascii_lowercase(),
+        };
+        let same = |accepted: &str| {
+            accepted.eq_ignore_ascii_case(&text)
+                || (accepted == "off" && matches!(text.as_str(), "false" | "no" | "0"))
+                || (accepted == "on" && matches!(text.as_str(), "true" | "yes" | "1"))
+        };
+        let since = majors_with(name).last().map_or(major, |m| m + 1);
+        let values = other.accepts.join(" or ");
+        if other.accepts.iter().any(|a| same(a)) {
+            Ok(format!(
+                "`{name}` was removed in PostgreSQL {since}; {major} still accepts it as {values}, which does nothing: remove it"
+            ))
+        } else {
+            Err(format!(
+                "`{name}` was removed in PostgreSQL {since}; {major} accepts it only as {values}, so old files still load"
+            ))
+        }
+    }
+
     /// Why `name` is not a setting of this major, with what to write instead when that is known.
     pub fn unknown(&self, name: &str) -> String {
         let elsewhere = majors_with(name);
@@ -135,8 +226,12 @@ impl Table {
             } else {
                 last + 1
             };
-            let instead = replacement(name)
-                .map(|r| format!("; {r}"))
+            let renamed = other_names()
+                .iter()
+                .find(|o| o.alias_of.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+                .map(|o| format!("; earlier majors call it {}", o.name));
+            let instead = renamed
+                .or_else(|| replacement(name).map(|r| format!("; {r}")))
                 .unwrap_or_default();
             return format!(
                 "`{name}` exists in {span} only: it {when} {release}, and this spec is for {}{instead}",
@@ -164,10 +259,10 @@ fn replacement(name: &str) -> Option<&'static str> {
         "wal_keep_segments" | "wal_keep_size" => {
             "set postgres.replication.wal_keep, which is written in this version's form"
         }
+        // 12 to 15 have a file setting under the other name, which the typed field writes.
         "promote_trigger_file" | "trigger_file" => {
-            "promote with `pg_ctl promote` or `SELECT pg_promote()`"
+            "set postgres.replication.promote_trigger_file, which is written in this version's form (11 to 15), or promote with `pg_ctl promote` or `SELECT pg_promote()`"
         }
-        "ssl_ecdh_curve" => "PostgreSQL 18 calls it ssl_groups",
         "force_parallel_mode" => "PostgreSQL 16 calls it debug_parallel_query",
         "stats_temp_directory" => "PostgreSQL 15 keeps statistics in shared memory",
         _ => return None,
@@ -468,6 +563,33 @@ mod tests {
             t16.unknown("shared_bufers"),
             "PostgreSQL 16 has no setting `shared_bufers`; did you mean `shared_buffers`?"
         );
+    }
+
+    #[test]
+    fn a_name_the_server_still_accepts_is_not_called_removed() {
+        let t18 = table(18).unwrap();
+        assert!(t18.get("ssl_ecdh_curve").is_none());
+        let alias = other_name(18, "ssl_ecdh_curve").expect("18 accepts ssl_ecdh_curve");
+        assert_eq!(alias.alias_of, Some("ssl_groups"));
+        assert_eq!(
+            t18.accepted_elsewhere(alias, &text("prime256v1")),
+            Ok("`ssl_ecdh_curve` was renamed to ssl_groups in PostgreSQL 18; the old name is still an alias, so this works, but write ssl_groups".to_owned())
+        );
+        assert_eq!(
+            table(17).unwrap().unknown("ssl_groups"),
+            "`ssl_groups` exists in PostgreSQL 18 only: it arrived in 18, and this spec is for 17; earlier majors call it ssl_ecdh_curve"
+        );
+        let hidden = other_name(16, "default_with_oids").expect("16 accepts default_with_oids");
+        let t16 = table(16).unwrap();
+        assert!(
+            t16.accepted_elsewhere(hidden, &SettingValue::Bool(false))
+                .is_ok()
+        );
+        assert_eq!(
+            t16.accepted_elsewhere(hidden, &SettingValue::Bool(true)),
+            Err("`default_with_oids` was removed in PostgreSQL 12; 16 accepts it only as off, so old files still load".to_owned())
+        );
+        assert!(other_name(16, "wal_keep_segments").is_none());
     }
 
     #[test]

@@ -90,7 +90,7 @@ rules! {
     "PG005" Error "The public port is PostgreSQL's own"
         "nginx cannot listen on the port PostgreSQL listens on; pick another `public_port`.";
     "PG006" Error "A setting written from a typed field"
-        "Some postgresql.conf settings are written from typed fields of the spec (the port, SSL, replication, archiving) so that other files agree with them; set them there, not in `settings`.";
+        "Some postgresql.conf settings are written from typed fields of the spec (the port, the directories, SSL, replication, promotion, archiving, and a replica's statement timeout) so that other files agree with them; set them there, not in `settings` or a host's `postgres_settings`. The list is the plan's own (plan/postgres/conf.rs), on every major that has the setting.";
     "PG007" Error "A name that pg_hba.conf reads as a keyword"
         "pg_hba.conf reads all, sameuser, samerole, samegroup and replication as keywords in its database and user columns; a role or database of that name cannot be written there.";
     "PG008" Error "promote_trigger_file on PostgreSQL 16 or later"
@@ -102,7 +102,7 @@ rules! {
     "PG011" Error "A statement timeout that is not whole milliseconds"
         "statement_timeout counts milliseconds, and 0 turns it off.";
     "PG012" Error "A setting the major does not have"
-        "Settings are checked against the table of every setting the spec's PostgreSQL major accepts, generated from the real server (data/postgres/). A setting of another major says when it came or went.";
+        "Settings are checked against the table of every setting the spec's PostgreSQL major accepts, generated from the real server (data/postgres/). A setting of another major says when it came or went; a name the major's server still accepts (an alias, a hidden no-op) is PG027 instead.";
     "PG013" Error "A value the setting does not accept"
         "Values are read as the server reads them: units are case-sensitive, and numbers must fit the setting's range.";
     "PG014" Error "A replica of another major"
@@ -124,11 +124,15 @@ rules! {
     "PG022" Error "PostgreSQL open beside nginx's forward"
         "When nginx forwards the public port, PostgreSQL listens on loopback only, so that the allow list in nginx decides who reaches it.";
     "PG023" Warning "Replicas that can fall behind for good"
-        "Without WAL archiving or a replication slot, a replica that is down longer than the primary keeps WAL (`postgres.replication.wal_keep`, at least 1GB advised) must be rebuilt from a new base backup.";
+        "Without WAL archiving or a replication slot, a replica that is down longer than the primary keeps WAL must be rebuilt from a new base backup. With neither `postgres.replication.wal_keep` nor `postgres.archive`, sitewright keeps 1GB; a smaller `wal_keep` without an archive warns: raise it to 1GB or more, or archive WAL.";
     "PG024" Warning "shared_buffers over 40% of memory"
         "PostgreSQL relies on the operating system's page cache too; above 40% of the host's memory shared_buffers leaves too little for it.";
     "PG025" Warning "work_mem times max_connections over memory"
-        "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory.";
+        "Every connection may use work_mem for each sort or hash at once; if max_connections of them do, the host runs out of memory. A derived work_mem is at most the host's memory divided by max_connections, so the warning is about a value the spec wrote: lower work_mem or max_connections where the spec sets it.";
+    "PG026" Error "A hostssl record without SSL"
+        "A hostssl record matches only connections over SSL, which a server without `ssl = on` never has: PostgreSQL 11 to 18 start, log `hostssl record cannot match because SSL is disabled`, and never use the record, so the clients it was meant for are refused or fall to a later record. Add `postgres.ssl` (the server's certificate and key), or make the record `host`.";
+    "PG027" Warning "An old name the server still accepts"
+        "A setting renamed in a later major keeps its old name as an alias there (ssl_ecdh_curve for ssl_groups on 18), and a removed one may still be accepted with the one value that does nothing (default_with_oids = off from 12). The server starts, so this is a warning: write the new name, or remove the setting. Which names each major's server accepts is asked of the real servers (data/postgres/other-names.tsv).";
     "SEC001" Error "A secret written into the spec"
         "The spec is committed, so a secret is `{ env: NAME }` or `{ file: PATH }`, read only when a file needs it.";
     "SITE001" Error "A host defined twice"

@@ -3,26 +3,10 @@
 
 use super::role_positions;
 use crate::diagnostic::Diagnostic;
+use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
 use crate::plan::postgres::major::{Major, PromoteFile};
 use crate::source::Document;
 use crate::spec::{HbaMethod, HbaType, Role, Site};
-
-/// Settings that sitewright writes from typed fields; setting them by hand would contradict those.
-const MANAGED_POSTGRES_SETTINGS: &[(&str, &str)] = &[
-    ("port", "postgres.port"),
-    ("data_directory", "postgres.data_directory"),
-    ("hba_file", "postgres.config_directory"),
-    ("ssl", "postgres.ssl"),
-    ("ssl_cert_file", "postgres.ssl.cert"),
-    ("ssl_key_file", "postgres.ssl.key"),
-    ("listen_addresses", "postgres.replication.public_port"),
-    ("primary_conninfo", "postgres.replication"),
-    ("wal_keep_size", "postgres.replication.wal_keep"),
-    ("wal_keep_segments", "postgres.replication.wal_keep"),
-    ("archive_mode", "postgres.archive"),
-    ("archive_command", "postgres.archive.command"),
-    ("restore_command", "postgres.archive.restore_command"),
-];
 
 /// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
 const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
@@ -146,7 +130,13 @@ fn settings_table(
             .map(move |(n, v)| (n, v, format!("/hosts/{i}/postgres_settings/{n}")))
     });
     for (name, value, pointer) in site_wide.chain(per_host) {
-        if let Some((_, field)) = MANAGED_POSTGRES_SETTINGS.iter().find(|(n, _)| n == name) {
+        if name.contains('.') {
+            // Extension settings are the extension's to check.
+            continue;
+        }
+        // A name this major does not have falls to PG012, which says what the major uses instead:
+        // promote_trigger_file on 16 has no typed field to send the user to.
+        if let (Some(field), Some(_)) = (typed_setting(name), table.get(name)) {
             out.push(
                 Diagnostic::error(
                     doc.key_pos(&pointer),
@@ -156,13 +146,56 @@ fn settings_table(
             );
             continue;
         }
-        if name.contains('.') {
-            // Extension settings are the extension's to check.
-            continue;
+        let replica_typed = REPLICA_TYPED_SETTINGS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        if let Some((_, field)) = replica_typed
+            && pg.replica_statement_timeout.is_some()
+        {
+            let host = pointer
+                .strip_prefix("/hosts/")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| site.hosts.get(i));
+            // The primary's own timeout is the user's; a replica's is the typed field's.
+            if host.is_none_or(|h| h.has(Role::PostgresReplica))
+                && site.hosts_with(Role::PostgresReplica).next().is_some()
+            {
+                let instead = if host.is_none() {
+                    "; give the primary its own in hosts[].postgres_settings"
+                } else {
+                    ""
+                };
+                out.push(
+                    Diagnostic::error(
+                        doc.key_pos(&pointer),
+                        format!("`{name}` is written on replicas from {field}: set it there, not in settings{instead}"),
+                    )
+                    .rule("PG006"),
+                );
+                continue;
+            }
         }
         match table.get(name) {
-            None => out
-                .push(Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012")),
+            None => match crate::pg_settings::other_name(pg.version, name) {
+                Some(other) => match table.accepted_elsewhere(other, value) {
+                    Ok(message) => {
+                        out.push(Diagnostic::warning(doc.key_pos(&pointer), message).rule("PG027"));
+                        let new = other.alias_of.and_then(|n| table.get(n));
+                        if let Some(Err(message)) = new.map(|def| def.check(value, pg.version)) {
+                            out.push(
+                                Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"),
+                            );
+                        }
+                    }
+                    Err(message) => {
+                        out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"))
+                    }
+                },
+                None => out.push(
+                    Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012"),
+                ),
+            },
             Some(def) => {
                 if let Err(message) = def.check(value, pg.version) {
                     out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));
@@ -228,6 +261,15 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule("PG010"),
             ),
             _ => {}
+        }
+        if record.kind == HbaType::Hostssl && pg.ssl.is_none() {
+            out.push(
+                Diagnostic::error(
+                    at("type"),
+                    "a hostssl record cannot match while SSL is off (PostgreSQL logs `hostssl record cannot match because SSL is disabled` and never uses it): add postgres.ssl with the server's cert and key, or make this record `host`",
+                )
+                .rule("PG026"),
+            );
         }
         if record.method == HbaMethod::Cert && record.kind != HbaType::Hostssl {
             out.push(
@@ -390,16 +432,15 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule("PG019"),
             );
         }
-        let archive = pg.archive.is_some();
-        let kept = pg
-            .replication
-            .as_ref()
-            .and_then(|r| r.wal_keep)
-            .map_or(0, |k| k.bytes());
-        if !archive && kept < 1 << 30 {
+        // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
+        let kept = pg.replication.as_ref().and_then(|r| r.wal_keep);
+        if let Some(kept) = kept
+            && pg.archive.is_none()
+            && kept.bytes() < 1 << 30
+        {
             on_host(primary, Diagnostic::warning(
-                doc.key_pos("/postgres/replication"),
-                "no WAL archive, no replication slot, and under 1GB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep or postgres.archive",
+                doc.value_pos("/postgres/replication/wal_keep"),
+                format!("no WAL archive, no replication slot, and {kept} of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive"),
             ).rule("PG023"));
         }
     }
@@ -479,16 +520,25 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         if let Some(work) = effective.bytes("work_mem", pg.version)
             && work.saturating_mul(connections) > memory
         {
+            // The plan keeps its own work_mem within memory, so one of the two is the spec's:
+            // point at the one the user wrote, and name it.
+            let written = |name: &str| effective.get(name).and_then(|s| s.from_spec.clone());
+            let (at, change) = match (written("work_mem"), written("max_connections")) {
+                (Some(p), _) => (p, "lower work_mem"),
+                (None, Some(p)) => (p, "lower max_connections"),
+                (None, None) => (pointer.clone(), "give the host more memory"),
+            };
             on_host(
                 host,
                 Diagnostic::warning(
-                    effective.pos("work_mem", doc, &pointer),
+                    doc.value_pos(&at),
                     format!(
-                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}",
+                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}: {change} ({})",
                         crate::units::ByteSize::from_bytes(work),
                         crate::units::ByteSize::from_bytes(work.saturating_mul(connections)),
                         host.name,
-                        host.memory
+                        host.memory,
+                        crate::explain::dotted(&at)
                     ),
                 )
                 .rule("PG025"),

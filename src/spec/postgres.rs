@@ -84,7 +84,8 @@ pub struct Replication {
     /// When set, nginx on the primary forwards this port to PostgreSQL on loopback, and replicas connect to it.
     #[serde(default)]
     pub public_port: Option<Port>,
-    /// How much WAL the primary keeps for replicas that fall behind (wal_keep_size).
+    /// How much WAL the primary keeps for replicas that fall behind (wal_keep_size); 1GB when
+    /// neither this nor `postgres.archive` is given.
     #[serde(default)]
     pub wal_keep: Option<ByteSize>,
     /// Where a replica's passfile goes; defaults to replication.pgpass in the config directory.

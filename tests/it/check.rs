@@ -207,6 +207,39 @@ site.yaml: 1 error, 0 warnings
 ",
     ),
     (
+        "promote_trigger_file by hand on PostgreSQL 12, where a typed field writes it",
+        "  version: 16\n  data_directory: /var/lib/postgresql/16/main\n  replication:\n    user: replicator\n    password: { env: REPLICATION_PASSWORD }\n    wal_keep: 1GB\n  settings:\n    max_connections: 100",
+        "  version: 12\n  data_directory: /var/lib/postgresql/12/main\n  replication:\n    user: replicator\n    password: { env: REPLICATION_PASSWORD }\n    wal_keep: 1GB\n  settings:\n    promote_trigger_file: /var/lib/postgresql/promote",
+        "site.yaml:23:5: error[PG006]: `promote_trigger_file` is written from postgres.replication.promote_trigger_file: set it there, not in settings
+   |
+23 |     promote_trigger_file: /var/lib/postgresql/promote
+   |     ^^^^^^^^^^^^^^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
+        "primary_conninfo by hand in one host's settings",
+        "    roles: [postgres-replica]",
+        "    roles: [postgres-replica]\n    postgres_settings: { primary_conninfo: \"host=192.0.2.11\" }",
+        "site.yaml:15:26: error[PG006]: `primary_conninfo` is written from postgres.replication: set it there, not in settings
+   |
+15 |     postgres_settings: { primary_conninfo: \"host=192.0.2.11\" }
+   |                          ^^^^^^^^^^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
+        "a hostssl record on a server without SSL",
+        "    wal_keep: 1GB",
+        "    wal_keep: 1GB\n  hba:\n    - { type: hostssl, databases: [all], users: [app], address: 192.0.2.0/24, method: reject }",
+        "site.yaml:23:15: error[PG026]: a hostssl record cannot match while SSL is off (PostgreSQL logs `hostssl record cannot match because SSL is disabled` and never uses it): add postgres.ssl with the server's cert and key, or make this record `host`
+   |
+23 |     - { type: hostssl, databases: [all], users: [app], address: 192.0.2.0/24, method: reject }
+   |               ^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
         "both members of an exclusive sysctl pair",
         "    vm.swappiness: 10",
         "    vm.dirty_bytes: 1GB\n    vm.dirty_ratio: 4",
@@ -572,5 +605,91 @@ fn empty_and_non_mapping_specs_are_refused() {
     );
     check("- db1\n- db2\n").code(1).stderr_is(
         "site.yaml:1:1: error: expected a mapping, found a list\n  |\n1 | - db1\n  | ^^^^^\nsite.yaml: 1 error, 0 warnings\n",
+    );
+}
+
+/// The rule ids `load` reports for `spec`, in-process: the sweeps below check hundreds of specs.
+fn rule_ids(spec: &str) -> Vec<&'static str> {
+    let source = sitewright::source::Source::from_bytes("site.yaml", spec.as_bytes().to_vec())
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    match sitewright::load::load(&source) {
+        Ok(loaded) => loaded.warnings.iter().filter_map(|d| d.rule).collect(),
+        Err(invalid) => invalid.diagnostics.iter().filter_map(|d| d.rule).collect(),
+    }
+}
+
+/// Every setting a typed field writes is refused by hand, site-wide and in a host's own
+/// settings, on every major whose server has it; a major without it says so instead (PG012).
+#[test]
+fn every_setting_a_typed_field_writes_is_refused_by_hand_on_every_major() {
+    use sitewright::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, TYPED_SETTINGS};
+    let with_timeout = BASE.replace(
+        "    wal_keep: 1GB\n",
+        "    wal_keep: 1GB\n  replica_statement_timeout: 5s\n",
+    );
+    for major in 11..=18 {
+        let table = sitewright::pg_settings::table(major).unwrap();
+        let base = with_timeout
+            .replace("  version: 16", &format!("  version: {major}"))
+            .replace("/16/main", &format!("/{major}/main"));
+        for (name, _) in TYPED_SETTINGS.iter().chain(REPLICA_TYPED_SETTINGS) {
+            let expected = if table.get(name).is_some() {
+                "PG006"
+            } else {
+                "PG012"
+            };
+            let site_wide = base.replacen("    max_connections: 100", &format!("    {name}: x"), 1);
+            let per_host = base.replacen(
+                "    roles: [postgres-replica]",
+                &format!("    roles: [postgres-replica]\n    postgres_settings: {{ {name}: x }}"),
+                1,
+            );
+            for spec in [site_wide, per_host] {
+                let ids = rule_ids(&spec);
+                assert!(ids.contains(&expected), "{major} {name}: {ids:?}\n{spec}");
+            }
+        }
+        // The primary's own statement_timeout stays the user's.
+        let primary = base.replacen(
+            "    roles: [postgres-primary]",
+            "    roles: [postgres-primary]\n    postgres_settings: { statement_timeout: 30s }",
+            1,
+        );
+        assert!(!rule_ids(&primary).contains(&"PG006"), "{major}");
+    }
+}
+
+/// PostgreSQL 18 renamed ssl_ecdh_curve to ssl_groups and still takes the old name; 16 still takes
+/// default_with_oids = off: a warning that names the new spelling, not an error.
+#[test]
+fn an_old_name_the_server_still_accepts_is_a_warning() {
+    let spec = broken("  version: 16", "  version: 18").replacen(
+        "    max_connections: 100",
+        "    ssl_ecdh_curve: prime256v1",
+        1,
+    );
+    check(&spec).code(0).stdout_has("0 errors, 1 warning").stderr_is(
+        "site.yaml:23:5: warning[PG027]: `ssl_ecdh_curve` was renamed to ssl_groups in PostgreSQL 18; the old name is still an alias, so this works, but write ssl_groups
+   |
+23 |     ssl_ecdh_curve: prime256v1
+   |     ^^^^^^^^^^^^^^
+",
+    );
+    check(&broken("    max_connections: 100", "    default_with_oids: on"))
+        .code(1)
+        .stderr_has("site.yaml:23:24: error[PG013]: `default_with_oids` was removed in PostgreSQL 12; 16 accepts it only as off, so old files still load");
+}
+
+/// A warning caused by a value the spec wrote names that value; the plan's own work_mem never
+/// passes memory (tests/it/shapes.rs sweeps that).
+#[test]
+fn the_memory_warning_names_the_spec_value_to_lower() {
+    let outcome = check(&broken("    max_connections: 100", "    work_mem: 1GB"));
+    outcome.code(0).stderr_has(
+        "site.yaml:23:15: warning[PG025]: work_mem 1GB times max_connections 200 is 200GB, more than db1's 8GB: lower work_mem (postgres.settings.work_mem)",
+    );
+    let spec = BASE.replace("    wal_keep: 1GB", "    wal_keep: 256MB");
+    check(&spec).code(0).stderr_has(
+        "site.yaml:21:15: warning[PG023]: no WAL archive, no replication slot, and 256MB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive",
     );
 }

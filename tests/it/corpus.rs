@@ -27,7 +27,7 @@ postgres:
   data_directory: /var/lib/postgresql/17/main
   port: 5432
   hba:
-    - type: hostssl
+    - type: host
       databases: [demo]
       users: [demo]
       address: 192.0.2.0/24

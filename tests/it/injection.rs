@@ -392,18 +392,25 @@ fn every_string_field_refuses_a_hostile_value_at_its_line_or_is_read_back() {
 #[test]
 fn cron_reads_the_backup_job_the_spec_describes() {
     let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
-    for (schedule, directory, tables) in [
-        ("0 3 * * *", "/opt/backup/psql", "[treenode_edge]"),
-        ("*/15 2-4 1,15 * 1-5", "/srv/back-up_1.2/x", "[a, b_c]"),
-        ("@daily", "/b", "[]"),
+    for (schedule, directory, tables, port) in [
+        ("0 3 * * *", "/opt/backup/psql", "[treenode_edge]", 5432),
+        (
+            "*/15 2-4 1,15 * 1-5",
+            "/srv/back-up_1.2/x",
+            "[a, b_c]",
+            5433,
+        ),
+        ("@daily", "/b", "[]", 5432),
     ] {
         let work = temp_dir();
         let fixture_backup = "    directory: /opt/backup/psql\n    schedule: \"0 3 * * *\"\n    exclude_tables: [treenode_edge]";
-        assert!(base.contains(fixture_backup));
-        let spec = base.replace(
-            fixture_backup,
-            &format!("    directory: {directory}\n    schedule: \"{schedule}\"\n    exclude_tables: {tables}"),
-        );
+        assert!(base.contains(fixture_backup) && base.contains("  port: 5432\n"));
+        let spec = base
+            .replace(
+                fixture_backup,
+                &format!("    directory: {directory}\n    schedule: \"{schedule}\"\n    exclude_tables: {tables}"),
+            )
+            .replace("  port: 5432\n", &format!("  port: {port}\n"));
         let outcome = render(&spec, work.path());
         if schedule.starts_with('@') {
             // A nickname is not five fields; the pattern names what is.
@@ -430,11 +437,84 @@ fn cron_reads_the_backup_job_the_spec_describes() {
                 schedule: schedule.to_owned(),
                 user: "postgres".to_owned(),
                 command: format!(
-                    "pg_dump --clean{excludes} catmaid -f \"{directory}/catmaid_$(date +%Y%m%d%H%M).sql\""
+                    "pg_dump -p {port} --clean{excludes} catmaid -f \"{directory}/catmaid_$(date +%Y%m%d%H%M).sql\""
                 ),
                 stdin: None,
             }],
             "{text}"
         );
     }
+}
+
+/// The job as cron would run it, against a real server on a port that is not 5432: only the
+/// program's path and the dump's directory are rewritten, and the socket's directory is given in
+/// PGHOST, as /var/run/postgresql is libpq's default on the host.
+#[test]
+fn the_backup_job_dumps_a_server_on_a_port_other_than_5432() {
+    // pg_dump refuses a server newer than itself: the server is of the client's major.
+    let client = std::path::PathBuf::from(crate::support::installed("SITEWRIGHT_PG_CLIENT_BIN"));
+    let version = Command::new(client.join("pg_dump"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    succeeded(&version, "pg_dump --version");
+    let major: u32 = String::from_utf8_lossy(&version.stdout)
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .expect("pg_dump (PostgreSQL) MAJOR.MINOR");
+    let pg = Binaries::of(major);
+    let work = temp_dir();
+    let root = work.path();
+    let (socket_dir, data, dumps) = (root.join("socket"), root.join("data"), root.join("dumps"));
+    fs::create_dir(&socket_dir).unwrap();
+    fs::create_dir(&dumps).unwrap();
+    let port = free_port();
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace("  port: 5432\n", &format!("  port: {port}\n"))
+        .replace("  version: 16\n", &format!("  version: {major}\n"));
+    let out = root.join("rendered");
+    fs::create_dir(&out).unwrap();
+    render(&spec, &out).code(0);
+    let text =
+        fs::read_to_string(out.join("out/db1/etc/cron.d/sitewright-catmaid-pg-dump")).unwrap();
+    let (_, jobs) = read_crontab(&text);
+    let [job] = &jobs[..] else {
+        panic!("one job: {text}")
+    };
+    let command = job
+        .command
+        .replacen(
+            "pg_dump ",
+            &format!("{} ", client.join("pg_dump").display()),
+            1,
+        )
+        .replace("/opt/backup/psql/", &format!("{}/", dumps.display()));
+    assert_ne!(command, job.command);
+    pg.give(root);
+    pg.initdb(&data);
+    let server = Server::start(
+        &pg,
+        &data,
+        port,
+        &socket_dir,
+        &root.join("postgres.log"),
+        &[],
+    );
+    server.sql("create database catmaid");
+    let output = pg
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .env("PGHOST", &socket_dir)
+        .env("PGUSER", &pg.user)
+        .output()
+        .unwrap();
+    succeeded(&output, &command);
+    let dumped: Vec<_> = fs::read_dir(&dumps).unwrap().collect();
+    assert_eq!(dumped.len(), 1, "{command}");
+    let sql = fs::read_to_string(dumped[0].as_ref().unwrap().path()).unwrap();
+    assert!(sql.contains("PostgreSQL database dump complete"), "{sql}");
 }

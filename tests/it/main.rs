@@ -19,5 +19,6 @@ mod replication;
 mod rules;
 mod schema;
 mod secrets;
+mod shapes;
 mod support;
 mod tools;

@@ -142,3 +142,86 @@ fn postgres_16_boots_from_the_rendered_catmaid_primary() {
         String::from_utf8_lossy(&plain.stderr)
     );
 }
+
+/// Every claim the settings tables make that a name is another major's only: each major's real
+/// server refuses every name its table lacks and another major's has, but for the names
+/// data/postgres/other-names.tsv lists, which it accepts; an alias sets the setting it names,
+/// and a hidden setting takes the values listed and no other on/off word.
+#[test]
+fn each_major_accepts_exactly_the_other_names_its_tables_say() {
+    use sitewright::pg_settings::{other_names, table};
+    let all: std::collections::BTreeSet<String> = (11..=18)
+        .flat_map(|m| table(m).unwrap().names().map(str::to_ascii_lowercase))
+        .collect();
+    for major in 11..=18 {
+        let mine = table(major).unwrap();
+        let missing: Vec<&String> = all.iter().filter(|n| mine.get(n).is_none()).collect();
+        let others: Vec<_> = other_names().iter().filter(|o| o.major == major).collect();
+        let pg = Binaries::of(major);
+        let work = temp_dir();
+        let root = work.path();
+        let (socket_dir, data) = (root.join("socket"), root.join("data"));
+        fs::create_dir(&socket_dir).unwrap();
+        pg.give(root);
+        pg.initdb(&data);
+        // Each alias set by its old name only, to see which setting it reaches.
+        let overrides: Vec<(&str, String)> = others
+            .iter()
+            .filter(|o| o.alias_of.is_some())
+            .map(|o| (o.name, o.accepts[0].to_owned()))
+            .collect();
+        let server = Server::start(
+            &pg,
+            &data,
+            free_port(),
+            &socket_dir,
+            &root.join("postgres.log"),
+            &overrides,
+        );
+        let list = missing
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let accepted = server.sql(&format!(
+            "select string_agg(n, ',' order by n) from unnest(array[{list}]::text[]) n \
+             where current_setting(n, true) is not null"
+        ));
+        let mut expected: Vec<String> = others.iter().map(|o| o.name.to_owned()).collect();
+        expected.sort();
+        assert_eq!(
+            accepted,
+            expected.join(","),
+            "PostgreSQL {major}: names its table lacks that the server accepts"
+        );
+        for other in &others {
+            match other.alias_of {
+                Some(new) => assert_eq!(
+                    server.sql(&format!(
+                        "select source || ' ' || setting from pg_settings where name = '{new}'"
+                    )),
+                    format!("command line {}", other.accepts[0]),
+                    "PostgreSQL {major}: {} sets {new}",
+                    other.name
+                ),
+                None => {
+                    for word in ["on", "off"] {
+                        let takes = server
+                            .try_sql(&format!(
+                                "select set_config('{}', '{word}', false)",
+                                other.name
+                            ))
+                            .status
+                            .success();
+                        assert_eq!(
+                            takes,
+                            other.accepts.contains(&word),
+                            "PostgreSQL {major}: {} = {word}",
+                            other.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -93,7 +93,7 @@ fn the_seed_mistakes_cannot_happen() {
     let read = |p: &str| fs::read_to_string(out.path().join(p)).unwrap();
     let cron = read("db1/etc/cron.d/sitewright-catmaid-pg-dump");
     assert!(
-        cron.ends_with("0 3 * * * postgres pg_dump --clean -T treenode_edge catmaid -f \"/opt/backup/psql/catmaid_$(date +\\%Y\\%m\\%d\\%H\\%M).sql\"\n"),
+        cron.ends_with("0 3 * * * postgres pg_dump -p 5432 --clean -T treenode_edge catmaid -f \"/opt/backup/psql/catmaid_$(date +\\%Y\\%m\\%d\\%H\\%M).sql\"\n"),
         "cron reads an unescaped % as a line break:\n{cron}"
     );
     let sysctl = read("db1/etc/sysctl.d/60-sitewright.conf");

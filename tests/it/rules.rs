@@ -279,7 +279,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "    roles: [postgres-replica]\n",
         "    roles: [postgres-replica]\n    postgres_settings: { hot_standby: false }\n",
     ),
-    ("PG023", "synapse", "    wal_keep: 4GB\n", ""),
+    (
+        "PG023",
+        "synapse",
+        "    wal_keep: 4GB\n",
+        "    wal_keep: 512MB\n",
+    ),
     (
         "PG024",
         "catmaid",
@@ -291,6 +296,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "catmaid",
         HBA_AT,
         "  settings:\n    autovacuum: true\n    work_mem: 1GB",
+    ),
+    (
+        "PG026",
+        "catmaid",
+        "  ssl:\n    cert: /etc/ssl/postgresql/cert/server.crt\n    key: /etc/ssl/postgresql/private/server.key\n",
+        "  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: hostssl, databases: [catmaid], users: [catmaid_user], address: 192.0.2.20/32, method: scram-sha-256 }\n",
+    ),
+    (
+        "PG027",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    default_with_oids: false",
     ),
     (
         "SEC001",

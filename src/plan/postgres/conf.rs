@@ -11,6 +11,44 @@ use crate::spec::{Host, Postgres, Role, SettingValue, Site};
 /// Settings a standby must have at least as high as its primary, or it refuses to start.
 const STANDBY_FLOORS: &[&str] = &["max_connections", "max_worker_processes"];
 
+/// The settings this module writes from typed fields of the spec, with the field, on whichever
+/// host and major writes them. A hand-written one would contradict the field or the other files
+/// that follow from it (pg_hba.conf, nginx's forward, Django's port), so `check` refuses it
+/// (PG006); the test below holds the list to what `conf` writes.
+pub const TYPED_SETTINGS: &[(&str, &str)] = &[
+    ("data_directory", "postgres.data_directory"),
+    ("hba_file", "postgres.config_directory"),
+    ("listen_addresses", "postgres.replication.public_port"),
+    ("port", "postgres.port"),
+    ("ssl", "postgres.ssl"),
+    ("ssl_cert_file", "postgres.ssl.cert"),
+    ("ssl_key_file", "postgres.ssl.key"),
+    ("wal_keep_size", "postgres.replication.wal_keep"),
+    ("wal_keep_segments", "postgres.replication.wal_keep"),
+    ("archive_mode", "postgres.archive"),
+    ("archive_command", "postgres.archive.command"),
+    ("primary_conninfo", "postgres.replication"),
+    (
+        "promote_trigger_file",
+        "postgres.replication.promote_trigger_file",
+    ),
+    ("trigger_file", "postgres.replication.promote_trigger_file"),
+    ("restore_command", "postgres.archive.restore_command"),
+];
+
+/// Settings a typed field writes on replicas only, and only when the field is set: the primary's
+/// own value stays the user's.
+pub const REPLICA_TYPED_SETTINGS: &[(&str, &str)] =
+    &[("statement_timeout", "postgres.replica_statement_timeout")];
+
+/// The typed field that writes `name` on every server, if one does.
+pub fn typed_setting(name: &str) -> Option<&'static str> {
+    TYPED_SETTINGS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, field)| *field)
+}
+
 /// postgresql.conf of `host`, and the recovery.conf settings when the major keeps them apart.
 pub struct Conf {
     pub postgresql: Vec<Setting>,
@@ -176,7 +214,27 @@ fn max_connections(pg: &Postgres, host: &Host) -> (u64, Option<String>) {
 /// PGTune's settings for `host`; on a replica, never below the primary's where a standby must not be.
 fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
     let major = Major(pg.version);
-    let (connections, why) = max_connections(pg, host);
+    let (mut connections, mut why) = max_connections(pg, host);
+    // The primary's settings as written, its own spec settings included.
+    let theirs = host
+        .has(Role::PostgresReplica)
+        .then(|| site.hosts_with(Role::PostgresPrimary).next())
+        .flatten()
+        .map(|primary| conf(site, pg, primary).postgresql);
+    // A replica serves as many connections as its primary (below), so work_mem is shared
+    // among that many.
+    if let Some(primary) = theirs.as_ref().and_then(|t| {
+        t.iter()
+            .find(|s| s.name == "max_connections")
+            .and_then(|s| s.value.as_u64())
+    }) && primary > connections
+        && why.is_some()
+    {
+        connections = primary;
+        why = Some(format!(
+            "the primary's {primary}: a standby needs at least its primary's"
+        ));
+    }
     let mut derived = tune::tune(
         tune_host(host),
         pg.workload,
@@ -184,11 +242,7 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
         connections,
         why.clone(),
     );
-    if host.has(Role::PostgresReplica)
-        && let Some(primary) = site.hosts_with(Role::PostgresPrimary).next()
-    {
-        // The primary's settings as written, its own spec settings included.
-        let theirs = conf(site, pg, primary).postgresql;
+    if let Some(theirs) = theirs {
         for name in STANDBY_FLOORS {
             let value = |settings: &[Setting]| {
                 settings
@@ -225,19 +279,31 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
                 "{replicas} replica(s) plus 2 for base backups, at least the default 10"
             )),
         );
-        if let Some(keep) = pg.replication.as_ref().and_then(|r| r.wal_keep) {
-            out.push(match Major(pg.version).wal_keep() {
-                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres())
-                    .from_spec("/postgres/replication/wal_keep"),
+        let written = pg.replication.as_ref().and_then(|r| r.wal_keep);
+        // Without an archive or WAL kept, a replica down for a few minutes of writes must be
+        // rebuilt; 1GB is what the replicas' warning (PG023) asks for at least.
+        let keep = written.or_else(|| {
+            pg.archive
+                .is_none()
+                .then(|| crate::units::ByteSize::parse("1GB").expect("a size"))
+        });
+        if let Some(keep) = keep {
+            let setting = match Major(pg.version).wal_keep() {
+                WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres()),
                 WalKeep::Segments => {
                     let segments = keep.bytes().div_ceil(WAL_SEGMENT_BYTES);
-                    Setting::new("wal_keep_segments", segments)
-                        .from_spec("/postgres/replication/wal_keep")
-                        .because(format!(
-                            "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
-                            pg.version
-                        ))
+                    Setting::new("wal_keep_segments", segments).because(format!(
+                        "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
+                        pg.version
+                    ))
                 }
+            };
+            out.push(if written.is_some() {
+                setting.from_spec("/postgres/replication/wal_keep")
+            } else {
+                setting.because(
+                    "replicas and no WAL archive: 1GB kept so that a replica that was down can catch up; set postgres.replication.wal_keep",
+                )
             });
         }
     }
@@ -324,6 +390,49 @@ pub fn conninfo_value(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every setting `conf` writes from a typed field, or because of one that other files follow
+    /// (listen_addresses, hba_file, primary_conninfo), on any major, is in the typed lists; and
+    /// every name in them is written somewhere, so the lists are exactly what the plan writes.
+    #[test]
+    fn the_typed_lists_are_what_the_plan_writes_from_typed_fields() {
+        let mut written = std::collections::BTreeSet::new();
+        for major in 11..=18 {
+            for (public_port, trigger) in [
+                ("    public_port: 7432\n", ""),
+                ("", "    promote_trigger_file: /p\n"),
+            ] {
+                if major >= 16 && !trigger.is_empty() {
+                    continue;
+                }
+                let yaml = format!(
+                    "site: s\nhosts:\n  - {{ name: a, address: 192.0.2.1, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }}\n  - {{ name: b, address: 192.0.2.2, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-replica] }}\npostgres:\n  version: {major}\n  data_directory: /d\n  config_directory: /c\n  ssl: {{ cert: /c.pem, key: /k.pem }}\n  replica_statement_timeout: 5s\n  replication:\n    user: r\n    password: {{ env: P }}\n    wal_keep: 1GB\n{public_port}{trigger}  archive:\n    command: cp %p /a/%f\n    restore_command: cp /a/%f %p\n"
+                );
+                let site: Site = serde_saphyr::from_str(&yaml).unwrap();
+                let pg = site.postgres.as_ref().unwrap();
+                for host in &site.hosts {
+                    let conf = conf(&site, pg, host);
+                    for setting in conf.postgresql.iter().chain(&conf.recovery) {
+                        let from_field = setting
+                            .from_spec
+                            .as_deref()
+                            .is_some_and(|p| !p.starts_with("/postgres/settings/"));
+                        let follows = ["listen_addresses", "hba_file", "primary_conninfo"]
+                            .contains(&setting.name.as_str());
+                        if from_field || follows {
+                            written.insert(setting.name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let listed: std::collections::BTreeSet<String> = TYPED_SETTINGS
+            .iter()
+            .chain(REPLICA_TYPED_SETTINGS)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(written, listed);
+    }
 
     #[test]
     fn conninfo_values_are_quoted_when_needed() {

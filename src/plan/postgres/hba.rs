@@ -117,13 +117,21 @@ pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
     if let Some(django) = &site.django {
         let db = &django.database;
         let primary = site.hosts_with(Role::PostgresPrimary).next();
-        let mut remote = false;
+        let is_local = |web: &crate::spec::Host| primary.is_some_and(|p| p.name == web.name);
+        let remote = site.hosts_with(Role::Web).any(|w| !is_local(w));
+        // Django on the primary and the remote ones through nginx's forward all arrive from
+        // loopback; one record of the forward's type serves both, where a `host` record first
+        // would leave the forward's hostssl record unused and let the forward in without SSL.
+        let local_kind = if remote && forwarded.is_some() {
+            host_kind
+        } else {
+            "host"
+        };
         for web in site.hosts_with(Role::Web) {
-            let local = primary.is_some_and(|p| p.name == web.name);
-            remote |= !local;
+            let local = is_local(web);
             out.push(if local {
                 derived(
-                    "host",
+                    local_kind,
                     db.name.as_str(),
                     db.user.as_str(),
                     LOOPBACK_CIDR.into(),

@@ -152,6 +152,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                     "site": site.site,
                     "schedule": backup.schedule,
                     "database": backup.database,
+                    "port": pg.port.0,
                     "directory": backup.directory.as_str().trim_end_matches('/'),
                     "exclude": backup.exclude_tables,
                 }),
@@ -159,6 +160,13 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                 OnChange::Nothing,
             );
             cron.meta = FileMeta::new(Mode::PUBLIC, "root", Service::Postgresql, OnChange::Nothing);
+            // The port picks the server, and the socket file it is named after: without it
+            // pg_dump would reach 5432 whatever postgres.port says.
+            cron.origins = vec![super::Origin::new(
+                "pg_dump",
+                Some("/postgres/backup"),
+                Some(&format!("port {} from postgres.port", pg.port.0)),
+            )];
             out.push(cron);
         }
     }

@@ -147,15 +147,29 @@ pub fn tune(
         Workload::Dw | Workload::Mixed => 2,
         Workload::Desktop => 6,
     };
-    let work_mem = ((ram - shared_buffers) / ((connections + workers) * 3) / divisor).max(4 * MB);
-    out.push(Setting::new("work_mem", kb(work_mem)).because(format!(
-        "(RAM - shared_buffers) / ((max_connections + {workers}) x 3){}, at least 4MB",
+    let pgtune = ((ram - shared_buffers) / ((connections + workers) * 3) / divisor).max(4 * MB);
+    // PGTune's 4MB floor times many connections can pass the host's memory (300 oltp
+    // connections on 1GB): then every connection gets its share of RAM, and no more, so that
+    // the derived value never trips the memory warning (PG025). 64kB is the server's minimum.
+    let share = (ram / connections.max(1)).max(64);
+    let work_mem = pgtune.min(share);
+    let formula = format!(
+        "(RAM - shared_buffers) / ((max_connections + {workers}) x 3){}",
         if divisor > 1 {
             format!(" / {divisor} ({w})")
         } else {
             String::new()
         }
-    )));
+    );
+    out.push(
+        Setting::new("work_mem", kb(work_mem)).because(if work_mem < pgtune {
+            format!(
+                "{ram_text} / {connections} connections: {formula}, at least 4MB, would take more than {ram_text}"
+            )
+        } else {
+            format!("{formula}, at least 4MB")
+        }),
+    );
 
     out.push(if shared_buffers >= 2 * GB {
         Setting::new("huge_pages", "try").because("shared_buffers is 2GB or more")
@@ -450,6 +464,38 @@ mod tests {
                 max_parallel_maintenance_workers = 2"
             )
         );
+    }
+
+    /// PGTune gives 4MB for 300 oltp connections on 1GB, 1200MB in all; sitewright gives each
+    /// connection its share of the memory instead.
+    #[test]
+    fn work_mem_times_connections_stays_within_memory() {
+        let lines = ours(host("1GB", 1, StorageKind::Ssd), Workload::Oltp, 16, None);
+        assert!(lines.contains(&"work_mem = 3495kB".to_owned()), "{lines:?}");
+        for workload in [
+            Workload::Web,
+            Workload::Oltp,
+            Workload::Dw,
+            Workload::Mixed,
+            Workload::Desktop,
+        ] {
+            for connections in [1, 20, 300, 5000, 262143] {
+                for memory in ["1GB", "3GB", "64GB"] {
+                    let h = host(memory, 4, StorageKind::Ssd);
+                    let work_mem = tune(h, workload, Major(16), connections, None)
+                        .into_iter()
+                        .find(|s| s.name == "work_mem")
+                        .unwrap();
+                    let bytes = ByteSize::parse(work_mem.value.as_str().unwrap())
+                        .unwrap()
+                        .bytes();
+                    assert!(
+                        bytes * connections <= h.memory.bytes() || bytes == 64 * 1024,
+                        "{memory} {connections}: {work_mem:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
