@@ -1000,3 +1000,10 @@ impl Coverage {
         )
     }
 }
+
+#[test]
+#[ignore]
+fn dump_seed() {
+    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
+    println!("{}", generate(seed).yaml);
+}

@@ -133,7 +133,7 @@ fn tls(rng: &mut Rng, indent: &str, name: &str) -> String {
         "{indent}tls:\n{indent}  certificate: /etc/ssl/certs/{name}.pem\n{indent}  certificate_key: /etc/ssl/private/{name}.key\n"
     );
     if rng.chance(70) {
-        let profile = match rng.below(30) {
+        let profile = match rng.below(15) {
             0 => "old",
             1..=12 => "modern",
             _ => "intermediate",
@@ -394,7 +394,7 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
                     name: format!("web{}", i + 1),
                     address: address(rng, ipv6, 20 + i),
                     roles: vec!["web"],
-                    server_name: None,
+                    server_name: (i == 1 && rng.chance(50)).then(|| "web2.example.org".to_owned()),
                     postgres_settings: Vec::new(),
                 });
             }
@@ -407,13 +407,18 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
         _ => {}
     }
     if proxy {
-        hosts.push(HostDraw {
-            name: "proxy1".to_owned(),
-            address: address(rng, ipv6, 40),
-            roles: vec!["proxy"],
-            server_name: None,
-            postgres_settings: Vec::new(),
-        });
+        // On a host of its own, or beside the database (nginx's ports differ from PostgreSQL's).
+        if rng.chance(25) {
+            hosts[0].roles.push("proxy");
+        } else {
+            hosts.push(HostDraw {
+                name: "proxy1".to_owned(),
+                address: address(rng, ipv6, 40),
+                roles: vec!["proxy"],
+                server_name: None,
+                postgres_settings: Vec::new(),
+            });
+        }
     }
     if rng.chance(15) {
         let setting = rng.pick(&[
@@ -536,6 +541,11 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
             ("max_connections", "500"),
             ("log_checkpoints", "false"),
             ("default_statistics_target", "250"),
+            ("shared_memory_type", "sysv"),
+            ("huge_pages", "\"off\""),
+            ("search_path", "'\"$user\", public, app'"),
+            ("application_name", "\"it's ok\""),
+            ("checkpoint_timeout", "\"15min\""),
         ];
         let mut any = false;
         for (k, v) in choices {
@@ -557,7 +567,11 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
                 out,
                 "  stream:\n    - listen: {}\n      to: {}",
                 rng.pick(&[6379, 11211]),
-                rng.pick(&["127.0.0.1:6380", "192.0.2.50:6379"])
+                rng.pick(&[
+                    "127.0.0.1:6380",
+                    "192.0.2.50:6379",
+                    "\"[2001:db8::50]:6379\""
+                ])
             );
         }
         if !web_hosts.is_empty() {
@@ -570,7 +584,12 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
             } else {
                 vec!["192.0.2.61:4080".to_owned(), "192.0.2.62:4080".to_owned()]
             };
-            let at = hosts.last().unwrap().address.clone();
+            let at = hosts
+                .iter()
+                .find(|h| h.roles.contains(&"proxy"))
+                .unwrap()
+                .address
+                .clone();
             cache_proxy(rng, &at, &backends, &mut out);
         }
     }
@@ -622,6 +641,15 @@ fn hba(rng: &mut Rng, version: usize, ssl: bool, out: &mut String) {
         ("hostnossl", "[all]", "[all]", Some("0.0.0.0/0"), "reject"),
         ("host", "[all]", "[all]", Some("192.0.2.99/32"), "reject"),
         ("local", "[sameuser]", "[all]", None, "trust"),
+        ("host", "[app]", "[app]", Some("all"), "scram-sha-256"),
+        ("host", "[app]", "[app]", Some("samehost"), "md5"),
+        (
+            "hostssl",
+            "[replication]",
+            "[replicator]",
+            Some("2001:db8::12/128"),
+            "scram-sha-256",
+        ),
         (
             "host",
             "[samerole]",
@@ -685,9 +713,10 @@ fn https(rng: &mut Rng, address: Option<&str>, out: &mut String) {
     out.push_str("  https:\n    server_name: app.example.org\n");
     out.push_str(&listen(rng, "    ", address, 443, 80));
     out.push_str(&tls(rng, "    ", "app.example.org"));
-    let servers: Vec<&str> = match rng.below(3) {
+    let servers: Vec<&str> = match rng.below(5) {
         0 => vec!["127.0.0.1:8000"],
         1 => vec!["127.0.0.1:8000", "127.0.0.1:8001"],
+        3 => vec!["\"[2001:db8::30]:8000\"", "\"[::1]:8000\""],
         _ => vec!["192.0.2.30:8000", "192.0.2.31:8000", "127.0.0.1:8002"],
     };
     let _ = writeln!(
