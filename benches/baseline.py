@@ -846,7 +846,7 @@ def django_files(site, host):
 
 def runtime_read(secret):
     """How the settings module reads a secret when Django starts: the reference, not the value."""
-    return {"env": secret["env"]} if "env" in secret else {"file": secret["file"]}
+    return {"env": secret["env"], "file": None} if "env" in secret else {"env": None, "file": secret["file"]}
 
 
 def python_value(value):
@@ -871,7 +871,13 @@ def django_context(site, host):
     tls = None
     if https:
         seconds, subdomains, preload = hsts_of(https["tls"])
-        tls = {"hsts_seconds": seconds, "hsts_subdomains": subdomains, "hsts_preload": preload}
+        silenced = []
+        if not preload:
+            silenced.append({"id": "security.W021", "why": "tls.hsts.preload is off: a preload list entry is hard to undo, so only when asked"})
+        if not subdomains:
+            silenced.append({"id": "security.W005", "why": "tls.hsts.include_subdomains is off: not every subdomain serves HTTPS"})
+        tls = {"hsts_seconds": seconds, "hsts_subdomains": subdomains, "hsts_preload": preload,
+               "silenced": silenced}
     settings = [{"name": "LOGGING", "value": {
         "version": 1, "disable_existing_loggers": False,
         "handlers": {"stderr": {"class": "logging.StreamHandler"}},

@@ -133,6 +133,8 @@ rules! {
         "A hostssl record matches only connections over SSL, which a server without `ssl = on` never has: PostgreSQL 11 to 18 start, log `hostssl record cannot match because SSL is disabled`, and never use the record, so the clients it was meant for are refused or fall to a later record. Add `postgres.ssl` (the server's certificate and key), or make the record `host`.";
     "PG027" Warning "An old name the server still accepts"
         "A setting renamed in a later major keeps its old name as an alias there (ssl_ecdh_curve for ssl_groups on 18), and a removed one may still be accepted with the one value that does nothing (default_with_oids = off from 12). The server starts, so this is a warning: write the new name, or remove the setting. Which names each major's server accepts is asked of the real servers (data/postgres/other-names.tsv).";
+    "PG028" Error "Settings the server refuses together at start"
+        "Some constraints between postgresql.conf settings are checked only when the server starts, which then refuses to: WAL senders or archiving with wal_level minimal, and more connections reserved (superuser_reserved_connections, reserved_connections from 16, and on 11 max_wal_senders) than max_connections allows. sitewright derives values that meet them; a value the spec writes that breaks one is reported at its line.";
     "SEC001" Error "A secret written into the spec"
         "The spec is committed, so a secret is `{ env: NAME }` or `{ file: PATH }`, read only when a file needs it.";
     "SITE001" Error "A host defined twice"

@@ -380,6 +380,79 @@ fn is_on(text: Option<String>) -> bool {
     text.is_some_and(|t| matches!(t.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1"))
 }
 
+/// Constraints between settings that the server checks only when it starts, and refuses to start
+/// when they fail: the messages quote the server's.
+fn start_constraints(
+    pg: &crate::spec::Postgres,
+    host: &crate::spec::Host,
+    ours: &Effective,
+    doc: &Document,
+    index: usize,
+    out: &mut Vec<Diagnostic>,
+) {
+    let pointer = format!("/hosts/{index}/name");
+    let mut error = |setting: &str, message: String| {
+        out.push(
+            Diagnostic::error(ours.pos(setting, doc, &pointer), message)
+                .rule("PG028")
+                .on(host.name.as_str()),
+        );
+    };
+    let minimal = ours
+        .text("wal_level")
+        .is_some_and(|l| l.eq_ignore_ascii_case("minimal"));
+    let senders = ours.number("max_wal_senders", 10);
+    if minimal && senders > 0 && !host.has(Role::PostgresReplica) {
+        error(
+            "max_wal_senders",
+            format!(
+                "PostgreSQL does not start with max_wal_senders {senders} and wal_level minimal (\"WAL streaming requires wal_level replica or logical\"): set max_wal_senders to 0, or wal_level to replica"
+            ),
+        );
+    }
+    if minimal && is_on(ours.text("archive_mode")) {
+        error(
+            "wal_level",
+            "PostgreSQL does not start with archive_mode on and wal_level minimal (\"WAL archival cannot be enabled when wal_level is minimal\"): use wal_level replica, or remove postgres.archive".to_owned(),
+        );
+    }
+    // Connections kept back from ordinary clients must leave at least one for them; on 11 the WAL
+    // senders come out of max_connections too.
+    let connections = ours.number("max_connections", 100);
+    let superusers = ours.number("superuser_reserved_connections", 3);
+    let reserved = if pg.version >= 16 {
+        ours.number("reserved_connections", 0)
+    } else {
+        0
+    };
+    let wal = if pg.version == 11 { senders } else { 0 };
+    if superusers + reserved + wal >= connections {
+        let mut parts = vec![format!("superuser_reserved_connections {superusers}")];
+        if pg.version >= 16 {
+            parts.push(format!("reserved_connections {reserved}"));
+        }
+        if pg.version == 11 {
+            parts.push(format!("max_wal_senders {senders} (on PostgreSQL 11)"));
+        }
+        let at = if ours
+            .get("max_connections")
+            .is_some_and(|s| s.from_spec.is_some())
+        {
+            "max_connections"
+        } else {
+            "superuser_reserved_connections"
+        };
+        error(
+            at,
+            format!(
+                "PostgreSQL does not start: {} must be less than max_connections {connections}; make max_connections {} or more",
+                parts.join(" plus "),
+                superusers + reserved + wal + 1
+            ),
+        );
+    }
+}
+
 /// Settings a standby must have at least as high as its primary, with the server's defaults.
 const STANDBY_FLOORS: &[(&str, u64)] = &[
     ("max_connections", 100),
@@ -445,6 +518,13 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         }
     }
 
+    for (index, host) in site.hosts.iter().enumerate() {
+        if host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica) {
+            start_constraints(pg, host, &Effective::of(site, pg, host), doc, index, out);
+        }
+    }
+
+    let mut on_host = |host: &crate::spec::Host, d: Diagnostic| out.push(d.on(host.name.as_str()));
     for (index, replica) in &replicas {
         let theirs = Effective::of(site, pg, replica);
         let pointer = format!("/hosts/{index}/name");

@@ -361,6 +361,23 @@ site.yaml: 1 error, 0 warnings
 ",
     ),
     (
+        "more connections reserved than max_connections allows",
+        "    max_connections: 100",
+        "    max_connections: 3",
+        "host db1:
+site.yaml:23:22: error[PG028]: PostgreSQL does not start: superuser_reserved_connections 3 plus reserved_connections 0 must be less than max_connections 3; make max_connections 4 or more
+   |
+23 |     max_connections: 3
+   |                      ^
+host db2:
+site.yaml:23:22: error[PG028]: PostgreSQL does not start: superuser_reserved_connections 3 plus reserved_connections 0 must be less than max_connections 3; make max_connections 4 or more
+   |
+23 |     max_connections: 3
+   |                      ^
+site.yaml: 2 errors, 0 warnings
+",
+    ),
+    (
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",

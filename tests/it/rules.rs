@@ -310,6 +310,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  settings:\n    autovacuum: true\n    default_with_oids: false",
     ),
     (
+        "PG028",
+        "catmaid",
+        HBA_AT,
+        "  settings:\n    autovacuum: true\n    wal_level: minimal\n    max_wal_senders: 2",
+    ),
+    (
         "SEC001",
         "catmaid",
         "password: { env: CATMAID_DB_PASSWORD }",

@@ -90,9 +90,25 @@ pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
         }
     };
     // The spec's own settings replace what sitewright would write: the site's, then the host's.
+    let mut written = Vec::new();
     for (name, value, pointer) in spec_settings(site, pg, host) {
         postgresql.retain(|s| !s.name.eq_ignore_ascii_case(name));
         postgresql.push(Setting::new(name, setting_value(value)).from_spec(pointer));
+        written.push(name.to_ascii_lowercase());
+    }
+    // The server refuses to start with WAL senders on minimal WAL, and its default is 10 senders.
+    let minimal = postgresql.iter().any(|s| {
+        s.name.eq_ignore_ascii_case("wal_level")
+            && s.value
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("minimal"))
+    });
+    if minimal && !written.iter().any(|n| n == "max_wal_senders") {
+        postgresql.retain(|s| !s.name.eq_ignore_ascii_case("max_wal_senders"));
+        postgresql.push(
+            Setting::new("max_wal_senders", 0u64)
+                .because("wal_level minimal, which the spec sets, allows no WAL senders"),
+        );
     }
     Conf {
         postgresql,

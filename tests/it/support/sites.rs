@@ -546,10 +546,21 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
             ("search_path", "'\"$user\", public, app'"),
             ("application_name", "\"it's ok\""),
             ("checkpoint_timeout", "\"15min\""),
+            // Settings with a constraint between them that the server checks only at start.
+            ("max_connections", "10"),
+            ("wal_level", "minimal"),
+            ("max_wal_senders", "0"),
+            ("superuser_reserved_connections", "8"),
+            ("archive_mode", "true"),
+            ("hot_standby", "false"),
         ];
         let mut any = false;
         for (k, v) in choices {
-            if rng.chance(30) {
+            // A name drawn twice is a duplicate key, which the reader refuses: the first one wins.
+            if out.contains(&format!("\n    {k}: ")) {
+                continue;
+            }
+            if rng.chance(20) {
                 let _ = writeln!(out, "    {k}: {v}");
                 any = true;
             }
