@@ -99,22 +99,28 @@ pub fn succeeded(output: &Output, what: &str) {
     );
 }
 
-/// A port on 127.0.0.1 that nothing listens on and that no other test in this run was given:
-/// the kernel may hand the same ephemeral port out twice in a row once its listener is closed,
-/// and two services of one test on one port make the spec invalid.
+/// A port on 127.0.0.1 that nothing listens on and that no other test in this run was given.
+/// Taken below the kernel's ephemeral range (32768 and up on Linux), in turn: a port the kernel
+/// handed out for `bind(0)` may meanwhile become the source port of any outgoing connection
+/// (psql, a replica retrying its primary), and the server given it then fails to start with
+/// "address already in use".
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port on 127.0.0.1");
-        if !given.contains(&port) {
-            given.push(port);
+    const FIRST: u16 = 20_000;
+    const END: u16 = 32_000;
+    static NEXT: std::sync::Mutex<u16> = std::sync::Mutex::new(0);
+    let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+    if *next == 0 {
+        // Apart from the last run's ports, which may still linger in TIME_WAIT.
+        *next = FIRST + (std::process::id() % u32::from(END - FIRST)) as u16;
+    }
+    for _ in FIRST..END {
+        let port = *next;
+        *next = if port + 1 >= END { FIRST } else { port + 1 };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+    panic!("no free port on 127.0.0.1 between {FIRST} and {END}");
 }
 
 /// Polls `check` until it is true or `seconds` pass.
