@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::pg::succeeded;
-use crate::support::{Sitewright, django_project, fixture, installed, temp_dir, yaml_quoted};
+use crate::support::{
+    CHECK_DEPLOY, Sitewright, django_project, fixture, installed, temp_dir, yaml_quoted,
+};
 
 const SECRET_KEY: &str = "8c1f0e4b9a7d2c6e5f3a1b0d9e8c7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7";
 
@@ -65,19 +67,7 @@ fn django(version: &str, project: &Path, module: &str, args: &[&str]) -> std::pr
 
 fn check_deploy(version: &str) {
     let (_work, project) = rendered_project(version, false);
-    let output = django(
-        version,
-        &project,
-        "production",
-        &[
-            "-m",
-            "django",
-            "check",
-            "--deploy",
-            "--fail-level",
-            "WARNING",
-        ],
-    );
+    let output = django(version, &project, "production", CHECK_DEPLOY);
     succeeded(
         &output,
         &format!("Django {version}: manage.py check --deploy"),

@@ -42,7 +42,7 @@ use crate::support::cron::read_crontab;
 use crate::support::nginx::{Build, Layout};
 use crate::support::pg::{Binaries, free_port};
 use crate::support::sites::{Generated, generate};
-use crate::support::{django_project, installed, repo, temp_dir};
+use crate::support::{CHECK_DEPLOY, django_project, installed, repo, temp_dir};
 
 /// The seeds CI runs: enough for every major, both nginx builds and every field (the coverage
 /// assertion below fails otherwise). `SITEWRIGHT_SEEDS=FIRST..END` picks others (scripts/sweep).
@@ -330,24 +330,12 @@ fn every_file_of_every_generated_spec_that_check_accepts_is_accepted_by_its_real
     eprintln!(
         "generated specs: {} ({accepted} accepted by check, {refused} refused), {files} files, {runs} program runs: {}",
         cases.len(),
-        programs
-            .iter()
-            .map(|(p, n)| format!("{p} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        counts(&programs)
     );
     eprintln!(
         "shapes accepted: {}; refusals by rule: {}",
-        shapes
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        refusals
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        counts(&shapes),
+        counts(&refusals)
     );
     eprintln!(
         "servers run: {}",
@@ -386,6 +374,14 @@ fn every_file_of_every_generated_spec_that_check_accepts_is_accepted_by_its_real
         "never drawn: {}",
         missing.join(", ")
     );
+}
+
+/// `name count, name count, …`, for the summary lines.
+fn counts<K: std::fmt::Display>(map: &BTreeMap<K, usize>) -> String {
+    map.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn prove(lab: &Lab, case: &Case) -> Result<Outcome, String> {
@@ -935,14 +931,7 @@ fn django(lab: &Scratch, site: &Site, yaml: &str, file: &RenderedFile) -> Result
     });
     let mut command = Command::new(python);
     command
-        .args([
-            "-m",
-            "django",
-            "check",
-            "--deploy",
-            "--fail-level",
-            "WARNING",
-        ])
+        .args(CHECK_DEPLOY)
         .current_dir(&dir)
         .env("PYTHONPATH", &dir)
         .env("DJANGO_SETTINGS_MODULE", module);

@@ -202,6 +202,16 @@ mod yaml;
 
 pub use yaml::yaml_quoted;
 
+/// Django's deploy check, failing on a warning too: what a production settings module must pass.
+pub const CHECK_DEPLOY: &[&str] = &[
+    "-m",
+    "django",
+    "check",
+    "--deploy",
+    "--fail-level",
+    "WARNING",
+];
+
 /// A minimal project: `mysite.settings` is the application's base module, as in CATMAID.
 pub fn django_project(dir: &Path) {
     let site = dir.join("mysite");
