@@ -122,6 +122,7 @@ fn nginx_versions(
                 .rule("NGX006"),
             );
         }
+        hsts_age(&tls.hsts, at("hsts/max_age"), out);
         if tls.ocsp_stapling && tls.resolver.is_empty() {
             out.push(
                 Diagnostic::error(
@@ -267,4 +268,33 @@ fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagn
         doc.value_pos("/nginx/https/proxy_buffer_size")
     };
     out.push(Diagnostic::error(at, message).rule("NGX009"));
+}
+
+/// HSTS kept too briefly protects little: browsers forget it, and the preload lists refuse it.
+fn hsts_age(hsts: &crate::spec::Hsts, at: crate::diagnostic::Pos, out: &mut Vec<Diagnostic>) {
+    const DAY: u64 = 86_400;
+    let (least, why) = if hsts.preload {
+        (
+            365 * DAY,
+            "the browsers' preload lists take a site only with a max_age of a year or more",
+        )
+    } else {
+        (
+            182 * DAY + DAY / 2,
+            "browsers forget HSTS after max_age, and a first visit after that is open to a downgrade; six months is the least that is commonly advised",
+        )
+    };
+    let age = hsts.max_age.whole_secs().unwrap_or(0);
+    if age < least {
+        out.push(
+            Diagnostic::warning(
+                at,
+                format!(
+                    "HSTS max_age is {}: {why}; Mozilla's guidelines give 730d",
+                    hsts.max_age
+                ),
+            )
+            .rule("NGX012"),
+        );
+    }
 }

@@ -456,7 +456,7 @@ fn prove(lab: &Lab, case: &Case) -> Result<Outcome, String> {
         }
         let nginx_files = on(name, Service::Nginx);
         if !nginx_files.is_empty() {
-            nginx(lab, site, &nginx_files, &local).map_err(|e| format!("{name}: {e}"))?;
+            nginx(lab, site, &nginx_files).map_err(|e| format!("{name}: {e}"))?;
             proved.by("nginx -t");
             proved
                 .servers
@@ -786,66 +786,7 @@ fn backup_job(site: &Site, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Every `listen` moved to its own port on 127.0.0.1 (the same original, the same port), every
-/// certificate to the test's own, and logs, cache and module paths into the prefix.
-fn nginx_on_loopback(
-    text: &str,
-    lab: &Scratch,
-    prefix: &Path,
-    build: &Build,
-    ports: &mut BTreeMap<String, u16>,
-) -> String {
-    let listen = Regex::new(r"(?m)^(\s*listen\s+)(\S+?)(;|\s)").unwrap();
-    let text = listen.replace_all(text, |c: &regex::Captures| {
-        let port = *ports.entry(c[2].to_owned()).or_insert_with(free_port);
-        format!("{}127.0.0.1:{port}{}", &c[1], &c[3])
-    });
-    let p = prefix.display();
-    let rules: &[(&str, String)] = &[
-        (
-            r"(?m)^(\s*ssl_certificate)\s+\S+;",
-            format!("${{1}} {};", lab.cert.display()),
-        ),
-        (
-            r"(?m)^(\s*ssl_certificate_key)\s+\S+;",
-            format!("${{1}} {};", lab.key.display()),
-        ),
-        (
-            r"(?m)^(\s*ssl_trusted_certificate)\s+\S+;",
-            format!("${{1}} {};", lab.cert.display()),
-        ),
-        (
-            r"(?m)^(\s*(?:access|error)_log)\s+/\S+",
-            format!("${{1}} {p}/logs/site.log"),
-        ),
-        (
-            r"(?m)^(\s*proxy_cache_path)\s+\S+",
-            format!("${{1}} {p}/cache"),
-        ),
-        (
-            r"(?m)^load_module\s+\S+;",
-            format!(
-                "load_module {}/ngx_stream_module.so;",
-                build.modules.display()
-            ),
-        ),
-    ];
-    let mut text = text.into_owned();
-    for (pattern, to) in rules {
-        text = Regex::new(pattern)
-            .unwrap()
-            .replace_all(&text, to.as_str())
-            .into_owned();
-    }
-    text
-}
-
-fn nginx(
-    lab: &Scratch,
-    site: &Site,
-    files: &[&RenderedFile],
-    local: &dyn Fn(&RenderedFile) -> PathBuf,
-) -> Result<(), String> {
+fn nginx(lab: &Scratch, site: &Site, files: &[&RenderedFile]) -> Result<(), String> {
     let nginx = site.nginx.as_ref().unwrap();
     let build = match (
         nginx.version.to_string().as_str(),
@@ -856,25 +797,11 @@ fn nginx(
         (v, o) => return Err(format!("no real nginx {v} with OpenSSL {o} to test with")),
     };
     let prefix = lab.folder("nginx");
-    let mut ports = BTreeMap::new();
-    let (mut main, mut http) = (Vec::new(), Vec::new());
-    // The module's file first: nginx.conf includes modules-enabled/ before anything else.
-    let mut ordered: Vec<&&RenderedFile> = files.iter().collect();
-    ordered.sort_by_key(|f| !f.path.contains("mod"));
-    for file in ordered {
-        let path = prefix.join(local(file).file_name().unwrap());
-        fs::write(
-            &path,
-            nginx_on_loopback(&file.content, lab, &prefix, &build, &mut ports),
-        )
-        .unwrap();
-        if file.path.starts_with("/etc/nginx/conf.d/") {
-            http.push(path);
-        } else {
-            main.push(path);
-        }
-    }
-    let layout = Layout::new(&prefix, &build, &main, &http);
+    let host_files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.content.as_str()))
+        .collect();
+    let (layout, _) = Layout::on_loopback(&prefix, &build, &host_files, &lab.cert, &lab.key);
     let output = layout.test(&build);
     ok(&output, "nginx -t").map_err(|e| {
         let texts: Vec<String> = files

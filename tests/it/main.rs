@@ -11,6 +11,7 @@ mod export;
 mod faults;
 mod generated;
 mod injection;
+mod judges;
 mod nginx;
 mod postgres;
 mod programs;

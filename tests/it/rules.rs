@@ -177,6 +177,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem",
     ),
     (
+        "NGX012",
+        "catmaid",
+        "hsts: { max_age: 730d,",
+        "hsts: { max_age: 30d,",
+    ),
+    (
         "PG001",
         "catmaid",
         "    roles: [postgres-replica]",

@@ -1,13 +1,16 @@
 //! A real nginx for the tests, fed the rendered files, in the foreground on 127.0.0.1 and stopped
 //! when dropped. Debian 12's nginx 1.22 (OpenSSL 3.0), or Debian 13's 1.26 (OpenSSL 3.5).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use regex::Regex;
+
 use super::installed;
-use super::pg::wait_for;
+use super::pg::{free_port, wait_for};
 
 /// One nginx build: the binary and the folder of its dynamic modules.
 pub struct Build {
@@ -77,6 +80,38 @@ impl Layout {
         }
     }
 
+    /// One host's rendered nginx files (path on the host, content) under `prefix`, where the
+    /// distribution's nginx.conf includes each, rewritten for a test machine and nothing else:
+    /// every `listen` to its own port on 127.0.0.1 (the same original, the same port; the map
+    /// says which), certificates to `cert` and `key`, and logs, cache and module paths into the
+    /// prefix.
+    pub fn on_loopback(
+        prefix: &Path,
+        build: &Build,
+        files: &[(&str, &str)],
+        cert: &Path,
+        key: &Path,
+    ) -> (Self, BTreeMap<String, u16>) {
+        let mut ports = BTreeMap::new();
+        let (mut main, mut http) = (Vec::new(), Vec::new());
+        // The module's file first: nginx.conf includes modules-enabled/ before anything else.
+        let mut ordered: Vec<&(&str, &str)> = files.iter().collect();
+        ordered.sort_by_key(|(path, _)| !path.contains("mod"));
+        for (path, content) in ordered {
+            let name = Path::new(path).file_name().expect("a file name");
+            let local = prefix.join(name);
+            fs::create_dir_all(prefix).unwrap();
+            let text = loopback_text(content, prefix, build, cert, key, &mut ports);
+            fs::write(&local, text).unwrap();
+            if path.starts_with("/etc/nginx/conf.d/") {
+                http.push(local);
+            } else {
+                main.push(local);
+            }
+        }
+        (Self::new(prefix, build, &main, &http), ports)
+    }
+
     /// `nginx -t` on this layout.
     pub fn test(&self, build: &Build) -> Output {
         Command::new(&build.binary)
@@ -132,4 +167,58 @@ impl Drop for Nginx {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// `text` with the rewrites of [`Layout::on_loopback`].
+fn loopback_text(
+    text: &str,
+    prefix: &Path,
+    build: &Build,
+    cert: &Path,
+    key: &Path,
+    ports: &mut BTreeMap<String, u16>,
+) -> String {
+    let listen = Regex::new(r"(?m)^(\s*listen\s+)(\S+?)(;|\s)").unwrap();
+    let text = listen.replace_all(text, |c: &regex::Captures| {
+        let port = *ports.entry(c[2].to_owned()).or_insert_with(free_port);
+        format!("{}127.0.0.1:{port}{}", &c[1], &c[3])
+    });
+    let p = prefix.display();
+    let rules: &[(&str, String)] = &[
+        (
+            r"(?m)^(\s*ssl_certificate)\s+\S+;",
+            format!("${{1}} {};", cert.display()),
+        ),
+        (
+            r"(?m)^(\s*ssl_certificate_key)\s+\S+;",
+            format!("${{1}} {};", key.display()),
+        ),
+        (
+            r"(?m)^(\s*ssl_trusted_certificate)\s+\S+;",
+            format!("${{1}} {};", cert.display()),
+        ),
+        (
+            r"(?m)^(\s*(?:access|error)_log)\s+/\S+",
+            format!("${{1}} {p}/logs/site.log"),
+        ),
+        (
+            r"(?m)^(\s*proxy_cache_path)\s+\S+",
+            format!("${{1}} {p}/cache"),
+        ),
+        (
+            r"(?m)^load_module\s+\S+;",
+            format!(
+                "load_module {}/ngx_stream_module.so;",
+                build.modules.display()
+            ),
+        ),
+    ];
+    let mut text = text.into_owned();
+    for (pattern, to) in rules {
+        text = Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, to.as_str())
+            .into_owned();
+    }
+    text
 }
