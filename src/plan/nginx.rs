@@ -116,6 +116,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             Origin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
             Origin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
             Origin::new("gzip_types", None, Some("application/json included, as CATMAID's documents ask")),
+            server_tokens(),
         ]);
         out.push(server);
     }
@@ -179,6 +180,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                 None,
                 Some("the server's own timeout (`timeout`, or `long_timeout.timeout`): no retry once it has run out, so a request costs its timeout and at most one retry"),
             ),
+            server_tokens(),
             Origin::new("if", Some("/nginx/cache_proxy/maintenance/flag"), None),
             Origin::new(
                 "try_files",
@@ -189,6 +191,15 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         out.push(server);
     }
     out
+}
+
+/// `server_tokens off;` in every http server: no nginx version in the Server header or error pages.
+fn server_tokens() -> Origin {
+    Origin::new(
+        "server_tokens",
+        None,
+        Some("off: the Server header and error pages do not tell which nginx version runs"),
+    )
 }
 
 /// How proxy_busy_buffers_size was derived. It is always written: nginx's own default (twice the

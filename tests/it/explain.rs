@@ -185,7 +185,7 @@ fn warnings_fail_only_when_denied_and_json_is_for_ci() {
 }
 
 #[test]
-fn the_caching_proxy_says_why_it_retries_once() {
+fn the_caching_proxy_says_why_it_retries_once_and_hides_its_version() {
     let idr = |key: &str| {
         Sitewright::new()
             .arg("explain")
@@ -206,4 +206,16 @@ fn the_caching_proxy_says_why_it_retries_once() {
         .code(0)
         .stdout_has("proxy_next_upstream_timeout 10m;\n")
         .stdout_has("no retry once it has run out");
+    idr("server_tokens")
+        .code(0)
+        .stdout_has("server_tokens off;\n")
+        .stdout_has("do not tell which nginx version runs");
+    explain(&[
+        "--host",
+        "web1",
+        "/etc/nginx/conf.d/catmaid.conf",
+        "server_tokens",
+    ])
+    .code(0)
+    .stdout_has("server_tokens off;\n");
 }

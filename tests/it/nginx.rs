@@ -882,6 +882,26 @@ fn slow_requests_are_retried_once_at_most(target: &Target) {
     assert!((1..=2).contains(&tried), "{tried} backends were tried");
 }
 
+/// No server tells which nginx version runs, on any port.
+fn server_header_has_no_version(target: &Target) {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(target, &backend, &long_backend);
+    let work = temp_dir();
+    let catmaid = Backend::start("catmaid");
+    let (ports, _nginx, _) = catmaid_web(work.path(), target, &catmaid, |s| s);
+    for url in [
+        format!("https://127.0.0.1:{}/webclient/", site.ports.https),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.http),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.buster),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.long),
+        format!("https://127.0.0.1:{}/api/x", ports.https),
+        format!("http://127.0.0.1:{}/api/x", ports.http),
+    ] {
+        let response = curl(&url, &[]);
+        assert_eq!(response.header("server"), Some("nginx"), "{url}");
+    }
+}
+
 /// CATMAID's stream block on db1, in front of a real PostgreSQL 16: psql reaches it through nginx.
 fn stream_to_postgres(target: &Target) {
     let pg = Binaries::of(16);
@@ -954,6 +974,7 @@ on_both!(
     long_timeout_is_never_a_public_hit,
     other_cookies_are_never_cached,
     slow_requests_are_retried_once_at_most,
+    server_header_has_no_version,
     stream_to_postgres,
 );
 
