@@ -375,8 +375,8 @@ pub struct CacheProxy {
     pub session_cookie: String,
     /// Cookies that never change what the backends answer (an analytics cookie set by the pages' scripts):
     /// a request whose cookies are all among these is served from the cache, and they are removed before a
-    /// cached request reaches a backend. A request with any other cookie (the session cookie included, even
-    /// when listed here) is neither served from the cache nor stored, and reaches the backend as sent.
+    /// cached request reaches a backend. A request with any other cookie (the session cookie among them, which
+    /// cannot be listed here) is neither served from the cache nor stored, and reaches the backend as sent.
     #[serde(default)]
     pub harmless_cookies: Vec<CookieName>,
     /// How long the public port waits for a backend's response.

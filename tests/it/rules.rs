@@ -177,6 +177,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem",
     ),
     (
+        "NGX012",
+        "idr",
+        "    session_cookie: sessionid\n",
+        "    session_cookie: sessionid\n    harmless_cookies: [_ga, sessionid]\n",
+    ),
+    (
         "PG001",
         "catmaid",
         "    roles: [postgres-replica]",
