@@ -751,6 +751,17 @@ def https_context(site, https):
     }
 
 
+def cache_cookies(name, proxy):
+    """The cookie rule of the caching proxy: any cookie but the harmless ones makes a request private."""
+    session = proxy.get("session_cookie", "sessionid")
+    harmless = [c for c in proxy.get("harmless_cookies", []) if c != session]
+    note = (f"{', '.join(harmless)}; " if harmless else "none: ") + \
+        f"the session cookie {session} is never harmless"
+    regex = f"~^\\s*(?:(?:{'|'.join(harmless)})=[^;]*(?:;\\s*|\\z))+\\z" if harmless else None
+    return {"harmless": harmless, "note": note, "only_harmless_regex": regex,
+            "private_var": f"{name}_private", "upstream_var": f"{name}_upstream_cookie"}
+
+
 def cache_context(site, proxy):
     nginx, name, cache = site.nginx, stem(site), proxy["cache"]
     return {
@@ -762,8 +773,9 @@ def cache_context(site, proxy):
                   "max_size": size_nginx(parse_bytes(cache["max_size"])),
                   "inactive": duration_nginx(parse_micros(cache.get("inactive", "7d"))),
                   "valid": duration_nginx(parse_micros(cache.get("valid", "1h")))},
-        "session_cookie": proxy.get("session_cookie", "sessionid"),
-        "logged_in_var": f"{name}_logged_in",
+        "cookies": cache_cookies(name, proxy),
+        "upstream_host": proxy["server_name"], "upstream_proto": "https",
+        "next_upstream_tries": 2,
         "timeout": duration_nginx(parse_micros(proxy.get("timeout", "60s"))),
         "buster_port": proxy.get("buster_port"), "long": None, "maintenance": None,
     }

@@ -81,6 +81,8 @@ rules! {
         "nginx fetches OCSP responses from the responder named in the certificate, and needs a `resolver` to look that name up; without one it logs 'no resolver defined' and staples nothing. Give the DNS servers in `tls.resolver`; it is written only while stapling.";
     "NGX012" Warning "HSTS kept too briefly"
         "Strict-Transport-Security protects only while browsers remember it: below six months (a year with `preload`, which the browsers' lists require) a returning visitor is open to a downgrade again. Mozilla's guidelines give two years, sitewright's default.";
+    "NGX013" Error "The session cookie listed as harmless"
+        "The caching proxy serves from the cache, and stores, only requests whose cookies are all in `cache_proxy.harmless_cookies`; the session cookie marks a logged-in user, whose pages must never be stored nor served to others, so it cannot be harmless.";
     "PG001" Error "A host both primary and replica"
         "A server is either the primary or a streaming replica of it.";
     "PG002" Error "A PostgreSQL role without a postgres section"

@@ -133,6 +133,22 @@ fn nginx_versions(
             );
         }
     }
+    if let Some(proxy) = &nginx.cache_proxy {
+        for (i, cookie) in proxy.harmless_cookies.iter().enumerate() {
+            if cookie.0 == proxy.session_cookie {
+                out.push(
+                    Diagnostic::error(
+                        doc.value_pos(&format!("/nginx/cache_proxy/harmless_cookies/{i}")),
+                        format!(
+                            "`{}` is the session cookie, which always bypasses the cache: a logged-in user's pages must never be stored; remove it from `harmless_cookies`",
+                            cookie.0
+                        ),
+                    )
+                    .rule("NGX013"),
+                );
+            }
+        }
+    }
     if let Some(https) = &nginx.https {
         proxy_buffers(https, doc, out);
         let need = https.proxy_buffers.total() * u64::from(https.expected_connections);

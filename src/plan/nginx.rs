@@ -116,6 +116,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             Origin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
             Origin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
             Origin::new("gzip_types", None, Some("application/json included, as CATMAID's documents ask")),
+            server_tokens(),
         ]);
         out.push(server);
     }
@@ -140,20 +141,46 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                 Some("a public read-only site: the backends' cache headers are ignored"),
             ),
             Origin::new(
+                "proxy_cache",
+                None,
+                Some("the public and buster servers share the cache; the long-timeout server, whose backends may be read-write, has none"),
+            ),
+            Origin::new(
+                "proxy_cache_key",
+                None,
+                Some("the URI alone: every cached request goes upstream with the public name and scheme, so the buster refreshes what the public server serves"),
+            ),
+            Origin::new(
                 "proxy_cache_bypass",
                 Some("/nginx/cache_proxy/buster_port"),
-                Some("the buster fetches afresh; a session cookie bypasses the cache"),
+                Some("the buster fetches afresh; a cookie other than the harmless ones bypasses the cache"),
             ),
             Origin::new(
                 "proxy_no_cache",
-                Some("/nginx/cache_proxy/session_cookie"),
-                Some("nothing a logged-in user sees is stored"),
+                Some("/nginx/cache_proxy/harmless_cookies"),
+                Some("nothing fetched with a cookie other than the harmless ones (the session cookie among them) is stored"),
+            ),
+            Origin::new(
+                "proxy_set_header",
+                Some("/nginx/cache_proxy/server_name"),
+                Some("every server sends the public name and https upstream, never the client's Host and scheme; a cached request goes with no cookie"),
             ),
             Origin::new(
                 "proxy_read_timeout",
                 Some("/nginx/cache_proxy/timeout"),
                 None,
             ),
+            Origin::new(
+                "proxy_next_upstream_tries",
+                None,
+                Some("the first backend and one retry, so a slow request never runs on every backend"),
+            ),
+            Origin::new(
+                "proxy_next_upstream_timeout",
+                None,
+                Some("the server's own timeout (`timeout`, or `long_timeout.timeout`): no retry once it has run out, so a request costs its timeout and at most one retry"),
+            ),
+            server_tokens(),
             Origin::new("if", Some("/nginx/cache_proxy/maintenance/flag"), None),
             Origin::new(
                 "try_files",
@@ -164,6 +191,15 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         out.push(server);
     }
     out
+}
+
+/// `server_tokens off;` in every http server: no nginx version in the Server header or error pages.
+fn server_tokens() -> Origin {
+    Origin::new(
+        "server_tokens",
+        None,
+        Some("off: the Server header and error pages do not tell which nginx version runs"),
+    )
 }
 
 /// How proxy_busy_buffers_size was derived. It is always written: nginx's own default (twice the
@@ -376,6 +412,46 @@ fn https_context(site: &Site, nginx: &Nginx, https: &Https, host: &Host) -> Valu
     })
 }
 
+/// How many backends one request of the caching proxy may reach: the first, and one retry when it
+/// fails fast (an error, or a timeout before the server's own timeout has run out).
+const NEXT_UPSTREAM_TRIES: u32 = 2;
+
+/// The caching proxy's cookie rule: a request with only harmless cookies (or none) is what an
+/// anonymous client sends, so it is cached, and reaches the backend with no cookie at all; any
+/// other cookie (the session cookie among them, even when listed as harmless) makes it private:
+/// never served from the cache nor stored, and passed on as sent.
+fn cookies(stem: &str, proxy: &CacheProxy) -> Value {
+    let harmless: Vec<&str> = proxy
+        .harmless_cookies
+        .iter()
+        .map(|c| c.0.as_str())
+        .filter(|c| *c != proxy.session_cookie)
+        .collect();
+    // Cookie names are letters, digits and `_` (the schema's pattern), so they need no escaping in
+    // the regular expression; `\z` ends it, since nginx would read `$` as a variable.
+    let only_harmless = (!harmless.is_empty())
+        .then(|| format!(r"~^\s*(?:(?:{})=[^;]*(?:;\s*|\z))+\z", harmless.join("|")));
+    let note = if harmless.is_empty() {
+        format!(
+            "none: the session cookie {} is never harmless",
+            proxy.session_cookie
+        )
+    } else {
+        format!(
+            "{}; the session cookie {} is never harmless",
+            harmless.join(", "),
+            proxy.session_cookie
+        )
+    };
+    json!({
+        "harmless": harmless,
+        "note": note,
+        "only_harmless_regex": only_harmless,
+        "private_var": format!("{stem}_private"),
+        "upstream_var": format!("{stem}_upstream_cookie"),
+    })
+}
+
 fn cache_context(site: &Site, nginx: &Nginx, proxy: &CacheProxy) -> Value {
     let stem = stem(site);
     let maintenance = proxy.maintenance.as_ref().map(|m| {
@@ -417,8 +493,13 @@ fn cache_context(site: &Site, nginx: &Nginx, proxy: &CacheProxy) -> Value {
             "inactive": proxy.cache.inactive.to_nginx(),
             "valid": proxy.cache.valid.to_nginx(),
         },
-        "session_cookie": proxy.session_cookie,
-        "logged_in_var": format!("{stem}_logged_in"),
+        "cookies": cookies(&stem, proxy),
+        // The name and scheme every server sends upstream: what a public HTTPS client reaches, so
+        // that the buster refreshes, under the one key, what that client would be given.
+        "upstream_host": proxy.server_name,
+        "upstream_proto": "https",
+        // One request, one retry at most: a slow backend costs its timeout once, not once per backend.
+        "next_upstream_tries": NEXT_UPSTREAM_TRIES,
         "timeout": proxy.timeout.to_nginx(),
         "buster_port": proxy.buster_port.map(|p| p.0),
         "long": long,

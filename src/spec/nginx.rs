@@ -373,10 +373,23 @@ pub struct CacheProxy {
     #[serde(default = "default_session_cookie")]
     #[schemars(regex(pattern = crate::spec::scalar::COOKIE_PATTERN), example = &"sessionid")]
     pub session_cookie: String,
+    /// Cookies that never change what the backends answer (an analytics cookie set by the pages' scripts):
+    /// a request whose cookies are all among these is served from the cache, and they are removed before a
+    /// cached request reaches a backend. A request with any other cookie (the session cookie among them, which
+    /// cannot be listed here) is neither served from the cache nor stored, and reaches the backend as sent.
+    #[serde(default)]
+    pub harmless_cookies: Vec<CookieName>,
     /// How long the public port waits for a backend's response.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
 }
+
+/// A cookie's name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct CookieName(
+    #[schemars(regex(pattern = crate::spec::scalar::COOKIE_PATTERN), example = &"_ga")] pub String,
+);
 
 fn default_session_cookie() -> String {
     "sessionid".to_owned()

@@ -183,3 +183,39 @@ fn warnings_fail_only_when_denied_and_json_is_for_ci() {
     assert!(d["line"].as_u64().unwrap() > 0 && d["column"].as_u64().unwrap() > 0);
     assert_eq!(json.stderr, "", "JSON mode prints nothing else");
 }
+
+#[test]
+fn the_caching_proxy_says_why_it_retries_once_and_hides_its_version() {
+    let idr = |key: &str| {
+        Sitewright::new()
+            .arg("explain")
+            .arg(fixture("idr/site.yaml"))
+            .args([
+                "--host",
+                "idr-proxy",
+                "/etc/nginx/conf.d/idr-cache.conf",
+                key,
+            ])
+            .run()
+    };
+    idr("proxy_next_upstream_tries")
+        .code(0)
+        .stdout_has("proxy_next_upstream_tries 2;\n")
+        .stdout_has("the first backend and one retry");
+    idr("proxy_next_upstream_timeout")
+        .code(0)
+        .stdout_has("proxy_next_upstream_timeout 10m;\n")
+        .stdout_has("no retry once it has run out");
+    idr("server_tokens")
+        .code(0)
+        .stdout_has("server_tokens off;\n")
+        .stdout_has("do not tell which nginx version runs");
+    explain(&[
+        "--host",
+        "web1",
+        "/etc/nginx/conf.d/catmaid.conf",
+        "server_tokens",
+    ])
+    .code(0)
+    .stdout_has("server_tokens off;\n");
+}

@@ -570,6 +570,16 @@ struct Idr {
 }
 
 fn idr(target: &Target, backend: &Backend, long_backend: &Backend) -> Idr {
+    idr_edited(target, backend, long_backend, |s| s)
+}
+
+/// [`idr`] with `edit` applied to the spec on loopback.
+fn idr_edited(
+    target: &Target,
+    backend: &Backend,
+    long_backend: &Backend,
+    edit: impl Fn(String) -> String,
+) -> Idr {
     let work = temp_dir();
     let ports = Ports::new(backend.port, long_backend.port);
     certificate(work.path());
@@ -579,7 +589,7 @@ fn idr(target: &Target, backend: &Backend, long_backend: &Backend) -> Idr {
         "<h1>IDR is down for maintenance</h1>\n",
     )
     .unwrap();
-    let spec = for_target(&on_loopback("idr", work.path(), &ports), target);
+    let spec = for_target(&edit(on_loopback("idr", work.path(), &ports)), target);
     let tree = render(&spec, work.path());
     let layout = host_layout(
         &tree,
@@ -692,6 +702,206 @@ fn maintenance(target: &Target) {
     }
 }
 
+/// The public server's name, as IDR's fixture writes it.
+const IDR_NAME: &str = "idr.openmicroscopy.org";
+
+/// A request through the buster port (an SSH tunnel's `localhost:9000`, plain HTTP) reaches the
+/// backend with the public name and scheme, so the copy it stores is the public one; a public
+/// client's forged Host does not reach the backend either.
+fn buster_does_not_poison_the_public_cache(target: &Target) {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(target, &backend, &long_backend);
+    let busted = curl(
+        &format!("http://127.0.0.1:{}/webclient/?show=1", site.ports.buster),
+        &["-H", "Host: localhost:9000"],
+    );
+    assert_eq!(busted.status, 200);
+    assert_eq!(backend.last_header("host").as_deref(), Some(IDR_NAME));
+    assert_eq!(
+        backend.last_header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
+    let public = curl(
+        &format!("https://127.0.0.1:{}/webclient/?show=1", site.ports.https),
+        &[],
+    );
+    assert_eq!(public.header("x-cache-status"), Some("HIT"));
+    assert!(
+        public
+            .body
+            .contains(&format!("proto=https base=https://{IDR_NAME} ")),
+        "the public server serves what the buster stored, made for the public name and scheme: {}",
+        public.body
+    );
+    let forged = curl(
+        &format!("https://127.0.0.1:{}/webclient/forged", site.ports.https),
+        &["-H", "Host: evil.example", "-H", "X-Forwarded-Proto: http"],
+    );
+    assert!(
+        forged
+            .body
+            .contains(&format!("proto=https base=https://{IDR_NAME} ")),
+        "{}",
+        forged.body
+    );
+    assert_eq!(
+        backend.all("host"),
+        [Some(IDR_NAME.to_owned()), Some(IDR_NAME.to_owned())]
+    );
+}
+
+/// What the long-timeout port fetches from its read-write backend is never served by the public
+/// server, nor by itself from a cache.
+fn long_timeout_is_never_a_public_hit(target: &Target) {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(target, &backend, &long_backend);
+    let long_url = format!("http://127.0.0.1:{}/webgateway/big", site.ports.long);
+    let long = curl(&long_url, &["-H", "Host: localhost:8009"]);
+    assert_eq!(long.status, 200);
+    assert!(
+        long.body.starts_with("readwrite /webgateway/big"),
+        "{}",
+        long.body
+    );
+    assert_eq!(long_backend.last_header("host").as_deref(), Some(IDR_NAME));
+    assert_eq!(
+        long_backend.last_header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
+    let public = curl(
+        &format!("https://127.0.0.1:{}/webgateway/big", site.ports.https),
+        &[],
+    );
+    assert!(
+        public.body.starts_with("readonly /webgateway/big"),
+        "the public server served what the long-timeout port fetched: {}",
+        public.body
+    );
+    assert_eq!(public.header("x-cache-status"), Some("MISS"));
+    let again = curl(&long_url, &[]);
+    assert!(
+        again.body.starts_with("readwrite /webgateway/big #2"),
+        "{}",
+        again.body
+    );
+    assert!(
+        long.header("x-cache-status").is_none() && again.header("x-cache-status").is_none(),
+        "the long-timeout port has no cache: {:?}",
+        again.headers
+    );
+}
+
+/// A cookie other than the harmless ones makes a request private: it reaches the backend as sent,
+/// and its answer is neither served from the cache nor stored; a harmless cookie never reaches the
+/// backend of a cached request. (IDR's spec lists `_ga` as harmless here.)
+fn other_cookies_are_never_cached(target: &Target) {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr_edited(target, &backend, &long_backend, |s| {
+        s.replace(
+            "    session_cookie: sessionid\n",
+            "    session_cookie: sessionid\n    harmless_cookies: [_ga, _gid]\n",
+        )
+    });
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", site.ports.https);
+    let buster = |path: &str| format!("http://127.0.0.1:{}{path}", site.ports.buster);
+
+    for (cookie, path) in [
+        ("Cookie: csrftoken=zzz", "/webclient/a"),
+        ("Cookie: _ga=GA1.1; csrftoken=zzz", "/webclient/b"),
+        ("Cookie: csrftoken=zzz; _ga=GA1.1", "/webclient/c"),
+        ("Cookie: _gax=1", "/webclient/d"),
+    ] {
+        for _ in 0..2 {
+            let private = curl(&url(path), &["-H", cookie]);
+            assert_eq!(private.header("x-cache-status"), Some("BYPASS"), "{cookie}");
+        }
+        let sent = cookie.trim_start_matches("Cookie: ");
+        assert_eq!(
+            backend.last_header("cookie").as_deref(),
+            Some(sent),
+            "a private request reaches the backend as sent"
+        );
+        // Through the buster too: fetched, and not stored.
+        let busted = curl(&buster(path), &["-H", cookie]);
+        assert_eq!(busted.header("x-cache-status"), Some("BYPASS"), "{cookie}");
+        let anonymous = curl(&url(path), &[]);
+        assert_eq!(
+            anonymous.header("x-cache-status"),
+            Some("MISS"),
+            "nothing fetched with {cookie} was stored"
+        );
+        assert!(anonymous.body.ends_with(" cookie=\n"), "{}", anonymous.body);
+        assert_eq!(backend.last_header("cookie"), None);
+    }
+
+    // Harmless cookies only: cached, and the backend never sees them.
+    let first = curl(&url("/webclient/e"), &["-H", "Cookie: _ga=GA1.1; _gid=2"]);
+    assert_eq!(first.header("x-cache-status"), Some("MISS"));
+    assert!(first.body.ends_with(" cookie=\n"), "{}", first.body);
+    assert_eq!(backend.last_header("cookie"), None);
+    let anonymous = curl(&url("/webclient/e"), &[]);
+    assert_eq!(anonymous.header("x-cache-status"), Some("HIT"));
+    let with_ga = curl(&url("/webclient/e"), &["-H", "Cookie: _ga=GA1.2"]);
+    assert_eq!(with_ga.header("x-cache-status"), Some("HIT"));
+    assert!(
+        backend.all("cookie").iter().all(|c| c
+            .as_deref()
+            .is_none_or(|c| c.contains("csrftoken") || c.contains("_gax"))),
+        "{:?}",
+        backend.all("cookie")
+    );
+}
+
+/// A request slower than the public timeout (3s here) over three backends costs that timeout and
+/// at most one retry, not the timeout once per backend.
+fn slow_requests_are_retried_once_at_most(target: &Target) {
+    let (first, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let (second, third) = (Backend::start("readonly2"), Backend::start("readonly3"));
+    let backends = format!(
+        "backends: [127.0.0.1:{}, 127.0.0.1:{}, 127.0.0.1:{}]",
+        first.port, second.port, third.port
+    );
+    let site = idr_edited(target, &first, &long_backend, |s| {
+        Regex::new(r"backends: \[127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+\]")
+            .unwrap()
+            .replace(&s, backends.as_str())
+            .replace("    timeout: 60s\n", "    timeout: 3s\n")
+    });
+    let started = std::time::Instant::now();
+    let slow = curl(
+        &format!("https://127.0.0.1:{}/webclient/slow", site.ports.https),
+        &["-H", "X-Sleep: 5"],
+    );
+    let took = started.elapsed();
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    let tried = first.requests() + second.requests() + third.requests();
+    assert!(
+        took < std::time::Duration::from_secs(7),
+        "a 3s timeout took {took:?} over {tried} backends"
+    );
+    assert!((1..=2).contains(&tried), "{tried} backends were tried");
+}
+
+/// No server tells which nginx version runs, on any port.
+fn server_header_has_no_version(target: &Target) {
+    let (backend, long_backend) = (Backend::start("readonly"), Backend::start("readwrite"));
+    let site = idr(target, &backend, &long_backend);
+    let work = temp_dir();
+    let catmaid = Backend::start("catmaid");
+    let (ports, _nginx, _) = catmaid_web(work.path(), target, &catmaid, |s| s);
+    for url in [
+        format!("https://127.0.0.1:{}/webclient/", site.ports.https),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.http),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.buster),
+        format!("http://127.0.0.1:{}/webclient/", site.ports.long),
+        format!("https://127.0.0.1:{}/api/x", ports.https),
+        format!("http://127.0.0.1:{}/api/x", ports.http),
+    ] {
+        let response = curl(&url, &[]);
+        assert_eq!(response.header("server"), Some("nginx"), "{url}");
+    }
+}
+
 /// CATMAID's stream block on db1, in front of a real PostgreSQL 16: psql reaches it through nginx.
 fn stream_to_postgres(target: &Target) {
     let pg = Binaries::of(16);
@@ -760,6 +970,11 @@ on_both!(
     cache_and_buster,
     logged_in_user,
     maintenance,
+    buster_does_not_poison_the_public_cache,
+    long_timeout_is_never_a_public_hit,
+    other_cookies_are_never_cached,
+    slow_requests_are_retried_once_at_most,
+    server_header_has_no_version,
     stream_to_postgres,
 );
 

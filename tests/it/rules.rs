@@ -183,6 +183,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "hsts: { max_age: 30d,",
     ),
     (
+        "NGX013",
+        "idr",
+        "    session_cookie: sessionid\n",
+        "    session_cookie: sessionid\n    harmless_cookies: [_ga, sessionid]\n",
+    ),
+    (
         "PG001",
         "catmaid",
         "    roles: [postgres-replica]",
