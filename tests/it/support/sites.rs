@@ -257,6 +257,13 @@ fn cache_proxy(rng: &mut Rng, proxy_address: &str, backends: &[String], out: &mu
     if rng.chance(40) {
         let _ = writeln!(
             out,
+            "    harmless_cookies: [{}]",
+            rng.pick(&["_ga", "_ga, _gid", "sessionid"])
+        );
+    }
+    if rng.chance(40) {
+        let _ = writeln!(
+            out,
             "    session_cookie: {}",
             rng.pick(&["sessionid", "omero_session", "csrf_session"])
         );
