@@ -746,7 +746,7 @@ def https_context(site, https):
         "proxy_buffer_size": size_directive_nginx(header),
         "proxy_buffers": {"count": buffers["count"], "size": size_directive_nginx(one)},
         "proxy_busy_buffers_size": size_directive_nginx(busy),
-        "static_locations": [{"url": s["url"], "alias": s["root"].rstrip("/") + "/"}
+        "static_locations": [{"url": s["url"], "alias": s["folder"].rstrip("/") + "/"}
                              for s in https.get("static_locations", [])],
     }
 

@@ -79,6 +79,8 @@ rules! {
         "The TLS groups sitewright writes follow `nginx.openssl` (X25519MLKEM768 from OpenSSL 3.5), and an nginx built with an older OpenSSL refuses to start with them. Versions are compared by major.minor with the builds of Debian 11 (nginx 1.18, OpenSSL 1.1), Debian 12 (1.22, 3.0), Debian 13 (1.26, 3.5), Ubuntu 20.04 (1.18, 1.1), Ubuntu 22.04 (1.18, 3.0), Ubuntu 24.04 (1.24, 3.0) and RHEL 9 (1.20, 1.22 or 1.24, with 3.0). For an nginx built another way, check `nginx -V` and keep the warning.";
     "NGX011" Error "OCSP stapling without a resolver"
         "nginx fetches OCSP responses from the responder named in the certificate, and needs a `resolver` to look that name up; without one it logs 'no resolver defined' and staples nothing. Give the DNS servers in `tls.resolver`; it is written only while stapling.";
+    "NGX012" Error "A static folder that holds private files"
+        "Everything under a static location's `folder` is served to anyone who asks (nginx's `alias`: with `url: /static/`, /static/app.css is FOLDER/app.css). So the folder may hold neither the Django project (the folder of `django.settings_file`, or a parent of it) and its settings module, nor a TLS certificate or key the spec names, nor a secret file, nor PostgreSQL's data or configuration directory, and may not lie inside those directories. Serve a folder of public files only, such as the project's STATIC_ROOT.";
     "PG001" Error "A host both primary and replica"
         "A server is either the primary or a streaming replica of it.";
     "PG002" Error "A PostgreSQL role without a postgres section"

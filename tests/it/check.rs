@@ -430,7 +430,7 @@ fn nginx_values_that_would_break_out_of_their_token_are_refused_where_they_are()
     catmaid_with("server_name: catmaid.example.org", "server_name: \"catmaid.example.org; return 200\"")
         .code(1)
         .stderr_has("error: expected a DNS name of lower-case letters, digits, `-` and `.`, such as catmaid.example.org, found a string `\"catmaid.example.org; return 200\"`");
-    catmaid_with("root: /srv/catmaid/static", "root: /srv/$host/static")
+    catmaid_with("folder: /srv/catmaid/static", "folder: /srv/$host/static")
         .code(1)
         .stderr_has("error: expected an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt, found a string `/srv/$host/static`");
 }
@@ -709,4 +709,87 @@ fn the_memory_warning_names_the_spec_value_to_lower() {
     check(&spec).code(0).stderr_has(
         "site.yaml:21:15: warning[PG023]: no WAL archive, no replication slot, and 256MB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive",
     );
+}
+
+/// The line (1-based) of the first line of `spec` that contains `text`.
+fn line_of(spec: &str, text: &str) -> usize {
+    spec.lines().position(|l| l.contains(text)).unwrap() + 1
+}
+
+#[test]
+fn the_old_static_root_key_says_what_to_write_instead() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replacen(
+            "folder: /srv/catmaid/static",
+            "root: /srv/catmaid/static",
+            1,
+        );
+    let line = line_of(&spec, "root: /srv/catmaid/static");
+    let outcome = check(&spec);
+    outcome.code(1).stderr_has(&format!(
+        "site.yaml:{line}:9: error: `root` is now `folder`, since it always worked as nginx's `alias`, not `root`: the folder itself is served at `url`, so with `url: /static/`, /static/app.css is FOLDER/app.css; write `folder: /srv/catmaid/static` if that folder is the one to serve\n"
+    ));
+    assert!(
+        !outcome.stderr.contains("missing key") && !outcome.stderr.contains("unknown key"),
+        "one error, not a generic one beside it:\n{}",
+        outcome.stderr
+    );
+    outcome.stderr_has("site.yaml: 1 error, 0 warnings");
+}
+
+#[test]
+fn a_static_folder_that_holds_private_files_is_refused_at_its_value() {
+    let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let cases = [
+        (
+            "/srv/catmaid",
+            "nginx would serve everything under /srv/catmaid/ at /static/, and it holds the Django project's folder (of django.settings_file) /srv/catmaid/django/projects/mysite: serve a folder of public files only",
+        ),
+        (
+            "/srv/catmaid/django/projects/mysite",
+            "nginx would serve everything under /srv/catmaid/django/projects/mysite/ at /static/, and it holds the Django project's folder (of django.settings_file) /srv/catmaid/django/projects/mysite: serve a folder of public files only",
+        ),
+        (
+            "/etc/nginx/ssl",
+            "nginx would serve everything under /etc/nginx/ssl/ at /static/, and it holds a TLS private key /etc/nginx/ssl/server.key: serve a folder of public files only",
+        ),
+        (
+            "/etc/ssl/postgresql",
+            "nginx would serve everything under /etc/ssl/postgresql/ at /static/, and it holds PostgreSQL's TLS private key /etc/ssl/postgresql/private/server.key: serve a folder of public files only",
+        ),
+        (
+            "/var/lib/postgresql/16/main/pg_wal",
+            "/var/lib/postgresql/16/main/pg_wal is inside PostgreSQL's data directory /var/lib/postgresql/16/main: nginx would serve its files at /static/; serve a folder of public files only",
+        ),
+        (
+            "/etc/postgresql",
+            "nginx would serve everything under /etc/postgresql/ at /static/, and it holds PostgreSQL's configuration directory /etc/postgresql/16/main: serve a folder of public files only",
+        ),
+    ];
+    for (folder, message) in cases {
+        let spec = base.replacen(
+            "folder: /srv/catmaid/static",
+            &format!("folder: {folder}"),
+            1,
+        );
+        let line = line_of(&spec, &format!("folder: {folder}"));
+        check(&spec).code(1).stderr_has(&format!(
+            "site.yaml:{line}:17: error[NGX012]: {message}; see site.yaml:"
+        ));
+    }
+    // The static folder of a project laid out as Django's startproject does is inside the
+    // project's base folder, not a parent of the settings module's folder: allowed.
+    let spec = base.replacen(
+        "folder: /srv/catmaid/static",
+        "folder: /srv/catmaid/django/static",
+        1,
+    );
+    check(&spec).code(0);
+    // `/` holds everything, and is not an absolute path of the schema's kind.
+    let spec = base.replacen("folder: /srv/catmaid/static", "folder: /", 1);
+    let line = spec.lines().position(|l| l.trim() == "folder: /").unwrap() + 1;
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:17: error: expected an absolute path"
+    ));
 }

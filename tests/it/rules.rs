@@ -183,6 +183,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "    roles: [postgres-replica, postgres-primary]",
     ),
     (
+        "NGX012",
+        "catmaid",
+        "folder: /srv/catmaid/static",
+        "folder: /srv/catmaid",
+    ),
+    (
+        "NGX012",
+        "catmaid",
+        "folder: /srv/catmaid/tiles",
+        "folder: /etc/nginx",
+    ),
+    (
         "PG003",
         "catmaid",
         "    roles: [postgres-replica]",
