@@ -793,3 +793,93 @@ fn a_static_folder_that_holds_private_files_is_refused_at_its_value() {
         "site.yaml:{line}:17: error: expected an absolute path"
     ));
 }
+
+#[test]
+fn extra_may_not_set_what_a_typed_field_or_the_site_decides() {
+    let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let spec = base.replacen(
+        "  extra:\n",
+        "  extra:\n    DEBUG: true\n    ALLOWED_HOSTS: ['*']\n    SECURE_HSTS_SECONDS: 3600\n    SESSION_COOKIE_SECURE: false\n    CACHES: {}\n    SILENCED_SYSTEM_CHECKS: [security.W004]\n    LOGGING: { version: 1 }\n",
+        1,
+    );
+    let at = |key: &str| line_of(&spec, &format!("    {key}:"));
+    let outcome = check(&spec);
+    outcome.code(1);
+    for (key, message) in [
+        (
+            "DEBUG",
+            "sitewright writes DEBUG itself: False on a production site, since DEBUG shows code and settings to anyone who causes an error; remove it from extra",
+        ),
+        (
+            "ALLOWED_HOSTS",
+            "ALLOWED_HOSTS is written from `django.allowed_hosts`, with the server names nginx serves the application under always added: set it there, not in extra",
+        ),
+        (
+            "SECURE_HSTS_SECONDS",
+            "SECURE_HSTS_SECONDS is written from `nginx.https.tls.hsts.max_age`, so that Django says what nginx's Strict-Transport-Security header says: set it there, not in extra",
+        ),
+        (
+            "SESSION_COOKIE_SECURE",
+            "sitewright writes SESSION_COOKIE_SECURE itself: the site is served over nginx's TLS, and this is what `manage.py check --deploy` asks of such a site; remove it from extra",
+        ),
+        (
+            "CACHES",
+            "CACHES is written from `django.cache`, with the backend's name as the Django version knows it: set it there, not in extra",
+        ),
+        (
+            "SILENCED_SYSTEM_CHECKS",
+            "SILENCED_SYSTEM_CHECKS is written from `nginx.https.tls.hsts`, which silences only the deploy checks of the HSTS choices made there on purpose, so that `check --deploy` still speaks of everything else: set it there, not in extra",
+        ),
+    ] {
+        outcome.stderr_has(&format!(
+            "site.yaml:{}:5: error[DJ009]: {message}\n",
+            at(key)
+        ));
+    }
+    // LOGGING has no typed field: extra may replace it.
+    outcome.stderr_has("site.yaml: 6 errors, 0 warnings");
+}
+
+#[test]
+fn secure_proxy_ssl_header_is_refused_with_what_is_wrong_with_its_value() {
+    let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let with = |value: &str| {
+        base.replacen(
+            "  extra:\n",
+            &format!("  extra:\n    SECURE_PROXY_SSL_HEADER: {value}\n"),
+            1,
+        )
+    };
+    let decided = "error[DJ009]: sitewright writes SECURE_PROXY_SSL_HEADER itself: (\"HTTP_X_FORWARDED_PROTO\", \"https\") exactly behind nginx.https, which overwrites X-Forwarded-Proto on every request (a client can forge any other header, and another value makes Django redirect forever), and none without it, where nothing overwrites a header; remove it from extra\n";
+    let https_line = line_of(&base, "  https:");
+
+    // The right value: only that sitewright writes it already.
+    let spec = with("{ tuple: [HTTP_X_FORWARDED_PROTO, https] }");
+    let line = line_of(&spec, "SECURE_PROXY_SSL_HEADER");
+    let outcome = check(&spec);
+    outcome
+        .code(1)
+        .stderr_has(&format!("site.yaml:{line}:5: {decided}"))
+        .stderr_has("site.yaml: 1 error, 0 warnings");
+
+    // Inverted: Django would redirect forever.
+    let spec = with("{ tuple: [HTTP_X_FORWARDED_PROTO, http] }");
+    check(&spec)
+        .code(1)
+        .stderr_has(&format!("site.yaml:{line}:5: {decided}"))
+        .stderr_has(&format!(
+            "site.yaml:{line}:30: error[DJ006]: nginx sends X-Forwarded-Proto `https` for every HTTPS request, so with `http` Django takes each for plain HTTP and redirects it to HTTPS forever; the one value that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\"); see site.yaml:{https_line}:3\n"
+        ));
+
+    // A header a client can forge.
+    let spec = with("{ tuple: [HTTP_X_FORWARDED_SSL, \"on\"] }");
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:30: error[DJ006]: Django would trust a header that nginx does not overwrite: only X-Forwarded-Proto (HTTP_X_FORWARDED_PROTO) is set by nginx on every request; the one value that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\"); see site.yaml:{https_line}:3\n"
+    ));
+
+    // Not a pair.
+    let spec = with("HTTP_X_FORWARDED_PROTO");
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:30: error[DJ006]: SECURE_PROXY_SSL_HEADER is a pair of the header and the value that means HTTPS: the one that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\")"
+    ));
+}

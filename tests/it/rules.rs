@@ -71,22 +71,28 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  extra:\n    SECURE_PROXY_SSL_HEADER: { tuple: [HTTP_X_FORWARDED_SSL, \"on\"] }\n",
     ),
     (
-        "DJ007",
+        "DJ006",
         "catmaid",
         "  extra:\n",
-        "  extra:\n    SECURE_HSTS_SECONDS: 3600\n",
-    ),
-    (
-        "DJ008",
-        "catmaid",
-        "  extra:\n",
-        "  extra:\n    ALLOWED_HOSTS: [other.example.org]\n",
+        "  extra:\n    SECURE_PROXY_SSL_HEADER: { tuple: [HTTP_X_FORWARDED_PROTO, http] }\n",
     ),
     (
         "DJ009",
         "catmaid",
         "  extra:\n",
         "  extra:\n    SECRET_KEY: not-here\n",
+    ),
+    (
+        "DJ009",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    DEBUG: true\n",
+    ),
+    (
+        "DJ009",
+        "catmaid",
+        "  extra:\n",
+        "  extra:\n    SECURE_HSTS_SECONDS: 3600\n",
     ),
     ("DJ010", "catmaid", "version: \"5.2\"", "version: \"1.0\""),
     ("DJ011", "catmaid", "version: \"5.2\"", "version: \"6.1\""),
@@ -177,12 +183,6 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "      profile: intermediate\n      ocsp_stapling: true\n      trusted_certificate: /etc/ssl/certs/chain.pem",
     ),
     (
-        "PG001",
-        "catmaid",
-        "    roles: [postgres-replica]",
-        "    roles: [postgres-replica, postgres-primary]",
-    ),
-    (
         "NGX012",
         "catmaid",
         "folder: /srv/catmaid/static",
@@ -193,6 +193,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "catmaid",
         "folder: /srv/catmaid/tiles",
         "folder: /etc/nginx",
+    ),
+    (
+        "PG001",
+        "catmaid",
+        "    roles: [postgres-replica]",
+        "    roles: [postgres-replica, postgres-primary]",
     ),
     (
         "PG003",
