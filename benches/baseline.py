@@ -746,7 +746,7 @@ def https_context(site, https):
         "proxy_buffer_size": size_directive_nginx(header),
         "proxy_buffers": {"count": buffers["count"], "size": size_directive_nginx(one)},
         "proxy_busy_buffers_size": size_directive_nginx(busy),
-        "static_locations": [{"url": s["url"], "alias": s["root"].rstrip("/") + "/"}
+        "static_locations": [{"url": s["url"], "alias": s["folder"].rstrip("/") + "/"}
                              for s in https.get("static_locations", [])],
     }
 
@@ -888,7 +888,8 @@ def django_context(site, host):
             silenced.append({"id": "security.W021", "why": "tls.hsts.preload is off: a preload list entry is hard to undo, so only when asked"})
         if not subdomains:
             silenced.append({"id": "security.W005", "why": "tls.hsts.include_subdomains is off: not every subdomain serves HTTPS"})
-        tls = {"hsts_seconds": seconds, "hsts_subdomains": subdomains, "hsts_preload": preload,
+        tls = {"proxy_ssl_header": {TUPLE_MARK: ["HTTP_X_FORWARDED_PROTO", "https"]},
+               "hsts_seconds": seconds, "hsts_subdomains": subdomains, "hsts_preload": preload,
                "silenced": silenced}
     settings = [{"name": "LOGGING", "value": {
         "version": 1, "disable_existing_loggers": False,

@@ -57,7 +57,7 @@ def site(n):
             "      protocol: asgi\n"
             "    static_locations:\n"
             "      - url: /static/\n"
-            "        root: /srv/app/static\n"
+            "        folder: /srv/app/static\n"
             "    client_body_buffer_size: 512kB\n"
             "    expected_connections: 100\n"
         )

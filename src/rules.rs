@@ -35,14 +35,10 @@ rules! {
         "`django.database.replicas` adds read-only connections to the hosts it names; each must have the postgres-replica role.";
     "DJ005" Error "A reserved dict key in extra"
         "sitewright writes Python tuples through a dict with the single key `__tuple__`, so no extra setting may use that key.";
-    "DJ006" Error "Django trusts a header nginx does not overwrite"
-        "SECURE_PROXY_SSL_HEADER makes Django believe a request came over HTTPS when the header says so. A client can send any header; only one that nginx overwrites on every request (X-Forwarded-Proto, with $scheme) is safe to trust.";
-    "DJ007" Warning "Django's HSTS disagrees with nginx's"
-        "nginx sends Strict-Transport-Security and hides Django's; Django's SECURE_HSTS_* settings should say the same, or `check --deploy` and the browser see different policies.";
-    "DJ008" Error "ALLOWED_HOSTS does not cover a server name"
-        "Django answers 400 Bad Request for a host name not in ALLOWED_HOSTS; every name nginx serves the application under must be in it.";
-    "DJ009" Error "extra sets a setting written from the spec"
-        "SECRET_KEY and DATABASES are written from `django.secret_key` and `django.database`, so that secrets are read at run time; set them there, not in `extra`.";
+    "DJ006" Error "A SECURE_PROXY_SSL_HEADER other than the one nginx makes true"
+        "SECURE_PROXY_SSL_HEADER makes Django believe a request came over HTTPS when the header says so. A client can send any header; only one that nginx overwrites on every request (X-Forwarded-Proto, with $scheme) is safe to trust, and nginx writes `https` in it for HTTPS. So the one right value is (\"HTTP_X_FORWARDED_PROTO\", \"https\"): another header can be forged, and another value (such as an inverted \"http\") makes Django take every HTTPS request for plain HTTP and redirect it forever. sitewright writes that value itself behind nginx.https, so `extra` also trips DJ009.";
+    "DJ009" Error "extra sets a setting that a typed field or the site decides"
+        "`extra` is written last, so it would replace what sitewright writes. It may not set a setting that a typed field decides (SECRET_KEY and DATABASES, so that secrets are read at run time; ALLOWED_HOSTS; CACHES, SESSION_ENGINE and EMAIL_*; the HSTS settings, as nginx sends them) nor one the site decides (DEBUG, SECURE_PROXY_SSL_HEADER, the secure cookies and the rest of what `check --deploy` asks of a site served over TLS). The error names the field to set instead, or why sitewright decides it. The list is the one the plan writes the module from (`WRITTEN` in src/plan/django.rs); `sitewright explain` on the settings file shows where each comes from.";
     "DJ010" Error "A Django older than sitewright writes for"
         "The settings module sitewright writes is for Django 3.2 and later: it sets SECURE_REFERRER_POLICY (from 3.0) and names the cache backends as 3.2 and later name them. Upgrade Django, or keep that site's settings by hand.";
     "DJ011" Warning "A Django newer than sitewright knows"
@@ -83,6 +79,8 @@ rules! {
         "Strict-Transport-Security protects only while browsers remember it: below six months (a year with `preload`, which the browsers' lists require) a returning visitor is open to a downgrade again. Mozilla's guidelines give two years, sitewright's default.";
     "NGX013" Error "The session cookie listed as harmless"
         "The caching proxy serves from the cache, and stores, only requests whose cookies are all in `cache_proxy.harmless_cookies`; the session cookie marks a logged-in user, whose pages must never be stored nor served to others, so it cannot be harmless.";
+    "NGX014" Error "A static folder that holds private files"
+        "Everything under a static location's `folder` is served to anyone who asks (nginx's `alias`: with `url: /static/`, /static/app.css is FOLDER/app.css). So the folder may hold neither the Django project (the folder of `django.settings_file`, or a parent of it) and its settings module, nor a TLS certificate or key the spec names, nor a secret file, nor PostgreSQL's data or configuration directory, and may not lie inside those directories. Serve a folder of public files only, such as the project's STATIC_ROOT.";
     "PG001" Error "A host both primary and replica"
         "A server is either the primary or a streaming replica of it.";
     "PG002" Error "A PostgreSQL role without a postgres section"

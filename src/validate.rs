@@ -40,6 +40,49 @@ pub fn validate(source: &Source, doc: &Document) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// A key of the spec that was renamed: where, its old and new names, and why.
+struct Renamed {
+    /// The pointer of the object that holds the key, `*` for any list index.
+    at: &'static str,
+    old: &'static str,
+    new: &'static str,
+    why: &'static str,
+}
+
+impl Renamed {
+    fn applies(&self, pointer: &str) -> bool {
+        let mut written = pointer.split('/');
+        let mut pattern = self.at.split('/');
+        loop {
+            match (written.next(), pattern.next()) {
+                (None, None) => return true,
+                (Some(w), Some("*")) if w.parse::<usize>().is_ok() => {}
+                (Some(w), Some(p)) if w == p => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+const RENAMED: &[Renamed] = &[Renamed {
+    at: "/nginx/https/static_locations/*",
+    old: "root",
+    new: "folder",
+    why: "it always worked as nginx's `alias`, not `root`: the folder itself is served at `url`, so with `url: /static/`, /static/app.css is FOLDER/app.css",
+}];
+
+/// The error for `key` of the object at `pointer` when `key` is a name the spec used before.
+fn renamed(pointer: &str, key: &str, object: &Value) -> Option<String> {
+    let rename = RENAMED
+        .iter()
+        .find(|r| r.old == key && r.applies(pointer))?;
+    let value = object.get(key).and_then(Value::as_str).unwrap_or("FOLDER");
+    Some(format!(
+        "`{}` is now `{}`, since {}; write `{}: {value}` if that folder is the one to serve",
+        rename.old, rename.new, rename.why, rename.new
+    ))
+}
+
 /// The schema object that holds the keyword an error came from.
 fn schema_at(error: &ValidationError<'_>) -> Option<&'static Value> {
     let path = error.schema_path().as_str();
@@ -210,6 +253,9 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                 .iter()
                 .map(|key| {
                     let pos = doc.key_pos(&format!("{pointer}/{}", pointer_token(key)));
+                    if let Some(message) = renamed(&pointer, key, instance) {
+                        return Diagnostic::error(pos, message);
+                    }
                     let hint = match nearest(key, &known) {
                         Some(near) => format!("; did you mean `{near}`?"),
                         None => format!("; expected one of: {}", known.join(", ")),
@@ -226,8 +272,14 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                     .keys()
                     .any(|key| key != name && nearest(key, &wanted).is_some())
             });
-            if misspelt {
-                // The unknown-key error already says "did you mean `name`?".
+            let old_name = instance.as_object().is_some_and(|object| {
+                RENAMED
+                    .iter()
+                    .any(|r| r.new == name && object.contains_key(r.old) && r.applies(&pointer))
+            });
+            if misspelt || old_name {
+                // The unknown-key error already says "did you mean `name`?", or what the old
+                // name is now called.
                 return Vec::new();
             }
             let description = schema_at(error)

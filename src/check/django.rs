@@ -105,101 +105,62 @@ fn texts(value: &PythonValue) -> Option<Vec<&str>> {
     }
 }
 
-/// Whether Django's ALLOWED_HOSTS entry `pattern` accepts `name`.
-fn allows(pattern: &str, name: &str) -> bool {
-    pattern == "*"
-        || pattern.eq_ignore_ascii_case(name)
-        || pattern
-            .strip_prefix('.')
-            .is_some_and(|domain| name == domain || name.ends_with(&format!(".{domain}")))
+/// What is wrong with a SECURE_PROXY_SSL_HEADER value, if anything.
+fn proxy_ssl_header_fault(value: &PythonValue) -> Option<String> {
+    let (header, scheme) = crate::plan::django::PROXY_SSL_HEADER;
+    let pair = format!("(\"{header}\", \"{scheme}\")");
+    match texts(value).as_deref() {
+        Some([h, _]) if *h != header => Some(format!(
+            "Django would trust a header that nginx does not overwrite: only X-Forwarded-Proto ({header}) is set by nginx on every request; the one value that is right is {pair}"
+        )),
+        Some([_, s]) if *s != scheme => Some(format!(
+            "nginx sends X-Forwarded-Proto `{scheme}` for every HTTPS request, so with `{s}` Django takes each for plain HTTP and redirects it to HTTPS forever; the one value that is right is {pair}"
+        )),
+        Some([_, _]) => None,
+        _ => Some(format!(
+            "SECURE_PROXY_SSL_HEADER is a pair of the header and the value that means HTTPS: the one that is right is {pair}"
+        )),
+    }
 }
 
-/// `extra` replaces what sitewright writes; these rules catch where it would contradict nginx.
+/// `extra` comes last in the module, so it would replace what sitewright writes: it may set none
+/// of the settings that a typed field or the site decides (the plan's list of what it writes).
 fn extra_rules(
     site: &Site,
     django: &crate::spec::Django,
     doc: &Document,
     out: &mut Vec<Diagnostic>,
 ) {
-    let at = |name: &str| doc.value_pos(&format!("/django/extra/{name}"));
-    for name in ["SECRET_KEY", "DATABASES"] {
-        if django.extra.contains_key(name) {
-            out.push(
-                Diagnostic::error(
-                    doc.key_pos(&format!("/django/extra/{name}")),
-                    format!("{name} is written from the spec's django section, so that secrets are read at run time; set it there"),
-                )
-                .rule("DJ009"),
-            );
-        }
-    }
-    let Some(https) = site.nginx.as_ref().and_then(|n| n.https.as_ref()) else {
-        return;
-    };
-    if let Some(header) = django.extra.get("SECURE_PROXY_SSL_HEADER") {
-        let trusted = texts(header).unwrap_or_default();
-        if trusted
-            .first()
-            .is_none_or(|h| *h != "HTTP_X_FORWARDED_PROTO")
-        {
-            out.push(
-                Diagnostic::error(
-                    at("SECURE_PROXY_SSL_HEADER"),
-                    "Django would trust a header that nginx does not overwrite: only X-Forwarded-Proto (HTTP_X_FORWARDED_PROTO) is set by nginx on every request",
-                )
-                .rule("DJ006")
-                .also(doc.key_pos("/nginx/https")),
-            );
-        }
-    }
-    let hsts = &https.tls.hsts;
-    let nginx_pos = doc.key_pos("/nginx/https/tls");
-    let disagree = |name: &str, value: &PythonValue| -> bool {
-        match (name, value) {
-            ("SECURE_HSTS_SECONDS", PythonValue::Int(n)) => {
-                Some(*n as u64) != hsts.max_age.whole_secs()
+    for name in django.extra.keys() {
+        let Some(written) = crate::plan::django::written(name) else {
+            continue;
+        };
+        use crate::plan::django::Refused;
+        let key = doc.key_pos(&format!("/django/extra/{name}"));
+        let message = match (written.refused, written.spec) {
+            (Refused::Field(reason), Some(pointer)) => format!(
+                "{name} is written from `{}`, {reason}: set it there, not in extra",
+                crate::explain::dotted(pointer)
+            ),
+            (Refused::Field(reason) | Refused::Site(reason), _) => {
+                format!("sitewright writes {name} itself: {reason}; remove it from extra")
             }
-            ("SECURE_HSTS_INCLUDE_SUBDOMAINS", PythonValue::Bool(b)) => {
-                *b != hsts.include_subdomains
-            }
-            ("SECURE_HSTS_PRELOAD", PythonValue::Bool(b)) => *b != hsts.preload,
-            _ => false,
-        }
-    };
-    for (name, value) in &django.extra {
-        if disagree(name, value) {
-            out.push(
-                Diagnostic::warning(
-                    at(name),
-                    format!(
-                        "{name} disagrees with the HSTS header nginx sends ({})",
-                        hsts.header()
-                    ),
-                )
-                .rule("DJ007")
-                .also(nginx_pos),
-            );
-        }
+            (Refused::No, _) => continue,
+        };
+        out.push(Diagnostic::error(key, message).rule("DJ009"));
     }
-    if let Some(allowed) = django.extra.get("ALLOWED_HOSTS") {
-        let patterns = texts(allowed).unwrap_or_default();
-        let names = site.hosts_with(crate::spec::Role::Web).map(|h| {
-            h.server_name
-                .clone()
-                .unwrap_or_else(|| https.server_name.clone())
-        });
-        for name in names {
-            if !patterns.iter().any(|p| allows(p, &name)) {
-                out.push(
-                    Diagnostic::error(
-                        at("ALLOWED_HOSTS"),
-                        format!("ALLOWED_HOSTS does not cover {name}, which nginx serves the application under: Django would answer 400"),
-                    )
-                    .rule("DJ008")
-                    .also(doc.value_pos("/nginx/https/server_name")),
-                );
-            }
+    if let Some(header) = django.extra.get("SECURE_PROXY_SSL_HEADER")
+        && let Some(fault) = proxy_ssl_header_fault(header)
+    {
+        let mut d = Diagnostic::error(
+            doc.value_pos("/django/extra/SECURE_PROXY_SSL_HEADER"),
+            fault,
+        )
+        .rule("DJ006");
+        if site.nginx.as_ref().is_some_and(|n| n.https.is_some()) {
+            d = d.also(doc.key_pos("/nginx/https"));
         }
+        out.push(d);
     }
 }
 

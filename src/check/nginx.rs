@@ -7,6 +7,179 @@ use crate::spec::{Role, Site};
 
 pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     web(site, doc, out);
+    static_folders(site, doc, out);
+}
+
+/// A file or folder of the spec that nginx must never serve: its path, what it is, and where the
+/// spec names it. A folder (`inside` true) is private with everything in it.
+struct Private {
+    path: String,
+    what: &'static str,
+    pointer: String,
+    inside: bool,
+}
+
+/// Whether `folder` is `path` or one of its parents.
+fn holds(folder: &str, path: &str) -> bool {
+    path == folder
+        || path
+            .strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// What the spec names that a static folder must not hold.
+fn private_paths(site: &Site) -> Vec<Private> {
+    let mut out = Vec::new();
+    let mut add = |path: &str, what: &'static str, pointer: String, inside: bool| {
+        out.push(Private {
+            path: path.trim_end_matches('/').to_owned(),
+            what,
+            pointer,
+            inside,
+        });
+    };
+    let mut secret = |secret: &crate::spec::SecretRef, what: &'static str, pointer: &str| {
+        if let crate::spec::SecretRef::File(path) = secret {
+            add(path.as_str(), what, format!("{pointer}/file"), false);
+        }
+    };
+    if let Some(django) = &site.django {
+        secret(
+            &django.secret_key,
+            "the file Django's SECRET_KEY is read from",
+            "/django/secret_key",
+        );
+        secret(
+            &django.database.password,
+            "the file the database password is read from",
+            "/django/database/password",
+        );
+    }
+    if let Some(pg) = &site.postgres
+        && let Some(replication) = &pg.replication
+    {
+        secret(
+            &replication.password,
+            "the file the replication password is read from",
+            "/postgres/replication/password",
+        );
+    }
+    if let Some(django) = &site.django {
+        let settings = django.settings_file.as_str();
+        let project = settings.rsplit_once('/').map_or("", |(dir, _)| dir);
+        // The project's folder holds the settings module and usually the application's code.
+        add(
+            if project.is_empty() {
+                settings
+            } else {
+                project
+            },
+            "the Django project's folder (of django.settings_file)",
+            "/django/settings_file".into(),
+            false,
+        );
+    }
+    if let Some(nginx) = &site.nginx {
+        let servers = [
+            nginx.https.as_ref().map(|h| (&h.tls, "/nginx/https/tls")),
+            nginx
+                .cache_proxy
+                .as_ref()
+                .map(|c| (&c.tls, "/nginx/cache_proxy/tls")),
+        ];
+        for (tls, at) in servers.into_iter().flatten() {
+            add(
+                tls.certificate.as_str(),
+                "a TLS certificate",
+                format!("{at}/certificate"),
+                false,
+            );
+            add(
+                tls.certificate_key.as_str(),
+                "a TLS private key",
+                format!("{at}/certificate_key"),
+                false,
+            );
+            if let Some(chain) = &tls.trusted_certificate {
+                add(
+                    chain.as_str(),
+                    "a TLS certificate",
+                    format!("{at}/trusted_certificate"),
+                    false,
+                );
+            }
+        }
+    }
+    if let Some(pg) = &site.postgres {
+        if let Some(ssl) = &pg.ssl {
+            add(
+                ssl.cert.as_str(),
+                "PostgreSQL's TLS certificate",
+                "/postgres/ssl/cert".into(),
+                false,
+            );
+            add(
+                ssl.key.as_str(),
+                "PostgreSQL's TLS private key",
+                "/postgres/ssl/key".into(),
+                false,
+            );
+        }
+        add(
+            pg.data_directory.as_str(),
+            "PostgreSQL's data directory",
+            "/postgres/data_directory".into(),
+            true,
+        );
+        if let Some(config) = &pg.config_directory {
+            add(
+                config.as_str(),
+                "PostgreSQL's configuration directory",
+                "/postgres/config_directory".into(),
+                true,
+            );
+        }
+    }
+    out
+}
+
+/// A static folder is served to anyone: it must hold none of the site's private files.
+fn static_folders(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let Some(https) = site.nginx.as_ref().and_then(|n| n.https.as_ref()) else {
+        return;
+    };
+    let private = private_paths(site);
+    for (i, location) in https.static_locations.iter().enumerate() {
+        let folder = location.folder.as_str().trim_end_matches('/');
+        let pos = doc.value_pos(&format!("/nginx/https/static_locations/{i}/folder"));
+        let refuse = |message: String, private: &Private| {
+            Diagnostic::error(pos, message)
+                .rule("NGX014")
+                .also(doc.value_pos(&private.pointer))
+        };
+        if folder.is_empty() {
+            continue;
+        }
+        for p in &private {
+            if holds(folder, &p.path) {
+                out.push(refuse(
+                    format!(
+                        "nginx would serve everything under {folder}/ at {}, and it holds {} {}: serve a folder of public files only",
+                        location.url, p.what, p.path
+                    ),
+                    p,
+                ));
+            } else if p.inside && holds(&p.path, folder) {
+                out.push(refuse(
+                    format!(
+                        "{folder} is inside {} {}: nginx would serve its files at {}; serve a folder of public files only",
+                        p.what, p.path, location.url
+                    ),
+                    p,
+                ));
+            }
+        }
+    }
 }
 
 fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {

@@ -30,28 +30,228 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     }]
 }
 
+/// A setting the module writes itself: the spec value that decides it, how, and whether `extra`
+/// may replace it.
+pub struct Written {
+    /// The setting's name.
+    pub name: &'static str,
+    /// The pointer of the spec value that decides it, if one does.
+    pub spec: Option<&'static str>,
+    /// How it is derived, as `explain` says it.
+    pub why: Option<&'static str>,
+    /// Whether `extra` may set it: check's DJ009 says why not.
+    pub refused: Refused,
+}
+
+/// Why `extra` may not set a setting the module writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A typed field decides it (the `spec` pointer), for this reason.
+    Field(&'static str),
+    /// The site decides it, for this reason: there is nothing to set.
+    Site(&'static str),
+    /// `extra` may replace it.
+    No,
+}
+
+/// SECURE_PROXY_SSL_HEADER behind nginx.https: the header nginx overwrites on every request, and
+/// the value it writes there for HTTPS.
+pub const PROXY_SSL_HEADER: (&str, &str) = ("HTTP_X_FORWARDED_PROTO", "https");
+
+const TLS_DEPLOY: &str = "served over TLS: what `check --deploy` asks";
+const TLS_REFUSED: &str = "the site is served over nginx's TLS, and this is what `manage.py check --deploy` asks of such a site";
+const HSTS: &str = "as nginx sends it";
+const HSTS_REFUSED: &str = "so that Django says what nginx's Strict-Transport-Security header says";
+
+/// Every top-level setting the module writes, in one place: `explain` reads where each comes
+/// from here, and `check` refuses an `extra` that would replace one the spec or the site decides.
+pub const WRITTEN: &[Written] = &[
+    Written {
+        name: "DEBUG",
+        spec: None,
+        why: Some("production"),
+        refused: Refused::Site(
+            "False on a production site, since DEBUG shows code and settings to anyone who causes an error",
+        ),
+    },
+    Written {
+        name: "ALLOWED_HOSTS",
+        spec: Some("/django/allowed_hosts"),
+        why: Some("and the server names nginx serves"),
+        refused: Refused::Field(
+            "with the server names nginx serves the application under always added",
+        ),
+    },
+    Written {
+        name: "CSRF_TRUSTED_ORIGINS",
+        spec: Some("/nginx/https/server_name"),
+        why: Some("https and the server names"),
+        refused: Refused::Site(
+            "https:// and the server name nginx serves the application under, with its port",
+        ),
+    },
+    Written {
+        name: "SECRET_KEY",
+        spec: Some("/django/secret_key"),
+        why: Some("read when Django starts"),
+        refused: Refused::Field("so that the secret is read at run time and never written down"),
+    },
+    Written {
+        name: "DATABASES",
+        spec: Some("/django/database"),
+        why: Some("the primary or this host's replica, and the replicas named"),
+        refused: Refused::Field(
+            "so that the password is read at run time and the hosts and ports are the site's",
+        ),
+    },
+    Written {
+        name: "SECURE_PROXY_SSL_HEADER",
+        spec: Some("/nginx/https"),
+        why: Some("nginx overwrites X-Forwarded-Proto"),
+        refused: Refused::Site(
+            "(\"HTTP_X_FORWARDED_PROTO\", \"https\") exactly behind nginx.https, which overwrites X-Forwarded-Proto on every request (a client can forge any other header, and another value makes Django redirect forever), and none without it, where nothing overwrites a header",
+        ),
+    },
+    Written {
+        name: "SECURE_SSL_REDIRECT",
+        spec: None,
+        why: Some(TLS_DEPLOY),
+        refused: Refused::Site(TLS_REFUSED),
+    },
+    Written {
+        name: "SESSION_COOKIE_SECURE",
+        spec: None,
+        why: Some(TLS_DEPLOY),
+        refused: Refused::Site(TLS_REFUSED),
+    },
+    Written {
+        name: "CSRF_COOKIE_SECURE",
+        spec: None,
+        why: Some(TLS_DEPLOY),
+        refused: Refused::Site(TLS_REFUSED),
+    },
+    Written {
+        name: "SECURE_HSTS_SECONDS",
+        spec: Some("/nginx/https/tls/hsts/max_age"),
+        why: Some(HSTS),
+        refused: Refused::Field(HSTS_REFUSED),
+    },
+    Written {
+        name: "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        spec: Some("/nginx/https/tls/hsts/include_subdomains"),
+        why: Some(HSTS),
+        refused: Refused::Field(HSTS_REFUSED),
+    },
+    Written {
+        name: "SECURE_HSTS_PRELOAD",
+        spec: Some("/nginx/https/tls/hsts/preload"),
+        why: Some(HSTS),
+        refused: Refused::Field(HSTS_REFUSED),
+    },
+    Written {
+        name: "SECURE_REFERRER_POLICY",
+        spec: None,
+        why: Some(TLS_DEPLOY),
+        refused: Refused::Site(TLS_REFUSED),
+    },
+    Written {
+        name: "SECURE_CONTENT_TYPE_NOSNIFF",
+        spec: None,
+        why: Some(TLS_DEPLOY),
+        refused: Refused::Site(TLS_REFUSED),
+    },
+    Written {
+        name: "X_FRAME_OPTIONS",
+        spec: None,
+        why: Some(TLS_DEPLOY),
+        refused: Refused::Site(TLS_REFUSED),
+    },
+    Written {
+        name: "SILENCED_SYSTEM_CHECKS",
+        spec: Some("/nginx/https/tls/hsts"),
+        why: Some("the deploy checks of HSTS choices the spec made on purpose"),
+        refused: Refused::Field(
+            "which silences only the deploy checks of the HSTS choices made there on purpose, so that `check --deploy` still speaks of everything else",
+        ),
+    },
+    Written {
+        name: "CACHES",
+        spec: Some("/django/cache"),
+        why: Some("PyMemcacheCache from Django 4.1"),
+        refused: Refused::Field("with the backend's name as the Django version knows it"),
+    },
+    Written {
+        name: "SESSION_ENGINE",
+        spec: Some("/django/session_engine"),
+        why: None,
+        refused: Refused::Field(
+            "as db, cache, cached_db, file or signed_cookies (cache by default on a read-only instance)",
+        ),
+    },
+    Written {
+        name: "EMAIL_BACKEND",
+        spec: Some("/django/email"),
+        why: None,
+        refused: Refused::Field(
+            "as `dummy` or `smtp: HOST:PORT` (dummy by default on a read-only instance)",
+        ),
+    },
+    Written {
+        name: "EMAIL_HOST",
+        spec: Some("/django/email"),
+        why: Some("the SMTP server"),
+        refused: Refused::Field("as `smtp: HOST:PORT`"),
+    },
+    Written {
+        name: "EMAIL_PORT",
+        spec: Some("/django/email"),
+        why: Some("the SMTP server"),
+        refused: Refused::Field("as `smtp: HOST:PORT`"),
+    },
+    Written {
+        name: "LOGGING",
+        spec: None,
+        why: Some("to stderr"),
+        refused: Refused::No,
+    },
+    Written {
+        name: "NO_UPDATE_LAST_LOGIN",
+        spec: None,
+        why: None,
+        refused: Refused::No,
+    },
+    Written {
+        name: "INSTALLED_APPS",
+        spec: None,
+        why: None,
+        refused: Refused::No,
+    },
+];
+
+/// The setting of the module named `name`, if the module writes it.
+pub fn written(name: &str) -> Option<&'static Written> {
+    WRITTEN.iter().find(|w| w.name == name)
+}
+
 /// Where each setting of the module comes from.
 fn origins(django: &Django, host: &Host) -> Vec<Origin> {
     let mirror = read_only(host).then_some("a read-only instance (seed 002)");
-    let hsts = Some("as nginx sends it");
-    let mut out = vec![
+    let mut out: Vec<Origin> = WRITTEN
+        .iter()
+        .map(|w| {
+            let why = match w.name {
+                "CACHES"
+                | "SESSION_ENGINE"
+                | "EMAIL_BACKEND"
+                | "NO_UPDATE_LAST_LOGIN"
+                | "INSTALLED_APPS" => mirror.or(w.why),
+                _ => w.why,
+            };
+            Origin::new(w.name, w.spec, why)
+        })
+        .collect();
+    out.extend([
         Origin::new("from", Some("/django/base_module"), None),
-        Origin::new("DEBUG", None, Some("production")),
-        Origin::new(
-            "ALLOWED_HOSTS",
-            Some("/django/allowed_hosts"),
-            Some("and the server names nginx serves"),
-        ),
-        Origin::new(
-            "CSRF_TRUSTED_ORIGINS",
-            Some("/nginx/https/server_name"),
-            Some("https and the server names"),
-        ),
-        Origin::new(
-            "SECRET_KEY",
-            Some("/django/secret_key"),
-            Some("read when Django starts"),
-        ),
         Origin::new("NAME", Some("/django/database/name"), None),
         Origin::new("USER", Some("/django/database/user"), None),
         Origin::new(
@@ -84,56 +284,7 @@ fn origins(django: &Django, host: &Host) -> Vec<Origin> {
             Some("/postgres/ssl"),
             Some("SSL to a remote database"),
         ),
-        Origin::new(
-            "SECURE_PROXY_SSL_HEADER",
-            Some("/nginx/https"),
-            Some("nginx overwrites X-Forwarded-Proto"),
-        ),
-        Origin::new(
-            "SECURE_HSTS_SECONDS",
-            Some("/nginx/https/tls/hsts/max_age"),
-            hsts,
-        ),
-        Origin::new(
-            "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-            Some("/nginx/https/tls/hsts/include_subdomains"),
-            hsts,
-        ),
-        Origin::new(
-            "SECURE_HSTS_PRELOAD",
-            Some("/nginx/https/tls/hsts/preload"),
-            hsts,
-        ),
-        Origin::new(
-            "SILENCED_SYSTEM_CHECKS",
-            Some("/nginx/https/tls/hsts"),
-            Some("the deploy checks of HSTS choices the spec made on purpose"),
-        ),
-        Origin::new(
-            "CACHES",
-            Some("/django/cache"),
-            mirror.or(Some("PyMemcacheCache from Django 4.1")),
-        ),
-        Origin::new("SESSION_ENGINE", Some("/django/session_engine"), mirror),
-        Origin::new("EMAIL_BACKEND", Some("/django/email"), mirror),
-        Origin::new("NO_UPDATE_LAST_LOGIN", None, mirror),
-        Origin::new("INSTALLED_APPS", None, mirror),
-        Origin::new("LOGGING", None, Some("to stderr")),
-    ];
-    for name in [
-        "SECURE_SSL_REDIRECT",
-        "SESSION_COOKIE_SECURE",
-        "CSRF_COOKIE_SECURE",
-        "SECURE_REFERRER_POLICY",
-        "SECURE_CONTENT_TYPE_NOSNIFF",
-        "X_FRAME_OPTIONS",
-    ] {
-        out.push(Origin::new(
-            name,
-            None,
-            Some("served over TLS: what `check --deploy` asks"),
-        ));
-    }
+    ]);
     for name in django.extra.keys() {
         // A setting of `extra` replaces the module's own, and comes last.
         out.retain(|o| o.key != *name);
@@ -203,6 +354,7 @@ fn context(site: &Site, django: &Django, host: &Host) -> Value {
     let mirror = read_only(host);
     let tls = https.map(|h| {
         json!({
+            "proxy_ssl_header": { crate::escape::TUPLE_MARK: [PROXY_SSL_HEADER.0, PROXY_SSL_HEADER.1] },
             "hsts_seconds": h.tls.hsts.max_age.whole_secs().unwrap_or(0),
             "hsts_subdomains": h.tls.hsts.include_subdomains,
             "hsts_preload": h.tls.hsts.preload,

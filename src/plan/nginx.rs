@@ -407,7 +407,7 @@ fn https_context(site: &Site, nginx: &Nginx, https: &Https, host: &Host) -> Valu
         "proxy_busy_buffers_size": https.proxy_busy_buffers_size().to_nginx_size(),
         "static_locations": https.static_locations.iter().map(|s| json!({
             "url": s.url,
-            "alias": format!("{}/", s.root.as_str().trim_end_matches('/')),
+            "alias": format!("{}/", s.folder.as_str().trim_end_matches('/')),
         })).collect::<Vec<_>>(),
     })
 }

@@ -239,7 +239,7 @@ pub struct Https {
     pub tls: Tls,
     /// The WSGI or ASGI servers nginx proxies to.
     pub upstream: Upstream,
-    /// Folders served by nginx itself (static files, image tiles), marked never to expire and `Cache-Control: public`.
+    /// Folders served by nginx itself (static files, image tiles) under a URL, marked never to expire and `Cache-Control: public`.
     #[serde(default)]
     pub static_locations: Vec<StaticLocation>,
     /// The access log: off, or buffered.
@@ -338,8 +338,9 @@ pub struct StaticLocation {
     /// The URL prefix, starting and ending with `/`.
     #[schemars(regex(pattern = crate::spec::scalar::URL_PREFIX_PATTERN), example = &"/static/")]
     pub url: String,
-    /// The folder it is served from.
-    pub root: AbsPath,
+    /// The folder served at `url`, as nginx's `alias`: with `url: /static/`, `/static/app.css` is `FOLDER/app.css`. Never the Django project, a certificate or key, or PostgreSQL's folders.
+    #[schemars(example = &"/srv/mysite/static")]
+    pub folder: AbsPath,
 }
 
 /// A caching proxy for a public, read-only site (IDR): the backends' cache headers and cookies are

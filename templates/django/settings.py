@@ -49,7 +49,7 @@ DATABASES = {
 
 # Served through nginx over TLS. nginx overwrites X-Forwarded-Proto with the real
 # scheme, so Django may trust it; cookies go over HTTPS only; HSTS as nginx sends it.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_PROXY_SSL_HEADER = {{ tls.proxy_ssl_header }}
 SECURE_SSL_REDIRECT = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -430,7 +430,7 @@ fn nginx_values_that_would_break_out_of_their_token_are_refused_where_they_are()
     catmaid_with("server_name: catmaid.example.org", "server_name: \"catmaid.example.org; return 200\"")
         .code(1)
         .stderr_has("error: expected a DNS name of lower-case letters, digits, `-` and `.`, such as catmaid.example.org, found a string `\"catmaid.example.org; return 200\"`");
-    catmaid_with("root: /srv/catmaid/static", "root: /srv/$host/static")
+    catmaid_with("folder: /srv/catmaid/static", "folder: /srv/$host/static")
         .code(1)
         .stderr_has("error: expected an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt, found a string `/srv/$host/static`");
 }
@@ -709,4 +709,177 @@ fn the_memory_warning_names_the_spec_value_to_lower() {
     check(&spec).code(0).stderr_has(
         "site.yaml:21:15: warning[PG023]: no WAL archive, no replication slot, and 256MB of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive",
     );
+}
+
+/// The line (1-based) of the first line of `spec` that contains `text`.
+fn line_of(spec: &str, text: &str) -> usize {
+    spec.lines().position(|l| l.contains(text)).unwrap() + 1
+}
+
+#[test]
+fn the_old_static_root_key_says_what_to_write_instead() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replacen(
+            "folder: /srv/catmaid/static",
+            "root: /srv/catmaid/static",
+            1,
+        );
+    let line = line_of(&spec, "root: /srv/catmaid/static");
+    let outcome = check(&spec);
+    outcome.code(1).stderr_has(&format!(
+        "site.yaml:{line}:9: error: `root` is now `folder`, since it always worked as nginx's `alias`, not `root`: the folder itself is served at `url`, so with `url: /static/`, /static/app.css is FOLDER/app.css; write `folder: /srv/catmaid/static` if that folder is the one to serve\n"
+    ));
+    assert!(
+        !outcome.stderr.contains("missing key") && !outcome.stderr.contains("unknown key"),
+        "one error, not a generic one beside it:\n{}",
+        outcome.stderr
+    );
+    outcome.stderr_has("site.yaml: 1 error, 0 warnings");
+}
+
+#[test]
+fn a_static_folder_that_holds_private_files_is_refused_at_its_value() {
+    let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let cases = [
+        (
+            "/srv/catmaid",
+            "nginx would serve everything under /srv/catmaid/ at /static/, and it holds the Django project's folder (of django.settings_file) /srv/catmaid/django/projects/mysite: serve a folder of public files only",
+        ),
+        (
+            "/srv/catmaid/django/projects/mysite",
+            "nginx would serve everything under /srv/catmaid/django/projects/mysite/ at /static/, and it holds the Django project's folder (of django.settings_file) /srv/catmaid/django/projects/mysite: serve a folder of public files only",
+        ),
+        (
+            "/etc/nginx/ssl",
+            "nginx would serve everything under /etc/nginx/ssl/ at /static/, and it holds a TLS private key /etc/nginx/ssl/server.key: serve a folder of public files only",
+        ),
+        (
+            "/etc/ssl/postgresql",
+            "nginx would serve everything under /etc/ssl/postgresql/ at /static/, and it holds PostgreSQL's TLS private key /etc/ssl/postgresql/private/server.key: serve a folder of public files only",
+        ),
+        (
+            "/var/lib/postgresql/16/main/pg_wal",
+            "/var/lib/postgresql/16/main/pg_wal is inside PostgreSQL's data directory /var/lib/postgresql/16/main: nginx would serve its files at /static/; serve a folder of public files only",
+        ),
+        (
+            "/etc/postgresql",
+            "nginx would serve everything under /etc/postgresql/ at /static/, and it holds PostgreSQL's configuration directory /etc/postgresql/16/main: serve a folder of public files only",
+        ),
+    ];
+    for (folder, message) in cases {
+        let spec = base.replacen(
+            "folder: /srv/catmaid/static",
+            &format!("folder: {folder}"),
+            1,
+        );
+        let line = line_of(&spec, &format!("folder: {folder}"));
+        check(&spec).code(1).stderr_has(&format!(
+            "site.yaml:{line}:17: error[NGX014]: {message}; see site.yaml:"
+        ));
+    }
+    // The static folder of a project laid out as Django's startproject does is inside the
+    // project's base folder, not a parent of the settings module's folder: allowed.
+    let spec = base.replacen(
+        "folder: /srv/catmaid/static",
+        "folder: /srv/catmaid/django/static",
+        1,
+    );
+    check(&spec).code(0);
+    // `/` holds everything, and is not an absolute path of the schema's kind.
+    let spec = base.replacen("folder: /srv/catmaid/static", "folder: /", 1);
+    let line = spec.lines().position(|l| l.trim() == "folder: /").unwrap() + 1;
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:17: error: expected an absolute path"
+    ));
+}
+
+#[test]
+fn extra_may_not_set_what_a_typed_field_or_the_site_decides() {
+    let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let spec = base.replacen(
+        "  extra:\n",
+        "  extra:\n    DEBUG: true\n    ALLOWED_HOSTS: ['*']\n    SECURE_HSTS_SECONDS: 3600\n    SESSION_COOKIE_SECURE: false\n    CACHES: {}\n    SILENCED_SYSTEM_CHECKS: [security.W004]\n    LOGGING: { version: 1 }\n",
+        1,
+    );
+    let at = |key: &str| line_of(&spec, &format!("    {key}:"));
+    let outcome = check(&spec);
+    outcome.code(1);
+    for (key, message) in [
+        (
+            "DEBUG",
+            "sitewright writes DEBUG itself: False on a production site, since DEBUG shows code and settings to anyone who causes an error; remove it from extra",
+        ),
+        (
+            "ALLOWED_HOSTS",
+            "ALLOWED_HOSTS is written from `django.allowed_hosts`, with the server names nginx serves the application under always added: set it there, not in extra",
+        ),
+        (
+            "SECURE_HSTS_SECONDS",
+            "SECURE_HSTS_SECONDS is written from `nginx.https.tls.hsts.max_age`, so that Django says what nginx's Strict-Transport-Security header says: set it there, not in extra",
+        ),
+        (
+            "SESSION_COOKIE_SECURE",
+            "sitewright writes SESSION_COOKIE_SECURE itself: the site is served over nginx's TLS, and this is what `manage.py check --deploy` asks of such a site; remove it from extra",
+        ),
+        (
+            "CACHES",
+            "CACHES is written from `django.cache`, with the backend's name as the Django version knows it: set it there, not in extra",
+        ),
+        (
+            "SILENCED_SYSTEM_CHECKS",
+            "SILENCED_SYSTEM_CHECKS is written from `nginx.https.tls.hsts`, which silences only the deploy checks of the HSTS choices made there on purpose, so that `check --deploy` still speaks of everything else: set it there, not in extra",
+        ),
+    ] {
+        outcome.stderr_has(&format!(
+            "site.yaml:{}:5: error[DJ009]: {message}\n",
+            at(key)
+        ));
+    }
+    // LOGGING has no typed field: extra may replace it.
+    outcome.stderr_has("site.yaml: 6 errors, 0 warnings");
+}
+
+#[test]
+fn secure_proxy_ssl_header_is_refused_with_what_is_wrong_with_its_value() {
+    let base = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let with = |value: &str| {
+        base.replacen(
+            "  extra:\n",
+            &format!("  extra:\n    SECURE_PROXY_SSL_HEADER: {value}\n"),
+            1,
+        )
+    };
+    let decided = "error[DJ009]: sitewright writes SECURE_PROXY_SSL_HEADER itself: (\"HTTP_X_FORWARDED_PROTO\", \"https\") exactly behind nginx.https, which overwrites X-Forwarded-Proto on every request (a client can forge any other header, and another value makes Django redirect forever), and none without it, where nothing overwrites a header; remove it from extra\n";
+    let https_line = line_of(&base, "  https:");
+
+    // The right value: only that sitewright writes it already.
+    let spec = with("{ tuple: [HTTP_X_FORWARDED_PROTO, https] }");
+    let line = line_of(&spec, "SECURE_PROXY_SSL_HEADER");
+    let outcome = check(&spec);
+    outcome
+        .code(1)
+        .stderr_has(&format!("site.yaml:{line}:5: {decided}"))
+        .stderr_has("site.yaml: 1 error, 0 warnings");
+
+    // Inverted: Django would redirect forever.
+    let spec = with("{ tuple: [HTTP_X_FORWARDED_PROTO, http] }");
+    check(&spec)
+        .code(1)
+        .stderr_has(&format!("site.yaml:{line}:5: {decided}"))
+        .stderr_has(&format!(
+            "site.yaml:{line}:30: error[DJ006]: nginx sends X-Forwarded-Proto `https` for every HTTPS request, so with `http` Django takes each for plain HTTP and redirects it to HTTPS forever; the one value that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\"); see site.yaml:{https_line}:3\n"
+        ));
+
+    // A header a client can forge.
+    let spec = with("{ tuple: [HTTP_X_FORWARDED_SSL, \"on\"] }");
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:30: error[DJ006]: Django would trust a header that nginx does not overwrite: only X-Forwarded-Proto (HTTP_X_FORWARDED_PROTO) is set by nginx on every request; the one value that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\"); see site.yaml:{https_line}:3\n"
+    ));
+
+    // Not a pair.
+    let spec = with("HTTP_X_FORWARDED_PROTO");
+    check(&spec).code(1).stderr_has(&format!(
+        "site.yaml:{line}:30: error[DJ006]: SECURE_PROXY_SSL_HEADER is a pair of the header and the value that means HTTPS: the one that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\")"
+    ));
 }

@@ -47,7 +47,7 @@ nginx:
       servers: [127.0.0.1:8000]
     static_locations:
       - url: /static/
-        root: /srv/demo/static
+        folder: /srv/demo/static
 sysctl:
   priority: 60
   settings:

@@ -280,3 +280,97 @@ for node in tree.body:
         );
     }
 }
+
+/// The top-level settings a rendered module assigns.
+fn assigned(module: &str) -> Vec<String> {
+    module
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(name, _)| name)
+        .filter(|name| {
+            name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `check` refuses an `extra` that would replace what a typed field or the site decides from the
+/// plan's list of what the module writes; so every setting the module writes must be on it.
+#[test]
+fn every_setting_the_module_writes_is_on_the_plans_list() {
+    let work = temp_dir();
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace(
+            "    roles: [postgres-replica]\n",
+            "    roles: [postgres-replica, web]\n    server_name: catmaid-mirror.example.org\n",
+        )
+        .replace(
+            "  extra:\n",
+            "  cache: { backend: memcached, location: 127.0.0.1:11211 }\n  session_engine: cached_db\n  email: { smtp: 127.0.0.1:25 }\n  extra:\n",
+        );
+    fs::write(work.path().join("site.yaml"), &spec).unwrap();
+    Sitewright::new()
+        .in_dir(work.path())
+        .args(["render", "site.yaml", "-o", "tree"])
+        .run()
+        .code(0);
+    let extra = [
+        "PREPARED_STATEMENTS",
+        "NODE_PROVIDER",
+        "NODE_LIST_MAXIMUM_COUNT",
+        "STATIC_EXTENSION_FILES",
+    ];
+    let mut seen = 0;
+    for host in ["web1", "db2"] {
+        let module = fs::read_to_string(
+            work.path()
+                .join("tree")
+                .join(host)
+                .join("srv/catmaid/django/projects/mysite/settings_production.py"),
+        )
+        .unwrap();
+        for name in assigned(&module) {
+            seen += 1;
+            assert!(
+                sitewright::plan::django::written(&name).is_some()
+                    || extra.contains(&name.as_str()),
+                "{host}'s module writes {name}, which is not on plan::django::WRITTEN"
+            );
+        }
+    }
+    assert!(seen > 30, "only {seen} settings found");
+}
+
+/// What Django's SecurityMiddleware answers, under `module`, to a request that nginx forwarded
+/// from an HTTPS client (X-Forwarded-Proto: https): the status and the redirect, if any.
+fn answer_to_https_through_nginx(version: &str, project: &Path, module: &str) -> String {
+    let script = "import django\ndjango.setup()\nfrom django.test import RequestFactory\nfrom django.http import HttpResponse\nfrom django.middleware.security import SecurityMiddleware\nrequest = RequestFactory().get('/a', HTTP_HOST='catmaid.example.org', HTTP_X_FORWARDED_PROTO='https')\nresponse = SecurityMiddleware(lambda r: HttpResponse('ok'))(request)\nprint(response.status_code, response.get('Location', '-'))\n";
+    let output = django(version, project, module, &["-c", script]);
+    succeeded(&output, "asking SecurityMiddleware");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// DJ006's reason, proven: with the value inverted, Django redirects an HTTPS request to the URL
+/// it came for, forever; with the value sitewright writes, it serves it.
+#[test]
+fn an_inverted_secure_proxy_ssl_header_makes_django_redirect_forever() {
+    let (_work, project) = rendered_project("5.2", false);
+    fs::write(
+        project.join("mysite/inverted.py"),
+        "from mysite.production import *  # noqa: F401,F403\nSECURE_PROXY_SSL_HEADER = (\"HTTP_X_FORWARDED_PROTO\", \"http\")\n",
+    )
+    .unwrap();
+    assert_eq!(
+        answer_to_https_through_nginx("5.2", &project, "production"),
+        "200 -"
+    );
+    assert_eq!(
+        answer_to_https_through_nginx("5.2", &project, "inverted"),
+        "301 https://catmaid.example.org/a",
+        "the redirect goes to the URL the client asked for: a loop"
+    );
+}

@@ -550,6 +550,59 @@ fn intermediate_profile(target: &Target) {
     assert_eq!(asset.header("strict-transport-security"), hsts);
 }
 
+/// A static location serves its folder and nothing beside it: `../` and its percent-encoded
+/// forms, in the location's path or across its prefix, reach no file outside the folder.
+fn static_folder_keeps_to_itself(target: &Target) {
+    let work = temp_dir();
+    let backend = Backend::start("catmaid");
+    let site = work.path().join("site");
+    let static_dir = site.join("static");
+    fs::create_dir_all(&static_dir).unwrap();
+    fs::write(static_dir.join("app.css"), "body {}\n").unwrap();
+    // Beside the folder: what a traversal would reach.
+    let outside = "outside-the-static-folder";
+    fs::write(site.join("x"), outside).unwrap();
+    fs::write(site.join("settings_production.py"), outside).unwrap();
+    fs::create_dir_all(site.join("static..")).unwrap();
+    fs::write(site.join("static..").join("x"), outside).unwrap();
+    let static_root = static_dir.display().to_string();
+    let (ports, _nginx, conf) = catmaid_web(work.path(), target, &backend, |s| {
+        s.replace("/srv/catmaid/static", &static_root)
+    });
+    assert!(
+        conf.contains(&format!(
+            "location /static/ {{\n        alias {static_root}/;"
+        )),
+        "{conf}"
+    );
+    let base = format!("https://127.0.0.1:{}", ports.https);
+    let asset = curl(&format!("{base}/static/app.css"), &[]);
+    assert_eq!((asset.status, asset.body.as_str()), (200, "body {}\n"));
+    for path in [
+        "/static/../x",
+        "/static/..%2fx",
+        "/static/..%2Fx",
+        "/static%2f..%2fx",
+        "/static/%2e%2e/x",
+        "/static/%2e%2e%2fx",
+        "/static/..%5cx",
+        "/static/../settings_production.py",
+        "/static/..%2fsettings_production.py",
+        "/static../x",
+        "/static..%2fx",
+        "/static/./../x",
+        "/static//../x",
+    ] {
+        let response = curl(&format!("{base}{path}"), &["--path-as-is"]);
+        assert!(
+            !response.body.contains(outside),
+            "{path} reached a file outside the static folder: {} {}",
+            response.status,
+            response.body
+        );
+    }
+}
+
 fn modern_profile(target: &Target) {
     let work = temp_dir();
     let backend = Backend::start("catmaid");
@@ -966,6 +1019,7 @@ on_both!(
     buffer_settings_pass_nginx_t,
     ocsp_stapling_with_a_resolver,
     intermediate_profile,
+    static_folder_keeps_to_itself,
     modern_profile,
     cache_and_buster,
     logged_in_user,

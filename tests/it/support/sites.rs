@@ -747,10 +747,10 @@ fn https(rng: &mut Rng, address: Option<&str>, out: &mut String) {
     }
     if rng.chance(50) {
         out.push_str(
-            "    static_locations:\n      - url: /static/\n        root: /srv/app/static\n",
+            "    static_locations:\n      - url: /static/\n        folder: /srv/app/static\n",
         );
         if rng.chance(50) {
-            out.push_str("      - url: /tiles/\n        root: /srv/app/tiles/\n");
+            out.push_str("      - url: /tiles/\n        folder: /srv/app/tiles/\n");
         }
     }
     if rng.chance(50) {
@@ -869,6 +869,8 @@ fn django(rng: &mut Rng, mirror: bool, hosts: &[HostDraw], replicas: usize, out:
             "NOTHING: null",
             "ADMINS: [[Ops, ops@example.org]]",
             "FEATURES: { tiles: true, limit: 3, name: \"x\\\\y\" }",
+            // What only sitewright decides: check refuses it (DJ009).
+            "DEBUG: true",
         ];
         let mut any = false;
         for choice in choices {
