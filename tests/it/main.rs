@@ -12,6 +12,7 @@ mod faults;
 mod generated;
 mod injection;
 mod nginx;
+mod pg_tls;
 mod postgres;
 mod programs;
 mod render;
