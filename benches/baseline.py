@@ -455,17 +455,37 @@ def standby_settings(site, host, out):
     replication = pg.get("replication")
     if replication:
         address, port = upstream(site)
-        conninfo = " ".join(f"{k}={conninfo_value(str(v))}" for k, v in (
-            ("host", address), ("port", port), ("user", replication["user"]),
-            ("passfile", passfile_path(pg)),
-            ("sslmode", "require" if pg.get("ssl") else "prefer"),
-            ("application_name", host["name"])))
-        out.append(setting("primary_conninfo", conninfo,
-                           "the password is in the passfile, not here"))
+        tls = client_tls(pg)
+        pairs = [("host", address), ("port", port), ("user", replication["user"]),
+                 ("passfile", passfile_path(pg)),
+                 ("sslmode", tls["sslmode"] if tls else "prefer")]
+        if tls and "sslrootcert" in tls:
+            pairs.append(("sslrootcert", tls["sslrootcert"]))
+        pairs.append(("application_name", host["name"]))
+        conninfo = " ".join(f"{k}={conninfo_value(str(v))}" for k, v in pairs)
+        if tls and "sslrootcert" in tls:
+            why = (f"verified against postgres.ssl.ca: the primary's certificate must name {address}; "
+                   "the password is in the passfile, not here")
+        elif tls:
+            why = ("encrypted, but any certificate is trusted without postgres.ssl.ca; "
+                   "the password is in the passfile, not here")
+        else:
+            why = "the password is in the passfile, not here"
+        out.append(setting("primary_conninfo", conninfo, why))
         # PostgreSQL 16 removed promote_trigger_file: nothing to write for it.
     restore = (pg.get("archive") or {}).get("restore_command")
     if restore:
         out.append(setting("restore_command", restore))
+
+
+def client_tls(pg):
+    """libpq's TLS parameters for a client on another host (src/plan/postgres/mod.rs client_tls)."""
+    ssl = pg.get("ssl")
+    if not ssl:
+        return None
+    if ssl.get("ca"):
+        return {"sslmode": "verify-full", "sslrootcert": ssl["ca"]}
+    return {"sslmode": "require"}
 
 
 def conninfo_value(value):
@@ -925,7 +945,7 @@ def django_databases(site, host):
         "host": "127.0.0.1" if local else target["address"],
         "port": public if public and not local else pg_port(pg),
         "conn_max_age": age, "health_checks": health_checks,
-        "options": {"sslmode": "require"} if pg.get("ssl") and not local else {},
+        "options": (client_tls(pg) or {}) if not local else {},
     }]
 
 

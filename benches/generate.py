@@ -108,6 +108,7 @@ def site(n):
         "  ssl:\n"
         "    cert: /etc/ssl/postgresql/server.crt\n"
         "    key: /etc/ssl/postgresql/server.key\n"
+        "    ca: /etc/ssl/postgresql/site-ca.crt\n"
         "  replication:\n"
         "    user: replicator\n"
         "    password: { env: REPLICATION_PASSWORD }\n"

@@ -6,7 +6,7 @@ use crate::diagnostic::Diagnostic;
 use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
 use crate::plan::postgres::major::{Major, PromoteFile};
 use crate::source::Document;
-use crate::spec::{HbaMethod, HbaType, Role, Site};
+use crate::spec::{HbaMethod, HbaType, PlainText, Postgres, Role, Site};
 
 /// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
 const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
@@ -78,6 +78,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         );
     }
     settings_table(site, pg, doc, out);
+    tls(site, pg, doc, out);
     if let Some(django) = &site.django
         && let Some(host) = &django.database.host
     {
@@ -107,6 +108,83 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 );
             }
         }
+    }
+}
+
+/// How the clients on other hosts reach PostgreSQL: verified TLS, or a warning that the
+/// certificate is not verified (PG029), or plain text only where the spec says it accepts it (PG030).
+fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let clients = network_clients(site, pg);
+    match (&pg.ssl, pg.plain_text) {
+        (Some(_), Some(PlainText::Accepted)) => out.push(
+            Diagnostic::error(
+                doc.value_pos("/postgres/plain_text"),
+                "`plain_text: accepted` while postgres.ssl is set: the connections use SSL; remove one of the two",
+            )
+            .rule("PG030"),
+        ),
+        (Some(ssl), None) if ssl.ca.is_none() && !clients.is_empty() => out.push(
+            Diagnostic::warning(
+                doc.key_pos("/postgres/ssl"),
+                format!(
+                    "{} connect{} with sslmode=require, which encrypts but trusts any server certificate: add `ca:` here, the CA certificate that signed the server certificates, for sslmode=verify-full",
+                    some_of(&clients),
+                    if clients.len() == 1 { "s" } else { "" }
+                ),
+            )
+            .rule("PG029"),
+        ),
+        (None, None) if !clients.is_empty() => out.push(
+            Diagnostic::error(
+                doc.key_pos("/postgres"),
+                format!(
+                    "{} reach{} PostgreSQL over the network in plain text: add postgres.ssl (the server's cert and key, and the `ca` that signed them), or write `plain_text: accepted` under postgres if that is what the site wants",
+                    some_of(&clients),
+                    if clients.len() == 1 { "es" } else { "" }
+                ),
+            )
+            .rule("PG030"),
+        ),
+        _ => {}
+    }
+}
+
+/// Who reaches PostgreSQL from another host: the replicas, and Django on a web host whose
+/// databases are elsewhere. A server on a loopback address is reached without leaving the
+/// machine (a site laid out on one machine for testing), so its clients do not count.
+fn network_clients(site: &Site, pg: &Postgres) -> Vec<String> {
+    let mut out = Vec::new();
+    let networked = |h: &crate::spec::Host| !h.address.ip().is_loopback();
+    if pg.replication.is_some()
+        && site
+            .hosts_with(Role::PostgresPrimary)
+            .next()
+            .is_some_and(networked)
+    {
+        out.extend(
+            site.hosts_with(Role::PostgresReplica)
+                .map(|h| format!("replica {}", h.name)),
+        );
+    }
+    if let Some(django) = &site.django {
+        for web in site.hosts_with(Role::Web) {
+            if crate::plan::django::targets(site, django, web)
+                .iter()
+                .any(|(_, target, _)| target.name != web.name && networked(target))
+            {
+                out.push(format!("Django on {}", web.name));
+            }
+        }
+    }
+    out
+}
+
+/// The first three of `names`, and how many more.
+fn some_of(names: &[String]) -> String {
+    match names {
+        [one] => one.clone(),
+        [first @ .., last] if names.len() <= 3 => format!("{} and {last}", first.join(", ")),
+        _ => format!("{} and {} more", names[..3].join(", "), names.len() - 3),
     }
 }
 

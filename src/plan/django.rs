@@ -26,7 +26,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         context: context(site, django, host),
         meta: FileMeta::new(Mode::PUBLIC, "root", Service::Django, OnChange::Restart),
         secrets: Vec::new(),
-        origins: origins(django, host),
+        origins: origins(site, django, host),
     }]
 }
 
@@ -234,7 +234,7 @@ pub fn written(name: &str) -> Option<&'static Written> {
 }
 
 /// Where each setting of the module comes from.
-fn origins(django: &Django, host: &Host) -> Vec<Origin> {
+fn origins(site: &Site, django: &Django, host: &Host) -> Vec<Origin> {
     let mirror = read_only(host).then_some("a read-only instance (seed 002)");
     let mut out: Vec<Origin> = WRITTEN
         .iter()
@@ -279,11 +279,18 @@ fn origins(django: &Django, host: &Host) -> Vec<Origin> {
             Some("/django/version"),
             Some("from Django 4.1, with persistent connections"),
         ),
-        Origin::new(
-            "OPTIONS",
-            Some("/postgres/ssl"),
-            Some("SSL to a remote database"),
-        ),
+        match site.postgres.as_ref().and_then(|pg| pg.ssl.as_ref()) {
+            Some(ssl) if ssl.ca.is_some() => Origin::new(
+                "OPTIONS",
+                Some("/postgres/ssl/ca"),
+                Some("SSL to a remote database, its certificate verified against the CA"),
+            ),
+            _ => Origin::new(
+                "OPTIONS",
+                Some("/postgres/ssl"),
+                Some("SSL to a remote database"),
+            ),
+        },
     ]);
     for name in django.extra.keys() {
         // A setting of `extra` replaces the module's own, and comes last.
@@ -498,8 +505,11 @@ fn databases(site: &Site, django: &Django, host: &Host) -> Vec<Value> {
             .and_then(|r| r.public_port)
             .filter(|_| target.has(Role::PostgresPrimary) && !local);
         let mut options = Map::new();
-        if pg.ssl.is_some() && !local {
-            options.insert("sslmode".into(), json!("require"));
+        if let Some(tls) = super::postgres::client_tls(pg).filter(|_| !local) {
+            options.insert("sslmode".into(), json!(tls.sslmode));
+            if let Some(ca) = tls.sslrootcert {
+                options.insert("sslrootcert".into(), json!(ca));
+            }
         }
         json!({
             "alias": alias,
@@ -514,9 +524,23 @@ fn databases(site: &Site, django: &Django, host: &Host) -> Vec<Value> {
             "options": options,
         })
     };
+    targets(site, django, host)
+        .into_iter()
+        .map(|(alias, target, why)| entry(alias, target, why))
+        .collect()
+}
+
+/// The servers Django on `host` connects to, as (alias, host, why): the default database, then
+/// the replicas the spec names.
+pub fn targets<'a>(
+    site: &'a Site,
+    django: &'a Django,
+    host: &'a Host,
+) -> Vec<(&'a str, &'a Host, &'static str)> {
+    let db = &django.database;
     let primary = site.hosts_with(Role::PostgresPrimary).next();
     let default = if read_only(host) {
-        Some(entry(
+        Some((
             "default",
             host,
             "this host's own replica: the instance is read-only",
@@ -526,12 +550,12 @@ fn databases(site: &Site, django: &Django, host: &Host) -> Vec<Value> {
             .as_ref()
             .and_then(|name| site.host(name.as_str()))
             .or(primary)
-            .map(|target| entry("default", target, "the primary"))
+            .map(|target| ("default", target, "the primary"))
     };
-    let mut out: Vec<Value> = default.into_iter().collect();
+    let mut out: Vec<_> = default.into_iter().collect();
     for name in &db.replicas {
         if let Some(replica) = site.host(name.as_str()) {
-            out.push(entry(
+            out.push((
                 name.as_str(),
                 replica,
                 "a read-only replica, for a database router",

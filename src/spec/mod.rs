@@ -25,8 +25,8 @@ pub use nginx::{
     StreamForward, Tls, TlsProfile, Upstream,
 };
 pub use postgres::{
-    Archive, Backup, HbaAddress, HbaMethod, HbaName, HbaRecord, HbaType, Postgres, Replication,
-    SettingValue, Ssl, Workload,
+    Archive, Backup, HbaAddress, HbaMethod, HbaName, HbaRecord, HbaType, PlainText, Postgres,
+    Replication, SettingValue, Ssl, Workload,
 };
 pub use scalar::{AbsPath, Address, DottedName, HostName, Identifier, Port, SocketAddr, Version};
 pub use secret::SecretRef;

@@ -24,9 +24,14 @@ pub struct Postgres {
     /// The port PostgreSQL listens on.
     #[serde(default = "default_port")]
     pub port: Port,
-    /// TLS for client and replication connections.
+    /// TLS for client and replication connections. Without it, replicas and Django on other hosts
+    /// would connect in plain text, which `check` refuses unless `plain_text: accepted` says so.
     #[serde(default)]
     pub ssl: Option<Ssl>,
+    /// `accepted`: the site has no `ssl` and its replicas and Django on other hosts talk to
+    /// PostgreSQL in plain text on purpose (a private network, or a tunnel of its own).
+    #[serde(default)]
+    pub plain_text: Option<PlainText>,
     /// Streaming replication from the primary to the replicas.
     #[serde(default)]
     pub replication: Option<Replication>,
@@ -71,6 +76,22 @@ pub struct Ssl {
     pub cert: AbsPath,
     /// The server's private key (ssl_key_file).
     pub key: AbsPath,
+    /// The CA certificate that signed the server certificates, as a path on the clients (the
+    /// replicas and the web hosts). With it they connect with `sslmode=verify-full` and
+    /// `sslrootcert` this file, so each server certificate must name the address its clients
+    /// connect to: the primary's address (also when nginx forwards `replication.public_port`,
+    /// which is on the primary's address), and a replica's address for Django's replicas.
+    /// Without it they use `sslmode=require`, which encrypts but trusts any certificate.
+    #[serde(default)]
+    pub ca: Option<AbsPath>,
+}
+
+/// A site's word that its PostgreSQL connections cross the network in plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainText {
+    /// Replicas and Django on other hosts connect without SSL, and the site knows it.
+    Accepted,
 }
 
 /// How replicas follow the primary.

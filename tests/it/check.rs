@@ -30,6 +30,7 @@ postgres:
     wal_keep: 1GB
   settings:
     max_connections: 100
+  plain_text: accepted
 sysctl:
   settings:
     vm.swappiness: 10
@@ -155,9 +156,9 @@ site.yaml: 1 error, 0 warnings
         "a tab in the indentation",
         "    vm.swappiness: 10",
         "\tvm.swappiness: 10",
-        "site.yaml:26:2: error: invalid YAML: tabs disallowed within this context (block indentation); indent with spaces
+        "site.yaml:27:2: error: invalid YAML: tabs disallowed within this context (block indentation); indent with spaces
    |
-26 |     vm.swappiness: 10
+27 |     vm.swappiness: 10
    |     ^^^^^^^^^^^^^
 site.yaml: 1 error, 0 warnings
 ",
@@ -240,12 +241,34 @@ site.yaml: 1 error, 0 warnings
 ",
     ),
     (
+        "replication in plain text that the spec does not accept",
+        "  plain_text: accepted\n",
+        "",
+        "site.yaml:15:1: error[PG030]: replica db2 reaches PostgreSQL over the network in plain text: add postgres.ssl (the server's cert and key, and the `ca` that signed them), or write `plain_text: accepted` under postgres if that is what the site wants
+   |
+15 | postgres:
+   | ^^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
+        "plain text accepted beside SSL",
+        "  plain_text: accepted\n",
+        "  plain_text: accepted\n  ssl: { cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key, ca: /etc/ssl/ca.crt }\n",
+        "site.yaml:24:15: error[PG030]: `plain_text: accepted` while postgres.ssl is set: the connections use SSL; remove one of the two
+   |
+24 |   plain_text: accepted
+   |               ^^^^^^^^
+site.yaml: 1 error, 0 warnings
+",
+    ),
+    (
         "both members of an exclusive sysctl pair",
         "    vm.swappiness: 10",
         "    vm.dirty_bytes: 1GB\n    vm.dirty_ratio: 4",
-        "site.yaml:27:5: error[SYS001]: `vm.dirty_bytes` and `vm.dirty_ratio` exclude each other (writing one zeroes the other); keep one
+        "site.yaml:28:5: error[SYS001]: `vm.dirty_bytes` and `vm.dirty_ratio` exclude each other (writing one zeroes the other); keep one
    |
-27 |     vm.dirty_ratio: 4
+28 |     vm.dirty_ratio: 4
    |     ^^^^^^^^^^^^^^
 site.yaml: 1 error, 0 warnings
 ",
@@ -320,9 +343,9 @@ site.yaml: 1 error, 0 warnings
         "a kernel parameter that does not exist",
         "    vm.swappiness: 10",
         "    vm.swapiness: 10",
-        "site.yaml:26:5: error[SYS002]: the kernel has no parameter `vm.swapiness`; did you mean `vm.swappiness`?
+        "site.yaml:27:5: error[SYS002]: the kernel has no parameter `vm.swapiness`; did you mean `vm.swappiness`?
    |
-26 |     vm.swapiness: 10
+27 |     vm.swapiness: 10
    |     ^^^^^^^^^^^^
 site.yaml: 1 error, 0 warnings
 ",
@@ -331,9 +354,9 @@ site.yaml: 1 error, 0 warnings
         "a size where the kernel counts something else",
         "    vm.swappiness: 10",
         "    vm.swappiness: 1GB",
-        "site.yaml:26:20: error[SYS003]: `vm.swappiness` is a whole number
+        "site.yaml:27:20: error[SYS003]: `vm.swappiness` is a whole number
    |
-26 |     vm.swappiness: 1GB
+27 |     vm.swappiness: 1GB
    |                    ^^^
 site.yaml: 1 error, 0 warnings
 ",
@@ -342,9 +365,9 @@ site.yaml: 1 error, 0 warnings
         "centiseconds that are not whole",
         "    vm.swappiness: 10",
         "    vm.dirty_expire_centisecs: 15ms",
-        "site.yaml:26:32: error[SYS003]: `vm.dirty_expire_centisecs` counts centiseconds: 15ms is not a whole number of 10ms
+        "site.yaml:27:32: error[SYS003]: `vm.dirty_expire_centisecs` counts centiseconds: 15ms is not a whole number of 10ms
    |
-26 |     vm.dirty_expire_centisecs: 15ms
+27 |     vm.dirty_expire_centisecs: 15ms
    |                                ^^^^
 site.yaml: 1 error, 0 warnings
 ",
@@ -381,9 +404,9 @@ site.yaml: 2 errors, 0 warnings
         "a version YAML reads as a number",
         "sysctl:",
         "nginx:\n  version: 1.20\n  openssl: \"3.0\"\nsysctl:",
-        "site.yaml:25:12: error: expected a string, found a number `1.20`; write it in quotes: \"1.20\"
+        "site.yaml:26:12: error: expected a string, found a number `1.20`; write it in quotes: \"1.20\"
    |
-25 |   version: 1.20
+26 |   version: 1.20
    |            ^^^^
 site.yaml: 1 error, 0 warnings
 ",
@@ -591,7 +614,7 @@ fn three_separate_mistakes_are_all_reported_in_one_run() {
         [
             "site.yaml:5:13: error: expected a byte size such as 512kB, 256MB, 1GB or 1GiB (kB, MB, GB and TB are powers of 1024), found a string `8 gigs`",
             "site.yaml:16:12: error: must be at most 18, found an integer `19`",
-            "site.yaml:25:3: error: unknown key `setings`; did you mean `settings`?",
+            "site.yaml:26:3: error: unknown key `setings`; did you mean `settings`?",
             "site.yaml: 3 errors, 0 warnings",
         ]
     );
@@ -882,4 +905,33 @@ fn secure_proxy_ssl_header_is_refused_with_what_is_wrong_with_its_value() {
     check(&spec).code(1).stderr_has(&format!(
         "site.yaml:{line}:30: error[DJ006]: SECURE_PROXY_SSL_HEADER is a pair of the header and the value that means HTTPS: the one that is right is (\"HTTP_X_FORWARDED_PROTO\", \"https\")"
     ));
+}
+
+/// SSL without a CA encrypts but trusts any server certificate: a warning at `ssl` that says
+/// what to add. With the CA, and on a site with no client on another host, none.
+#[test]
+fn replicas_trusting_any_certificate_is_a_warning_at_ssl() {
+    let ssl = "  ssl: { cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key }\n";
+    check(&broken("  plain_text: accepted\n", ssl))
+        .code(0)
+        .stdout_has("0 errors, 1 warning")
+        .stderr_is(
+            "site.yaml:24:3: warning[PG029]: replica db2 connects with sslmode=require, which encrypts but trusts any server certificate: add `ca:` here, the CA certificate that signed the server certificates, for sslmode=verify-full
+   |
+24 |   ssl: { cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key }
+   |   ^^^
+",
+        );
+    let verified = "  ssl: { cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key, ca: /etc/ssl/ca.crt }\n";
+    check(&broken("  plain_text: accepted\n", verified))
+        .code(0)
+        .stdout_has("0 errors, 0 warnings");
+    // Without replicas, no client connects from another host: nothing to verify, nothing to say.
+    let alone = BASE
+        .replace("  plain_text: accepted\n", ssl)
+        .replace(
+            "  - name: db2\n    address: 192.0.2.12\n    memory: 8GiB\n    cpus: 4\n    storage: ssd\n    roles: [postgres-replica]\n",
+            "",
+        );
+    check(&alone).code(0).stdout_has("0 errors, 0 warnings");
 }

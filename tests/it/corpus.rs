@@ -543,7 +543,7 @@ site.yaml: 1 error, 0 warnings
         "  port: 5432",
         "  prot: 5432",
         "\
-site.yaml:12:3: error: unknown key `prot`; expected one of: archive, backup, config_directory, data_directory, hba, port, replica_statement_timeout, replication, settings, ssl, version, workload
+site.yaml:12:3: error: unknown key `prot`; expected one of: archive, backup, config_directory, data_directory, hba, plain_text, port, replica_statement_timeout, replication, settings, ssl, version, workload
    |
 12 |   prot: 5432
    |   ^^^^
@@ -1396,7 +1396,11 @@ site.yaml:14:12: error[PG003]: a second postgres-primary: a site has exactly one
    |
 14 |     roles: *r
    |            ^^
-site.yaml: 1 error, 0 warnings
+site.yaml:15:1: error[PG030]: Django on app2 reaches PostgreSQL over the network in plain text: add postgres.ssl (the server's cert and key, and the `ca` that signed them), or write `plain_text: accepted` under postgres if that is what the site wants
+   |
+15 | postgres:
+   | ^^^^^^^^
+site.yaml: 2 errors, 0 warnings
 ",
         1,
     ),

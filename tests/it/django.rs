@@ -174,7 +174,14 @@ fn the_read_only_mirror_has_seed_002s_settings() {
             (Some("192.0.2.11"), Some(7432))
         );
         assert_eq!(default["CONN_HEALTH_CHECKS"], true);
-        assert_eq!(default["OPTIONS"]["sslmode"], "require");
+        assert_eq!(
+            default["OPTIONS"],
+            serde_json::json!({
+                "sslmode": "verify-full",
+                "sslrootcert": "/etc/ssl/postgresql/cert/catmaid-ca.crt",
+            }),
+            "the primary's certificate verified against postgres.ssl.ca"
+        );
         assert_eq!(
             default["PASSWORD"], "not-used-by-check",
             "read from the environment"

@@ -219,3 +219,35 @@ fn the_caching_proxy_says_why_it_retries_once_and_hides_its_version() {
     .code(0)
     .stdout_has("server_tokens off;\n");
 }
+
+/// The replica's and Django's TLS to the primary come from `postgres.ssl.ca`, and say what the
+/// primary's certificate must name.
+#[test]
+fn verified_tls_names_the_ca_it_comes_from() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let line = spec
+        .lines()
+        .position(|l| l.starts_with("    ca: "))
+        .unwrap()
+        + 1;
+    explain(&[
+        "--host",
+        "db2",
+        "/etc/postgresql/16/main/postgresql.conf",
+        "primary_conninfo",
+    ])
+    .code(0)
+    .stdout_has(&format!(
+        "site.yaml:{line}:9 (postgres.ssl.ca): verified against postgres.ssl.ca: the primary's certificate must name 192.0.2.11; the password is in the passfile, not here\n"
+    ));
+    explain(&[
+        "--host",
+        "web1",
+        "/srv/catmaid/django/projects/mysite/settings_production.py",
+        "OPTIONS",
+    ])
+    .code(0)
+    .stdout_has(&format!(
+        "site.yaml:{line}:9 (postgres.ssl.ca): SSL to a remote database, its certificate verified against the CA\n"
+    ));
+}

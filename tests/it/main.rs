@@ -13,6 +13,7 @@ mod generated;
 mod injection;
 mod judges;
 mod nginx;
+mod pg_tls;
 mod postgres;
 mod programs;
 mod render;

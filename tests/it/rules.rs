@@ -330,8 +330,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     (
         "PG026",
         "catmaid",
-        "  ssl:\n    cert: /etc/ssl/postgresql/cert/server.crt\n    key: /etc/ssl/postgresql/private/server.key\n",
-        "  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: hostssl, databases: [catmaid], users: [catmaid_user], address: 192.0.2.20/32, method: scram-sha-256 }\n",
+        "  ssl:\n    cert: /etc/ssl/postgresql/cert/server.crt\n    key: /etc/ssl/postgresql/private/server.key\n    ca: /etc/ssl/postgresql/cert/catmaid-ca.crt\n",
+        "  plain_text: accepted\n  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n    - { type: hostssl, databases: [catmaid], users: [catmaid_user], address: 192.0.2.20/32, method: scram-sha-256 }\n",
     ),
     (
         "PG027",
@@ -344,6 +344,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "catmaid",
         HBA_AT,
         "  settings:\n    autovacuum: true\n    wal_level: minimal\n    max_wal_senders: 2",
+    ),
+    (
+        "PG029",
+        "catmaid",
+        "    ca: /etc/ssl/postgresql/cert/catmaid-ca.crt\n",
+        "",
+    ),
+    (
+        "PG030",
+        "catmaid",
+        "  ssl:\n    cert: /etc/ssl/postgresql/cert/server.crt\n    key: /etc/ssl/postgresql/private/server.key\n    ca: /etc/ssl/postgresql/cert/catmaid-ca.crt\n",
+        "",
     ),
     (
         "SEC001",

@@ -1,6 +1,7 @@
 //! Specs that set nothing but the site's shape (hosts' memory, cpus and storage, the workload,
-//! where the web role sits, replicas, nginx's forward, SSL) get no warning: a warning is about
-//! something the user wrote or can change, and sitewright's own derived values are neither.
+//! where the web role sits, replicas, nginx's forward, verified SSL or plain text) get no warning:
+//! a warning is about something the user wrote or can change, and sitewright's own derived values
+//! are neither.
 //! In-process, through the library's stages, as the sweep covers thousands of shapes.
 
 use sitewright::load::load;
@@ -56,9 +57,14 @@ fn spec(s: Shape) -> String {
         v = s.version,
         w = s.workload
     );
-    if s.ssl {
-        text += "  ssl: { cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key }\n";
-    }
+    // SSL with the CA its clients verify it with, or plain text said plainly: without either a
+    // replica or a web host of its own is an error (PG030), and SSL without the CA a warning
+    // (PG029) about a field the user can add.
+    text += if s.ssl {
+        "  ssl: { cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key, ca: /etc/ssl/pg-ca.crt }\n"
+    } else {
+        "  plain_text: accepted\n"
+    };
     if s.replicas > 0 || s.public_port {
         text +=
             "  replication:\n    user: replicator\n    password: { env: REPLICATION_PASSWORD }\n";

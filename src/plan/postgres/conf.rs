@@ -343,27 +343,38 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
     }
     if let Some(replication) = &pg.replication {
         let (address, port) = super::upstream(site, pg);
-        let sslmode = if pg.ssl.is_some() {
-            "require"
-        } else {
-            "prefer"
-        };
-        let conninfo = [
+        let tls = super::client_tls(pg);
+        let passfile = super::passfile_path(pg);
+        let port = port.to_string();
+        let mut conninfo = vec![
             ("host", address.as_str()),
-            ("port", &port.to_string()),
+            ("port", port.as_str()),
             ("user", replication.user.as_str()),
-            ("passfile", &super::passfile_path(pg)),
-            ("sslmode", sslmode),
-            ("application_name", host.name.as_str()),
-        ]
-        .iter()
-        .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
-        .collect::<Vec<_>>()
-        .join(" ");
-        out.push(
-            Setting::new("primary_conninfo", conninfo)
-                .because("the password is in the passfile, not here"),
-        );
+            ("passfile", passfile.as_str()),
+            ("sslmode", tls.map_or("prefer", |t| t.sslmode)),
+        ];
+        if let Some(ca) = tls.and_then(|t| t.sslrootcert) {
+            conninfo.push(("sslrootcert", ca));
+        }
+        conninfo.push(("application_name", host.name.as_str()));
+        let conninfo = conninfo
+            .iter()
+            .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let setting = Setting::new("primary_conninfo", conninfo);
+        out.push(match tls {
+            Some(super::ClientTls {
+                sslrootcert: Some(_),
+                ..
+            }) => setting
+                .from_spec("/postgres/ssl/ca")
+                .because(format!("verified against postgres.ssl.ca: the primary's certificate must name {address}; the password is in the passfile, not here")),
+            Some(_) => setting
+                .from_spec("/postgres/ssl")
+                .because("encrypted, but any certificate is trusted without postgres.ssl.ca; the password is in the passfile, not here"),
+            None => setting.because("the password is in the passfile, not here"),
+        });
         if let Some(trigger) = &replication.promote_trigger_file {
             match Major(pg.version).promote_file() {
                 PromoteFile::TriggerFile => out.push(

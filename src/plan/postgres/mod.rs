@@ -206,6 +206,31 @@ fn passfile_path(pg: &Postgres) -> String {
         .unwrap_or_else(|| format!("{}/replication.pgpass", pg.config_directory()))
 }
 
+/// How a client on another host (a replica, or Django) asks for TLS: with `postgres.ssl.ca`,
+/// `verify-full` against that CA; with SSL but no CA, `require` (encrypted, any certificate
+/// trusted); without SSL `None` (the client's default, `prefer`, which finds no SSL and goes on in
+/// plain text, as `postgres.plain_text: accepted` says the site knows).
+pub fn client_tls(pg: &Postgres) -> Option<ClientTls<'_>> {
+    let ssl = pg.ssl.as_ref()?;
+    Some(match &ssl.ca {
+        Some(ca) => ClientTls {
+            sslmode: "verify-full",
+            sslrootcert: Some(ca.as_str()),
+        },
+        None => ClientTls {
+            sslmode: "require",
+            sslrootcert: None,
+        },
+    })
+}
+
+/// The libpq TLS parameters of a client on another host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTls<'a> {
+    pub sslmode: &'static str,
+    pub sslrootcert: Option<&'a str>,
+}
+
 /// Where replicas connect: the primary's address, and nginx's forwarded port when there is one.
 fn upstream(site: &Site, pg: &Postgres) -> (String, u16) {
     let primary = site
