@@ -41,12 +41,8 @@ use sitewright::templates::Overrides;
 use crate::support::cron::read_crontab;
 use crate::support::nginx::{Build, Layout};
 use crate::support::pg::{Binaries, free_port};
-use crate::support::sites::{Generated, generate};
+use crate::support::sites::{CI_SEEDS, Generated, generate};
 use crate::support::{CHECK_DEPLOY, django_project, installed, repo, temp_dir};
-
-/// The seeds CI runs: enough for every major, both nginx builds and every field (the coverage
-/// assertion below fails otherwise). `SITEWRIGHT_SEEDS=FIRST..END` picks others (scripts/sweep).
-const CI_SEEDS: std::ops::Range<u64> = 0..180;
 
 /// Above this, shared_buffers is lowered to boot on a test machine; `postgres -C` still reads
 /// the file's own value first.

@@ -15,7 +15,7 @@ use sitewright::templates::Overrides;
 
 use crate::support::nginx::{Build, Layout, Nginx};
 use crate::support::pg::succeeded;
-use crate::support::sites::generate;
+use crate::support::sites::{CI_SEEDS, generate};
 use crate::support::{fixture, installed, repo, temp_dir, tree};
 
 /// The gixy findings sitewright's files may draw, with why each is right where it is drawn: the
@@ -72,7 +72,7 @@ fn fixture_hosts() -> Vec<(String, HostFiles)> {
 /// The hosts with nginx files of the generated specs CI proves that `check` accepts.
 fn generated_hosts() -> Vec<(String, HostFiles)> {
     let mut out = Vec::new();
-    for seed in 0..180 {
+    for seed in CI_SEEDS {
         let spec = generate(seed);
         let source = Source::from_bytes("site.yaml", spec.yaml.into_bytes()).unwrap();
         let Ok(loaded) = load(&source) else { continue };

@@ -43,6 +43,11 @@ impl Rng {
     }
 }
 
+/// The seeds CI proves: enough for every major, both nginx builds, every field and at least 100
+/// accepted specs (the generated-spec test fails otherwise). `SITEWRIGHT_SEEDS=FIRST..END`
+/// picks others (scripts/sweep).
+pub const CI_SEEDS: std::ops::Range<u64> = 0..210;
+
 /// A generated spec and what running its files needs.
 pub struct Generated {
     pub seed: u64,
@@ -462,6 +467,14 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
     let ssl = rng.chance(60);
     if ssl {
         out.push_str("  ssl:\n    cert: /etc/ssl/postgresql/server.crt\n    key: /etc/ssl/postgresql/server.key\n");
+        if rng.chance(70) {
+            out.push_str("    ca: /etc/ssl/postgresql/site-ca.crt\n");
+        }
+    }
+    // Plain text between hosts only when the spec says so; now and then said beside SSL, or not
+    // said where it is needed, which check refuses (PG030).
+    if !ssl && rng.chance(85) || ssl && rng.chance(3) {
+        out.push_str("  plain_text: accepted\n");
     }
     if replicas > 0 || public_port || rng.chance(20) {
         let _ = write!(
