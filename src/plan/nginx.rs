@@ -153,12 +153,12 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             Origin::new(
                 "proxy_cache_bypass",
                 Some("/nginx/cache_proxy/buster_port"),
-                Some("the buster fetches afresh; a cookie other than the harmless ones bypasses the cache"),
+                Some("the buster fetches afresh; a cookie other than the harmless ones, or an Authorization header, bypasses the cache"),
             ),
             Origin::new(
                 "proxy_no_cache",
                 Some("/nginx/cache_proxy/harmless_cookies"),
-                Some("nothing fetched with a cookie other than the harmless ones (the session cookie among them) is stored"),
+                Some("nothing fetched with a cookie other than the harmless ones (the session cookie among them), or with an Authorization header, is stored"),
             ),
             Origin::new(
                 "proxy_set_header",

@@ -863,17 +863,19 @@ fn other_cookies_are_never_cached(target: &Target) {
         ("Cookie: _ga=GA1.1; csrftoken=zzz", "/webclient/b"),
         ("Cookie: csrftoken=zzz; _ga=GA1.1", "/webclient/c"),
         ("Cookie: _gax=1", "/webclient/d"),
+        ("Authorization: Basic dXNlcjpwdw==", "/webclient/f"),
     ] {
         for _ in 0..2 {
             let private = curl(&url(path), &["-H", cookie]);
             assert_eq!(private.header("x-cache-status"), Some("BYPASS"), "{cookie}");
         }
-        let sent = cookie.trim_start_matches("Cookie: ");
-        assert_eq!(
-            backend.last_header("cookie").as_deref(),
-            Some(sent),
-            "a private request reaches the backend as sent"
-        );
+        if let Some(sent) = cookie.strip_prefix("Cookie: ") {
+            assert_eq!(
+                backend.last_header("cookie").as_deref(),
+                Some(sent),
+                "a private request reaches the backend as sent"
+            );
+        }
         // Through the buster too: fetched, and not stored.
         let busted = curl(&buster(path), &["-H", cookie]);
         assert_eq!(busted.header("x-cache-status"), Some("BYPASS"), "{cookie}");
