@@ -102,13 +102,6 @@ fn serve(pg: &Binaries, dir: &Path, name: &str) {
     }
 }
 
-fn deploy(tree: &Path, host: &str, path: &Path, to: &Path, pg: &Binaries) {
-    let from = tree.join(host).join(path.strip_prefix("/").unwrap());
-    fs::copy(&from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-    fs::set_permissions(to, fs::Permissions::from_mode(0o600)).unwrap();
-    pg.give(to);
-}
-
 fn verified_replication(major: u32) {
     let pg = Binaries::of(major);
     let work = temp_dir();
@@ -221,15 +214,9 @@ fn verified_replication(major: u32) {
     } else {
         "recovery.conf"
     };
-    deploy(
-        &tree,
-        "db2",
-        &data_dir.join(marker),
-        &data2.join(marker),
-        &pg,
-    );
+    pg.deploy(&tree, "db2", &data_dir.join(marker), &data2.join(marker));
     let passfile = w.join("db2.pgpass");
-    deploy(&tree, "db2", &passfile, &passfile, &pg);
+    pg.deploy(&tree, "db2", &passfile, &passfile);
     let start_replica = || {
         Server::start(
             &pg,

@@ -4,7 +4,6 @@
 //! 11, standby.signal on 12+) and passfile. Only paths and ports are overridden.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::support::nginx::{Build, Layout, Nginx};
@@ -64,14 +63,6 @@ nginx:
   openssl: \"3.0\"
 "
     )
-}
-
-/// Copies one rendered file of `host` to the path it names, as a deploy would.
-fn deploy(tree: &Path, host: &str, path: &Path, to: &Path, pg: &Binaries) {
-    let from = tree.join(host).join(path.strip_prefix("/").unwrap());
-    fs::copy(&from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-    fs::set_permissions(to, fs::Permissions::from_mode(0o600)).unwrap();
-    pg.give(to);
 }
 
 fn replicate(major: u32) {
@@ -153,7 +144,7 @@ fn replicate(major: u32) {
     // The replica's copy of the primary: through nginx with pg_basebackup where Debian's client
     // can (up to its own major), else a copy of the cleanly stopped primary's data directory.
     let passfile = w.join("db2.pgpass");
-    deploy(&tree, "db2", &passfile, &passfile, &pg);
+    pg.deploy(&tree, "db2", &passfile, &passfile);
     let client = PathBuf::from(installed("SITEWRIGHT_PG_CLIENT_BIN"));
     let client_major: u32 = client
         .parent()
@@ -213,13 +204,7 @@ fn replicate(major: u32) {
             .exists(),
         "only one standby marker is rendered"
     );
-    deploy(
-        &tree,
-        "db2",
-        &data_dir.join(marker),
-        &data2.join(marker),
-        &pg,
-    );
+    pg.deploy(&tree, "db2", &data_dir.join(marker), &data2.join(marker));
 
     let replica = Server::start(
         &pg,

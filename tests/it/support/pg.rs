@@ -62,6 +62,16 @@ impl Binaries {
         succeeded(&output, "initdb");
     }
 
+    /// Copies one rendered file of `host` in `tree` to `to`, owner-only and the server user's, as
+    /// a deploy would; `path` is where the file goes on the host.
+    pub fn deploy(&self, tree: &Path, host: &str, path: &Path, to: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let from = tree.join(host).join(path.strip_prefix("/").unwrap());
+        fs::copy(&from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        fs::set_permissions(to, fs::Permissions::from_mode(0o600)).unwrap();
+        self.give(to);
+    }
+
     /// A self-signed certificate and key for 127.0.0.1, owned by the server's user.
     pub fn certificate(&self, cert: &Path, key: &Path) {
         let output = self
