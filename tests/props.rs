@@ -62,7 +62,7 @@ fn spec(shape: &Shape) -> String {
         ""
     };
     format!(
-        "site: prop\nhosts:\n{hosts}postgres:\n  version: {version}\n  data_directory: /var/lib/postgresql/main\n  workload: {workload}\n{replication}  archive:\n    command: {}\n  settings:\n    log_line_prefix: {}\n{django}",
+        "site: prop\nhosts:\n{hosts}postgres:\n  version: {version}\n  data_directory: /var/lib/postgresql/main\n  plain_text: accepted\n  workload: {workload}\n{replication}  archive:\n    command: {}\n  settings:\n    log_line_prefix: {}\n{django}",
         quoted(archive),
         quoted(prefix)
     )
