@@ -40,7 +40,7 @@ use sitewright::templates::Overrides;
 
 use crate::support::cron::read_crontab;
 use crate::support::nginx::{Build, Layout};
-use crate::support::pg::{Binaries, free_port};
+use crate::support::pg::{Binaries, Server, free_port};
 use crate::support::sites::{CI_SEEDS, Generated, generate};
 use crate::support::{CHECK_DEPLOY, django_project, installed, repo, temp_dir};
 
@@ -602,36 +602,21 @@ fn postgres(
         .arg(format!("-c config_file={}", test_conf.display()))
         .output()
         .unwrap();
-    let server = Running {
+    // The harness's own server handle: psql over the socket, and a fast stop however this ends.
+    let server = Server {
         pg: &pg,
-        data: &data,
+        data: data.clone(),
+        socket_dir: dir.clone(),
+        port,
+        log: log.clone(),
     };
     if let Err(e) = ok(&started, "pg_ctl start") {
-        return Err(format!(
-            "{e}\n--- log\n{}",
-            fs::read_to_string(&log).unwrap_or_default()
-        ));
+        return Err(format!("{e}\n--- log\n{}", server.log()));
     }
     proved.by("postgres boot");
     proved.servers.insert(format!("PostgreSQL {major}"));
     let psql = |sql: &str| -> Result<String, String> {
-        let output = pg
-            .command(installed("SITEWRIGHT_PSQL"))
-            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(&dir)
-            .args([
-                "-p",
-                &port.to_string(),
-                "-U",
-                &pg.user,
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        ok(&output, sql).map(|s| s.trim().to_owned())
+        ok(&server.try_sql(sql), sql).map(|s| s.trim().to_owned())
     };
     let hot = psql("select 1").is_ok();
     if hot {
@@ -689,22 +674,7 @@ fn postgres(
                     psql(&format!("create role {} login", &role[1]))?;
                 }
             }
-            let output = pg
-                .command(installed("SITEWRIGHT_PSQL"))
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-                .arg(&dir)
-                .args([
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    &pg.user,
-                    "-d",
-                    "postgres",
-                    "-f",
-                ])
-                .arg(local(sql))
-                .output()
-                .unwrap();
+            let output = server.psql().arg("-f").arg(local(sql)).output().unwrap();
             ok(&output, "psql -f sitewright-role-defaults.sql")?;
             proved.by("psql -f role defaults");
         }
@@ -715,23 +685,6 @@ fn postgres(
     }
     drop(server);
     Ok(data)
-}
-
-/// Stops the server however the proof ends.
-struct Running<'a> {
-    pg: &'a Binaries,
-    data: &'a Path,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        let _ = self
-            .pg
-            .command(self.pg.bin.join("pg_ctl"))
-            .args(["stop", "-m", "fast", "-w", "-t", "60", "-D"])
-            .arg(self.data)
-            .output();
-    }
 }
 
 /// The backup job as cron reads it: five valid time fields, postgres, and a command the shell
