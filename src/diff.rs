@@ -3,7 +3,6 @@
 
 use similar::TextDiff;
 
-use crate::pg_settings;
 use crate::plan::{FileMeta, Mode, OnChange, Service};
 use crate::render::{RenderedFile, Tree};
 use crate::spec::HostName;
@@ -95,13 +94,11 @@ pub fn diff(tree: &Tree, live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync
                 (change, mode_was, Some(current))
             }
         };
-        let settings = match (file.meta.settings_of_major, &change, &current) {
-            (Some(major), Change::Modified { .. }, Some(live)) => {
-                pg_settings::changed(major, live, &rendered)
-            }
+        let settings = match (&file.meta.conf, &change, &current) {
+            (Some(conf), Change::Modified { .. }, Some(live)) => conf.changed_from(live),
             _ => Vec::new(),
         };
-        let action = match (&change, file.meta.settings_of_major) {
+        let action = match (&change, &file.meta.conf) {
             (Change::Unchanged, _) => OnChange::Nothing,
             (Change::Modified { .. }, Some(_)) if settings.iter().any(|(_, r)| *r) => {
                 OnChange::Restart

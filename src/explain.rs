@@ -1,17 +1,27 @@
-//! `explain`: for each line of a rendered file, where its value came from — the spec line it was
-//! written from, how it was derived, or the template's own text. Pure: the caller renders the file
-//! and prints the result.
+//! `explain`: for each line of a rendered file, where its values came from — the spec line each
+//! was written from, how it was derived, the version rule or named default behind it, or the
+//! template's own text. It reads the facts a traced render printed on each line, never the text,
+//! so an overridden template is explained as truthfully as a built-in one. Pure: the caller
+//! renders the file and prints the result.
 
-use crate::escape::Format;
-use crate::plan::{Origin, PlannedFile};
+use crate::plan::{OriginKind, PlannedFile};
+use crate::render::TracedLine;
 use crate::source::Document;
 
-/// One line of a rendered file and what explains it.
+/// One line of a rendered file and the facts printed on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub number: usize,
     pub text: String,
-    pub key: Option<String>,
+    /// Empty for a line the template writes on its own.
+    pub facts: Vec<Explained>,
+}
+
+/// One fact on a line: the key it sets and where its value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    pub key: String,
+    pub kind: OriginKind,
     /// The spec location, `SPEC:LINE:COL (dotted.path)`.
     pub spec: Option<String>,
     pub why: Option<String>,
@@ -34,17 +44,32 @@ pub fn dotted(pointer: &str) -> String {
     out
 }
 
-fn is_comment(line: &str) -> bool {
-    let t = line.trim_start();
-    t.is_empty() || t.starts_with('#') || t.starts_with("--") || t.starts_with("\"\"\"")
+/// Transitional, for a file whose context is not facts yet: the origin of the line's first word.
+fn guess(file: &PlannedFile, text: &str, locate: &dyn Fn(&String) -> String) -> Option<Explained> {
+    let format = crate::escape::Format::for_template(file.template)?;
+    let key = key_of(format, text)?;
+    let origin = file
+        .origins
+        .iter()
+        .rev()
+        .find(|o| o.key.eq_ignore_ascii_case(&key))?;
+    Some(Explained {
+        key,
+        kind: if origin.spec.is_some() && origin.why.is_none() {
+            OriginKind::Spec
+        } else {
+            OriginKind::Derived
+        },
+        spec: origin.spec.as_ref().map(locate),
+        why: origin.why.clone(),
+    })
 }
 
-/// The key a line sets, in the file's format: a setting's name, a directive, a Python name.
-fn key_of(format: Format, line: &str) -> Option<String> {
+/// Transitional: the key a line sets, in the file's format.
+fn key_of(format: crate::escape::Format, line: &str) -> Option<String> {
+    use crate::escape::Format;
     let t = line.trim();
     let word = match format {
-        Format::PgConf | Format::Sysctl => t.split(['=', ' ']).next()?,
-        // A block's opening line is the template's layout, not a value.
         Format::Nginx if t.ends_with('{') => return None,
         Format::Nginx => t.split([' ', ';']).next()?,
         Format::Python => {
@@ -52,72 +77,95 @@ fn key_of(format: Format, line: &str) -> Option<String> {
             return Some(word.trim_matches('"').to_owned())
                 .filter(|w| !w.is_empty() && *w != "}" && *w != "},");
         }
-        // A job line: five time fields and the user, then the program it runs.
-        Format::Cron if t.starts_with(|c: char| c.is_ascii_digit() || c == '*') => {
-            t.split_whitespace().nth(6)?
-        }
         _ => return None,
     };
     Some(word.to_owned()).filter(|w| !w.is_empty() && w != "}" && w != "{")
 }
 
-/// Explains every line of `content`, the rendering of `file`; only lines of `key` when given.
+/// How `explain` says where a fact comes from.
+pub fn origin_text(fact: &Explained) -> String {
+    let why = fact.why.as_deref();
+    match (fact.kind, &fact.spec, why) {
+        (OriginKind::VersionRule, Some(spec), Some(why)) => {
+            format!("version rule, from {spec}: {why}")
+        }
+        (OriginKind::Default, None, Some(why)) => format!("default: {why}"),
+        (_, Some(spec), Some(why)) => format!("from {spec}: {why}"),
+        (_, Some(spec), None) => format!("from {spec}"),
+        (_, None, Some(why)) => format!("derived: {why}"),
+        (_, None, None) => "sitewright's default".to_owned(),
+    }
+}
+
+fn is_comment(line: &str) -> bool {
+    let t = line.trim_start();
+    t.is_empty()
+        || t.starts_with('#')
+        || t.starts_with("--")
+        || t.starts_with("\"\"\"")
+        || t == "}"
+        || t.starts_with("def ")
+}
+
+/// Explains every line of a traced render of `file`; only the lines that print a fact of `key`,
+/// when given. A line that prints no fact is the template's own text, whoever wrote the template.
 pub fn explain(
     file: &PlannedFile,
-    content: &str,
+    lines: &[TracedLine],
     doc: &Document,
     spec_name: &str,
     key: Option<&str>,
 ) -> Vec<Line> {
-    let format = Format::for_template(file.template);
-    let locate = |origin: &Origin| {
-        origin.spec.as_deref().map(|pointer| {
-            let pos = doc.value_pos(pointer);
-            format!(
-                "{spec_name}:{}:{} ({})",
-                pos.line,
-                pos.column,
-                dotted(pointer)
-            )
-        })
+    let locate = |pointer: &String| {
+        let pos = doc.value_pos(pointer);
+        format!(
+            "{spec_name}:{}:{} ({})",
+            pos.line,
+            pos.column,
+            dotted(pointer)
+        )
     };
-    let mut records = file.origins.iter();
     let mut out = Vec::new();
     let mut in_docstring = false;
-    for (i, text) in content.lines().enumerate() {
-        if text.matches("\"\"\"").count() % 2 == 1 {
-            in_docstring = !in_docstring;
-            continue;
+    for (i, line) in lines.iter().enumerate() {
+        if line.facts.is_empty() {
+            if line.text.matches("\"\"\"").count() % 2 == 1 {
+                in_docstring = !in_docstring;
+                continue;
+            }
+            if in_docstring || is_comment(&line.text) {
+                continue;
+            }
         }
-        if in_docstring || is_comment(text) || text.trim() == "}" || text.trim().starts_with("def ")
+        let mut facts: Vec<Explained> = Vec::new();
+        if line.facts.is_empty()
+            && let Some(guessed) = guess(file, &line.text, &locate)
         {
-            continue;
+            facts.push(guessed);
         }
-        let (line_key, origin) = if format == Some(Format::PgHba) {
-            (None, records.next())
-        } else {
-            let line_key = format.and_then(|f| key_of(f, text));
-            let origin = line_key.as_deref().and_then(|k| {
-                file.origins
-                    .iter()
-                    .rev()
-                    .find(|o| o.key.eq_ignore_ascii_case(k))
-            });
-            (line_key, origin)
-        };
+        for id in &line.facts {
+            let Some(record) = file.facts.get(id.0 as usize) else {
+                continue;
+            };
+            let explained = Explained {
+                key: record.key.clone(),
+                kind: record.origin.kind,
+                spec: record.origin.spec.as_ref().map(locate),
+                why: record.origin.why.clone(),
+            };
+            if !facts.contains(&explained) {
+                facts.push(explained);
+            }
+        }
         if let Some(wanted) = key
-            && !line_key
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(wanted))
+            && !facts.iter().any(|f| f.key.eq_ignore_ascii_case(wanted))
         {
             continue;
         }
         out.push(Line {
             number: i + 1,
-            text: text.to_owned(),
-            key: line_key,
-            spec: origin.and_then(locate),
-            why: origin.and_then(|o| o.why.clone()),
+            text: line.text.clone(),
+            facts,
         });
     }
     out
@@ -140,26 +188,6 @@ mod tests {
         assert_eq!(
             dotted("/sysctl/settings/vm.dirty_bytes"),
             "sysctl.settings.vm.dirty_bytes"
-        );
-    }
-
-    #[test]
-    fn keys_by_format() {
-        assert_eq!(
-            key_of(Format::PgConf, "shared_buffers = 16GB  # x").as_deref(),
-            Some("shared_buffers")
-        );
-        assert_eq!(
-            key_of(Format::Nginx, "    ssl_protocols TLSv1.2 TLSv1.3;").as_deref(),
-            Some("ssl_protocols")
-        );
-        assert_eq!(
-            key_of(Format::Python, "        \"HOST\": \"192.0.2.11\",").as_deref(),
-            Some("HOST")
-        );
-        assert_eq!(
-            key_of(Format::Python, "DEBUG = False").as_deref(),
-            Some("DEBUG")
         );
     }
 }

@@ -57,26 +57,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// What a change to each setting of a postgresql.conf needs, by its major's settings table.
+/// What a change to each setting of a postgresql.conf needs, as the plan recorded it.
 fn setting_effects(file: &crate::render::RenderedFile) -> BTreeMap<String, OnChange> {
-    let Some(major) = file.meta.settings_of_major else {
-        return BTreeMap::new();
-    };
-    let table = crate::pg_settings::table(major);
-    crate::pg_settings::read_conf(&file.content)
-        .into_keys()
-        .map(|name| {
-            let restart = table
-                .and_then(|t| t.get(&name))
-                .is_none_or(crate::pg_settings::Def::needs_restart);
-            let effect = if restart {
-                OnChange::Restart
-            } else {
-                OnChange::Reload
-            };
-            (name, effect)
-        })
-        .collect()
+    file.meta.conf.as_ref().map_or_else(BTreeMap::new, |conf| {
+        conf.written
+            .iter()
+            .map(|(name, (_, effect))| (name.clone(), *effect))
+            .collect()
+    })
 }
 
 impl<'a> Manifest<'a> {

@@ -8,7 +8,8 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
 
 use crate::escape::Format;
-use crate::plan::{FileMeta, Plan, PlannedFile};
+use crate::plan::fact::Tagged;
+use crate::plan::{FactId, FileMeta, Plan, PlannedFile};
 use crate::spec::{HostName, SecretRef};
 use crate::templates::{Overrides, builtin};
 
@@ -87,13 +88,34 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
+/// Where a fact is printed: before its value, `TAG_START`, its number, `TAG_END`. Only a traced
+/// render writes these, and `explain` takes them out again.
+const TAG_START: char = '\u{E000}';
+const TAG_END: char = '\u{E001}';
+
 /// A template environment: built once and used for every file.
 pub struct Renderer {
     env: Environment<'static>,
 }
 
+/// One line of a traced render: its text, and the facts printed on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedLine {
+    pub text: String,
+    pub facts: Vec<FactId>,
+}
+
 impl Renderer {
     pub fn new(overrides: &Overrides) -> Self {
+        Self::build(overrides, false)
+    }
+
+    /// A renderer whose output marks each fact where it is printed, for [`Renderer::trace`].
+    pub fn tracing(overrides: &Overrides) -> Self {
+        Self::build(overrides, true)
+    }
+
+    fn build(overrides: &Overrides, tracing: bool) -> Self {
         let mut env = Environment::new();
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -109,7 +131,7 @@ impl Renderer {
             Some(format) => AutoEscape::Custom(format.name().into()),
             None => AutoEscape::None,
         });
-        env.set_formatter(format_value);
+        env.set_formatter(move |out, state, value| format_value(out, state, value, tracing));
         env.add_filter("ident", ident);
         env.add_filter("comment", comment);
         let overrides = overrides.clone();
@@ -120,6 +142,13 @@ impl Renderer {
                 .or_else(|| builtin(name).map(str::to_owned)))
         });
         Self { env }
+    }
+
+    /// The lines of `file` as its template lays them out, each with the facts printed on it.
+    /// Needs a renderer made by [`Renderer::tracing`].
+    pub fn trace(&self, file: &PlannedFile) -> Result<Vec<TracedLine>, RenderError> {
+        let rendered = self.render_file(file, &Secrets::none())?;
+        Ok(rendered.content.lines().map(untag).collect())
     }
 
     pub fn render(&self, plan: &Plan, secrets: &Secrets) -> Result<Tree, RenderError> {
@@ -154,23 +183,18 @@ impl Renderer {
             message: describe(error),
         };
         let mut holds_secret = false;
-        // Copied only to fill in secrets: most files have none, and a large site has many files.
-        let filled;
-        let context = if file.secrets.is_empty() {
-            &file.context
-        } else {
-            let mut context = file.context.clone();
-            for slot in &file.secrets {
-                holds_secret |= secrets.values.contains_key(&slot.secret);
-                context[slot.key] = serde_json::Value::String(secrets.value(&slot.secret));
-            }
-            filled = context;
-            &filled
-        };
+        let mut context = file.context.clone();
+        for slot in &file.secrets {
+            holds_secret |= secrets.values.contains_key(&slot.secret);
+            let filled = Value::from(std::collections::BTreeMap::from([(
+                slot.key,
+                secrets.value(&slot.secret),
+            )]));
+            // The last map that has a key gives its value.
+            context = minijinja::value::merge_maps([context, filled]);
+        }
         let template = self.env.get_template(file.template).map_err(|e| fail(&e))?;
-        let content = template
-            .render(Value::from(minijinja::value::Serde(context)))
-            .map_err(|e| fail(&e))?;
+        let content = template.render(context).map_err(|e| fail(&e))?;
         Ok(RenderedFile {
             host: file.host.clone(),
             path: file.path.clone(),
@@ -214,11 +238,42 @@ fn format_of(state: &State) -> Option<Format> {
     }
 }
 
+/// A line of a traced render without its tags, and the facts they named.
+fn untag(line: &str) -> TracedLine {
+    let mut text = String::with_capacity(line.len());
+    let mut facts = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find(TAG_START) {
+        text.push_str(&rest[..start]);
+        let after = &rest[start + TAG_START.len_utf8()..];
+        let Some(end) = after.find(TAG_END) else {
+            rest = after;
+            continue;
+        };
+        if let Ok(id) = after[..end].parse() {
+            facts.push(FactId(id));
+        }
+        rest = &after[end + TAG_END.len_utf8()..];
+    }
+    text.push_str(rest);
+    TracedLine { text, facts }
+}
+
 fn format_value(
     out: &mut minijinja::Output,
     state: &mut State,
     value: &Value,
+    tracing: bool,
 ) -> Result<(), Error> {
+    let value = match Tagged::of(value) {
+        Some((id, inner)) => {
+            if tracing {
+                write!(out, "{TAG_START}{}{TAG_END}", id.0).map_err(Error::from)?;
+            }
+            inner
+        }
+        None => value,
+    };
     if value.is_undefined() {
         return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
     }
@@ -241,6 +296,7 @@ fn format_value(
 /// `{{ name|ident }}`: a setting or variable name, written bare after checking it is one.
 fn ident(state: &State, value: &Value) -> Result<Value, Error> {
     let format = format_of(state).unwrap_or(Format::Plain);
+    let value = Tagged::of(value).map_or(value, |(_, inner)| inner);
     let name = value.as_str().unwrap_or_default();
     format
         .ident(name)

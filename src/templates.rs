@@ -21,6 +21,7 @@ pub const BUILTIN: &[(&str, &str)] = embed![
     "postgres/recovery.conf.pgconf",
     "postgres/replication.pgpass",
     "postgres/role-defaults.sql",
+    "postgres/settings.pgconf",
     "postgres/standby.signal.txt",
     "sysctl/sysctl.conf.sysctl",
 ];

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{Failure, load_spec, select};
 use crate::cli::{ExplainArgs, Selection};
 use crate::plan::plan;
-use crate::render::{Renderer, Secrets};
+use crate::render::Renderer;
 use crate::templates::Overrides;
 
 pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
@@ -40,13 +40,12 @@ pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
             paths.join(", ")
         )));
     };
-    let tree = Renderer::new(&Overrides::default())
-        .render(&planned, &Secrets::none())
+    let traced = Renderer::tracing(&Overrides::default())
+        .trace(&file)
         .map_err(Failure::Render)?;
-    let content = &tree.files[0].content;
     let lines = crate::explain::explain(
         &file,
-        content,
+        &traced,
         &loaded.doc,
         &source.name,
         args.key.as_deref(),
@@ -61,11 +60,11 @@ pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     outln!("{host}:{path} (template {})", file.template);
     for line in lines {
         outln!("{:>4}  {}", line.number, line.text.trim_end());
-        match (&line.spec, &line.why) {
-            (Some(spec), Some(why)) => outln!("      from {spec}: {why}"),
-            (Some(spec), None) => outln!("      from {spec}"),
-            (None, Some(why)) => outln!("      derived: {why}"),
-            (None, None) => outln!("      the template's own text"),
+        if line.facts.is_empty() {
+            outln!("      the template's own text");
+        }
+        for fact in &line.facts {
+            outln!("      {}", crate::explain::origin_text(fact));
         }
     }
     Ok(0)

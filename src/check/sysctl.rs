@@ -22,20 +22,16 @@ fn shared_memory(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             continue;
         };
         // Only this host's sysctl file: planning the whole site per host would grow with its square.
-        let files = crate::plan::sysctl::files(site, host);
-        let file = files.first();
-        let shmmax = file.and_then(|f| {
-            f.context["settings"]
-                .as_array()?
-                .iter()
-                .find(|s| s["name"] == "kernel.shmmax")
-                .and_then(|s| {
-                    s["value"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .or_else(|| s["value"].as_u64().map(|n| n.to_string()))
-                })
-        });
+        let settings = crate::plan::sysctl::settings(site, host).unwrap_or_default();
+        let shmmax = settings
+            .iter()
+            .find(|s| s.name == "kernel.shmmax")
+            .and_then(|s| {
+                s.value
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| s.value.as_u64().map(|n| n.to_string()))
+            });
         if let Some(max) = shmmax.and_then(|m| m.parse::<u64>().ok())
             && max < shared
         {

@@ -34,7 +34,7 @@ fn topic(file: &RenderedFile) -> Option<String> {
         OnChange::Nothing => None,
         OnChange::Apply => Some(format!("sitewright: apply {}", file.path)),
         // postgresql.conf: reload, then restart only if PostgreSQL says a changed setting needs it.
-        OnChange::Restart if file.meta.settings_of_major.is_some() => {
+        OnChange::Restart if file.meta.conf.is_some() => {
             Some("sitewright: reload postgresql".into())
         }
         OnChange::Reload => Some(format!("sitewright: reload {service}")),

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{FileMeta, Mode, OnChange, Origin, PlannedFile, Service};
+use super::{FileMeta, KeyedOrigin, Mode, OnChange, PlannedFile, Service};
 use crate::spec::{
     CacheBackend, Django, Email, Host, PythonValue, Role, SecretRef, SessionEngine, Site,
 };
@@ -23,7 +23,8 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         host: host.name.clone(),
         path: django.settings_file.to_string(),
         template: "django/settings.py",
-        context: context(site, django, host),
+        context: minijinja::Value::from(minijinja::value::Serde(context(site, django, host))),
+        facts: Vec::new(),
         meta: FileMeta::new(Mode::PUBLIC, "root", Service::Django, OnChange::Restart),
         secrets: Vec::new(),
         origins: origins(site, django, host),
@@ -234,9 +235,9 @@ pub fn written(name: &str) -> Option<&'static Written> {
 }
 
 /// Where each setting of the module comes from.
-fn origins(site: &Site, django: &Django, host: &Host) -> Vec<Origin> {
+fn origins(site: &Site, django: &Django, host: &Host) -> Vec<KeyedOrigin> {
     let mirror = read_only(host).then_some("a read-only instance (seed 002)");
-    let mut out: Vec<Origin> = WRITTEN
+    let mut out: Vec<KeyedOrigin> = WRITTEN
         .iter()
         .map(|w| {
             let why = match w.name {
@@ -247,19 +248,19 @@ fn origins(site: &Site, django: &Django, host: &Host) -> Vec<Origin> {
                 | "INSTALLED_APPS" => mirror.or(w.why),
                 _ => w.why,
             };
-            Origin::new(w.name, w.spec, why)
+            KeyedOrigin::new(w.name, w.spec, why)
         })
         .collect();
     out.extend([
-        Origin::new("from", Some("/django/base_module"), None),
-        Origin::new("NAME", Some("/django/database/name"), None),
-        Origin::new("USER", Some("/django/database/user"), None),
-        Origin::new(
+        KeyedOrigin::new("from", Some("/django/base_module"), None),
+        KeyedOrigin::new("NAME", Some("/django/database/name"), None),
+        KeyedOrigin::new("USER", Some("/django/database/user"), None),
+        KeyedOrigin::new(
             "PASSWORD",
             Some("/django/database/password"),
             Some("read when Django starts"),
         ),
-        Origin::new(
+        KeyedOrigin::new(
             "HOST",
             Some("/django/database/host"),
             Some(if mirror.is_some() {
@@ -268,24 +269,24 @@ fn origins(site: &Site, django: &Django, host: &Host) -> Vec<Origin> {
                 "the primary's address"
             }),
         ),
-        Origin::new(
+        KeyedOrigin::new(
             "PORT",
             Some("/postgres/replication/public_port"),
             Some("nginx's forwarded port, else PostgreSQL's"),
         ),
-        Origin::new("CONN_MAX_AGE", Some("/django/database/conn_max_age"), None),
-        Origin::new(
+        KeyedOrigin::new("CONN_MAX_AGE", Some("/django/database/conn_max_age"), None),
+        KeyedOrigin::new(
             "CONN_HEALTH_CHECKS",
             Some("/django/version"),
             Some("from Django 4.1, with persistent connections"),
         ),
         match site.postgres.as_ref().and_then(|pg| pg.ssl.as_ref()) {
-            Some(ssl) if ssl.ca.is_some() => Origin::new(
+            Some(ssl) if ssl.ca.is_some() => KeyedOrigin::new(
                 "OPTIONS",
                 Some("/postgres/ssl/ca"),
                 Some("SSL to a remote database, its certificate verified against the CA"),
             ),
-            _ => Origin::new(
+            _ => KeyedOrigin::new(
                 "OPTIONS",
                 Some("/postgres/ssl"),
                 Some("SSL to a remote database"),
@@ -295,7 +296,7 @@ fn origins(site: &Site, django: &Django, host: &Host) -> Vec<Origin> {
     for name in django.extra.keys() {
         // A setting of `extra` replaces the module's own, and comes last.
         out.retain(|o| o.key != *name);
-        out.push(Origin::new(
+        out.push(KeyedOrigin::new(
             name,
             Some(&format!("/django/extra/{name}")),
             None,

@@ -2,14 +2,19 @@
 //! only here. Templates receive finished values; they lay text out and decide nothing.
 
 pub mod django;
+pub mod fact;
 mod nginx;
 pub mod postgres;
 pub mod sysctl;
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
+
+pub use fact::{Fact, FactId, Facts, Origin, OriginKind, Record};
 
 use crate::spec::{Host, HostName, SecretRef, Site};
 
@@ -28,25 +33,27 @@ pub struct PlannedFile {
     pub path: String,
     /// The template that lays the file out; its extension picks the escaping.
     pub template: &'static str,
-    /// The values the template needs.
-    pub context: Value,
+    /// The values the template needs, each leaf a [`Fact`] numbered in `facts`.
+    pub context: minijinja::Value,
     pub meta: FileMeta,
     /// Secrets the template needs, by context key; filled in only when asked.
     pub secrets: Vec<SecretSlot>,
-    /// Where the file's lines come from, for `explain`.
-    pub origins: Vec<Origin>,
+    /// Every fact the context holds: its key, where it comes from, what a change to it needs.
+    pub facts: Vec<Record>,
+    /// Transitional, for the files whose contexts are not facts yet (nginx, Django): where the
+    /// lines that start with each key come from, as `explain` guessed it from the text.
+    pub origins: Vec<KeyedOrigin>,
 }
 
-/// Where the lines of a file that start with `key` (a setting, directive or name) come from: the
-/// spec value they were written from, and how they were derived from it or from other facts.
+/// Transitional: the origin of the lines of a file that start with `key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
+pub struct KeyedOrigin {
     pub key: String,
     pub spec: Option<String>,
     pub why: Option<String>,
 }
 
-impl Origin {
+impl KeyedOrigin {
     pub fn new(key: &str, spec: Option<&str>, why: Option<&str>) -> Self {
         Self {
             key: key.to_owned(),
@@ -54,17 +61,28 @@ impl Origin {
             why: why.map(str::to_owned),
         }
     }
+}
 
-    /// The origin of each setting of a postgresql.conf or sysctl file.
-    pub fn of_settings(settings: &[Setting]) -> Vec<Origin> {
-        settings
-            .iter()
-            .map(|s| Origin {
-                key: s.name.clone(),
-                spec: s.from_spec.clone(),
-                why: s.why.clone(),
-            })
-            .collect()
+impl PlannedFile {
+    /// A file laid out by `template` from `context`, whose facts were recorded in `facts`.
+    pub fn new(
+        host: &HostName,
+        path: impl Into<String>,
+        template: &'static str,
+        context: &impl Serialize,
+        facts: Facts,
+        meta: FileMeta,
+    ) -> Self {
+        Self {
+            host: host.clone(),
+            path: path.into(),
+            template,
+            context: minijinja::Value::from(minijinja::value::Serde(context)),
+            meta,
+            secrets: Vec::new(),
+            facts: facts.into_records(),
+            origins: Vec::new(),
+        }
     }
 }
 
@@ -79,10 +97,10 @@ pub struct FileMeta {
     /// How to hide secret values when the file is shown.
     #[serde(skip)]
     pub mask: Mask,
-    /// Set for a postgresql.conf of this major: what a change needs then depends on which of its
-    /// settings changed, by that major's settings table.
+    /// Set for a postgresql.conf: what a change needs then depends on which of its settings
+    /// changed.
     #[serde(skip)]
-    pub settings_of_major: Option<u32>,
+    pub conf: Option<Arc<ConfSettings>>,
     /// The command that applies the file, for files no service reloads (sysctl, SQL).
     #[serde(skip)]
     pub apply: Option<String>,
@@ -97,9 +115,53 @@ impl FileMeta {
             service,
             on_change,
             mask: Mask::None,
-            settings_of_major: None,
+            conf: None,
             apply: None,
         }
+    }
+}
+
+/// The settings a postgresql.conf sets, as PostgreSQL reads them, and its major's rules for what a
+/// change needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfSettings {
+    pub major: u32,
+    /// Each setting's value as PostgreSQL reads it (unquoted), and what a change to it needs.
+    pub written: BTreeMap<String, (String, OnChange)>,
+}
+
+impl ConfSettings {
+    /// What a change to the setting `name` needs: a restart unless its major's table says a reload
+    /// will do (a setting the table does not know is taken to need a restart).
+    pub fn effect(major: u32, name: &str) -> OnChange {
+        let restart = crate::pg_settings::table(major)
+            .and_then(|t| t.get(name))
+            .is_none_or(crate::pg_settings::Def::needs_restart);
+        if restart {
+            OnChange::Restart
+        } else {
+            OnChange::Reload
+        }
+    }
+
+    /// The settings whose value differs between `live`, a postgresql.conf on a host, and what
+    /// sitewright writes, each with whether the change needs a restart.
+    pub fn changed_from(&self, live: &str) -> Vec<(String, bool)> {
+        let live = crate::pg_settings::read_conf(live);
+        let mut names: Vec<&String> = live.keys().chain(self.written.keys()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|name| live.get(*name) != self.written.get(*name).map(|(text, _)| text))
+            .map(|name| {
+                let effect = self
+                    .written
+                    .get(name)
+                    .map_or_else(|| Self::effect(self.major, name), |(_, effect)| *effect);
+                (name.clone(), effect == OnChange::Restart)
+            })
+            .collect()
     }
 }
 
@@ -220,6 +282,53 @@ impl Setting {
     pub fn from_spec(mut self, pointer: impl Into<String>) -> Self {
         self.from_spec = Some(pointer.into());
         self
+    }
+
+    /// Where the value comes from: the spec value as given, or derived from it or from other facts.
+    pub fn origin(&self) -> Origin {
+        match (&self.from_spec, &self.why) {
+            (Some(pointer), None) => Origin::spec(pointer),
+            (pointer, Some(why)) => Origin::derived(pointer.as_deref(), why),
+            (None, None) => Origin {
+                kind: OriginKind::Default,
+                spec: None,
+                why: None,
+            },
+        }
+    }
+}
+
+/// A `name = value` line of a postgresql.conf, recovery.conf or sysctl file, its value a fact.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingLine {
+    pub name: String,
+    pub value: Fact<Value>,
+    pub why: Option<String>,
+}
+
+impl SettingLine {
+    /// The lines of `settings`, each value recorded in `facts`; with `effect`, what a change to
+    /// each needs.
+    pub fn record(
+        settings: &[Setting],
+        facts: &mut Facts,
+        effect: impl Fn(&str) -> Option<OnChange>,
+    ) -> Vec<SettingLine> {
+        settings
+            .iter()
+            .map(|s| SettingLine {
+                name: s.name.clone(),
+                value: facts.add_record(
+                    s.value.clone(),
+                    Record {
+                        key: s.name.clone(),
+                        origin: s.origin(),
+                        effect: effect(&s.name),
+                    },
+                ),
+                why: s.why.clone(),
+            })
+            .collect()
     }
 }
 

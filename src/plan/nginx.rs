@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{FileMeta, Mode, OnChange, Origin, PlannedFile, Service};
+use super::{FileMeta, KeyedOrigin, Mode, OnChange, PlannedFile, Service};
 use crate::spec::{
     AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Host, Https, Listen, Nginx, NginxLayout,
     Role, Site, SocketAddr, Tls, TlsProfile,
@@ -49,11 +49,12 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         return Vec::new();
     };
     let paths = layout(nginx.layout);
-    let file = |path: &str, template, context| PlannedFile {
+    let file = |path: &str, template, context: Value| PlannedFile {
         host: host.name.clone(),
         path: path.to_owned(),
         template,
-        context,
+        context: minijinja::Value::from(minijinja::value::Serde(&context)),
+        facts: Vec::new(),
         meta: FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload),
         secrets: Vec::new(),
         origins: Vec::new(),
@@ -66,7 +67,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/mod-stream.conf.nginx",
             json!({ "module": paths.module }),
         );
-        module.origins = vec![Origin::new(
+        module.origins = vec![KeyedOrigin::new(
             "load_module",
             Some("/nginx/layout"),
             Some("the name the distribution's stream-module package uses, so it is loaded once"),
@@ -78,18 +79,18 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             json!({ "site": site.site, "host": host.name, "forwards": forwards }),
         );
         stream.origins = vec![
-            Origin::new(
+            KeyedOrigin::new(
                 "listen",
                 Some("/postgres/replication/public_port"),
                 Some("on the primary's own address"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "server",
                 Some("/postgres/port"),
                 Some("PostgreSQL on loopback"),
             ),
-            Origin::new("allow", Some("/hosts"), Some("the replicas and web hosts")),
-            Origin::new("deny", None, Some("everyone else")),
+            KeyedOrigin::new("allow", Some("/hosts"), Some("the replicas and web hosts")),
+            KeyedOrigin::new("deny", None, Some("everyone else")),
         ];
         out.push(stream);
     }
@@ -101,21 +102,21 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         );
         server.origins = server_origins(nginx, "https", &https.tls);
         server.origins.extend([
-            Origin::new("server", Some("/nginx/https/upstream/servers"), Some("the application servers")),
-            Origin::new("access_log", Some("/nginx/https/access_log"), None),
-            Origin::new("error_log", Some("/nginx/https/error_log_level"), None),
-            Origin::new("client_body_buffer_size", Some("/nginx/https/client_body_buffer_size"), None),
-            Origin::new("proxy_buffer_size", Some("/nginx/https/proxy_buffer_size"), None),
-            Origin::new("proxy_buffers", Some("/nginx/https/proxy_buffers"), None),
-            Origin::new(
+            KeyedOrigin::new("server", Some("/nginx/https/upstream/servers"), Some("the application servers")),
+            KeyedOrigin::new("access_log", Some("/nginx/https/access_log"), None),
+            KeyedOrigin::new("error_log", Some("/nginx/https/error_log_level"), None),
+            KeyedOrigin::new("client_body_buffer_size", Some("/nginx/https/client_body_buffer_size"), None),
+            KeyedOrigin::new("proxy_buffer_size", Some("/nginx/https/proxy_buffer_size"), None),
+            KeyedOrigin::new("proxy_buffers", Some("/nginx/https/proxy_buffers"), None),
+            KeyedOrigin::new(
                 "proxy_busy_buffers_size",
                 Some("/nginx/https/proxy_buffers"),
                 Some(busy_buffers_why(https)),
             ),
-            Origin::new("alias", Some("/nginx/https/static_locations"), None),
-            Origin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
-            Origin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
-            Origin::new("gzip_types", None, Some("application/json included, as CATMAID's documents ask")),
+            KeyedOrigin::new("alias", Some("/nginx/https/static_locations"), None),
+            KeyedOrigin::new("expires", None, Some("static files never expire (CATMAID's tiles)")),
+            KeyedOrigin::new("proxy_set_header", None, Some("nginx overwrites X-Forwarded-Proto, which Django's SECURE_PROXY_SSL_HEADER trusts")),
+            KeyedOrigin::new("gzip_types", None, Some("application/json included, as CATMAID's documents ask")),
             server_tokens(),
         ]);
         out.push(server);
@@ -128,61 +129,61 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         );
         server.origins = server_origins(nginx, "cache_proxy", &proxy.tls);
         server.origins.extend([
-            Origin::new("proxy_cache_path", Some("/nginx/cache_proxy/cache"), None),
-            Origin::new("server", Some("/nginx/cache_proxy/backends"), None),
-            Origin::new(
+            KeyedOrigin::new("proxy_cache_path", Some("/nginx/cache_proxy/cache"), None),
+            KeyedOrigin::new("server", Some("/nginx/cache_proxy/backends"), None),
+            KeyedOrigin::new(
                 "proxy_cache_valid",
                 Some("/nginx/cache_proxy/cache/valid"),
                 None,
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_ignore_headers",
                 None,
                 Some("a public read-only site: the backends' cache headers are ignored"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_cache",
                 None,
                 Some("the public and buster servers share the cache; the long-timeout server, whose backends may be read-write, has none"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_cache_key",
                 None,
                 Some("the URI alone: every cached request goes upstream with the public name and scheme, so the buster refreshes what the public server serves"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_cache_bypass",
                 Some("/nginx/cache_proxy/buster_port"),
                 Some("the buster fetches afresh; a cookie other than the harmless ones, or an Authorization header, bypasses the cache"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_no_cache",
                 Some("/nginx/cache_proxy/harmless_cookies"),
                 Some("nothing fetched with a cookie other than the harmless ones (the session cookie among them), or with an Authorization header, is stored"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_set_header",
                 Some("/nginx/cache_proxy/server_name"),
                 Some("every server sends the public name and https upstream, never the client's Host and scheme; a cached request goes with no cookie"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_read_timeout",
                 Some("/nginx/cache_proxy/timeout"),
                 None,
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_next_upstream_tries",
                 None,
                 Some("the first backend and one retry, so a slow request never runs on every backend"),
             ),
-            Origin::new(
+            KeyedOrigin::new(
                 "proxy_next_upstream_timeout",
                 None,
                 Some("the server's own timeout (`timeout`, or `long_timeout.timeout`): no retry once it has run out, so a request costs its timeout and at most one retry"),
             ),
             server_tokens(),
-            Origin::new("if", Some("/nginx/cache_proxy/maintenance/flag"), None),
-            Origin::new(
+            KeyedOrigin::new("if", Some("/nginx/cache_proxy/maintenance/flag"), None),
+            KeyedOrigin::new(
                 "try_files",
                 Some("/nginx/cache_proxy/maintenance/page"),
                 None,
@@ -194,8 +195,8 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
 }
 
 /// `server_tokens off;` in every http server: no nginx version in the Server header or error pages.
-fn server_tokens() -> Origin {
-    Origin::new(
+fn server_tokens() -> KeyedOrigin {
+    KeyedOrigin::new(
         "server_tokens",
         None,
         Some("off: the Server header and error pages do not tell which nginx version runs"),
@@ -213,7 +214,7 @@ fn busy_buffers_why(https: &Https) -> &'static str {
 }
 
 /// Where the listen and TLS lines of a server come from.
-fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<Origin> {
+fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<KeyedOrigin> {
     let at = |key: &str| format!("/nginx/{section}/{key}");
     let profile = match tls.profile {
         TlsProfile::Modern => "Mozilla's modern profile (guidelines 6.0)",
@@ -230,52 +231,52 @@ fn server_origins(nginx: &Nginx, section: &str, tls: &Tls) -> Vec<Origin> {
         "no X25519MLKEM768 before OpenSSL 3.5"
     };
     vec![
-        Origin::new("listen", Some(&at("listen")), Some(http2)),
-        Origin::new("http2", Some("/nginx/version"), Some(http2)),
-        Origin::new("server_name", Some(&at("server_name")), None),
-        Origin::new("ssl_certificate", Some(&at("tls/certificate")), None),
-        Origin::new(
+        KeyedOrigin::new("listen", Some(&at("listen")), Some(http2)),
+        KeyedOrigin::new("http2", Some("/nginx/version"), Some(http2)),
+        KeyedOrigin::new("server_name", Some(&at("server_name")), None),
+        KeyedOrigin::new("ssl_certificate", Some(&at("tls/certificate")), None),
+        KeyedOrigin::new(
             "ssl_certificate_key",
             Some(&at("tls/certificate_key")),
             None,
         ),
-        Origin::new("ssl_protocols", Some(&at("tls/profile")), Some(profile)),
-        Origin::new("ssl_ciphers", Some(&at("tls/profile")), Some(profile)),
-        Origin::new(
+        KeyedOrigin::new("ssl_protocols", Some(&at("tls/profile")), Some(profile)),
+        KeyedOrigin::new("ssl_ciphers", Some(&at("tls/profile")), Some(profile)),
+        KeyedOrigin::new(
             "ssl_prefer_server_ciphers",
             Some(&at("tls/profile")),
             Some(profile),
         ),
-        Origin::new("ssl_ecdh_curve", Some("/nginx/openssl"), Some(groups)),
-        Origin::new(
+        KeyedOrigin::new("ssl_ecdh_curve", Some("/nginx/openssl"), Some(groups)),
+        KeyedOrigin::new(
             "ssl_session_timeout",
             Some(&at("tls/profile")),
             Some(profile),
         ),
-        Origin::new("ssl_session_cache", Some(&at("tls/profile")), Some(profile)),
-        Origin::new(
+        KeyedOrigin::new("ssl_session_cache", Some(&at("tls/profile")), Some(profile)),
+        KeyedOrigin::new(
             "ssl_session_tickets",
             Some("/nginx/version"),
             Some("off for nginx 1.5.9 to 1.23.1"),
         ),
-        Origin::new("ssl_stapling", Some(&at("tls/ocsp_stapling")), None),
-        Origin::new("ssl_stapling_verify", Some(&at("tls/ocsp_stapling")), None),
-        Origin::new(
+        KeyedOrigin::new("ssl_stapling", Some(&at("tls/ocsp_stapling")), None),
+        KeyedOrigin::new("ssl_stapling_verify", Some(&at("tls/ocsp_stapling")), None),
+        KeyedOrigin::new(
             "ssl_trusted_certificate",
             Some(&at("tls/trusted_certificate")),
             None,
         ),
-        Origin::new(
+        KeyedOrigin::new(
             "resolver",
             Some(&at("tls/resolver")),
             Some("nginx looks up the OCSP responder through it; written only while stapling"),
         ),
-        Origin::new(
+        KeyedOrigin::new(
             "add_header",
             Some(&at("tls/hsts")),
             Some("HSTS, repeated where a location adds headers"),
         ),
-        Origin::new("return", None, Some("plain HTTP redirects to HTTPS")),
+        KeyedOrigin::new("return", None, Some("plain HTTP redirects to HTTPS")),
     ]
 }
 

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{FileMeta, Mode, OnChange, PlannedFile, Service, Setting};
+use super::{Facts, FileMeta, Mode, OnChange, PlannedFile, Service, Setting, SettingLine};
 use crate::spec::{Host, Site, SysctlProfile};
 use crate::sysctl_keys::{canonical, convert};
 use crate::units::ByteSize;
@@ -21,12 +21,43 @@ pub const EXCLUSIVE: &[(&str, &str)] = &[
     ("vm.dirty_background_bytes", "vm.dirty_background_ratio"),
 ];
 
+/// The header of the sysctl file.
+#[derive(Serialize)]
+struct SysctlContext<'a> {
+    site: &'a str,
+    host: &'a str,
+    settings: Vec<SettingLine>,
+}
+
 pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
-    let Some(sysctl) = &site.sysctl else {
+    let (Some(sysctl), Some(settings)) = (&site.sysctl, settings(site, host)) else {
         return Vec::new();
     };
+    let path = format!("/etc/sysctl.d/{:02}-sitewright.conf", sysctl.priority);
+    let mut meta = FileMeta::new(Mode::PUBLIC, "root", Service::Sysctl, OnChange::Apply);
+    meta.apply = Some(format!("sysctl -p {path} (or sysctl --system)"));
+    let mut facts = Facts::default();
+    let context = SysctlContext {
+        site: &site.site,
+        host: host.name.as_str(),
+        settings: SettingLine::record(&settings, &mut facts, |_| None),
+    };
+    vec![PlannedFile::new(
+        &host.name,
+        path,
+        "sysctl/sysctl.conf.sysctl",
+        &context,
+        facts,
+        meta,
+    )]
+}
+
+/// The settings of `host`'s sysctl file, in the order it writes them; none when the spec's sysctl
+/// section does not apply to the host.
+pub(crate) fn settings(site: &Site, host: &Host) -> Option<Vec<Setting>> {
+    let sysctl = site.sysctl.as_ref()?;
     if !sysctl.roles.is_empty() && !sysctl.roles.iter().any(|r| host.has(*r)) {
-        return Vec::new();
+        return None;
     }
     let mut settings: BTreeMap<String, Setting> = BTreeMap::new();
     let mut put = |setting: Setting| {
@@ -55,7 +86,7 @@ pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         setting.why = why;
         put(setting);
     }
-    let settings: Vec<Setting> = settings
+    let settings = settings
         .into_values()
         .map(
             |s| match sysctl.settings.keys().find(|k| canonical(k) == s.name) {
@@ -67,22 +98,7 @@ pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             },
         )
         .collect();
-    let path = format!("/etc/sysctl.d/{:02}-sitewright.conf", sysctl.priority);
-    let mut meta = FileMeta::new(Mode::PUBLIC, "root", Service::Sysctl, OnChange::Apply);
-    meta.apply = Some(format!("sysctl -p {path} (or sysctl --system)"));
-    vec![PlannedFile {
-        host: host.name.clone(),
-        path,
-        template: "sysctl/sysctl.conf.sysctl",
-        context: json!({
-            "site": site.site,
-            "host": host.name,
-            "settings": settings,
-        }),
-        meta,
-        secrets: Vec::new(),
-        origins: super::Origin::of_settings(&settings),
-    }]
+    Some(settings)
 }
 
 fn size(bytes: u64) -> String {

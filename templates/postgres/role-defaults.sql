@@ -2,5 +2,5 @@
 -- Django sends no extra queries when it connects. Rendered by sitewright.
 -- Apply on the primary: psql -f THIS_FILE
 {% for d in defaults %}
-ALTER ROLE {{ role|ident }} SET {{ d[0]|ident }} TO {{ d[1] }};
+ALTER ROLE {{ role|ident }} SET {{ d.name|ident }} TO {{ d.value }};
 {% endfor %}

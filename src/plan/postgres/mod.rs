@@ -7,11 +7,92 @@ pub mod hba;
 pub mod major;
 pub mod tune;
 
-use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, SecretSlot, Service};
+use serde::Serialize;
+
+use super::{
+    ConfSettings, Fact, Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile, SecretSlot,
+    Service, SettingLine,
+};
 use crate::spec::{Host, Postgres, Role, Site};
 use major::{Major, Standby};
+
+/// What Django expects of its connections; with the role's defaults set, it sends no extra
+/// queries when it connects.
+const DJANGO_ROLE_DEFAULTS: [(&str, &str); 3] = [
+    ("client_encoding", "UTF8"),
+    ("default_transaction_isolation", "read committed"),
+    ("timezone", "UTC"),
+];
+
+/// The header of every PostgreSQL file: which site, host and server it belongs to.
+#[derive(Serialize)]
+struct Header<'a> {
+    site: &'a str,
+    host: &'a str,
+    role: &'static str,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct ConfContext<'a> {
+    #[serde(flatten)]
+    header: Header<'a>,
+    settings: Vec<SettingLine>,
+}
+
+#[derive(Serialize)]
+struct HbaContext<'a> {
+    #[serde(flatten)]
+    header: Header<'a>,
+    records: Vec<HbaLine>,
+}
+
+/// One pg_hba.conf record: every field a fact of the record's one origin.
+#[derive(Serialize)]
+struct HbaLine {
+    kind: Fact<&'static str>,
+    databases: Fact<Vec<String>>,
+    users: Fact<Vec<String>>,
+    address: Option<Fact<String>>,
+    method: Fact<&'static str>,
+    why: String,
+}
+
+#[derive(Serialize)]
+struct PassfileContext<'a> {
+    site: &'a str,
+    address: Fact<String>,
+    port: Fact<u16>,
+    user: Fact<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RoleDefaultsContext<'a> {
+    site: &'a str,
+    role: Fact<&'a str>,
+    defaults: Vec<RoleDefault>,
+}
+
+#[derive(Serialize)]
+struct RoleDefault {
+    name: &'static str,
+    value: Fact<&'static str>,
+}
+
+#[derive(Serialize)]
+struct CronContext<'a> {
+    site: &'a str,
+    shell: Fact<&'static str>,
+    schedule: Fact<&'a str>,
+    port: Fact<u16>,
+    dump_options: Fact<&'static str>,
+    exclude: Fact<Vec<&'a str>>,
+    database: Fact<&'a str>,
+    directory: Fact<&'a str>,
+}
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let Some(pg) = &site.postgres else {
@@ -22,155 +103,274 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     if !replica && !primary {
         return Vec::new();
     }
-    let config_dir = pg.config_directory().as_str();
-    let file = |path: String, template, context, mode, on_change| PlannedFile {
-        host: host.name.clone(),
-        path,
-        template,
-        context,
-        meta: FileMeta::new(mode, "postgres", Service::Postgresql, on_change),
-        secrets: Vec::new(),
-        origins: Vec::new(),
+    let header = || Header {
+        site: &site.site,
+        host: host.name.as_str(),
+        role: if replica { "replica" } else { "primary" },
+        version: pg.version,
     };
-    let role = if replica { "replica" } else { "primary" };
     let conf = conf::conf(site, pg, host);
-    let mut postgresql_conf = file(
-        format!("{config_dir}/postgresql.conf"),
-        "postgres/postgresql.conf.pgconf",
-        json!({
-            "site": site.site,
-            "host": host.name,
-            "role": role,
-            "version": pg.version,
-            "settings": conf.postgresql,
-        }),
-        Mode::PUBLIC,
-        OnChange::Restart,
-    );
-    postgresql_conf.meta.settings_of_major = Some(pg.version);
-    postgresql_conf.origins = super::Origin::of_settings(&conf.postgresql);
-    let records = hba::records(site, pg);
-    let record_origins: Vec<super::Origin> = records
+    let mut out = vec![
+        postgresql_conf(host, pg, header(), &conf.postgresql),
+        pg_hba(site, host, pg, header()),
+    ];
+    if replica {
+        out.push(standby(host, pg, header(), &conf.recovery));
+        if let Some(passfile) = passfile(site, host, pg) {
+            out.push(passfile);
+        }
+    }
+    if primary {
+        out.extend(role_defaults(site, host, pg));
+        out.extend(backup(site, host, pg));
+    }
+    out
+}
+
+fn meta(mode: Mode, on_change: OnChange) -> FileMeta {
+    FileMeta::new(mode, "postgres", Service::Postgresql, on_change)
+}
+
+fn postgresql_conf(
+    host: &Host,
+    pg: &Postgres,
+    header: Header,
+    settings: &[super::Setting],
+) -> PlannedFile {
+    let major = pg.version;
+    let mut facts = Facts::default();
+    let settings = SettingLine::record(settings, &mut facts, |name| {
+        Some(ConfSettings::effect(major, name))
+    });
+    let written = settings
         .iter()
-        .map(|r| super::Origin {
-            key: String::new(),
-            spec: match (r.spec_index, r.kind) {
+        .map(|line| {
+            let text = match &line.value.value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Bool(on) => if *on { "on" } else { "off" }.to_owned(),
+                other => other.to_string(),
+            };
+            (
+                line.name.clone(),
+                (text, ConfSettings::effect(major, &line.name)),
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    let mut meta = meta(Mode::PUBLIC, OnChange::Restart);
+    meta.conf = Some(Arc::new(ConfSettings { major, written }));
+    PlannedFile::new(
+        &host.name,
+        format!("{}/postgresql.conf", pg.config_directory()),
+        "postgres/postgresql.conf.pgconf",
+        &ConfContext { header, settings },
+        facts,
+        meta,
+    )
+}
+
+fn pg_hba(site: &Site, host: &Host, pg: &Postgres, header: Header) -> PlannedFile {
+    let mut facts = Facts::default();
+    let records = hba::records(site, pg)
+        .into_iter()
+        .map(|r| {
+            let spec = match (r.spec_index, r.kind) {
                 (Some(i), _) => Some(format!("/postgres/hba/{i}")),
                 (None, "local") => None,
                 (None, _) if r.databases.iter().any(|d| d == "replication") => {
                     Some("/postgres/replication".to_owned())
                 }
                 (None, _) => Some("/django/database".to_owned()),
-            },
-            why: Some(r.why.clone()),
+            };
+            let origin = match (spec, r.spec_index) {
+                (Some(pointer), Some(_)) => Origin::spec(pointer).because(r.why.clone()),
+                (Some(pointer), None) => Origin::derived(Some(&pointer), r.why.clone()),
+                (None, _) => Origin::default(r.why.clone()),
+            };
+            let kind = facts.add(r.kind, r.kind, origin);
+            HbaLine {
+                databases: kind.sibling(r.databases),
+                users: kind.sibling(r.users),
+                address: r.address.map(|a| kind.sibling(a)),
+                method: kind.sibling(r.method),
+                kind,
+                why: r.why,
+            }
         })
         .collect();
-    let mut out = vec![
-        postgresql_conf,
-        file(
-            format!("{config_dir}/pg_hba.conf"),
-            "postgres/pg_hba.conf.pghba",
-            json!({
-                "site": site.site,
-                "host": host.name,
-                "records": records,
-            }),
-            Mode::GROUP,
-            OnChange::Reload,
+    PlannedFile::new(
+        &host.name,
+        format!("{}/pg_hba.conf", pg.config_directory()),
+        "postgres/pg_hba.conf.pghba",
+        &HbaContext { header, records },
+        facts,
+        meta(Mode::GROUP, OnChange::Reload),
+    )
+}
+
+/// What makes a server start as a replica: an empty standby.signal, or recovery.conf on 11.
+fn standby(host: &Host, pg: &Postgres, header: Header, settings: &[super::Setting]) -> PlannedFile {
+    let meta = meta(Mode::PRIVATE, OnChange::Restart);
+    let mut facts = Facts::default();
+    match Major(pg.version).standby() {
+        Standby::SignalFile => PlannedFile::new(
+            &host.name,
+            format!("{}/standby.signal", pg.data_directory),
+            "postgres/standby.signal.txt",
+            &header,
+            facts,
+            meta,
         ),
-    ];
-    out[1].origins = record_origins;
-    if replica {
-        out.push(match Major(pg.version).standby() {
-            Standby::SignalFile => file(
-                format!("{}/standby.signal", pg.data_directory),
-                "postgres/standby.signal.txt",
-                json!({}),
-                Mode::PRIVATE,
-                OnChange::Restart,
-            ),
-            Standby::RecoveryConf => {
-                let mut recovery = file(
-                    format!("{}/recovery.conf", pg.data_directory),
-                    "postgres/recovery.conf.pgconf",
-                    json!({ "site": site.site, "host": host.name, "settings": conf.recovery }),
-                    Mode::PRIVATE,
-                    OnChange::Restart,
-                );
-                recovery.origins = super::Origin::of_settings(&conf.recovery);
-                recovery
-            }
-        });
-        if let Some(replication) = &pg.replication {
-            let (address, port) = upstream(site, pg);
-            let mut passfile = file(
-                passfile_path(pg),
-                "postgres/replication.pgpass",
-                json!({
-                    "site": site.site,
-                    "address": address,
-                    "port": port,
-                    "user": replication.user,
-                }),
-                Mode::PRIVATE,
-                OnChange::Nothing,
-            );
-            passfile.meta.mask = Mask::PassfilePassword;
-            passfile.secrets.push(SecretSlot {
-                key: "password",
-                secret: replication.password.clone(),
-            });
-            out.push(passfile);
+        Standby::RecoveryConf => {
+            let settings = SettingLine::record(settings, &mut facts, |_| None);
+            PlannedFile::new(
+                &host.name,
+                format!("{}/recovery.conf", pg.data_directory),
+                "postgres/recovery.conf.pgconf",
+                &ConfContext { header, settings },
+                facts,
+                meta,
+            )
         }
     }
-    if primary {
-        if let Some(django) = &site.django {
-            let sql = format!("{config_dir}/sitewright-role-defaults.sql");
-            let mut role_defaults = file(
-                sql.clone(),
-                "postgres/role-defaults.sql",
-                json!({
-                    "site": site.site,
-                    "role": django.database.user,
-                    "defaults": [
-                        ["client_encoding", "UTF8"],
-                        ["default_transaction_isolation", "read committed"],
-                        ["timezone", "UTC"],
-                    ],
-                }),
-                Mode::PUBLIC,
-                OnChange::Apply,
-            );
-            role_defaults.meta.apply = Some(format!("psql -f {sql}"));
-            out.push(role_defaults);
-        }
-        if let Some(backup) = &pg.backup {
-            let mut cron = file(
-                format!("/etc/cron.d/sitewright-{}-pg-dump", site.site),
-                "postgres/pg-dump.cron",
-                json!({
-                    "site": site.site,
-                    "schedule": backup.schedule,
-                    "database": backup.database,
-                    "port": pg.port.0,
-                    "directory": backup.directory.as_str().trim_end_matches('/'),
-                    "exclude": backup.exclude_tables,
-                }),
-                Mode::PUBLIC,
-                OnChange::Nothing,
-            );
-            cron.meta = FileMeta::new(Mode::PUBLIC, "root", Service::Postgresql, OnChange::Nothing);
-            // The port picks the server, and the socket file it is named after: without it
-            // pg_dump would reach 5432 whatever postgres.port says.
-            cron.origins = vec![super::Origin::new(
-                "pg_dump",
-                Some("/postgres/backup"),
-                Some(&format!("port {} from postgres.port", pg.port.0)),
-            )];
-            out.push(cron);
-        }
-    }
-    out
+}
+
+/// The replica's passfile, which primary_conninfo names; its password is a secret slot.
+fn passfile(site: &Site, host: &Host, pg: &Postgres) -> Option<PlannedFile> {
+    let replication = pg.replication.as_ref()?;
+    let (address, port) = upstream(site, pg);
+    let mut facts = Facts::default();
+    let forwarded = replication.public_port.is_some();
+    let context = PassfileContext {
+        site: &site.site,
+        address: facts.add(
+            "address",
+            address,
+            Origin::derived(Some("/hosts"), "the primary's address"),
+        ),
+        port: facts.add(
+            "port",
+            port,
+            if forwarded {
+                Origin::spec("/postgres/replication/public_port")
+                    .because("nginx's stream forward on the primary")
+            } else {
+                Origin::spec("/postgres/port")
+            },
+        ),
+        user: facts.add(
+            "user",
+            replication.user.as_str(),
+            Origin::spec("/postgres/replication/user"),
+        ),
+    };
+    let mut meta = meta(Mode::PRIVATE, OnChange::Nothing);
+    meta.mask = Mask::PassfilePassword;
+    let mut file = PlannedFile::new(
+        &host.name,
+        passfile_path(pg),
+        "postgres/replication.pgpass",
+        &context,
+        facts,
+        meta,
+    );
+    file.secrets.push(SecretSlot {
+        key: "password",
+        secret: replication.password.clone(),
+    });
+    Some(file)
+}
+
+/// The SQL that sets the defaults Django expects on its role, applied with psql.
+fn role_defaults(site: &Site, host: &Host, pg: &Postgres) -> Option<PlannedFile> {
+    let django = site.django.as_ref()?;
+    let path = format!("{}/sitewright-role-defaults.sql", pg.config_directory());
+    let mut facts = Facts::default();
+    let context = RoleDefaultsContext {
+        site: &site.site,
+        role: facts.add(
+            "role",
+            django.database.user.as_str(),
+            Origin::spec("/django/database/user"),
+        ),
+        defaults: DJANGO_ROLE_DEFAULTS
+            .iter()
+            .map(|(name, value)| RoleDefault {
+                name,
+                value: facts.add(
+                    name,
+                    *value,
+                    Origin::default(
+                        "what Django expects of its connections: with it set, Django sends no extra query when it connects",
+                    ),
+                ),
+            })
+            .collect(),
+    };
+    let mut meta = meta(Mode::PUBLIC, OnChange::Apply);
+    meta.apply = Some(format!("psql -f {path}"));
+    Some(PlannedFile::new(
+        &host.name,
+        path,
+        "postgres/role-defaults.sql",
+        &context,
+        facts,
+        meta,
+    ))
+}
+
+/// The nightly pg_dump's cron entry.
+fn backup(site: &Site, host: &Host, pg: &Postgres) -> Option<PlannedFile> {
+    let backup = pg.backup.as_ref()?;
+    let mut facts = Facts::default();
+    let context = CronContext {
+        site: &site.site,
+        shell: facts.add(
+            "SHELL",
+            "/bin/sh",
+            Origin::default("the shell cron runs the job with, the same on every distribution"),
+        ),
+        schedule: facts.add(
+            "schedule",
+            backup.schedule.as_str(),
+            Origin::spec("/postgres/backup/schedule"),
+        ),
+        // The port picks the server, and the socket file it is named after: without it
+        // pg_dump would reach 5432 whatever postgres.port says.
+        port: facts.add(
+            "pg_dump",
+            pg.port.0,
+            Origin::spec("/postgres/port")
+                .because("pg_dump reaches the server by the socket its port names"),
+        ),
+        dump_options: facts.add(
+            "pg_dump",
+            "--clean",
+            Origin::default("the dump drops each object before it creates it, so it restores over an existing database"),
+        ),
+        exclude: facts.add(
+            "pg_dump",
+            backup.exclude_tables.iter().map(|t| t.as_str()).collect(),
+            Origin::spec("/postgres/backup/exclude_tables"),
+        ),
+        database: facts.add(
+            "pg_dump",
+            backup.database.as_str(),
+            Origin::spec("/postgres/backup/database"),
+        ),
+        directory: facts.add(
+            "pg_dump",
+            backup.directory.as_str().trim_end_matches('/'),
+            Origin::spec("/postgres/backup/directory"),
+        ),
+    };
+    Some(PlannedFile::new(
+        &host.name,
+        format!("/etc/cron.d/sitewright-{}-pg-dump", site.site),
+        "postgres/pg-dump.cron",
+        &context,
+        facts,
+        FileMeta::new(Mode::PUBLIC, "root", Service::Postgresql, OnChange::Nothing),
+    ))
 }
 
 /// The shared_buffers of `host` in bytes, when its PostgreSQL uses System V shared memory.
