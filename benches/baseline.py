@@ -322,15 +322,17 @@ def postgres_files(site, host):
         sql_path = f"{config_dir}/sitewright-role-defaults.sql"
         defaults = file(sql_path, "postgres/role-defaults.sql",
                         {"site": site.name, "role": site.django["database"]["user"],
-                         "defaults": [["client_encoding", "UTF8"],
-                                      ["default_transaction_isolation", "read committed"],
-                                      ["timezone", "UTC"]]}, 0o644, "apply")
+                         "defaults": [{"name": "client_encoding", "value": "UTF8"},
+                                      {"name": "default_transaction_isolation",
+                                       "value": "read committed"},
+                                      {"name": "timezone", "value": "UTC"}]}, 0o644, "apply")
         defaults.apply = f"psql -f {sql_path}"
         out.append(defaults)
     if primary and pg.get("backup"):
         backup = pg["backup"]
         out.append(file(f"/etc/cron.d/sitewright-{site.name}-pg-dump", "postgres/pg-dump.cron",
-                        {"site": site.name, "schedule": backup.get("schedule", "0 3 * * *"),
+                        {"site": site.name, "shell": "/bin/sh", "dump_options": "--clean",
+                         "schedule": backup.get("schedule", "0 3 * * *"),
                          "database": backup["database"], "port": pg_port(pg),
                          "directory": backup["directory"].rstrip("/"),
                          "exclude": backup.get("exclude_tables", [])},

@@ -67,162 +67,215 @@ pub fn tune(
     connections: u64,
     connections_why: Option<String>,
 ) -> Vec<Setting> {
-    let ram = host.memory.bytes() / 1024;
-    let ram_text = host.memory.to_postgres();
-    let w = name(workload);
-    let desktop = workload == Workload::Desktop;
-    let dw = workload == Workload::Dw;
+    let t = Tuning::new(host, workload);
     let mut out = Vec::new();
-
     if let Some(why) = connections_why {
         out.push(Setting::new("max_connections", connections).because(why));
     }
-
-    let shared_buffers = if desktop { ram / 16 } else { ram / 4 };
-    out.push(
-        Setting::new("shared_buffers", kb(shared_buffers)).because(if desktop {
-            format!("1/16 of {ram_text} (desktop)")
-        } else {
-            format!("25% of {ram_text}")
-        }),
-    );
-
-    let cache = if desktop { ram / 4 } else { ram * 3 / 4 };
-    out.push(
-        Setting::new("effective_cache_size", kb(cache)).because(format!(
-            "{} of {ram_text}",
-            if desktop { "25%" } else { "75%" }
-        )),
-    );
-
-    let maintenance = (if dw { ram / 8 } else { ram / 16 }).min(8 * GB);
-    out.push(
-        Setting::new("maintenance_work_mem", kb(maintenance)).because(format!(
-            "{} of {ram_text}, at most 8GB",
-            if dw { "1/8" } else { "1/16" }
-        )),
-    );
-
-    out.push(
-        Setting::new("checkpoint_completion_target", 0.9)
-            .because("PGTune's value for every workload"),
-    );
-
-    let wal_buffers = match shared_buffers * 3 / 100 {
-        w if w > 14 * MB => 16 * MB,
-        w if w < 32 => 32,
-        w => w,
-    };
-    out.push(
-        Setting::new("wal_buffers", kb(wal_buffers)).because("3% of shared_buffers, 32kB to 16MB"),
-    );
-
-    out.push(
-        Setting::new("default_statistics_target", if dw { 500 } else { 100 })
-            .because(format!("{w} workload")),
-    );
-
-    let (cost, cost_why) = match (host.storage, workload) {
-        (StorageKind::Hdd, _) => (json!(4), "hdd storage"),
-        (_, Workload::Dw) => (json!(4), "dw: large scans read sequentially"),
-        _ => (json!(1.1), "solid-state or san storage"),
-    };
-    out.push(Setting::new("random_page_cost", cost).because(cost_why));
-
-    let (io, storage) = match host.storage {
-        StorageKind::Hdd => (2, "hdd"),
-        StorageKind::Ssd => (200, "ssd"),
-        StorageKind::San => (300, "san"),
-        StorageKind::Nvme => (1000, "nvme"),
-    };
-    out.push(Setting::new("effective_io_concurrency", io).because(format!("{storage} storage")));
-
-    let workers = if host.cpus >= 4 {
-        u64::from(host.cpus)
+    let memory = t.memory(&mut out);
+    t.storage(&mut out);
+    out.push(t.work_mem(memory.shared_buffers, connections));
+    out.push(if memory.shared_buffers >= 2 * GB {
+        Setting::new("huge_pages", "try").because("shared_buffers is 2GB or more")
     } else {
-        8
-    };
-    let divisor = match workload {
-        Workload::Web | Workload::Oltp => 1,
-        Workload::Dw | Workload::Mixed => 2,
-        Workload::Desktop => 6,
-    };
-    let pgtune = ((ram - shared_buffers) / ((connections + workers) * 3) / divisor).max(4 * MB);
-    // PGTune's 4MB floor times many connections can pass the host's memory (300 oltp
-    // connections on 1GB): then every connection gets its share of RAM, and no more, so that
-    // the derived value never trips the memory warning (PG025). 64kB is the server's minimum.
-    let share = (ram / connections.max(1)).max(64);
-    let work_mem = pgtune.min(share);
-    let formula = format!(
-        "(RAM - shared_buffers) / ((max_connections + {workers}) x 3){}",
-        if divisor > 1 {
-            format!(" / {divisor} ({w})")
-        } else {
-            String::new()
-        }
-    );
+        Setting::new("huge_pages", "off").because("shared_buffers is under 2GB")
+    });
+    if major.jit_on_by_default()
+        && matches!(workload, Workload::Web | Workload::Oltp | Workload::Mixed)
+    {
+        out.push(Setting::new("jit", false).because(format!(
+            "{}: short queries do not repay JIT compilation",
+            t.w
+        )));
+    }
     out.push(
+        Setting::new("wal_compression", true)
+            .because("pglz, which every build has; lz4 needs a server built with it"),
+    );
+    t.maintenance_workers(&mut out, memory.maintenance, major);
+    t.wal_sizes(&mut out);
+    t.parallel(&mut out);
+    out
+}
+
+/// The host and workload facts every derivation reads, worked out once.
+struct Tuning {
+    host: Host,
+    workload: Workload,
+    /// RAM in kB.
+    ram: u64,
+    ram_text: String,
+    /// The workload's name.
+    w: &'static str,
+    desktop: bool,
+    dw: bool,
+    cpus: u64,
+}
+
+/// The memory sizes that later derivations depend on, in kB.
+struct Memory {
+    shared_buffers: u64,
+    maintenance: u64,
+}
+
+impl Tuning {
+    fn new(host: Host, workload: Workload) -> Self {
+        Self {
+            ram: host.memory.bytes() / 1024,
+            ram_text: host.memory.to_postgres(),
+            w: name(workload),
+            desktop: workload == Workload::Desktop,
+            dw: workload == Workload::Dw,
+            cpus: u64::from(host.cpus),
+            host,
+            workload,
+        }
+    }
+
+    /// shared_buffers, the cache estimate, maintenance memory, WAL buffers and statistics.
+    fn memory(&self, out: &mut Vec<Setting>) -> Memory {
+        let (ram, ram_text, desktop, dw) = (self.ram, &self.ram_text, self.desktop, self.dw);
+        let shared_buffers = if desktop { ram / 16 } else { ram / 4 };
+        out.push(
+            Setting::new("shared_buffers", kb(shared_buffers)).because(if desktop {
+                format!("1/16 of {ram_text} (desktop)")
+            } else {
+                format!("25% of {ram_text}")
+            }),
+        );
+        let cache = if desktop { ram / 4 } else { ram * 3 / 4 };
+        out.push(
+            Setting::new("effective_cache_size", kb(cache)).because(format!(
+                "{} of {ram_text}",
+                if desktop { "25%" } else { "75%" }
+            )),
+        );
+        let maintenance = (if dw { ram / 8 } else { ram / 16 }).min(8 * GB);
+        out.push(
+            Setting::new("maintenance_work_mem", kb(maintenance)).because(format!(
+                "{} of {ram_text}, at most 8GB",
+                if dw { "1/8" } else { "1/16" }
+            )),
+        );
+        out.push(
+            Setting::new("checkpoint_completion_target", 0.9)
+                .because("PGTune's value for every workload"),
+        );
+        let wal_buffers = match shared_buffers * 3 / 100 {
+            w if w > 14 * MB => 16 * MB,
+            w if w < 32 => 32,
+            w => w,
+        };
+        out.push(
+            Setting::new("wal_buffers", kb(wal_buffers))
+                .because("3% of shared_buffers, 32kB to 16MB"),
+        );
+        out.push(
+            Setting::new("default_statistics_target", if dw { 500 } else { 100 })
+                .because(format!("{} workload", self.w)),
+        );
+        Memory {
+            shared_buffers,
+            maintenance,
+        }
+    }
+
+    /// What reading a page costs, and how many reads the storage serves at once.
+    fn storage(&self, out: &mut Vec<Setting>) {
+        let (cost, cost_why) = match (self.host.storage, self.workload) {
+            (StorageKind::Hdd, _) => (json!(4), "hdd storage"),
+            (_, Workload::Dw) => (json!(4), "dw: large scans read sequentially"),
+            _ => (json!(1.1), "solid-state or san storage"),
+        };
+        out.push(Setting::new("random_page_cost", cost).because(cost_why));
+        let (io, storage) = match self.host.storage {
+            StorageKind::Hdd => (2, "hdd"),
+            StorageKind::Ssd => (200, "ssd"),
+            StorageKind::San => (300, "san"),
+            StorageKind::Nvme => (1000, "nvme"),
+        };
+        out.push(
+            Setting::new("effective_io_concurrency", io).because(format!("{storage} storage")),
+        );
+    }
+
+    /// PGTune's work_mem, capped at each connection's share of the host's memory.
+    fn work_mem(&self, shared_buffers: u64, connections: u64) -> Setting {
+        let (ram, ram_text, w) = (self.ram, &self.ram_text, self.w);
+        let workers = if self.cpus >= 4 { self.cpus } else { 8 };
+        let divisor = match self.workload {
+            Workload::Web | Workload::Oltp => 1,
+            Workload::Dw | Workload::Mixed => 2,
+            Workload::Desktop => 6,
+        };
+        let pgtune = ((ram - shared_buffers) / ((connections + workers) * 3) / divisor).max(4 * MB);
+        // PGTune's 4MB floor times many connections can pass the host's memory (300 oltp
+        // connections on 1GB): then every connection gets its share of RAM, and no more, so that
+        // the derived value never trips the memory warning (PG025). 64kB is the server's minimum.
+        let share = (ram / connections.max(1)).max(64);
+        let work_mem = pgtune.min(share);
+        let formula = format!(
+            "(RAM - shared_buffers) / ((max_connections + {workers}) x 3){}",
+            if divisor > 1 {
+                format!(" / {divisor} ({w})")
+            } else {
+                String::new()
+            }
+        );
         Setting::new("work_mem", kb(work_mem)).because(if work_mem < pgtune {
             format!(
                 "{ram_text} / {connections} connections: {formula}, at least 4MB, would take more than {ram_text}"
             )
         } else {
             format!("{formula}, at least 4MB")
-        }),
-    );
-
-    out.push(if shared_buffers >= 2 * GB {
-        Setting::new("huge_pages", "try").because("shared_buffers is 2GB or more")
-    } else {
-        Setting::new("huge_pages", "off").because("shared_buffers is under 2GB")
-    });
-
-    if major.jit_on_by_default()
-        && matches!(workload, Workload::Web | Workload::Oltp | Workload::Mixed)
-    {
-        out.push(
-            Setting::new("jit", false)
-                .because(format!("{w}: short queries do not repay JIT compilation")),
-        );
+        })
     }
 
-    out.push(
-        Setting::new("wal_compression", true)
-            .because("pglz, which every build has; lz4 needs a server built with it"),
-    );
-
-    let cpus = u64::from(host.cpus);
-    if cpus >= 16 {
-        out.push(
-            Setting::new("autovacuum_max_workers", if cpus >= 32 { 5 } else { 4 })
-                .because(format!("{cpus} cpus")),
-        );
-    }
-    if maintenance >= 2 * GB {
-        out.push(
-            Setting::new("autovacuum_work_mem", kb(2 * GB))
-                .because("maintenance_work_mem is 2GB or more"),
-        );
-    }
-    if major.0 >= 18 {
-        let io_workers = (cpus / 4).clamp(3, 32);
-        if io_workers > 3 {
+    /// Autovacuum's workers and memory, and PostgreSQL 18's I/O workers, by cpus and memory.
+    fn maintenance_workers(&self, out: &mut Vec<Setting>, maintenance: u64, major: Major) {
+        let cpus = self.cpus;
+        if cpus >= 16 {
             out.push(
-                Setting::new("io_workers", io_workers).because(format!("a quarter of {cpus} cpus")),
+                Setting::new("autovacuum_max_workers", if cpus >= 32 { 5 } else { 4 })
+                    .because(format!("{cpus} cpus")),
             );
+        }
+        if maintenance >= 2 * GB {
+            out.push(
+                Setting::new("autovacuum_work_mem", kb(2 * GB))
+                    .because("maintenance_work_mem is 2GB or more"),
+            );
+        }
+        if major.0 >= 18 {
+            let io_workers = (cpus / 4).clamp(3, 32);
+            if io_workers > 3 {
+                out.push(
+                    Setting::new("io_workers", io_workers)
+                        .because(format!("a quarter of {cpus} cpus")),
+                );
+            }
         }
     }
 
-    let (min_wal, max_wal) = match workload {
-        Workload::Web | Workload::Mixed => (GB, 4 * GB),
-        Workload::Oltp => (2 * GB, 8 * GB),
-        Workload::Dw => (4 * GB, 16 * GB),
-        Workload::Desktop => (100 * MB, 2 * GB),
-    };
-    out.push(Setting::new("min_wal_size", kb(min_wal)).because(format!("{w} workload")));
-    out.push(Setting::new("max_wal_size", kb(max_wal)).because(format!("{w} workload")));
+    /// The WAL kept between checkpoints, by workload.
+    fn wal_sizes(&self, out: &mut Vec<Setting>) {
+        let (min_wal, max_wal) = match self.workload {
+            Workload::Web | Workload::Mixed => (GB, 4 * GB),
+            Workload::Oltp => (2 * GB, 8 * GB),
+            Workload::Dw => (4 * GB, 16 * GB),
+            Workload::Desktop => (100 * MB, 2 * GB),
+        };
+        let w = self.w;
+        out.push(Setting::new("min_wal_size", kb(min_wal)).because(format!("{w} workload")));
+        out.push(Setting::new("max_wal_size", kb(max_wal)).because(format!("{w} workload")));
+    }
 
-    if cpus >= 4 {
+    /// Parallel query and maintenance workers, on hosts of 4 cpus or more.
+    fn parallel(&self, out: &mut Vec<Setting>) {
+        let (cpus, dw) = (self.cpus, self.dw);
+        if cpus < 4 {
+            return;
+        }
         let half = cpus.div_ceil(2);
         out.push(Setting::new("max_worker_processes", cpus).because(format!("{cpus} cpus")));
         out.push(
@@ -241,7 +294,6 @@ pub fn tune(
                 .because(format!("half of {cpus} cpus, at most 4")),
         );
     }
-    out
 }
 
 #[cfg(test)]
