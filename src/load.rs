@@ -13,6 +13,8 @@ pub struct Loaded {
     pub doc: Document,
     /// Warnings of the rules; errors stop loading.
     pub warnings: Vec<Diagnostic>,
+    /// What the rules and the plan both read, worked out once.
+    pub derived: crate::plan::Derived,
 }
 
 /// Everything wrong with a spec, in source order; it holds at least one error.
@@ -54,7 +56,8 @@ pub fn load(source: &Source) -> Result<Loaded, Invalid> {
             error.inner().to_string(),
         )])
     })?;
-    let mut diagnostics = check::check(&site, &doc);
+    let derived = crate::plan::Derived::new(&site);
+    let mut diagnostics = check::check(&site, &doc, &derived);
     diagnostics.sort_by_key(|d| d.pos);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(fail(diagnostics));
@@ -63,5 +66,6 @@ pub fn load(source: &Source) -> Result<Loaded, Invalid> {
         site,
         doc,
         warnings: diagnostics,
+        derived,
     })
 }

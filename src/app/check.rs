@@ -18,9 +18,11 @@ pub(super) fn check(args: &CheckArgs) -> Result<u8, Failure> {
             Ok(loaded) => {
                 // Host by host, so that a large site's plan is never held whole just to count it.
                 let site = &loaded.site;
-                let files: usize = parallel::map(&site.hosts, |host| host_files(site, host).len())
-                    .into_iter()
-                    .sum();
+                let files: usize = parallel::map(&site.hosts, |host| {
+                    host_files(site, &loaded.derived, host).len()
+                })
+                .into_iter()
+                .sum();
                 let hosts = loaded.site.hosts.len();
                 (source, loaded.warnings, Some((hosts, files)))
             }

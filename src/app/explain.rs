@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{Failure, load_spec, select};
 use crate::cli::{ExplainArgs, Selection};
-use crate::plan::plan;
+use crate::plan::plan_with;
 use crate::render::Renderer;
 use crate::templates::Overrides;
 
@@ -31,7 +31,11 @@ pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
         hosts: vec![host.clone()],
         templates: None,
     };
-    let mut planned = select(plan(&loaded.site), &loaded, &selection)?;
+    let mut planned = select(
+        plan_with(&loaded.site, &loaded.derived),
+        &loaded,
+        &selection,
+    )?;
     let paths: Vec<String> = planned.files.iter().map(|f| f.path.clone()).collect();
     planned.files.retain(|f| f.path == *path);
     let Some(file) = planned.files.first().cloned() else {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::{Failure, SecretPolicy, load_spec, read_overrides, rendered, select};
 use crate::cli::{ExportArgs, Tool};
 use crate::export::{ansible, nix};
-use crate::plan::plan;
+use crate::plan::plan_with;
 use crate::render::{Renderer, Secrets};
 use crate::spec::SecretRef;
 use crate::write::{WriteError, write_atomic};
@@ -17,7 +17,11 @@ pub(super) fn export(args: &ExportArgs) -> Result<u8, Failure> {
     let files = match args.tool {
         Tool::Ansible => {
             // Each secret is rendered as a marker that the playbook's template turns into a variable.
-            let plan = select(plan(&loaded.site), &loaded, &args.selection)?;
+            let plan = select(
+                plan_with(&loaded.site, &loaded.derived),
+                &loaded,
+                &args.selection,
+            )?;
             let mut vars: Vec<ansible::SecretVar> = Vec::new();
             let mut markers = HashMap::new();
             for slot in plan.files.iter().flat_map(|f| &f.secrets) {

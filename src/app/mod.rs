@@ -245,7 +245,10 @@ pub(super) fn rendered(
         SecretPolicy::Resolve => {
             let needed = Plan {
                 site: site.site.clone(),
-                files: hosts.iter().flat_map(|h| host_files(site, h)).collect(),
+                files: hosts
+                    .iter()
+                    .flat_map(|h| host_files(site, &loaded.derived, h))
+                    .collect(),
             };
             Secrets::resolved(resolve(&needed).map_err(Failure::Secret)?)
         }
@@ -253,7 +256,7 @@ pub(super) fn rendered(
     let renderer = Renderer::new(&overrides);
     let mut files = Vec::new();
     for host in parallel::map(&hosts, |host| {
-        renderer.render_files(&host_files(site, host), &secrets)
+        renderer.render_files(&host_files(site, &loaded.derived, host), &secrets)
     }) {
         files.extend(host.map_err(Failure::Render)?);
     }

@@ -18,14 +18,14 @@ use crate::source::Document;
 use crate::spec::{Role, Site};
 
 /// Runs every rule; the result holds errors and warnings in no particular order.
-pub fn check(site: &Site, doc: &Document) -> Vec<Diagnostic> {
+pub fn check(site: &Site, doc: &Document, derived: &crate::plan::Derived) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     hosts(site, doc, &mut out);
     postgres::check(site, doc, &mut out);
     hba::check(site, doc, &mut out);
     nginx::check(site, doc, &mut out);
     django::check(site, doc, &mut out);
-    sysctl::check(site, doc, &mut out);
+    sysctl::check(site, doc, derived, &mut out);
     ports::check(site, doc, &mut out);
     out
 }

@@ -4,25 +4,34 @@ use crate::diagnostic::Diagnostic;
 use crate::source::{Document, pointer_token};
 use crate::spec::Site;
 
-pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(
+    site: &Site,
+    doc: &Document,
+    derived: &crate::plan::Derived,
+    out: &mut Vec<Diagnostic>,
+) {
     sysctl(site, doc, out);
     if !out
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
     {
-        shared_memory(site, doc, out);
+        shared_memory(site, doc, derived, out);
     }
 }
 
 /// kernel.shmmax, as the host's sysctl file will say, against PostgreSQL's System V segment.
-fn shared_memory(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+fn shared_memory(
+    site: &Site,
+    doc: &Document,
+    derived: &crate::plan::Derived,
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(sysctl) = &site.sysctl else { return };
     for host in &site.hosts {
-        let Some(shared) = crate::plan::postgres::sysv_shared_buffers(site, host) else {
+        let Some(shared) = crate::plan::postgres::sysv_shared_buffers(site, derived, host) else {
             continue;
         };
-        // Only this host's sysctl file: planning the whole site per host would grow with its square.
-        let settings = crate::plan::sysctl::settings(site, host).unwrap_or_default();
+        let settings = derived.sysctl(site, host).unwrap_or_default();
         let shmmax = settings
             .iter()
             .find(|s| s.name == "kernel.shmmax")

@@ -1,6 +1,7 @@
 //! The plan stage: for each host, which files it gets and every value in them, decided here and
 //! only here. Templates receive finished values; they lay text out and decide nothing.
 
+mod derived;
 pub mod django;
 pub mod fact;
 mod nginx;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use derived::Derived;
 pub use fact::{Fact, FactId, Facts, Origin, OriginKind, Record};
 
 use crate::spec::{Host, HostName, SecretRef, Site};
@@ -334,9 +336,14 @@ impl SettingLine {
 
 /// Plans every file of the site. The spec has passed the check stage, so what it refers to exists.
 pub fn plan(site: &Site) -> Plan {
+    plan_with(site, &Derived::new(site))
+}
+
+/// Plans every file of the site from what `derived` has worked out already.
+pub fn plan_with(site: &Site, derived: &Derived) -> Plan {
     Plan {
         site: site.site.clone(),
-        files: crate::parallel::map(&site.hosts, |host| host_files(site, host))
+        files: crate::parallel::map(&site.hosts, |host| host_files(site, derived, host))
             .into_iter()
             .flatten()
             .collect(),
@@ -344,10 +351,10 @@ pub fn plan(site: &Site) -> Plan {
 }
 
 /// Plans the files of one host: what a stage that works host by host holds at a time.
-pub fn host_files(site: &Site, host: &Host) -> Vec<PlannedFile> {
-    let mut files = postgres::files(site, host);
+pub fn host_files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedFile> {
+    let mut files = postgres::files(site, derived, host);
     files.extend(nginx::files(site, host));
-    files.extend(sysctl::files(site, host));
+    files.extend(sysctl::files(site, derived, host));
     files.extend(django::files(site, host));
     files
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Facts, FileMeta, Mode, OnChange, PlannedFile, Service, Setting, SettingLine};
+use super::{Derived, Facts, FileMeta, Mode, OnChange, PlannedFile, Service, Setting, SettingLine};
 use crate::spec::{Host, Site, SysctlProfile};
 use crate::sysctl_keys::{canonical, convert};
 use crate::units::ByteSize;
@@ -29,8 +29,8 @@ struct SysctlContext<'a> {
     settings: Vec<SettingLine>,
 }
 
-pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
-    let (Some(sysctl), Some(settings)) = (&site.sysctl, settings(site, host)) else {
+pub(crate) fn files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedFile> {
+    let (Some(sysctl), Some(settings)) = (&site.sysctl, derived.sysctl(site, host)) else {
         return Vec::new();
     };
     let path = format!("/etc/sysctl.d/{:02}-sitewright.conf", sysctl.priority);
@@ -40,7 +40,7 @@ pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let context = SysctlContext {
         site: &site.site,
         host: host.name.as_str(),
-        settings: SettingLine::record(&settings, &mut facts, |_| None),
+        settings: SettingLine::record(settings, &mut facts, |_| None),
     };
     vec![PlannedFile::new(
         &host.name,
@@ -54,7 +54,7 @@ pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
 
 /// The settings of `host`'s sysctl file, in the order it writes them; none when the spec's sysctl
 /// section does not apply to the host.
-pub(crate) fn settings(site: &Site, host: &Host) -> Option<Vec<Setting>> {
+pub(crate) fn settings(site: &Site, derived: &Derived, host: &Host) -> Option<Vec<Setting>> {
     let sysctl = site.sysctl.as_ref()?;
     if !sysctl.roles.is_empty() && !sysctl.roles.iter().any(|r| host.has(*r)) {
         return None;
@@ -79,7 +79,9 @@ pub(crate) fn settings(site: &Site, host: &Host) -> Option<Vec<Setting>> {
             .into_iter()
             .for_each(&mut put);
     }
-    shared_memory(site, host).into_iter().for_each(&mut put);
+    shared_memory(site, derived, host)
+        .into_iter()
+        .for_each(&mut put);
     for (name, value) in &sysctl.settings {
         let (text, why) = convert(name, value).expect("the check stage converted every value");
         let mut setting = Setting::new(&canonical(name), text);
@@ -150,8 +152,8 @@ pub fn profile_settings(profile: SysctlProfile, host: &Host) -> Vec<Setting> {
 }
 
 /// kernel.shmmax and kernel.shmall for a PostgreSQL host that uses System V shared memory.
-fn shared_memory(site: &Site, host: &Host) -> Vec<Setting> {
-    let Some(shared_buffers) = super::postgres::sysv_shared_buffers(site, host) else {
+fn shared_memory(site: &Site, derived: &Derived, host: &Host) -> Vec<Setting> {
+    let Some(shared_buffers) = super::postgres::sysv_shared_buffers(site, derived, host) else {
         return Vec::new();
     };
     // The segment holds shared_buffers and PostgreSQL's other shared structures: allow a tenth more and 64MiB.

@@ -50,6 +50,7 @@ pub fn typed_setting(name: &str) -> Option<&'static str> {
 }
 
 /// postgresql.conf of `host`, and the recovery.conf settings when the major keeps them apart.
+#[derive(Debug, Clone)]
 pub struct Conf {
     pub postgresql: Vec<Setting>,
     pub recovery: Vec<Setting>,

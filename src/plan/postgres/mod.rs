@@ -13,8 +13,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{
-    ConfSettings, Fact, Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile, SecretSlot,
-    Service, SettingLine,
+    ConfSettings, Derived, Fact, Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile,
+    SecretSlot, Service, SettingLine,
 };
 use crate::spec::{Host, Postgres, Role, Site};
 use major::{Major, Standby};
@@ -94,25 +94,21 @@ struct CronContext<'a> {
     directory: Fact<&'a str>,
 }
 
-pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
-    let Some(pg) = &site.postgres else {
+pub(super) fn files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedFile> {
+    let (Some(pg), Some(conf)) = (&site.postgres, derived.conf(site, host)) else {
         return Vec::new();
     };
     let replica = host.has(Role::PostgresReplica);
     let primary = host.has(Role::PostgresPrimary);
-    if !replica && !primary {
-        return Vec::new();
-    }
     let header = || Header {
         site: &site.site,
         host: host.name.as_str(),
         role: if replica { "replica" } else { "primary" },
         version: pg.version,
     };
-    let conf = conf::conf(site, pg, host);
     let mut out = vec![
         postgresql_conf(host, pg, header(), &conf.postgresql),
-        pg_hba(site, host, pg, header()),
+        pg_hba(derived.hba(site), host, pg, header()),
     ];
     if replica {
         out.push(standby(host, pg, header(), &conf.recovery));
@@ -168,10 +164,11 @@ fn postgresql_conf(
     )
 }
 
-fn pg_hba(site: &Site, host: &Host, pg: &Postgres, header: Header) -> PlannedFile {
+fn pg_hba(records: &[hba::Record], host: &Host, pg: &Postgres, header: Header) -> PlannedFile {
     let mut facts = Facts::default();
-    let records = hba::records(site, pg)
-        .into_iter()
+    let records = records
+        .iter()
+        .cloned()
         .map(|r| {
             let spec = match (r.spec_index, r.kind) {
                 (Some(i), _) => Some(format!("/postgres/hba/{i}")),
@@ -374,7 +371,7 @@ fn backup(site: &Site, host: &Host, pg: &Postgres) -> Option<PlannedFile> {
 }
 
 /// The shared_buffers of `host` in bytes, when its PostgreSQL uses System V shared memory.
-pub fn sysv_shared_buffers(site: &Site, host: &Host) -> Option<u64> {
+pub fn sysv_shared_buffers(site: &Site, derived: &Derived, host: &Host) -> Option<u64> {
     let pg = site.postgres.as_ref()?;
     let sysv = matches!(
         pg.settings.get("shared_memory_type"),
@@ -383,8 +380,8 @@ pub fn sysv_shared_buffers(site: &Site, host: &Host) -> Option<u64> {
     if !sysv || !(host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica)) {
         return None;
     }
-    let conf = conf::conf(site, pg, host);
-    let value = conf
+    let value = derived
+        .conf(site, host)?
         .postgresql
         .iter()
         .rev()
