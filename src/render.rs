@@ -315,3 +315,102 @@ fn comment(value: &Value) -> Result<Value, Error> {
     }
     Ok(Value::from_safe_string(text))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+
+    use super::*;
+    use crate::plan::{Facts, Mode, OnChange, Origin, Service};
+
+    #[derive(Serialize)]
+    struct Context {
+        port: crate::plan::Fact<u16>,
+        names: crate::plan::Fact<Vec<&'static str>>,
+        off: crate::plan::Fact<bool>,
+    }
+
+    /// A file of `template` (an nginx one, so values are escaped as nginx tokens) with three facts.
+    fn file(template: &'static str) -> PlannedFile {
+        let mut facts = Facts::default();
+        let context = Context {
+            port: facts.add("listen", 8443, Origin::spec("/nginx/https/listen")),
+            names: facts.add(
+                "server_name",
+                vec!["a.example", "b.example"],
+                Origin::spec("/nginx/https/server_name"),
+            ),
+            off: facts.add("gzip", false, Origin::default("why not")),
+        };
+        PlannedFile::new(
+            &crate::spec::HostName::new("web1").unwrap(),
+            "/etc/nginx/conf.d/x.conf",
+            template,
+            &context,
+            facts,
+            FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload),
+        )
+    }
+
+    fn overridden(text: &str) -> Overrides {
+        Overrides {
+            templates: vec![("test/x.conf.nginx".to_owned(), text.to_owned())],
+        }
+    }
+
+    const TEMPLATE: &str = "listen {{ port }};\nserver_name{% for n in names %} {{ n }}{% endfor %};\n{% if not off %}gzip on;\n{% endif %}listen 80;\n";
+
+    #[test]
+    fn a_fact_renders_as_its_value_and_a_traced_render_says_where_it_went() {
+        let file = file("test/x.conf.nginx");
+        let overrides = overridden(TEMPLATE);
+        let plain = Renderer::new(&overrides)
+            .render_files(std::slice::from_ref(&file), &Secrets::none())
+            .unwrap();
+        assert_eq!(
+            plain[0].content,
+            "listen 8443;\nserver_name a.example b.example;\ngzip on;\nlisten 80;\n"
+        );
+        let traced = Renderer::tracing(&overrides).trace(&file).unwrap();
+        let texts: Vec<&str> = traced.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            plain[0].content.lines().collect::<Vec<_>>(),
+            "the tags come out again"
+        );
+        let ids: Vec<Vec<u32>> = traced
+            .iter()
+            .map(|l| l.facts.iter().map(|f| f.0).collect())
+            .collect();
+        // The `if` on a fact prints nothing of it; the hard-coded `listen 80` is the template's.
+        assert_eq!(ids, vec![vec![0], vec![1, 1], vec![], vec![]]);
+    }
+
+    #[test]
+    fn a_value_a_fact_holds_is_refused_by_its_format_like_any_other() {
+        let mut facts = Facts::default();
+        #[derive(Serialize)]
+        struct Bad {
+            port: crate::plan::Fact<&'static str>,
+            names: crate::plan::Fact<Vec<&'static str>>,
+            off: crate::plan::Fact<bool>,
+        }
+        let context = Bad {
+            port: facts.add("listen", "80; $evil", Origin::default("x")),
+            names: facts.add("server_name", vec![], Origin::default("x")),
+            off: facts.add("gzip", true, Origin::default("x")),
+        };
+        let file = PlannedFile::new(
+            &crate::spec::HostName::new("web1").unwrap(),
+            "/x",
+            "test/x.conf.nginx",
+            &context,
+            facts,
+            FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload),
+        );
+        let error = Renderer::new(&overridden(TEMPLATE))
+            .render_files(&[file], &Secrets::none())
+            .unwrap_err();
+        assert!(error.message.contains("`$` as a variable"), "{error}");
+    }
+}
