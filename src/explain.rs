@@ -4,7 +4,7 @@
 //! so an overridden template is explained as truthfully as a built-in one. Pure: the caller
 //! renders the file and prints the result.
 
-use crate::plan::{OriginKind, PlannedFile};
+use crate::plan::{OnChange, OriginKind, PlannedFile};
 use crate::render::TracedLine;
 use crate::source::Document;
 
@@ -25,6 +25,8 @@ pub struct Explained {
     /// The spec location, `SPEC:LINE:COL (dotted.path)`.
     pub spec: Option<String>,
     pub why: Option<String>,
+    /// For a postgresql.conf setting: what a change to it needs.
+    pub effect: Option<OnChange>,
 }
 
 /// `postgres/settings/max_connections` as `postgres.settings.max_connections`, indexes in brackets.
@@ -62,6 +64,7 @@ fn guess(file: &PlannedFile, text: &str, locate: &dyn Fn(&String) -> String) -> 
         },
         spec: origin.spec.as_ref().map(locate),
         why: origin.why.clone(),
+        effect: None,
     })
 }
 
@@ -117,6 +120,9 @@ pub fn explain(
     key: Option<&str>,
 ) -> Vec<Line> {
     let locate = |pointer: &String| {
+        if !doc.has(pointer) {
+            return format!("{} (its default; not in {spec_name})", dotted(pointer));
+        }
         let pos = doc.value_pos(pointer);
         format!(
             "{spec_name}:{}:{} ({})",
@@ -152,6 +158,7 @@ pub fn explain(
                 kind: record.origin.kind,
                 spec: record.origin.spec.as_ref().map(locate),
                 why: record.origin.why.clone(),
+                effect: record.effect,
             };
             if !facts.contains(&explained) {
                 facts.push(explained);

@@ -59,6 +59,11 @@ impl Document {
         }
     }
 
+    /// Whether the spec itself holds a value at `pointer` (rather than leaving it to its default).
+    pub fn has(&self, pointer: &str) -> bool {
+        self.spans.contains_key(pointer)
+    }
+
     /// Where the value at `pointer` starts.
     pub fn value_pos(&self, pointer: &str) -> Pos {
         self.span(pointer).value

@@ -69,6 +69,9 @@ pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
         }
         for fact in &line.facts {
             outln!("      {}", crate::explain::origin_text(fact));
+            if let Some(effect) = fact.effect {
+                outln!("      a change takes a {effect}");
+            }
         }
     }
     Ok(0)

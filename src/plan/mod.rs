@@ -264,6 +264,12 @@ pub struct Setting {
     /// The JSON pointer of the spec value it was written from, when it was written as given.
     #[serde(skip)]
     pub from_spec: Option<String>,
+    /// The JSON pointer of the spec value it was worked out from, when it was derived.
+    #[serde(skip)]
+    pub basis: Option<String>,
+    /// A version rule or a named default, when it is one.
+    #[serde(skip)]
+    pub kind: Option<OriginKind>,
 }
 
 impl Setting {
@@ -273,6 +279,8 @@ impl Setting {
             value: value.into(),
             why: None,
             from_spec: None,
+            basis: None,
+            kind: None,
         }
     }
 
@@ -286,8 +294,37 @@ impl Setting {
         self
     }
 
-    /// Where the value comes from: the spec value as given, or derived from it or from other facts.
+    /// Worked out from the spec value at `pointer`.
+    pub fn derived_from(mut self, pointer: impl Into<String>) -> Self {
+        self.basis = Some(pointer.into());
+        self
+    }
+
+    /// What the version at `pointer` requires.
+    pub fn version_rule(mut self, pointer: impl Into<String>) -> Self {
+        self.basis = Some(pointer.into());
+        self.kind = Some(OriginKind::VersionRule);
+        self
+    }
+
+    /// sitewright's own choice for every site, for the reason `because` gives.
+    pub fn named_default(mut self) -> Self {
+        self.kind = Some(OriginKind::Default);
+        self
+    }
+
+    /// Where the value comes from: the spec value as given, derived from it or from other facts,
+    /// a version rule or a named default.
     pub fn origin(&self) -> Origin {
+        let why = self.why.clone().unwrap_or_default();
+        match (self.kind, &self.basis) {
+            (Some(OriginKind::VersionRule), Some(pointer)) => return Origin::version(pointer, why),
+            (Some(OriginKind::Default), _) => return Origin::default(why),
+            (_, Some(pointer)) if self.from_spec.is_none() => {
+                return Origin::derived(Some(pointer), why);
+            }
+            _ => {}
+        }
         match (&self.from_spec, &self.why) {
             (Some(pointer), None) => Origin::spec(pointer),
             (pointer, Some(why)) => Origin::derived(pointer.as_deref(), why),

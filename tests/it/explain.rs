@@ -31,8 +31,37 @@ fn a_derived_setting_says_how_it_was_derived() {
         "{}",
         out.stdout
     );
-    assert_eq!(lines[2], "      derived: 25% of 64GB");
-    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[2].starts_with("      from ")
+            && lines[2]
+                .ends_with("/fixtures/catmaid/site.yaml:11:13 (hosts[0].memory): 25% of 64GB"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lines[3], "      a change takes a restart");
+    assert_eq!(lines.len(), 4);
+}
+
+#[test]
+fn a_value_left_to_its_default_says_so_and_a_named_default_gives_its_reason() {
+    let out = explain(&[
+        "--host",
+        "db1",
+        "/etc/postgresql/16/main/postgresql.conf",
+        "max_connections",
+    ]);
+    out.code(0)
+        .stdout_has("      from postgres.workload (its default; not in ");
+    explain(&[
+        "--host",
+        "db1",
+        "/etc/postgresql/16/main/postgresql.conf",
+        "checkpoint_completion_target",
+    ])
+    .code(0)
+    .stdout_has(
+        "      default: PGTune's value for every workload\n      a change takes a reload\n",
+    );
 }
 
 #[test]

@@ -72,7 +72,8 @@ pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
         Standby::RecoveryConf if replica => {
             let mut recovery = vec![
                 Setting::new("standby_mode", true)
-                    .because("PostgreSQL 11 reads standby settings here"),
+                    .because("PostgreSQL 11 reads standby settings here")
+                    .version_rule("/postgres/version"),
             ];
             let (stay, moved): (Vec<Setting>, Vec<Setting>) = standby
                 .into_iter()
@@ -80,7 +81,8 @@ pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
             recovery.extend(moved);
             recovery.push(
                 Setting::new("recovery_target_timeline", "latest")
-                    .because("follow the primary onto a new timeline after a failover"),
+                    .because("follow the primary onto a new timeline after a failover")
+                    .named_default(),
             );
             postgresql.extend(stay);
             recovery
@@ -108,7 +110,13 @@ pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
         postgresql.retain(|s| !s.name.eq_ignore_ascii_case("max_wal_senders"));
         postgresql.push(
             Setting::new("max_wal_senders", 0u64)
-                .because("wal_level minimal, which the spec sets, allows no WAL senders"),
+                .because("wal_level minimal, which the spec sets, allows no WAL senders")
+                .derived_from(
+                    spec_settings(site, pg, host)
+                        .into_iter()
+                        .find(|(name, _, _)| name.eq_ignore_ascii_case("wal_level"))
+                        .map_or_else(|| "/postgres/settings".to_owned(), |(_, _, p)| p),
+                ),
         );
     }
     Conf {
@@ -117,17 +125,21 @@ pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
     }
 }
 
+/// Where `host` is in the spec's list of hosts, for the pointers of values derived from it.
+fn host_index(site: &Site, host: &Host) -> usize {
+    site.hosts
+        .iter()
+        .position(|h| h.name == host.name)
+        .unwrap_or(0)
+}
+
 /// The spec's settings for `host`, by name: the host's own over the site's, each with its pointer.
 pub fn spec_settings<'a>(
     site: &Site,
     pg: &'a Postgres,
     host: &'a Host,
 ) -> Vec<(&'a str, &'a SettingValue, String)> {
-    let index = site
-        .hosts
-        .iter()
-        .position(|h| h.name == host.name)
-        .unwrap_or(0);
+    let index = host_index(site, host);
     let mut out: Vec<(&str, &SettingValue, String)> = pg
         .settings
         .iter()
@@ -165,7 +177,8 @@ fn locations(pg: &Postgres, out: &mut Vec<Setting>) {
         );
         out.push(
             Setting::new("hba_file", format!("{}/pg_hba.conf", pg.config_directory()))
-                .because("pg_hba.conf is kept beside this file"),
+                .because("pg_hba.conf is kept beside this file")
+                .derived_from("/postgres/config_directory"),
         );
     }
 }
@@ -176,10 +189,13 @@ fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
         Some(public) if host.has(Role::PostgresPrimary) => {
             Setting::new("listen_addresses", "127.0.0.1")
                 .because(format!("nginx forwards port {public} to this server"))
+                .derived_from("/postgres/replication/public_port")
         }
         Some(_) => Setting::new("listen_addresses", "127.0.0.1")
-            .because("the site reaches PostgreSQL through nginx on the primary"),
-        None => Setting::new("listen_addresses", "*"),
+            .because("the site reaches PostgreSQL through nginx on the primary")
+            .derived_from("/postgres/replication/public_port"),
+        // The site's other hosts connect to this server's own address.
+        None => Setting::new("listen_addresses", "*").named_default(),
     });
     out.push(Setting::new("port", pg.port.0).from_spec("/postgres/port"));
     if let Some(ssl) = &pg.ssl {
@@ -189,16 +205,19 @@ fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
         if Major(pg.version).has_ssl_min_protocol_version() {
             out.push(
                 Setting::new("ssl_min_protocol_version", "TLSv1.2")
-                    .because("TLS 1.2 at least, as nginx's profiles; the setting arrived in 12"),
+                    .because("TLS 1.2 at least, as nginx's profiles; the setting arrived in 12")
+                    .version_rule("/postgres/version"),
             );
         }
     }
     out.push(
-        Setting::new("password_encryption", "scram-sha-256").because(if pg.version < 14 {
-            "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
-        } else {
-            "pg_hba.conf asks for scram-sha-256"
-        }),
+        Setting::new("password_encryption", "scram-sha-256")
+            .because(if pg.version < 14 {
+                "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
+            } else {
+                "pg_hba.conf asks for scram-sha-256"
+            })
+            .named_default(),
     );
 }
 
@@ -252,13 +271,23 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
             "the primary's {primary}: a standby needs at least its primary's"
         ));
     }
-    let mut derived = tune::tune(
+    let index = host_index(site, host);
+    let mut derived: Vec<Setting> = tune::tune(
         tune_host(host),
         pg.workload,
         major,
         connections,
         why.clone(),
-    );
+    )
+    .into_iter()
+    .map(|setting| match tune::basis(&setting.name) {
+        tune::Basis::Memory => setting.derived_from(format!("/hosts/{index}/memory")),
+        tune::Basis::Cpus => setting.derived_from(format!("/hosts/{index}/cpus")),
+        tune::Basis::Storage => setting.derived_from(format!("/hosts/{index}/storage")),
+        tune::Basis::Workload => setting.derived_from("/postgres/workload"),
+        tune::Basis::Default => setting.named_default(),
+    })
+    .collect();
     if let Some(theirs) = theirs {
         for name in STANDBY_FLOORS {
             let value = |settings: &[Setting]| {
@@ -290,11 +319,17 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
 fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
     let replicas = site.hosts_with(Role::PostgresReplica).count();
     if replicas > 0 {
-        out.push(Setting::new("wal_level", "replica").because("the site has streaming replicas"));
         out.push(
-            Setting::new("max_wal_senders", (replicas + 2).max(10) as u64).because(format!(
-                "{replicas} replica(s) plus 2 for base backups, at least the default 10"
-            )),
+            Setting::new("wal_level", "replica")
+                .because("the site has streaming replicas")
+                .derived_from("/hosts"),
+        );
+        out.push(
+            Setting::new("max_wal_senders", (replicas + 2).max(10) as u64)
+                .because(format!(
+                    "{replicas} replica(s) plus 2 for base backups, at least the default 10"
+                ))
+                .derived_from("/hosts"),
         );
         let written = pg.replication.as_ref().and_then(|r| r.wal_keep);
         // Without an archive or WAL kept, a replica down for a few minutes of writes must be
@@ -309,18 +344,22 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
                 WalKeep::Size => Setting::new("wal_keep_size", keep.to_postgres()),
                 WalKeep::Segments => {
                     let segments = keep.bytes().div_ceil(WAL_SEGMENT_BYTES);
-                    Setting::new("wal_keep_segments", segments).because(format!(
-                        "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
-                        pg.version
-                    ))
+                    Setting::new("wal_keep_segments", segments)
+                        .because(format!(
+                            "{keep} in 16MB segments: PostgreSQL {} has no wal_keep_size",
+                            pg.version
+                        ))
+                        .version_rule("/postgres/version")
                 }
             };
             out.push(if written.is_some() {
                 setting.from_spec("/postgres/replication/wal_keep")
             } else {
-                setting.because(
-                    "replicas and no WAL archive: 1GB kept so that a replica that was down can catch up; set postgres.replication.wal_keep",
-                )
+                setting
+                    .because(
+                        "replicas and no WAL archive: 1GB kept so that a replica that was down can catch up; set postgres.replication.wal_keep",
+                    )
+                    .named_default()
             });
         }
     }
@@ -334,7 +373,11 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
 }
 
 fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
-    out.push(Setting::new("hot_standby", true).because("this replica serves read-only queries"));
+    out.push(
+        Setting::new("hot_standby", true)
+            .because("this replica serves read-only queries")
+            .named_default(),
+    );
     if let Some(timeout) = pg.replica_statement_timeout {
         out.push(
             Setting::new("statement_timeout", timeout.to_postgres())
@@ -374,7 +417,9 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
             Some(_) => setting
                 .from_spec("/postgres/ssl")
                 .because("encrypted, but any certificate is trusted without postgres.ssl.ca; the password is in the passfile, not here"),
-            None => setting.because("the password is in the passfile, not here"),
+            None => setting
+                .because("the password is in the passfile, not here")
+                .derived_from("/postgres/replication"),
         });
         if let Some(trigger) = &replication.promote_trigger_file {
             match Major(pg.version).promote_file() {

@@ -26,6 +26,39 @@ pub struct Host {
     pub storage: StorageKind,
 }
 
+/// What a derived setting is worked out from, for `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    Memory,
+    Cpus,
+    Storage,
+    Workload,
+    /// PGTune's or sitewright's value for every host.
+    Default,
+}
+
+/// What the setting `name` of [`tune`] is worked out from.
+pub fn basis(name: &str) -> Basis {
+    match name {
+        "shared_buffers"
+        | "effective_cache_size"
+        | "maintenance_work_mem"
+        | "wal_buffers"
+        | "work_mem"
+        | "huge_pages"
+        | "autovacuum_work_mem" => Basis::Memory,
+        "autovacuum_max_workers"
+        | "io_workers"
+        | "max_worker_processes"
+        | "max_parallel_workers_per_gather"
+        | "max_parallel_workers"
+        | "max_parallel_maintenance_workers" => Basis::Cpus,
+        "random_page_cost" | "effective_io_concurrency" => Basis::Storage,
+        "checkpoint_completion_target" | "wal_compression" => Basis::Default,
+        _ => Basis::Workload,
+    }
+}
+
 /// Connections a workload expects when the spec does not say.
 pub fn default_connections(workload: Workload) -> u64 {
     match workload {
