@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::support::{Sitewright, fixture, temp_dir, tree};
+use crate::support::{Sitewright, fixture, temp_dir, tree, unified_diff};
 
 const PASSFILE: &str = "db2/etc/postgresql/16/main/replication.pgpass";
 
@@ -24,38 +24,102 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
+/// Every folder of fixtures/ has a golden tree, and each renders to it byte for byte: a fixture
+/// without expected/ fails rather than being skipped. All fixtures are rendered before the test
+/// fails, with a unified diff of each file that differs.
 #[test]
 fn every_fixture_renders_exactly_its_golden_tree() {
-    let mut fixtures = 0;
-    for entry in fs::read_dir(fixture("")).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let out = temp_dir();
-        Sitewright::new()
+    let mut folders: Vec<String> = fs::read_dir(fixture(""))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert!(!folders.is_empty(), "no folders under fixtures/");
+    let mut failures: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut compared = 0;
+    for name in &folders {
+        let dir = fixture(name);
+        if !dir.join("expected").is_dir() {
+            failures.push((name, vec![format!("{name}: no expected/ to compare with")]));
+            continue;
+        }
+        let expected = tree(&dir.join("expected"));
+        let files = expected.keys().filter(|f| *f != "manifest.json").count();
+        let hosts: std::collections::BTreeSet<&str> = expected
+            .keys()
+            .filter_map(|f| f.split_once('/').map(|(host, _)| host))
+            .collect();
+        let work = temp_dir();
+        let (_, problems) = Sitewright::new()
+            .in_dir(work.path())
             .arg("render")
             .arg(dir.join("site.yaml"))
-            .arg("-o")
-            .arg(out.path())
-            .run()
-            .code(0);
-        let rendered = tree(out.path());
-        let expected = tree(&dir.join("expected"));
-        let names =
-            |t: &std::collections::BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
-        assert_eq!(
-            names(&rendered),
-            names(&expected),
-            "{name}: the set of files differs; run scripts/update-golden and read the diff"
-        );
-        for (file, bytes) in &expected {
-            assert!(
-                rendered[file] == *bytes,
-                "{name}: {file} differs from its golden copy; run scripts/update-golden and read the diff"
-            );
+            .args(["-o", "out"])
+            .stdout(format!(
+                "wrote {files} files for {} hosts and manifest.json to out\n",
+                hosts.len()
+            ))
+            .compare();
+        let mut problems: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{name}: render: {p}"))
+            .collect();
+        problems.extend(tree_diff(name, &expected, &tree(&work.path().join("out"))));
+        if !problems.is_empty() {
+            failures.push((name, problems));
         }
-        fixtures += 1;
+        compared += 1;
     }
-    assert!(fixtures >= 2, "the fixtures were not found");
+    let names: Vec<&str> = failures.iter().map(|(name, _)| *name).collect();
+    let details: Vec<String> = failures.iter().flat_map(|(_, p)| p.clone()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures do not render to their golden tree: {}; if the change is meant, run \
+         scripts/update-golden and read `git diff fixtures/`\n\n{}",
+        failures.len(),
+        folders.len(),
+        names.join(", "),
+        details.join("\n\n")
+    );
+    assert_eq!(compared, folders.len());
+}
+
+/// How the rendered tree of fixture `name` differs from its golden one: files missing, files
+/// extra, and a unified diff of each file whose bytes differ.
+fn tree_diff(
+    name: &str,
+    expected: &std::collections::BTreeMap<String, Vec<u8>>,
+    rendered: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in expected.keys().filter(|f| !rendered.contains_key(*f)) {
+        out.push(format!(
+            "{name}: {file} is in expected/ but was not rendered"
+        ));
+    }
+    for file in rendered.keys().filter(|f| !expected.contains_key(*f)) {
+        out.push(format!(
+            "{name}: {file} was rendered but is not in expected/"
+        ));
+    }
+    for (file, want) in expected {
+        let Some(have) = rendered.get(file) else {
+            continue;
+        };
+        if have == want {
+            continue;
+        }
+        let diff = match (std::str::from_utf8(want), std::str::from_utf8(have)) {
+            (Ok(want), Ok(have)) => unified_diff(want, have),
+            _ => "(not UTF-8: the bytes differ)\n".to_owned(),
+        };
+        out.push(format!(
+            "{name}: {file} differs from its golden copy (- expected, + rendered):\n{diff}"
+        ));
+    }
+    out
 }
 
 #[test]

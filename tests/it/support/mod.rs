@@ -1,5 +1,6 @@
-//! A fluent builder that runs the real sitewright binary, and helpers to find fixtures and the
-//! programs that scripts/install-test-deps installs.
+//! A fluent builder that runs the real sitewright binary and checks what it printed against what
+//! the test expects (nothing, unless it says), and helpers to find fixtures and the programs that
+//! scripts/install-test-deps installs.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -8,9 +9,48 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One run of the sitewright binary, built up call by call.
+///
+/// Two ways to end it. `check()` asserts what the test expects, and what it does not say it
+/// expects is nothing: stdout "", stderr "", exit 0, so a stray warning or a message on the wrong
+/// stream fails the test. `run()` asserts nothing and hands back the [`Outcome`], for the tests
+/// written before `check()` and for the few that inspect the output themselves.
+#[must_use = "nothing runs until .check() or .run()"]
 pub struct Sitewright {
     command: Command,
     shown: Vec<String>,
+    /// The directory of `write`, kept until the run ends.
+    dir: Option<tempfile::TempDir>,
+    status: i32,
+    stdout: Expected,
+    stderr: Expected,
+    absent: Vec<String>,
+}
+
+/// What one stream must hold when the run ends.
+enum Expected {
+    Exactly(String),
+    /// For output that holds something the test cannot know exactly (a temporary path, clap's
+    /// wording of a usage error): each piece, in any order.
+    Contains(Vec<String>),
+}
+
+impl Expected {
+    /// Why `actual` is not what was expected, with a unified diff when an exact text differs.
+    fn mismatch(&self, stream: &str, actual: &str) -> Option<String> {
+        match self {
+            Expected::Exactly(expected) if expected != actual => Some(format!(
+                "{stream} differs (- expected, + actual):\n{}",
+                unified_diff(expected, actual)
+            )),
+            Expected::Exactly(_) => None,
+            Expected::Contains(pieces) => {
+                let missing: Vec<_> = pieces.iter().filter(|p| !actual.contains(*p)).collect();
+                (!missing.is_empty()).then(|| {
+                    format!("{stream} lacks {missing:?}\n--- {stream}\n{actual}--- end of {stream}")
+                })
+            }
+        }
+    }
 }
 
 impl Sitewright {
@@ -20,6 +60,11 @@ impl Sitewright {
         Self {
             command,
             shown: Vec::new(),
+            dir: None,
+            status: 0,
+            stdout: Expected::Exactly(String::new()),
+            stderr: Expected::Exactly(String::new()),
+            absent: Vec::new(),
         }
     }
 
@@ -41,20 +86,137 @@ impl Sitewright {
         self
     }
 
+    /// Writes `name` into a fresh temporary directory that the run then takes as its working
+    /// directory, so that reports name the file as it is named here, whatever the machine's
+    /// temporary path.
+    pub fn write(mut self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        let dir = self.dir.get_or_insert_with(temp_dir);
+        fs::write(dir.path().join(name), contents).unwrap();
+        self.command.current_dir(dir.path());
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
         self.command.env(key, value);
         self
     }
 
-    pub fn run(mut self) -> Outcome {
-        let output = self.command.output().expect("the sitewright binary runs");
-        Outcome {
-            line: format!("sitewright {}", self.shown.join(" ")),
-            code: output.status.code().expect("sitewright exits, not killed"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
+    /// The exit status `check()` expects, 0 unless said.
+    pub fn status(mut self, status: i32) -> Self {
+        self.status = status;
+        self
     }
+
+    /// Exactly what stdout must hold, "" unless said.
+    pub fn stdout(mut self, text: impl Into<String>) -> Self {
+        self.stdout = Expected::Exactly(text.into());
+        self
+    }
+
+    /// Exactly what stderr must hold, "" unless said.
+    pub fn stderr(mut self, text: impl Into<String>) -> Self {
+        self.stderr = Expected::Exactly(text.into());
+        self
+    }
+
+    /// Looser than `stderr`: stderr must hold `text` somewhere. Use it only where the whole
+    /// text cannot be known.
+    pub fn stderr_contains(mut self, text: impl Into<String>) -> Self {
+        self.stderr = contains(self.stderr, text.into());
+        self
+    }
+
+    /// Neither stream may hold `text` (a secret, say), whatever else they are expected to hold.
+    pub fn never_prints(mut self, text: impl Into<String>) -> Self {
+        self.absent.push(text.into());
+        self
+    }
+
+    /// Runs sitewright and asserts the expected status, stdout and stderr, printing every
+    /// difference at once, each stream as a unified diff.
+    #[track_caller]
+    pub fn check(self) -> Outcome {
+        let (outcome, problems) = self.compare();
+        if !problems.is_empty() {
+            panic!(
+                "`{}`:\n{}\n--- stdout\n{}--- stderr\n{}--- end",
+                outcome.line,
+                problems.join("\n"),
+                outcome.stdout,
+                outcome.stderr
+            );
+        }
+        outcome
+    }
+
+    /// Runs sitewright and says how the run differs from what was expected, without failing:
+    /// for callers that collect the failures of many runs before they fail once.
+    pub fn compare(self) -> (Outcome, Vec<String>) {
+        let Self {
+            command,
+            shown,
+            dir: _dir,
+            status,
+            stdout,
+            stderr,
+            absent,
+        } = self;
+        let outcome = execute(command, &shown);
+        let mut problems = Vec::new();
+        if outcome.code != status {
+            problems.push(format!("exited {}, not {status}", outcome.code));
+        }
+        problems.extend(stdout.mismatch("stdout", &outcome.stdout));
+        problems.extend(stderr.mismatch("stderr", &outcome.stderr));
+        for text in &absent {
+            if outcome.stdout.contains(text.as_str()) || outcome.stderr.contains(text.as_str()) {
+                problems.push(format!("printed {text:?}"));
+            }
+        }
+        (outcome, problems)
+    }
+
+    /// Runs sitewright and asserts nothing: the caller inspects the [`Outcome`].
+    pub fn run(self) -> Outcome {
+        let Self {
+            command,
+            shown,
+            dir: _dir,
+            ..
+        } = self;
+        execute(command, &shown)
+    }
+}
+
+/// `expected` widened to also require `piece`; an exact expectation is replaced, since a test
+/// that says what stderr contains has said it cannot know all of it.
+fn contains(expected: Expected, piece: String) -> Expected {
+    match expected {
+        Expected::Contains(mut pieces) => {
+            pieces.push(piece);
+            Expected::Contains(pieces)
+        }
+        Expected::Exactly(_) => Expected::Contains(vec![piece]),
+    }
+}
+
+fn execute(mut command: Command, shown: &[String]) -> Outcome {
+    let output = command.output().expect("the sitewright binary runs");
+    Outcome {
+        line: format!("sitewright {}", shown.join(" ")),
+        code: output.status.code().expect("sitewright exits, not killed"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// `expected` against `actual` as a unified diff, the form a reviewer reads in `git diff`.
+pub fn unified_diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .to_string()
 }
 
 /// What a run printed and how it ended.
@@ -96,12 +258,6 @@ impl Outcome {
             self.line,
             self.stderr
         );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_is(&self, text: &str) -> &Self {
-        assert_eq!(self.stderr, text, "`{}`: stderr", self.line);
         self
     }
 
@@ -194,6 +350,7 @@ pub fn running_as_root() -> bool {
 }
 
 pub mod backend;
+pub mod cases;
 pub mod cron;
 pub mod nginx;
 pub mod pg;
