@@ -48,8 +48,6 @@ pub struct RenderedFile {
     pub path: String,
     pub content: String,
     pub meta: FileMeta,
-    /// True when the content holds resolved secret values.
-    pub holds_secret: bool,
 }
 
 impl RenderedFile {
@@ -182,10 +180,8 @@ impl Renderer {
             line: error.line(),
             message: describe(error),
         };
-        let mut holds_secret = false;
         let mut context = file.context.clone();
         for slot in &file.secrets {
-            holds_secret |= secrets.values.contains_key(&slot.secret);
             let filled = Value::from(std::collections::BTreeMap::from([(
                 slot.key,
                 secrets.value(&slot.secret),
@@ -200,7 +196,6 @@ impl Renderer {
             path: file.path.clone(),
             content,
             meta: file.meta.clone(),
-            holds_secret,
         })
     }
 }
