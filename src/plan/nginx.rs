@@ -376,7 +376,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
                     "/nginx/layout",
                     nginx.layout == NginxLayout::default(),
                     "the name the distribution's stream-module package uses, so it is loaded once",
-                    "Debian's name for the stream module (nginx.layout is debian when not given), so it is loaded once",
+                    "Debian's name for the stream module (debian is the default of nginx.layout), so it is loaded once",
                 ),
             ),
         };
@@ -567,7 +567,7 @@ fn listen(
             &pointer,
             every_address && listen.redirect_port == defaults.redirect_port,
             format!(
-                "port 80 on every address, when {} is not given",
+                "port 80 on every address, the default of {}",
                 section.dotted("listen")
             ),
         ),
@@ -580,7 +580,7 @@ fn listen(
             &pointer,
             every_address && listen.port == defaults.port,
             format!(
-                "port 443 on every address, when {} is not given",
+                "port 443 on every address, the default of {}",
                 section.dotted("listen")
             ),
         ),
@@ -645,7 +645,7 @@ fn tls(nginx: &Nginx, tls: &Tls, section: Section, facts: &mut Facts) -> TlsFact
             tls.profile == TlsProfile::default(),
             format!("{name}{also}"),
             format!(
-                "{name}, as {} is not given{also}",
+                "{name}, the default of {}{also}",
                 section.dotted("tls.profile")
             ),
         )
@@ -771,7 +771,7 @@ fn hsts(tls: &Tls, section: Section, facts: &mut Facts) -> Fact<String> {
             is_default,
             "HSTS, repeated where a location adds headers",
             format!(
-                "HSTS for two years with subdomains, as {} is not given; repeated where a location adds headers",
+                "HSTS for two years with subdomains, the default of {}; repeated where a location adds headers",
                 section.dotted("tls.hsts")
             ),
         ),
@@ -884,7 +884,7 @@ fn logs(https: &Https, facts: &mut Facts) -> Logs {
             "access_log",
             "off",
             Origin::default(
-                "no access log, unless nginx.https.access_log asks for one: the busiest sites gain the most",
+                "no access log, the default of nginx.https.access_log: the busiest sites gain the most",
             ),
         )],
         AccessLog::Buffered => {
@@ -921,7 +921,7 @@ fn logs(https: &Https, facts: &mut Facts) -> Logs {
             given(
                 &section.at("error_log_level"),
                 https.error_log_level == ErrorLogLevel::default(),
-                "crit, as nginx.https.error_log_level is not given",
+                "crit, the default of nginx.https.error_log_level",
             ),
         ),
     }
@@ -1119,7 +1119,7 @@ fn https_context<'a>(
         given(
             &section.at("client_body_buffer_size"),
             client_body == ByteSize::from_bytes(512 * 1024),
-            "512k, as nginx.https.client_body_buffer_size is not given: requests are not written to disk",
+            "512k, the default of nginx.https.client_body_buffer_size: requests are not written to disk",
         ),
     );
     let static_locations = static_locations(https, &front.tls.hsts, facts);
@@ -1197,7 +1197,7 @@ fn proxy_buffers(
         given(
             &section.at("proxy_buffer_size"),
             header_default,
-            "64k, as nginx.https.proxy_buffer_size is not given",
+            "64k, the default of nginx.https.proxy_buffer_size",
         ),
     );
     let defaults = crate::spec::ProxyBuffers::default();
@@ -1209,7 +1209,7 @@ fn proxy_buffers(
         given(
             &section.at("proxy_buffers"),
             buffers_default,
-            "32 of 4k, as nginx.https.proxy_buffers is not given: all but one hold the default 64k proxy_buffer_size",
+            "32 of 4k, the default of nginx.https.proxy_buffers: all but one hold the default 64k proxy_buffer_size",
         ),
     );
     let buffers = ProxyBuffersFacts {
@@ -1373,7 +1373,7 @@ fn maintenance(proxy: &CacheProxy, facts: &mut Facts) -> Option<MaintenanceSwitc
             given(
                 &at("retry_after"),
                 retry_after == Duration::from_secs(600),
-                "10 minutes, as maintenance.retry_after is not given",
+                "10 minutes, the default of nginx.cache_proxy.maintenance.retry_after",
             ),
         ),
     })
@@ -1434,7 +1434,7 @@ fn cache_use(shared: &Shared, buster: bool, facts: &mut Facts) -> CacheUse {
         given(
             "/nginx/cache_proxy/cache/valid",
             valid == Duration::from_secs(3_600),
-            "an hour, as cache.valid is not given",
+            "an hour, the default of nginx.cache_proxy.cache.valid",
         ),
     );
     let valid_404 = facts.add(
@@ -1614,7 +1614,7 @@ fn cache_context<'a>(
         given(
             "/nginx/cache_proxy/timeout",
             proxy.timeout == Duration::from_secs(60),
-            "a minute, as nginx.cache_proxy.timeout is not given",
+            "a minute, the default of nginx.cache_proxy.timeout",
         ),
     );
     let public = ServerKind {
@@ -1674,7 +1674,7 @@ fn long_upstream(site: &Site, proxy: &CacheProxy, facts: &mut Facts) -> Option<U
             &proxy.backends,
             Origin::derived(
                 Some("/nginx/cache_proxy/backends"),
-                "the proxy's backends, as long_timeout.backends is not given",
+                "the proxy's backends, as long_timeout.backends names none",
             ),
         )
     } else {
@@ -1731,7 +1731,7 @@ fn cache_path(site: &Site, proxy: &CacheProxy, facts: &mut Facts) -> CachePath {
             given(
                 &at("inactive"),
                 inactive == Duration::from_secs(7 * 86_400),
-                "a week, as cache.inactive is not given",
+                "a week, the default of nginx.cache_proxy.cache.inactive",
             ),
         ),
         use_temp_path: facts.add(
