@@ -707,15 +707,20 @@ def stream_forwards(site, host):
     # In address order, as sitewright sorts them: 10.0.0.2 comes before 10.0.0.10.
     allow = [str(a) for a in sorted({ipaddress.ip_address(h["address"]) for h in peers})]
     return [{"name": "postgres", "listen": socket_address(host["address"], public),
-             "to": f"127.0.0.1:{pg_port(site.pg)}", "allow": allow, "deny_others": True,
+             "to": f"127.0.0.1:{pg_port(site.pg)}", "pass": "postgres", "allow": allow,
+             "deny": "all",
              "why": "replicas and web hosts reach PostgreSQL here; "
                     "PostgreSQL itself listens on loopback"}]
 
 
 def listen_context(nginx, listen):
     port, redirect = listen.get("port", 443), listen.get("redirect_port", 80)
-    return {"https": str(port), "http": str(redirect), "https_port": port,
-            "http2_directive": version_at_least(nginx["version"], 1, 25, 1)}
+    directive = version_at_least(nginx["version"], 1, 25, 1)
+    suffix = "" if port == 443 else f":{port}"
+    return ({"https": str(port), "http": str(redirect),
+             "https_params": ["ssl"] if directive else ["ssl", "http2"],
+             "http2": "on" if directive else None},
+            {"code": 301, "url": Markup(f"https://$host{suffix}$request_uri")})
 
 
 def hsts_of(tls):
@@ -735,13 +740,27 @@ def tls_context(nginx, tls):
     version = nginx["version"]
     groups = ("X25519MLKEM768:X25519:prime256v1:secp384r1"
               if version_at_least(nginx["openssl"], 3, 5, 0) else "X25519:prime256v1:secp384r1")
+    tickets_off = version_at_least(version, 1, 5, 9) and not version_at_least(version, 1, 23, 2)
     return {"certificate": tls["certificate"], "certificate_key": tls["certificate_key"],
             "protocols": ["TLSv1.3"] if modern else ["TLSv1.2", "TLSv1.3"],
-            "ciphers": None if modern else INTERMEDIATE_CIPHERS, "groups": groups,
-            "session_cache": not modern,
-            "session_tickets_off": (version_at_least(version, 1, 5, 9)
-                                    and not version_at_least(version, 1, 23, 2)),
+            "ciphers": None if modern else INTERMEDIATE_CIPHERS,
+            "prefer_server_ciphers": "off", "groups": groups,
+            "session": None if modern else {"timeout": "1d", "cache": "shared:MozSSL:10m"},
+            "session_tickets": "off" if tickets_off else None,
             "stapling": None, "hsts": hsts_header(tls)}
+
+
+GZIP = {"on": "on", "proxied": "any",
+        "types": ["text/plain", "text/css", "text/javascript", "application/javascript",
+                  "application/json", "application/xml", "image/svg+xml"]}
+
+
+def front_context(site, server):
+    """The lines both http server files share (templates/nginx/server.nginx)."""
+    listen, redirect = listen_context(site.nginx, server.get("listen", {}))
+    return {"server_name": server["server_name"], "server_tokens": "off", "listen": listen,
+            "redirect": redirect, "tls": tls_context(site.nginx, server["tls"]), "logs": None,
+            "gzip": GZIP}
 
 
 def stem(site):
@@ -749,57 +768,118 @@ def stem(site):
     return site.name.replace("-", "_")
 
 
+def var(name):
+    return Markup(f"${name}")
+
+
 def https_context(site, https):
-    nginx, name = site.nginx, stem(site)
+    name = stem(site)
     buffers = https.get("proxy_buffers", {"count": 32, "size": "4kB"})
     header, one = parse_bytes(https.get("proxy_buffer_size", "64kB")), parse_bytes(buffers["size"])
     busy = min(2 * max(header, one), (buffers["count"] - 1) * one)
+    asgi = https["upstream"].get("protocol", "wsgi") == "asgi"
+    upgrade_var = f"{name}_connection_upgrade"
+    if asgi:
+        connection = [{"note": None, "name": "Upgrade", "value": var("http_upgrade")},
+                      {"note": None, "name": "Connection", "value": var(upgrade_var)}]
+    else:
+        connection = [{"note": None, "name": "Connection", "value": ""}]
+    headers = connection + [
+        {"note": None, "name": "Host", "value": var("host")},
+        {"note": None, "name": "X-Forwarded-For", "value": var("proxy_add_x_forwarded_for")},
+        {"note": None, "name": "X-Forwarded-Proto", "value": var("scheme")}]
+    buffered = https.get("access_log", "off") == "buffered"
+    front = front_context(site, https)
+    front["logs"] = {
+        "access": (["/var/log/nginx/access.log", "combined", "buffer=64k", "flush=5m"]
+                   if buffered else ["off"]),
+        "error_path": "/var/log/nginx/error.log",
+        "error_level": https.get("error_log_level", "crit")}
     return {
-        "site": site.name, "server_name": https["server_name"],
-        "listen": listen_context(nginx, https.get("listen", {})),
-        "tls": tls_context(nginx, https["tls"]),
+        "site": site.name, **front,
         "upstream": {"name": f"{name}_app", "servers": https["upstream"]["servers"],
-                     "asgi": https["upstream"].get("protocol", "wsgi") == "asgi",
-                     "upgrade_var": f"{name}_connection_upgrade"},
-        "access_log_buffered": https.get("access_log", "off") == "buffered",
-        "error_log_level": https.get("error_log_level", "crit"),
+                     "keepalive": 16},
+        "upgrade": {"source": "http_upgrade", "variable": upgrade_var,
+                    "entries": [{"key": "default", "value": "upgrade"},
+                                {"key": "", "value": ""}]} if asgi else None,
         "client_body_buffer_size": size_directive_nginx(
             parse_bytes(https.get("client_body_buffer_size", "512kB"))),
+        "static_locations": [{"url": s["url"], "alias": s["folder"].rstrip("/") + "/",
+                              "expires": "max", "cache_control": "public",
+                              "hsts": front["tls"]["hsts"]}
+                             for s in https.get("static_locations", [])],
+        "proxy": {"pass": f"http://{name}_app", "http_version": "1.1", "headers": headers},
+        "hide_hsts": "Strict-Transport-Security",
         "proxy_buffer_size": size_directive_nginx(header),
         "proxy_buffers": {"count": buffers["count"], "size": size_directive_nginx(one)},
         "proxy_busy_buffers_size": size_directive_nginx(busy),
-        "static_locations": [{"url": s["url"], "alias": s["folder"].rstrip("/") + "/"}
-                             for s in https.get("static_locations", [])],
     }
 
 
-def cache_cookies(name, proxy):
+def cache_maps(name, proxy):
     """The cookie rule of the caching proxy: any cookie but the harmless ones makes a request private."""
     session = proxy.get("session_cookie", "sessionid")
     harmless = [c for c in proxy.get("harmless_cookies", []) if c != session]
     note = (f"{', '.join(harmless)}; " if harmless else "none: ") + \
         f"the session cookie {session} is never harmless"
-    regex = f"~^\\s*(?:(?:{'|'.join(harmless)})=[^;]*(?:;\\s*|\\z))+\\z" if harmless else None
-    return {"harmless": harmless, "note": note, "only_harmless_regex": regex,
-            "private_var": f"{name}_private", "upstream_var": f"{name}_upstream_cookie"}
+    entries = [{"key": "default", "value": "1"}, {"key": "", "value": "0"}]
+    if harmless:
+        regex = f"~^\\s*(?:(?:{'|'.join(harmless)})=[^;]*(?:;\\s*|\\z))+\\z"
+        entries.append({"key": regex, "value": "0"})
+    private = {"source": "http_cookie", "variable": f"{name}_private", "entries": entries}
+    upstream = {"source": f"{name}_private", "variable": f"{name}_upstream_cookie",
+                "entries": [{"key": "default", "value": ""},
+                            {"key": "1", "value": var("http_cookie")}]}
+    return note, private, upstream
+
+
+def cache_server(name, proxy, timeout, buster, hsts):
+    headers = [{"note": None, "name": "Connection", "value": ""},
+               {"note": "The public server's name and scheme, never the client's "
+                        "(a tunnel's localhost:9000 and http).",
+                "name": "Host", "value": proxy["server_name"]},
+               {"note": None, "name": "X-Forwarded-For", "value": var("proxy_add_x_forwarded_for")},
+               {"note": None, "name": "X-Forwarded-Proto", "value": "https"}]
+    credentials = [var(f"{name}_private"), var("http_authorization")]
+    valid = duration_nginx(parse_micros(proxy["cache"].get("valid", "1h")))
+    return {
+        "listen": f"127.0.0.1:{proxy['buster_port']}" if buster else None,
+        "proxy": {"pass": f"http://{name}_backends", "http_version": "1.1", "headers": headers},
+        "timeout": timeout, "tries": 2, "next_timeout": timeout,
+        "hide": ["Set-Cookie", "Strict-Transport-Security"],
+        "cache": {
+            "cookie": var(f"{name}_upstream_cookie"), "zone": f"{name}_cache",
+            "key": var("request_uri"),
+            "ignore_headers": ["Cache-Control", "Expires", "Set-Cookie", "Vary", "X-Accel-Expires"],
+            "valid": [{"codes": [200, 301, 302], "time": valid}, {"codes": [404], "time": "1m"}],
+            "use_stale": ["error", "timeout", "updating", "http_500", "http_502", "http_503",
+                          "http_504"],
+            "background_update": "on", "lock": "on",
+            "bypass": [Markup("1")] if buster else credentials, "no_cache": credentials,
+            "status": var("upstream_cache_status")},
+        "hsts": hsts,
+    }
 
 
 def cache_context(site, proxy):
-    nginx, name, cache = site.nginx, stem(site), proxy["cache"]
+    name, cache = stem(site), proxy["cache"]
+    note, private, upstream_cookie = cache_maps(name, proxy)
+    front = front_context(site, proxy)
+    timeout = duration_nginx(parse_micros(proxy.get("timeout", "60s")))
     return {
-        "site": site.name, "server_name": proxy["server_name"],
-        "listen": listen_context(nginx, proxy.get("listen", {})),
-        "tls": tls_context(nginx, proxy["tls"]),
-        "upstream": f"{name}_backends", "servers": proxy["backends"], "zone": f"{name}_cache",
-        "cache": {"directory": cache["directory"],
-                  "max_size": size_nginx(parse_bytes(cache["max_size"])),
-                  "inactive": duration_nginx(parse_micros(cache.get("inactive", "7d"))),
-                  "valid": duration_nginx(parse_micros(cache.get("valid", "1h")))},
-        "cookies": cache_cookies(name, proxy),
-        "upstream_host": proxy["server_name"], "upstream_proto": "https",
-        "next_upstream_tries": 2,
-        "timeout": duration_nginx(parse_micros(proxy.get("timeout", "60s"))),
-        "buster_port": proxy.get("buster_port"), "long": None, "maintenance": None,
+        "site": site.name, **front,
+        "cache_path": {"directory": cache["directory"], "levels": "1:2", "zone": f"{name}_cache",
+                       "zone_size": "10m", "max_size": size_nginx(parse_bytes(cache["max_size"])),
+                       "inactive": duration_nginx(parse_micros(cache.get("inactive", "7d"))),
+                       "use_temp_path": "off"},
+        "upstream": {"name": f"{name}_backends", "servers": proxy["backends"], "keepalive": 16},
+        "long_upstream": None,
+        "cookie_note": note, "private": private, "upstream_cookie": upstream_cookie,
+        "maintenance": None,
+        "public": cache_server(name, proxy, timeout, False, front["tls"]["hsts"]),
+        "buster": (cache_server(name, proxy, timeout, True, None)
+                   if proxy.get("buster_port") else None),
+        "long": None,
     }
 
 

@@ -13,6 +13,8 @@ pub const BUILTIN: &[(&str, &str)] = embed![
     "nginx/cache-proxy.conf.nginx",
     "nginx/https.conf.nginx",
     "nginx/mod-stream.conf.nginx",
+    "nginx/proxy.nginx",
+    "nginx/server.nginx",
     "nginx/stream.conf.nginx",
     "nginx/tls.nginx",
     "postgres/pg-dump.cron",

@@ -280,3 +280,80 @@ fn verified_tls_names_the_ca_it_comes_from() {
         "site.yaml:{line}:9 (postgres.ssl.ca): SSL to a remote database, its certificate verified against the CA\n"
     ));
 }
+
+/// Values the spec leaves out are sitewright's defaults, named as such: never credited to the
+/// nearest line the spec does have (once `server_name`, the first key of `nginx.https`).
+#[test]
+fn left_out_values_and_constants_are_named_defaults() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replace("    access_log: off\n", "")
+        .replace("    proxy_buffers: { count: 512, size: 4kB }\n", "");
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    let explain = |key: &str| {
+        Sitewright::new()
+            .in_dir(dir.path())
+            .args(["explain", "site.yaml", "--host", "web1"])
+            .args(["/etc/nginx/conf.d/catmaid.conf", key])
+            .run()
+    };
+    let access = explain("access_log");
+    access.code(0).stdout_has(
+        "access_log off;\n      default: no access log, the default of nginx.https.access_log",
+    );
+    let buffers = explain("proxy_buffers");
+    buffers.code(0).stdout_has(
+        "proxy_buffers 32 4k;\n      default: 32 of 4k, the default of nginx.https.proxy_buffers",
+    );
+    for out in [&access, &buffers] {
+        assert!(!out.stdout.contains("server_name"), "{}", out.stdout);
+    }
+    explain("proxy_busy_buffers_size")
+        .code(0)
+        .stdout_has("proxy_busy_buffers_size 124k;\n      derived: all proxy_buffers but one");
+    explain("keepalive").code(0).stdout_has(
+        "keepalive 16;\n      default: 16 idle connections kept open to the servers, so that a request skips the TCP handshake\n",
+    );
+}
+
+/// Every line of an nginx file that is not a comment or a brace names where its values come from;
+/// only the lines that open a block are the template's own text.
+#[test]
+fn every_nginx_line_names_its_facts() {
+    for (spec, host, path) in [
+        (
+            "catmaid/site.yaml",
+            "web1",
+            "/etc/nginx/conf.d/catmaid.conf",
+        ),
+        (
+            "catmaid/site.yaml",
+            "db1",
+            "/etc/nginx/sitewright-stream.conf",
+        ),
+        (
+            "idr/site.yaml",
+            "idr-proxy",
+            "/etc/nginx/conf.d/idr-cache.conf",
+        ),
+    ] {
+        let out = Sitewright::new()
+            .arg("explain")
+            .arg(fixture(spec))
+            .args(["--host", host, path])
+            .run();
+        out.code(0);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if *line == "      the template's own text" {
+                let text = lines[i - 1].trim_start().split_once("  ").unwrap().1.trim();
+                assert!(
+                    ["server {", "location / {", "stream {"].contains(&text),
+                    "{path}: `{text}` has no fact\n{}",
+                    out.stdout
+                );
+            }
+        }
+    }
+}
