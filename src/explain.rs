@@ -153,12 +153,23 @@ pub fn explain(
             let Some(record) = file.facts.get(id.0 as usize) else {
                 continue;
             };
-            let explained = Explained {
-                key: record.key.clone(),
-                kind: record.origin.kind,
-                spec: record.origin.spec.as_ref().map(locate),
-                why: record.origin.why.clone(),
-                effect: record.effect,
+            let origin = &record.origin;
+            let left_out = origin.spec.as_deref().is_some_and(|p| !doc.has(p));
+            let explained = match &origin.unless_written {
+                Some(why) if left_out => Explained {
+                    key: record.key.clone(),
+                    kind: OriginKind::Default,
+                    spec: None,
+                    why: Some(why.clone()),
+                    effect: record.effect,
+                },
+                _ => Explained {
+                    key: record.key.clone(),
+                    kind: origin.kind,
+                    spec: origin.spec.as_ref().map(locate),
+                    why: origin.why.clone(),
+                    effect: record.effect,
+                },
             };
             if !facts.contains(&explained) {
                 facts.push(explained);

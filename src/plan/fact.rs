@@ -31,6 +31,9 @@ pub struct Origin {
     /// The JSON pointer of the spec value it comes from.
     pub spec: Option<String>,
     pub why: Option<String>,
+    /// What `explain` says instead when the spec does not hold the value at `spec`, so that the
+    /// value is its schema default: a named default and its reason.
+    pub unless_written: Option<String>,
 }
 
 impl Origin {
@@ -40,6 +43,7 @@ impl Origin {
             kind: OriginKind::Spec,
             spec: Some(pointer.into()),
             why: None,
+            unless_written: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl Origin {
             kind: OriginKind::Derived,
             spec: pointer.map(str::to_owned),
             why: Some(why.into()),
+            unless_written: None,
         }
     }
 
@@ -58,6 +63,7 @@ impl Origin {
             kind: OriginKind::VersionRule,
             spec: Some(pointer.to_owned()),
             why: Some(why.into()),
+            unless_written: None,
         }
     }
 
@@ -67,7 +73,14 @@ impl Origin {
             kind: OriginKind::Default,
             spec: None,
             why: Some(why.into()),
+            unless_written: None,
         }
+    }
+
+    /// The same origin, explained as a named default with `why` when the spec leaves the value out.
+    pub fn unless_written(mut self, why: impl Into<String>) -> Self {
+        self.unless_written = Some(why.into());
+        self
     }
 
     /// The same origin with its reason given.

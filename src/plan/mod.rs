@@ -332,6 +332,7 @@ impl Setting {
                 kind: OriginKind::Default,
                 spec: None,
                 why: None,
+                unless_written: None,
             },
         }
     }

@@ -80,14 +80,16 @@ enum Arg {
 }
 
 /// The origin of a value the spec may leave out. The plan sees the spec with its defaults filled
-/// in, so a value equal to its default is named as the default: a left-out value has no line of
-/// its own, and the nearest line the spec does have is a neighbour's (`access_log off;` was once
-/// credited to `server_name`). A default written out in the spec is named as the default too.
+/// in; a value equal to its default carries the default's reason, which `explain` gives when the
+/// spec does not hold the value (a left-out value has no line of its own, and the nearest line
+/// the spec does have is a neighbour's: `access_log off;` was once credited to `server_name`),
+/// while a default written out in the spec is credited to its line.
 fn given(pointer: &str, is_default: bool, default_why: impl Into<String>) -> Origin {
+    let origin = Origin::spec(pointer);
     if is_default {
-        Origin::default(default_why)
+        origin.unless_written(default_why)
     } else {
-        Origin::spec(pointer)
+        origin
     }
 }
 
@@ -98,10 +100,11 @@ fn given_derived(
     why: impl Into<String>,
     default_why: impl Into<String>,
 ) -> Origin {
+    let origin = Origin::derived(Some(pointer), why);
     if is_default {
-        Origin::default(default_why)
+        origin.unless_written(default_why)
     } else {
-        Origin::derived(Some(pointer), why)
+        origin
     }
 }
 
@@ -883,7 +886,7 @@ fn logs(https: &Https, facts: &mut Facts) -> Logs {
         AccessLog::Off => vec![facts.add(
             "access_log",
             "off",
-            Origin::default(
+            Origin::spec(section.at("access_log")).unless_written(
                 "no access log, the default of nginx.https.access_log: the busiest sites gain the most",
             ),
         )],
