@@ -312,7 +312,7 @@ pub enum PythonCode {
         text: String,
         after: &'static str,
     },
-    /// A module's dotted name: `mysite.settings`.
+    /// A name, written bare: a module's dotted name (`mysite.settings`), or `None`.
     Name(String),
 }
 
@@ -548,6 +548,24 @@ mod tests {
         assert_eq!(w(one), r#"("test.js",)"#);
         let two = Value::from(std::collections::BTreeMap::from([(TUPLE_MARK, vec![1, 2])]));
         assert_eq!(w(two), "(1, 2)");
+    }
+
+    #[test]
+    fn python_code_quotes_its_string_and_other_formats_refuse_it() {
+        let read = PythonCode::Around {
+            before: "os.environ[",
+            text: "A\"] + __import__(\"os\").system(\"x\") + [\"".to_owned(),
+            after: "]",
+        };
+        let value = Value::from_object(read);
+        assert_eq!(
+            Format::Python.write(&value).unwrap(),
+            r#"os.environ["A\"] + __import__(\"os\").system(\"x\") + [\""]"#
+        );
+        assert!(Format::Nginx.write(&value).is_err());
+        let name = |n: &str| Format::Python.write(&Value::from_object(PythonCode::Name(n.into())));
+        assert_eq!(name("mysite.settings").unwrap(), "mysite.settings");
+        assert!(name("os; import x").is_err());
     }
 
     #[test]

@@ -376,16 +376,14 @@ pub const WRITTEN: &[Written] = &[
         name: "NO_UPDATE_LAST_LOGIN",
         kind: OriginKind::Derived,
         spec: None,
-        why: Some("a read-only instance (seed 002): a login writes nothing"),
+        why: Some("a login writes nothing"),
         refused: Refused::No,
     },
     Written {
         name: "INSTALLED_APPS",
         kind: OriginKind::Derived,
         spec: None,
-        why: Some(
-            "a read-only instance (seed 002): nolastlogin keeps a login from writing its time",
-        ),
+        why: Some("nolastlogin keeps a login from writing its time"),
         refused: Refused::No,
     },
 ];
@@ -445,6 +443,11 @@ impl<'a> Module<'a> {
             Some(&self.host_pointer(self.host, "roles")),
             format!("{MIRROR}: {why}"),
         )
+    }
+
+    /// The origin of a setting only a read-only instance has, for the table's reason.
+    fn mirror_only(&self, name: &str) -> Origin {
+        self.mirror(written(name).and_then(|w| w.why).unwrap_or_default())
     }
 
     /// The setting `name` as the table says it is written, or as a read-only instance sets it.
@@ -518,7 +521,7 @@ fn context<'a>(m: &Module<'a>, facts: &mut Facts) -> SettingsContext<'a> {
             facts.add(
                 "INSTALLED_APPS",
                 vec!["nolastlogin"],
-                m.mirror("nolastlogin keeps a login from writing its time"),
+                m.mirror_only("INSTALLED_APPS"),
             )
         }),
         cache: cache(m, facts),
@@ -671,12 +674,17 @@ fn settings<'a>(m: &Module<'a>, facts: &mut Facts) -> Vec<Setting<'a>> {
     }
     add("LOGGING", Py::Logging(logging()), origin("LOGGING"));
     if m.mirror {
-        let origin = m.mirror("a login writes nothing");
+        let origin = m.mirror_only("NO_UPDATE_LAST_LOGIN");
         add("NO_UPDATE_LAST_LOGIN", Py::Bool(true), origin);
     }
     for (name, value) in &django.extra {
         let origin = Origin::spec(format!("/django/extra/{name}"));
-        add(name, Py::Literal(Literal(value)), origin);
+        let value = match value {
+            // A fact whose value is none is no fact to a template, so None is written as code.
+            PythonValue::None(()) => Py::Code(PythonCode::Name("None".to_owned())),
+            value => Py::Literal(Literal(value)),
+        };
+        add(name, value, origin);
     }
     out
 }
@@ -862,7 +870,10 @@ fn entries(
                 "nginx's port forwarded to the primary",
             ),
         ),
-        None => (pg.port, Origin::spec("/postgres/port")),
+        None => (
+            pg.port,
+            Origin::spec("/postgres/port").because("the server's own port"),
+        ),
     };
     add("PORT", Py::Int(port.0.into()), origin);
     let conn_max_age = db.conn_max_age.and_then(|d| d.whole_secs());
