@@ -959,8 +959,20 @@ def django_files(site, host):
 
 
 def runtime_read(secret):
-    """How the settings module reads a secret when Django starts: the reference, not the value."""
-    return {"env": secret["env"], "file": None} if "env" in secret else {"env": None, "file": secret["file"]}
+    """How the settings module reads a secret when Django starts: the code the plan picks, with
+    the variable's name or the file's path quoted inside it (src/escape.rs PythonCode)."""
+    if "env" in secret:
+        return Markup(f"os.environ[{python_str(secret['env'])}]")
+    return Markup(f"_secret_file({python_str(secret['file'])})")
+
+
+def python_name(name):
+    """A dotted name written bare, once checked to be one (src/escape.rs PythonCode::Name)."""
+    ok = (bool(name) and name[0].isascii() and (name[0].isalpha() or name[0] == "_")
+          and all(c.isascii() and (c.isalnum() or c in "_.") for c in name[1:]))
+    if not ok:
+        refuse(name, "a name must be letters, digits, `_` and `.`")
+    return Markup(name)
 
 
 def python_value(value):
@@ -974,44 +986,52 @@ def python_value(value):
     return value
 
 
+def django_tls(https):
+    """The settings of a site served through nginx's TLS, HSTS as nginx sends it."""
+    seconds, subdomains, preload = hsts_of(https["tls"])
+    silenced = []
+    if not preload:
+        silenced.append({"id": "security.W021", "why": "tls.hsts.preload is off: a preload list entry is hard to undo, so only when asked"})
+    if not subdomains:
+        silenced.append({"id": "security.W005", "why": "tls.hsts.include_subdomains is off: not every subdomain serves HTTPS"})
+    return {"proxy_ssl_header": {TUPLE_MARK: ["HTTP_X_FORWARDED_PROTO", "https"]},
+            "ssl_redirect": True, "session_cookie_secure": True, "csrf_cookie_secure": True,
+            "hsts_seconds": seconds, "hsts_subdomains": subdomains, "hsts_preload": preload,
+            "referrer_policy": "same-origin", "content_type_nosniff": True,
+            "frame_options": "DENY", "silenced": silenced}
+
+
 def django_context(site, host):
     django = site.django
     https = (site.nginx or {}).get("https")
     server_name = https["server_name"] if https else None
-    origins = []
+    origins = None
     if https:
         port = https.get("listen", {}).get("port", 443)
         origins = [f"https://{server_name}" if port == 443 else f"https://{server_name}:{port}"]
-    tls = None
-    if https:
-        seconds, subdomains, preload = hsts_of(https["tls"])
-        silenced = []
-        if not preload:
-            silenced.append({"id": "security.W021", "why": "tls.hsts.preload is off: a preload list entry is hard to undo, so only when asked"})
-        if not subdomains:
-            silenced.append({"id": "security.W005", "why": "tls.hsts.include_subdomains is off: not every subdomain serves HTTPS"})
-        tls = {"proxy_ssl_header": {TUPLE_MARK: ["HTTP_X_FORWARDED_PROTO", "https"]},
-               "hsts_seconds": seconds, "hsts_subdomains": subdomains, "hsts_preload": preload,
-               "silenced": silenced}
     settings = [{"name": "LOGGING", "value": {
         "version": 1, "disable_existing_loggers": False,
         "handlers": {"stderr": {"class": "logging.StreamHandler"}},
         "root": {"handlers": ["stderr"], "level": "WARNING"}}}]
     for name, value in sorted(django.get("extra", {}).items()):
-        settings.append({"name": name, "value": python_value(value)})
+        settings.append({"name": name, "value": Markup("None") if value is None else python_value(value)})
+    base = django.get("base_module")
     return {
         "site": site.name, "host": host["name"], "read_only": False,
-        "base_module": django.get("base_module"),
+        "base_module": python_name(base) if base else None,
+        "debug": False,
         "allowed_hosts": [server_name] if server_name else [],
         "csrf_trusted_origins": origins,
         "secret_key": runtime_read(django["secret_key"]),
-        "databases": django_databases(site, host), "tls": tls, "add_apps": [],
+        "databases": django_databases(site, host),
+        "tls": django_tls(https) if https else None,
+        "add_apps": None, "cache": None,
         "settings": settings,
     }
 
 
 def django_databases(site, host):
-    """DATABASES: the primary as the default connection."""
+    """DATABASES: the primary as the default connection, its entries in the module's order."""
     pg, db = site.pg, site.django["database"]
     if not pg or not site.primary:
         return []
@@ -1020,15 +1040,19 @@ def django_databases(site, host):
     public = (pg.get("replication") or {}).get("public_port")
     age = db.get("conn_max_age")
     age = whole_secs(parse_micros(age)) if age is not None else None
-    health_checks = version_at_least(site.django["version"], 4, 1, 0) and bool(age)
-    return [{
-        "alias": "default", "why": "the primary", "name": db["name"], "user": db["user"],
-        "password": runtime_read(db["password"]),
-        "host": "127.0.0.1" if local else target["address"],
-        "port": public if public and not local else pg_port(pg),
-        "conn_max_age": age, "health_checks": health_checks,
-        "options": (client_tls(pg) or {}) if not local else {},
-    }]
+    entries = [("ENGINE", "django.db.backends.postgresql"), ("NAME", db["name"]),
+               ("USER", db["user"]), ("PASSWORD", runtime_read(db["password"])),
+               ("HOST", "127.0.0.1" if local else target["address"]),
+               ("PORT", public if public and not local else pg_port(pg))]
+    if age is not None:
+        entries.append(("CONN_MAX_AGE", age))
+    if version_at_least(site.django["version"], 4, 1, 0) and age:
+        entries.append(("CONN_HEALTH_CHECKS", True))
+    options = client_tls(pg) if not local else None
+    if options:
+        entries.append(("OPTIONS", options))
+    return [{"alias": "default", "why": "the primary",
+             "entries": [{"key": k, "value": v} for k, v in entries]}]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -300,7 +300,72 @@ fn sysctl_value(text: &str) -> Result<String, Refused> {
 /// The key of a one-key map that stands for a Python tuple of its list (JSON has no tuples).
 pub const TUPLE_MARK: &str = "__tuple__";
 
-/// A Python literal for any template value.
+/// Python code that sitewright writes where a literal would not do: a fixed form from
+/// sitewright's own source around one string, which the Python writer quotes, or a dotted name,
+/// written bare once it is checked to be one. No spec value can become one (serde makes no
+/// objects), so no spec value can become code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonCode {
+    /// `before`, the string as a Python literal, `after`: `os.environ["NAME"]`.
+    Around {
+        before: &'static str,
+        text: String,
+        after: &'static str,
+    },
+    /// A name, written bare: a module's dotted name (`mysite.settings`), or `None`.
+    Name(String),
+}
+
+impl PythonCode {
+    fn write_into(&self, out: &mut String) -> Result<(), Refused> {
+        match self {
+            Self::Around {
+                before,
+                text,
+                after,
+            } => {
+                out.push_str(before);
+                python_str(text, out);
+                out.push_str(after);
+            }
+            Self::Name(name) => out.push_str(&Format::Python.ident(name)?),
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for PythonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        match self.write_into(&mut out) {
+            Ok(()) => f.write_str(&out),
+            Err(refused) => write!(f, "{refused}"),
+        }
+    }
+}
+
+impl minijinja::value::Object for PythonCode {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl serde::Serialize for PythonCode {
+    /// For a template, the code itself, which only the Python writer writes; elsewhere its text.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if minijinja::value::serializing_for_value() {
+            Value::from_object(self.clone()).serialize(serializer)
+        } else {
+            serializer.collect_str(self)
+        }
+    }
+}
+
+/// A Python literal for any template value, or the [`PythonCode`] the plan chose.
 fn python(value: &Value) -> Result<String, Refused> {
     let mut out = String::new();
     python_into(value, &mut out)?;
@@ -308,6 +373,9 @@ fn python(value: &Value) -> Result<String, Refused> {
 }
 
 fn python_into(value: &Value, out: &mut String) -> Result<(), Refused> {
+    if let Some(code) = value.downcast_object_ref::<PythonCode>() {
+        return code.write_into(out);
+    }
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => out.push_str("None"),
         ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
@@ -480,6 +548,24 @@ mod tests {
         assert_eq!(w(one), r#"("test.js",)"#);
         let two = Value::from(std::collections::BTreeMap::from([(TUPLE_MARK, vec![1, 2])]));
         assert_eq!(w(two), "(1, 2)");
+    }
+
+    #[test]
+    fn python_code_quotes_its_string_and_other_formats_refuse_it() {
+        let read = PythonCode::Around {
+            before: "os.environ[",
+            text: "A\"] + __import__(\"os\").system(\"x\") + [\"".to_owned(),
+            after: "]",
+        };
+        let value = Value::from_object(read);
+        assert_eq!(
+            Format::Python.write(&value).unwrap(),
+            r#"os.environ["A\"] + __import__(\"os\").system(\"x\") + [\""]"#
+        );
+        assert!(Format::Nginx.write(&value).is_err());
+        let name = |n: &str| Format::Python.write(&Value::from_object(PythonCode::Name(n.into())));
+        assert_eq!(name("mysite.settings").unwrap(), "mysite.settings");
+        assert!(name("os; import x").is_err());
     }
 
     #[test]

@@ -46,45 +46,6 @@ pub fn dotted(pointer: &str) -> String {
     out
 }
 
-/// Transitional, for a file whose context is not facts yet: the origin of the line's first word.
-fn guess(file: &PlannedFile, text: &str, locate: &dyn Fn(&String) -> String) -> Option<Explained> {
-    let format = crate::escape::Format::for_template(file.template)?;
-    let key = key_of(format, text)?;
-    let origin = file
-        .origins
-        .iter()
-        .rev()
-        .find(|o| o.key.eq_ignore_ascii_case(&key))?;
-    Some(Explained {
-        key,
-        kind: if origin.spec.is_some() && origin.why.is_none() {
-            OriginKind::Spec
-        } else {
-            OriginKind::Derived
-        },
-        spec: origin.spec.as_ref().map(locate),
-        why: origin.why.clone(),
-        effect: None,
-    })
-}
-
-/// Transitional: the key a line sets, in the file's format.
-fn key_of(format: crate::escape::Format, line: &str) -> Option<String> {
-    use crate::escape::Format;
-    let t = line.trim();
-    let word = match format {
-        Format::Nginx if t.ends_with('{') => return None,
-        Format::Nginx => t.split([' ', ';']).next()?,
-        Format::Python => {
-            let word = t.split([' ', ':', '=']).next()?;
-            return Some(word.trim_matches('"').to_owned())
-                .filter(|w| !w.is_empty() && *w != "}" && *w != "},");
-        }
-        _ => return None,
-    };
-    Some(word.to_owned()).filter(|w| !w.is_empty() && w != "}" && w != "{")
-}
-
 /// How `explain` says where a fact comes from.
 pub fn origin_text(fact: &Explained) -> String {
     let why = fact.why.as_deref();
@@ -144,11 +105,6 @@ pub fn explain(
             }
         }
         let mut facts: Vec<Explained> = Vec::new();
-        if line.facts.is_empty()
-            && let Some(guessed) = guess(file, &line.text, &locate)
-        {
-            facts.push(guessed);
-        }
         for id in &line.facts {
             let Some(record) = file.facts.get(id.0 as usize) else {
                 continue;

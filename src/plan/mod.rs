@@ -42,27 +42,6 @@ pub struct PlannedFile {
     pub secrets: Vec<SecretSlot>,
     /// Every fact the context holds: its key, where it comes from, what a change to it needs.
     pub facts: Vec<Record>,
-    /// Transitional, for the files whose contexts are not facts yet (nginx, Django): where the
-    /// lines that start with each key come from, as `explain` guessed it from the text.
-    pub origins: Vec<KeyedOrigin>,
-}
-
-/// Transitional: the origin of the lines of a file that start with `key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyedOrigin {
-    pub key: String,
-    pub spec: Option<String>,
-    pub why: Option<String>,
-}
-
-impl KeyedOrigin {
-    pub fn new(key: &str, spec: Option<&str>, why: Option<&str>) -> Self {
-        Self {
-            key: key.to_owned(),
-            spec: spec.map(str::to_owned),
-            why: why.map(str::to_owned),
-        }
-    }
 }
 
 impl PlannedFile {
@@ -83,7 +62,6 @@ impl PlannedFile {
             meta,
             secrets: Vec::new(),
             facts: facts.into_records(),
-            origins: Vec::new(),
         }
     }
 }

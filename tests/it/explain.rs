@@ -357,3 +357,76 @@ fn every_nginx_line_names_its_facts() {
         }
     }
 }
+
+const SETTINGS: &str = "/srv/catmaid/django/projects/mysite/settings_production.py";
+
+/// Every line of the Django settings module that writes a value says where the value came from;
+/// only the module's own code (its imports, the secret-file helper, the dicts' braces) does not.
+#[test]
+fn every_line_of_the_django_module_is_explained() {
+    let out = explain(&["--host", "web1", SETTINGS]);
+    out.code(0);
+    let lines: Vec<&str> = out.stdout.lines().skip(1).collect();
+    let own_text: Vec<&str> = lines
+        .windows(2)
+        .filter(|pair| pair[1] == "      the template's own text")
+        .map(|pair| pair[0].trim_start().split_once("  ").unwrap().1.trim())
+        .collect();
+    assert_eq!(
+        own_text,
+        [
+            "import os",
+            "import pathlib",
+            "return pathlib.Path(path).read_text().rstrip(\"\\n\")",
+            "DATABASES = {",
+            "},",
+        ],
+        "{}",
+        out.stdout
+    );
+    out.stdout_has("\"NAME\": \"catmaid\",\n      from ")
+        .stdout_has("(django.database.name)\n")
+        .stdout_has("\"PASSWORD\": os.environ[\"CATMAID_DB_PASSWORD\"],\n      from ")
+        .stdout_has("(django.database.password): read when Django starts\n")
+        .stdout_has("\"ENGINE\": \"django.db.backends.postgresql\",\n      default: ")
+        .stdout_has("DEBUG = False\n      default: a production site: ");
+}
+
+/// A setting sitewright writes the same on every site is a named default, with its reason; one
+/// the Django version decides is a version rule that names the version.
+#[test]
+fn django_defaults_and_version_rules_say_which_they_are() {
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml")).unwrap();
+    let version = spec
+        .lines()
+        .position(|l| l == "  version: \"5.2\"")
+        .unwrap()
+        + 1;
+    explain(&["--host", "web1", SETTINGS, "X_FRAME_OPTIONS"])
+        .code(0)
+        .stdout_has("X_FRAME_OPTIONS = \"DENY\"\n      default: DENY: no other site may frame the site's pages, so none can trick a click on them (security.W019)\n");
+    explain(&["--host", "web1", SETTINGS, "CONN_HEALTH_CHECKS"])
+        .code(0)
+        .stdout_has("\"CONN_HEALTH_CHECKS\": True,\n      version rule, from ")
+        .stdout_has(&format!(
+            "site.yaml:{version}:12 (django.version): from Django 4.1, with persistent connections"
+        ));
+    let spec = spec
+        .replace("  version: \"5.2\"", "  version: \"4.0\"")
+        .replace(
+            "  base_module: mysite.settings\n",
+            "  base_module: mysite.settings\n  cache: { backend: memcached, location: \"10.0.0.5:11211\" }\n",
+        );
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["explain", "site.yaml", "--host", "web1", SETTINGS, "CACHES"])
+        .run()
+        .code(0)
+        .stdout_has("CACHES = {\"default\": {\"BACKEND\": \"django.core.cache.backends.memcached.MemcachedCache\", \"LOCATION\": \"10.0.0.5:11211\"}}\n")
+        .stdout_has(&format!(
+            "      version rule, from site.yaml:{version}:12 (django.version): MemcachedCache before Django 4.1, which removed it\n"
+        ))
+        .stdout_has("(django.cache.location)\n");
+}
