@@ -3,23 +3,17 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{Failure, SecretPolicy, load_spec, rendered};
-use crate::cli::{ColorWhen, DiffArgs};
+use super::exit::Outcome;
+use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
+use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
 use crate::plan::{Mode, OnChange, Service};
 use crate::render::Tree;
 use crate::write::{MANIFEST, destination};
-
-/// How the diff is shown: every hunk, or a line per file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Detail {
-    Hunks,
-    Stat,
-}
 
 /// Names of users and groups by id, from the host's own files.
 fn names(file: &str) -> Vec<(u32, String)> {
@@ -100,32 +94,21 @@ fn stale(live: &Path, tree: &Tree) -> Vec<String> {
     out
 }
 
-pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
-    if args.live_root.is_some() && args.selection.hosts.len() != 1 {
-        return Err(Failure::Usage(
-            "--live-root compares one host: name it with --host NAME".to_owned(),
-        ));
-    }
+pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
     let failure = std::sync::Mutex::new(None);
-    // A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
-    let owners = args.live_root.is_some();
+    let owners = args.live.has_real_owners();
     // The walk for stale files needs only the tree: it runs beside the comparison.
     let (diffs, stale) = std::thread::scope(|scope| {
         let stale = scope.spawn(|| {
             args.live
-                .as_deref()
+                .fetched()
                 .map(|dir| stale(dir, &tree))
                 .unwrap_or_default()
         });
         let diffs = diff(&tree, |file| {
-            let path = match (&args.live, &args.live_root) {
-                (Some(dir), _) => destination(dir, file),
-                (None, Some(root)) => root.join(file.path.trim_start_matches('/')),
-                (None, None) => unreachable!("clap requires --live or --live-root"),
-            };
-            read_live(&path, owners).unwrap_or_else(|f| {
+            read_live(&args.live.path_of(file), owners).unwrap_or_else(|f| {
                 let mut failure = failure
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -143,30 +126,21 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
-    let color = match args.color {
-        ColorWhen::Always => true,
-        ColorWhen::Never => false,
-        ColorWhen::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
-        }
-    };
-    let detail = if args.stat {
-        Detail::Stat
-    } else {
-        Detail::Hunks
-    };
     let mut out = io::stdout().lock();
-    print_diffs(&mut out, &diffs, &stale, color, detail).map_err(Failure::Output)?;
-    Ok(u8::from(
-        diffs.iter().any(FileDiff::differs) || !stale.is_empty(),
-    ))
+    print_diffs(&mut out, &diffs, &stale, args.paint, args.detail).map_err(Failure::Output)?;
+    Ok(
+        if diffs.iter().any(FileDiff::differs) || !stale.is_empty() {
+            Outcome::Differs
+        } else {
+            Outcome::Done
+        },
+    )
 }
 
-fn paint(color: bool, code: &str, line: &str) -> String {
-    if color {
-        format!("\x1b[{code}m{line}\x1b[0m")
-    } else {
-        line.to_owned()
+fn paint(paint: Paint, code: &str, line: &str) -> String {
+    match paint {
+        Paint::Ansi => format!("\x1b[{code}m{line}\x1b[0m"),
+        Paint::Plain => line.to_owned(),
     }
 }
 
@@ -174,7 +148,7 @@ fn print_diffs(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
     stale: &[String],
-    color: bool,
+    color: Paint,
     detail: Detail,
 ) -> io::Result<()> {
     let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();

@@ -3,23 +3,20 @@
 //! command, and the spec loading they share here.
 
 /// `println!` that stops quietly when the reader has gone (`sitewright … | head`), where
-/// `println!` would panic on the closed pipe.
+/// `println!` would panic on the closed pipe: it gives [`Failure::ReaderGone`] for `?` to carry up
+/// to `run`, which ends the process as a finished command would.
 macro_rules! outln {
-    ($($arg:tt)*) => {{
-        let mut stdout = std::io::stdout().lock();
-        let line = format!($($arg)*);
-        if let Err(error) = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes()) {
-            if error.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
+    ($($arg:tt)*) => {
+        $crate::app::print_line(&format!($($arg)*))
+    };
 }
 
 mod check;
 mod diff;
+mod exit;
 mod explain;
 mod export;
+mod options;
 mod render;
 mod tools;
 
@@ -29,7 +26,9 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, Selection};
+use self::exit::{Outcome, exit_code};
+use self::options::{Hosts, Request, SecretPolicy, Selection, Templates};
+use crate::cli::Cli;
 use crate::load::{Invalid, Loaded, load};
 use crate::parallel;
 use crate::plan::{Plan, host_files};
@@ -56,13 +55,8 @@ pub(crate) enum Failure {
     Output(io::Error),
     Export(crate::export::ExportError),
     Usage(String),
-}
-
-impl Failure {
-    /// 2 for everything: only `check` reports an invalid spec with 1, and it does so itself.
-    fn exit_code(&self) -> u8 {
-        2
-    }
+    /// The reader of stdout has gone: nothing more to say, and no one to say it to.
+    ReaderGone,
 }
 
 impl fmt::Display for Failure {
@@ -93,36 +87,55 @@ impl fmt::Display for Failure {
             Self::Output(e) => write!(f, "cannot print the diff: {e}"),
             Self::Export(e) => write!(f, "cannot export: {e}"),
             Self::Usage(message) => f.write_str(message),
+            Self::ReaderGone => f.write_str("the reader of the output has gone"),
         }
     }
 }
 
+/// Runs the command line's command; the process's one way out is the code this returns.
 pub fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
-        Command::Check(args) => check::check(&args),
-        Command::Render(args) => render::render(&args),
-        Command::Diff(args) => diff::diff_command(&args),
-        Command::Schema => {
-            outln!("{}", schema_text().trim_end());
-            Ok(0)
+    let result = Request::from_cli(cli.command).and_then(perform);
+    if let Err(failure) = &result {
+        report(failure);
+    }
+    exit_code(&result)
+}
+
+fn perform(request: Request) -> Result<Outcome, Failure> {
+    match request {
+        Request::Check(options) => check::check(&options),
+        Request::Render(options) => render::render(&options),
+        Request::Diff(options) => diff::diff_command(&options),
+        Request::Schema => {
+            outln!("{}", schema_text().trim_end())?;
+            Ok(Outcome::Done)
         }
-        Command::Explain(args) => explain::explain(&args),
-        Command::Export(args) => export::export(&args),
-        Command::Init(args) => tools::init(&args),
-        Command::Completions(args) => tools::completions(&args),
-        Command::Man => tools::man(),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            if let Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) =
-                &failure
-            {
-                print_diagnostics(source, &invalid.diagnostics);
-            }
+        Request::Explain(explain) => explain::explain(&explain),
+        Request::Export(options) => export::export(&options),
+        Request::Init(starter) => tools::init(starter),
+        Request::Print(text) => tools::print(&text),
+    }
+}
+
+/// Says on stderr why the command failed, with the spec's problems first when it was invalid.
+fn report(failure: &Failure) {
+    match failure {
+        Failure::ReaderGone => {}
+        Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) => {
+            print_diagnostics(source, &invalid.diagnostics);
             eprintln!("sitewright: {failure}");
-            ExitCode::from(failure.exit_code())
         }
+        _ => eprintln!("sitewright: {failure}"),
+    }
+}
+
+/// One line on stdout. A reader that has gone ends the command ([`Failure::ReaderGone`]); any
+/// other error is not one the command can do anything about, so the line is dropped, as before.
+pub(crate) fn print_line(line: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(format!("{line}\n").as_bytes()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Err(Failure::ReaderGone),
+        _ => Ok(()),
     }
 }
 
@@ -160,8 +173,8 @@ pub(super) fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnosti
     }
 }
 
-pub(super) fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
-    let Some(dir) = dir else {
+pub(super) fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
+    let Templates::OverriddenFrom(dir) = templates else {
         return Ok(Overrides::default());
     };
     let mut templates = Vec::new();
@@ -214,19 +227,17 @@ pub(super) fn select(
 /// The hosts `--host` names, in spec order, or every host when it names none.
 fn selected_hosts<'a>(loaded: &'a Loaded, selection: &Selection) -> Result<Vec<&'a Host>, Failure> {
     let hosts = &loaded.site.hosts;
-    if let Some(unknown) = selection
-        .hosts
-        .iter()
-        .find(|name| !hosts.iter().any(|h| h.name.as_str() == name.as_str()))
+    if let Hosts::Named(names) = &selection.hosts
+        && let Some(unknown) = names
+            .iter()
+            .find(|name| !hosts.iter().any(|h| h.name.as_str() == name.as_str()))
     {
         let known = hosts.iter().map(|h| h.name.to_string()).collect();
         return Err(Failure::UnknownHost(unknown.clone(), known));
     }
     Ok(hosts
         .iter()
-        .filter(|h| {
-            selection.hosts.is_empty() || selection.hosts.iter().any(|n| n == h.name.as_str())
-        })
+        .filter(|h| selection.hosts.includes(h.name.as_str()))
         .collect())
 }
 
@@ -237,7 +248,7 @@ pub(super) fn rendered(
     selection: &Selection,
     secrets: SecretPolicy,
 ) -> Result<Tree, Failure> {
-    let overrides = read_overrides(selection.templates.as_deref())?;
+    let overrides = read_overrides(&selection.templates)?;
     let site = &loaded.site;
     let hosts = selected_hosts(loaded, selection)?;
     let secrets = match secrets {
@@ -261,11 +272,4 @@ pub(super) fn rendered(
         site: site.site.clone(),
         files,
     })
-}
-
-/// Whether secret values are written into the tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SecretPolicy {
-    Placeholders,
-    Resolve,
 }
