@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::exit::Outcome;
 use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
 use super::{Failure, load_spec, rendered};
-use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
+use crate::diff::{Change, FileDiff, HostAction, LiveFile, actions, diff};
 use crate::plan::{Mode, OnChange, Service};
 use crate::render::Tree;
 use crate::write::{MANIFEST, destination};
@@ -144,6 +144,7 @@ fn paint(paint: Paint, code: &str, line: &str) -> String {
     }
 }
 
+/// Each differing file, the stale ones, then what each host needs.
 fn print_diffs(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
@@ -153,71 +154,9 @@ fn print_diffs(
 ) -> io::Result<()> {
     let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();
     for d in &differing {
-        if detail == Detail::Stat {
-            let what = match (&d.change, d.mode_was, &d.owner_was) {
-                (Change::New { .. }, ..) => " (new)".to_owned(),
-                (Change::Unchanged, Some(was), _) => format!(" (mode {was} -> {})", d.meta.mode),
-                (Change::Unchanged, None, Some(was)) => {
-                    format!(" (owner {was} -> {}:{})", d.meta.owner, d.meta.group)
-                }
-                _ => String::new(),
-            };
-            let bar = format!(
-                "{}{}",
-                "+".repeat(d.added.min(40)),
-                "-".repeat(d.removed.min(40))
-            );
-            writeln!(
-                out,
-                " {}{} | +{} -{} {}{what}",
-                d.host,
-                d.path,
-                d.added,
-                d.removed,
-                paint(color, "1", &bar)
-            )?;
-            continue;
-        }
-        if let Some(was) = d.mode_was {
-            writeln!(
-                out,
-                "{}",
-                paint(
-                    color,
-                    "1",
-                    &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode)
-                )
-            )?;
-        }
-        if let Some(was) = &d.owner_was {
-            let line = format!(
-                "owner {}{}: {was} -> {}:{}",
-                d.host, d.path, d.meta.owner, d.meta.group
-            );
-            writeln!(out, "{}", paint(color, "1", &line))?;
-        }
-        let unified = match &d.change {
-            Change::Unchanged => continue,
-            Change::Modified { unified } | Change::New { unified } => unified,
-        };
-        for line in unified.split_inclusive('\n') {
-            let code = if line.starts_with("+++") || line.starts_with("---") {
-                "1"
-            } else if line.starts_with('+') {
-                "32"
-            } else if line.starts_with('-') {
-                "31"
-            } else if line.starts_with("@@") {
-                "36"
-            } else {
-                ""
-            };
-            let text = line.trim_end_matches('\n');
-            if code.is_empty() {
-                writeln!(out, "{text}")?;
-            } else {
-                writeln!(out, "{}", paint(color, code, text))?;
-            }
+        match detail {
+            Detail::Stat => print_stat(out, d, color)?,
+            Detail::Hunks => print_hunks(out, d, color)?,
         }
     }
     for path in stale {
@@ -231,6 +170,94 @@ fn print_diffs(
         writeln!(out, "no differences in {} files", diffs.len())?;
         return Ok(());
     }
+    print_summary(out, diffs, &differing, stale.len())
+}
+
+/// `--stat`: the file, its lines added and removed with a bar, and what else changed.
+fn print_stat(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Result<()> {
+    let what = match (&d.change, d.mode_was, &d.owner_was) {
+        (Change::New { .. }, ..) => " (new)".to_owned(),
+        (Change::Unchanged, Some(was), _) => format!(" (mode {was} -> {})", d.meta.mode),
+        (Change::Unchanged, None, Some(was)) => {
+            format!(" (owner {was} -> {}:{})", d.meta.owner, d.meta.group)
+        }
+        _ => String::new(),
+    };
+    let bar = format!(
+        "{}{}",
+        "+".repeat(d.added.min(40)),
+        "-".repeat(d.removed.min(40))
+    );
+    writeln!(
+        out,
+        " {}{} | +{} -{} {}{what}",
+        d.host,
+        d.path,
+        d.added,
+        d.removed,
+        paint(color, "1", &bar)
+    )
+}
+
+/// A file's mode and owner changes, then its unified diff.
+fn print_hunks(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Result<()> {
+    if let Some(was) = d.mode_was {
+        writeln!(
+            out,
+            "{}",
+            paint(
+                color,
+                "1",
+                &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode)
+            )
+        )?;
+    }
+    if let Some(was) = &d.owner_was {
+        let line = format!(
+            "owner {}{}: {was} -> {}:{}",
+            d.host, d.path, d.meta.owner, d.meta.group
+        );
+        writeln!(out, "{}", paint(color, "1", &line))?;
+    }
+    let unified = match &d.change {
+        Change::Unchanged => return Ok(()),
+        Change::Modified { unified } | Change::New { unified } => unified,
+    };
+    for line in unified.split_inclusive('\n') {
+        let code = hunk_color(line);
+        let text = line.trim_end_matches('\n');
+        if code.is_empty() {
+            writeln!(out, "{text}")?;
+        } else {
+            writeln!(out, "{}", paint(color, code, text))?;
+        }
+    }
+    Ok(())
+}
+
+/// The SGR code of a unified diff's line: headers bold, additions green, removals red, hunk
+/// headers cyan, context none.
+fn hunk_color(line: &str) -> &'static str {
+    if line.starts_with("+++") || line.starts_with("---") {
+        "1"
+    } else if line.starts_with('+') {
+        "32"
+    } else if line.starts_with('-') {
+        "31"
+    } else if line.starts_with("@@") {
+        "36"
+    } else {
+        ""
+    }
+}
+
+/// How many files differ on how many hosts, and what each host needs.
+fn print_summary(
+    out: &mut impl io::Write,
+    diffs: &[FileDiff],
+    differing: &[&FileDiff],
+    stale: usize,
+) -> io::Result<()> {
     let hosts = {
         let mut names: Vec<&str> = differing.iter().map(|d| d.host.as_str()).collect();
         names.dedup();
@@ -242,28 +269,33 @@ fn print_diffs(
         differing.len(),
         diffs.len(),
         if hosts == 1 { "" } else { "s" },
-        match stale.len() {
+        match stale {
             0 => String::new(),
             1 => ", 1 file is stale".to_owned(),
             n => format!(", {n} files are stale"),
         }
     )?;
     for action in actions(diffs) {
-        let what = match (action.action, action.service) {
-            (OnChange::Nothing, _) => "nothing to reload".to_owned(),
-            (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
-            (OnChange::Reload, Service::Nginx) => "nginx -t, then nginx reload".to_owned(),
-            (OnChange::Reload, service) => format!("{service} reload"),
-            (OnChange::Restart, service) => format!("{service} restart"),
-        };
-        let mut why = vec![action.files.join(", ")];
-        if !action.restart.is_empty() {
-            why.push(format!("restart for {}", action.restart.join(", ")));
-        }
-        if !action.reload.is_empty() {
-            why.push(format!("reload for {}", action.reload.join(", ")));
-        }
-        writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))?;
+        print_action(out, &action)?;
     }
     Ok(())
+}
+
+/// `  HOST: what to run (the files; the settings that call for it)`.
+fn print_action(out: &mut impl io::Write, action: &HostAction) -> io::Result<()> {
+    let what = match (action.action, action.service) {
+        (OnChange::Nothing, _) => "nothing to reload".to_owned(),
+        (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
+        (OnChange::Reload, Service::Nginx) => "nginx -t, then nginx reload".to_owned(),
+        (OnChange::Reload, service) => format!("{service} reload"),
+        (OnChange::Restart, service) => format!("{service} restart"),
+    };
+    let mut why = vec![action.files.join(", ")];
+    if !action.restart.is_empty() {
+        why.push(format!("restart for {}", action.restart.join(", ")));
+    }
+    if !action.reload.is_empty() {
+        why.push(format!("reload for {}", action.reload.join(", ")));
+    }
+    writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))
 }
