@@ -30,7 +30,7 @@ fn validator() -> &'static Validator {
 }
 
 /// Every schema error of the document, in source order.
-pub fn validate(source: &Source, doc: &Document) -> Vec<Diagnostic> {
+pub(crate) fn validate(source: &Source, doc: &Document) -> Vec<Diagnostic> {
     let mut diagnostics: Vec<Diagnostic> = validator()
         .iter_errors(&doc.value)
         .flat_map(|error| describe(source, doc, &error))

@@ -19,14 +19,14 @@ const FOUND: u8 = 1;
 const COULD_NOT_RUN: u8 = 2;
 
 /// What a process exit says about how a command ended.
-pub(crate) trait ExitStatus {
+pub(super) trait ExitStatus {
     fn exit_code(&self) -> u8;
 }
 
 /// How a command that ran to its end came out.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(super) enum Outcome {
     Done,
     /// `check`: the spec has errors, or warnings that `--deny-warnings` fails.
     Findings,

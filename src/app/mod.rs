@@ -131,7 +131,7 @@ fn report(failure: &Failure) {
 
 /// One line on stdout. A reader that has gone ends the command ([`Failure::ReaderGone`]); any
 /// other error is not one the command can do anything about, so the line is dropped, as before.
-pub(crate) fn print_line(line: &str) -> Result<(), Failure> {
+fn print_line(line: &str) -> Result<(), Failure> {
     let mut stdout = io::stdout().lock();
     match stdout.write_all(format!("{line}\n").as_bytes()) {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Err(Failure::ReaderGone),
@@ -139,7 +139,7 @@ pub(crate) fn print_line(line: &str) -> Result<(), Failure> {
     }
 }
 
-pub(super) fn read_source(path: &Path) -> Result<Source, Failure> {
+fn read_source(path: &Path) -> Result<Source, Failure> {
     let bytes = fs::read(path).map_err(|e| Failure::Read(path.to_owned(), e))?;
     let name = path.display().to_string();
     Source::from_bytes(name.clone(), bytes).map_err(|d| {
@@ -155,7 +155,7 @@ pub(super) fn read_source(path: &Path) -> Result<Source, Failure> {
     })
 }
 
-pub(super) fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
+fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
     let source = read_source(path)?;
     match load(&source) {
         Ok(loaded) => {
@@ -166,14 +166,14 @@ pub(super) fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
     }
 }
 
-pub(super) fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
+fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
     let mut err = io::stderr().lock();
     for d in diagnostics {
         let _ = write!(err, "{}", d.render(&source.name, &source.text));
     }
 }
 
-pub(super) fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
+fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
     let Templates::OverriddenFrom(dir) = templates else {
         return Ok(Overrides::default());
     };
@@ -211,7 +211,7 @@ pub(super) fn read_overrides(templates: &Templates) -> Result<Overrides, Failure
 }
 
 /// The plan, narrowed to the hosts the user named.
-pub(super) fn select(
+fn select(
     mut plan: Plan,
     loaded: &Loaded,
     selection: &Selection,
@@ -243,7 +243,7 @@ fn selected_hosts<'a>(loaded: &'a Loaded, selection: &Selection) -> Result<Vec<&
 
 /// Plans and renders the selected hosts, a share of them on each core. Each host's plan is dropped
 /// once its files are rendered, so memory holds the rendered tree, not the whole site's plan too.
-pub(super) fn rendered(
+fn rendered(
     loaded: &Loaded,
     selection: &Selection,
     secrets: SecretPolicy,

@@ -93,14 +93,14 @@ impl Request {
 
 /// The hosts a command works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Hosts {
+pub(super) enum Hosts {
     All,
     /// Only these, named with `--host`; never empty.
     Named(Vec<String>),
 }
 
 impl Hosts {
-    pub(crate) fn includes(&self, name: &str) -> bool {
+    pub(super) fn includes(&self, name: &str) -> bool {
         match self {
             Self::All => true,
             Self::Named(names) => names.iter().any(|n| n == name),
@@ -110,7 +110,7 @@ impl Hosts {
 
 /// Where the templates come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Templates {
+pub(super) enum Templates {
     BuiltIn,
     /// A folder whose templates replace the built-in ones of the same name.
     OverriddenFrom(PathBuf),
@@ -118,9 +118,9 @@ pub(crate) enum Templates {
 
 /// The hosts to work on and the templates to render them with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Selection {
-    pub(crate) hosts: Hosts,
-    pub(crate) templates: Templates,
+pub(super) struct Selection {
+    pub(super) hosts: Hosts,
+    pub(super) templates: Templates,
 }
 
 impl From<cli::Selection> for Selection {
@@ -140,50 +140,50 @@ impl From<cli::Selection> for Selection {
 
 /// Whether secret values are written into the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SecretPolicy {
+pub(super) enum SecretPolicy {
     Placeholders,
     Resolve,
 }
 
 /// Whether warnings fail `check` as errors do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Warnings {
+pub(super) enum Warnings {
     Allow,
     Deny,
 }
 
 /// How `check` reports: text for people, on stderr, or one JSON document for CI, on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReportFormat {
+pub(super) enum ReportFormat {
     Text,
     Json,
 }
 
-pub(crate) struct CheckOptions {
-    pub(crate) spec: PathBuf,
-    pub(crate) warnings: Warnings,
-    pub(crate) format: ReportFormat,
+pub(super) struct CheckOptions {
+    pub(super) spec: PathBuf,
+    pub(super) warnings: Warnings,
+    pub(super) format: ReportFormat,
 }
 
 /// What `render` does with the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RenderAction {
+pub(super) enum RenderAction {
     /// Write it, with or without the secret values.
     Write(SecretPolicy),
     /// Write nothing; compare it with the tree already in the folder.
     Check,
 }
 
-pub(crate) struct RenderOptions {
-    pub(crate) spec: PathBuf,
-    pub(crate) out: PathBuf,
-    pub(crate) selection: Selection,
-    pub(crate) action: RenderAction,
+pub(super) struct RenderOptions {
+    pub(super) spec: PathBuf,
+    pub(super) out: PathBuf,
+    pub(super) selection: Selection,
+    pub(super) action: RenderAction,
 }
 
 /// Where the live files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LiveTree {
+pub(super) enum LiveTree {
     /// Every host's files fetched into `DIR/<host>/<path>`, as Ansible's fetch module lays them out.
     Fetched(PathBuf),
     /// One host's own files at `DIR/<path>`: `/` on the host itself.
@@ -192,7 +192,7 @@ pub(crate) enum LiveTree {
 
 impl LiveTree {
     /// Where the live counterpart of a rendered file is.
-    pub(crate) fn path_of(&self, file: &RenderedFile) -> PathBuf {
+    pub(super) fn path_of(&self, file: &RenderedFile) -> PathBuf {
         match self {
             Self::Fetched(dir) => destination(dir, file),
             Self::HostRoot(root) => root.join(file.path.trim_start_matches('/')),
@@ -200,7 +200,7 @@ impl LiveTree {
     }
 
     /// The folder of fetched hosts, where files the spec no longer produces are looked for.
-    pub(crate) fn fetched(&self) -> Option<&Path> {
+    pub(super) fn fetched(&self) -> Option<&Path> {
         match self {
             Self::Fetched(dir) => Some(dir),
             Self::HostRoot(_) => None,
@@ -208,14 +208,14 @@ impl LiveTree {
     }
 
     /// A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
-    pub(crate) fn has_real_owners(&self) -> bool {
+    pub(super) fn has_real_owners(&self) -> bool {
         matches!(self, Self::HostRoot(_))
     }
 }
 
 /// Whether the diff is painted with ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Paint {
+pub(super) enum Paint {
     Plain,
     Ansi,
 }
@@ -237,17 +237,17 @@ impl Paint {
 
 /// How the diff is shown: every hunk, or a line per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Detail {
+pub(super) enum Detail {
     Hunks,
     Stat,
 }
 
-pub(crate) struct DiffOptions {
-    pub(crate) spec: PathBuf,
-    pub(crate) live: LiveTree,
-    pub(crate) selection: Selection,
-    pub(crate) paint: Paint,
-    pub(crate) detail: Detail,
+pub(super) struct DiffOptions {
+    pub(super) spec: PathBuf,
+    pub(super) live: LiveTree,
+    pub(super) selection: Selection,
+    pub(super) paint: Paint,
+    pub(super) detail: Detail,
 }
 
 impl DiffOptions {
@@ -277,7 +277,7 @@ impl DiffOptions {
 }
 
 /// What `explain` is asked about.
-pub(crate) enum Explain {
+pub(super) enum Explain {
     Rule(&'static Rule),
     /// Where each line of a rendered file, or of one of its settings, came from.
     File {
@@ -317,23 +317,23 @@ impl Explain {
 
 /// What `export` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ExportFormat {
+pub(super) enum ExportFormat {
     /// A playbook, one play per host.
     Ansible,
     /// A NixOS module per host.
     Nix,
 }
 
-pub(crate) struct ExportOptions {
-    pub(crate) format: ExportFormat,
-    pub(crate) spec: PathBuf,
-    pub(crate) out: PathBuf,
-    pub(crate) selection: Selection,
+pub(super) struct ExportOptions {
+    pub(super) format: ExportFormat,
+    pub(super) spec: PathBuf,
+    pub(super) out: PathBuf,
+    pub(super) selection: Selection,
 }
 
 /// The kind of site `init` starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Starter {
+pub(super) enum Starter {
     Single,
     PrimaryReplica,
     CachingProxy,
