@@ -130,7 +130,8 @@ fn report(failure: &Failure) {
 }
 
 /// One line on stdout. A reader that has gone ends the command ([`Failure::ReaderGone`]); any
-/// other error is not one the command can do anything about, so the line is dropped, as before.
+/// other error is one that no later line would fare better with or that a message could mend, so
+/// the line is dropped and the command goes on.
 fn print_line(line: &str) -> Result<(), Failure> {
     let mut stdout = io::stdout().lock();
     match stdout.write_all(format!("{line}\n").as_bytes()) {
@@ -211,11 +212,7 @@ fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
 }
 
 /// The plan, narrowed to the hosts the user named.
-fn select(
-    mut plan: Plan,
-    loaded: &Loaded,
-    selection: &Selection,
-) -> Result<Plan, Failure> {
+fn select(mut plan: Plan, loaded: &Loaded, selection: &Selection) -> Result<Plan, Failure> {
     let hosts = selected_hosts(loaded, selection)?;
     if hosts.len() < loaded.site.hosts.len() {
         plan.files
