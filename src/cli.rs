@@ -10,11 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "sitewright", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Validate a spec and run the site-wide rules (exit 0: fine, 1: errors, 2: could not run).
     Check(CheckArgs),
     /// Write every host's files and manifest.json under a folder.
@@ -37,19 +37,19 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The site spec (YAML).
-    pub spec: PathBuf,
+    pub(crate) spec: PathBuf,
     /// Exit 1 when there are warnings, as when there are errors.
     #[arg(long)]
-    pub deny_warnings: bool,
+    pub(crate) deny_warnings: bool,
     /// How problems are printed: text for people, json for CI.
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
-    pub format: Format,
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// Each problem with the source line under it, grouped by host, to stderr.
     Text,
     /// One JSON document on stdout.
@@ -57,68 +57,71 @@ pub enum Format {
 }
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A rule id (PG017), or a site spec to explain a rendered file of.
-    pub target: String,
+    pub(crate) target: String,
     /// The host whose file to explain.
     #[arg(long, value_name = "NAME")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// The file's absolute path on the host.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Only this setting or directive.
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
+    /// The folder of templates `render` and `diff` are given: the file is explained as they lay it out.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Only this host (repeat for more).
     #[arg(long = "host", value_name = "NAME")]
-    pub hosts: Vec<String>,
+    pub(crate) hosts: Vec<String>,
     /// A folder of templates that replace the built-in ones of the same name.
     #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    pub(crate) templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// The site spec (YAML).
-    pub spec: PathBuf,
+    pub(crate) spec: PathBuf,
     /// The folder to write into: DIR/<host>/<path> and DIR/manifest.json.
     #[arg(short = 'o', long = "out", value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// Write secret values (passwords) into the files that need them; the tree must then not be committed.
     #[arg(long, conflicts_with = "check")]
-    pub with_secrets: bool,
+    pub(crate) with_secrets: bool,
     /// Write nothing: exit 1 when DIR is not what the spec renders, listing the files that differ (for CI and pre-commit).
     #[arg(long)]
-    pub check: bool,
+    pub(crate) check: bool,
 }
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("live_tree").required(true))]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The site spec (YAML).
-    pub spec: PathBuf,
+    pub(crate) spec: PathBuf,
     /// The live files of every host, laid out as DIR/<host>/<path> (as Ansible's fetch module writes them).
     #[arg(long, value_name = "DIR", group = "live_tree")]
-    pub live: Option<PathBuf>,
+    pub(crate) live: Option<PathBuf>,
     /// The live files of one host (--host) at DIR/<path>; `--live-root /` on the host itself.
     #[arg(long, value_name = "DIR", group = "live_tree")]
-    pub live_root: Option<PathBuf>,
+    pub(crate) live_root: Option<PathBuf>,
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
     /// When to colour the diff.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
-    pub color: ColorWhen,
+    pub(crate) color: ColorWhen,
     /// A line per differing file with its added and removed lines, instead of the diffs.
     #[arg(long)]
-    pub stat: bool,
+    pub(crate) stat: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorWhen {
+pub(crate) enum ColorWhen {
     /// On a terminal, unless NO_COLOR is set.
     Auto,
     Always,
@@ -126,14 +129,14 @@ pub enum ColorWhen {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The kind of site.
     #[arg(value_enum)]
-    pub shape: Shape,
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// One host: PostgreSQL, nginx and Django.
     Single,
     /// A PostgreSQL primary and a streaming replica behind nginx's forward.
@@ -143,28 +146,28 @@ pub enum Shape {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The tool to export for.
     #[arg(value_enum)]
-    pub tool: Tool,
+    pub(crate) tool: Tool,
     /// The site spec (YAML).
-    pub spec: PathBuf,
+    pub(crate) spec: PathBuf,
     /// The folder to write into.
     #[arg(short = 'o', long = "out", value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     #[command(flatten)]
-    pub selection: Selection,
+    pub(crate) selection: Selection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Tool {
+pub(crate) enum Tool {
     /// A playbook, one play per host, with the files and handlers.
     Ansible,
     /// A NixOS module per host.

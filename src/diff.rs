@@ -9,16 +9,16 @@ use crate::spec::HostName;
 
 /// A live file as read from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveFile {
-    pub content: String,
-    pub mode: Option<Mode>,
+pub(crate) struct LiveFile {
+    pub(crate) content: String,
+    pub(crate) mode: Option<Mode>,
     /// `user:group`, where the live side has real owners (a host's own filesystem).
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
 }
 
 /// How one rendered file compares with its live counterpart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Unchanged,
     /// The live file differs; the unified diff shows how.
     Modified {
@@ -32,32 +32,35 @@ pub enum Change {
 
 /// The comparison of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileDiff {
-    pub host: HostName,
-    pub path: String,
-    pub meta: FileMeta,
-    pub change: Change,
+pub(crate) struct FileDiff {
+    pub(crate) host: HostName,
+    pub(crate) path: String,
+    pub(crate) meta: FileMeta,
+    pub(crate) change: Change,
     /// The live mode when it differs from the rendered one.
-    pub mode_was: Option<Mode>,
+    pub(crate) mode_was: Option<Mode>,
     /// The live `user:group` when it differs from the rendered one.
-    pub owner_was: Option<String>,
+    pub(crate) owner_was: Option<String>,
     /// Lines added and removed.
-    pub added: usize,
-    pub removed: usize,
+    pub(crate) added: usize,
+    pub(crate) removed: usize,
     /// What the change needs before it takes effect.
-    pub action: OnChange,
+    pub(crate) action: OnChange,
     /// For a postgresql.conf: the settings that changed, each with whether it needs a restart.
-    pub settings: Vec<(String, bool)>,
+    pub(crate) settings: Vec<(String, bool)>,
 }
 
 impl FileDiff {
-    pub fn differs(&self) -> bool {
+    pub(crate) fn differs(&self) -> bool {
         self.change != Change::Unchanged || self.mode_was.is_some() || self.owner_was.is_some()
     }
 }
 
 /// Compares every file of `tree` with what `live` finds for it, a share of the files per core.
-pub fn diff(tree: &Tree, live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync) -> Vec<FileDiff> {
+pub(crate) fn diff(
+    tree: &Tree,
+    live: impl Fn(&RenderedFile) -> Option<LiveFile> + Sync,
+) -> Vec<FileDiff> {
     crate::parallel::map(&tree.files, |file| {
         let found = live(file);
         let owner = format!("{}:{}", file.meta.owner, file.meta.group);
@@ -149,20 +152,20 @@ fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
 
 /// What one host needs after a deploy: the strongest action per service, with the files behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostAction {
-    pub host: HostName,
-    pub service: Service,
-    pub action: OnChange,
-    pub files: Vec<String>,
+pub(crate) struct HostAction {
+    pub(crate) host: HostName,
+    pub(crate) service: Service,
+    pub(crate) action: OnChange,
+    pub(crate) files: Vec<String>,
     /// Changed PostgreSQL settings that need a restart, and those a reload is enough for.
-    pub restart: Vec<String>,
-    pub reload: Vec<String>,
+    pub(crate) restart: Vec<String>,
+    pub(crate) reload: Vec<String>,
     /// The commands that apply the files no service reloads.
-    pub commands: Vec<String>,
+    pub(crate) commands: Vec<String>,
 }
 
 /// The actions that the differing files call for, host by host in tree order.
-pub fn actions(diffs: &[FileDiff]) -> Vec<HostAction> {
+pub(crate) fn actions(diffs: &[FileDiff]) -> Vec<HostAction> {
     let mut out: Vec<HostAction> = Vec::new();
     for d in diffs.iter().filter(|d| d.differs()) {
         let index = match out

@@ -10,7 +10,7 @@ use crate::validate::validate;
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub site: Site,
-    pub doc: Document,
+    pub(crate) doc: Document,
     /// Warnings of the rules; errors stop loading.
     pub warnings: Vec<Diagnostic>,
     /// What the rules and the plan both read, worked out once.
@@ -24,7 +24,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    pub fn errors(&self) -> usize {
+    pub(crate) fn errors(&self) -> usize {
         self.diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error)

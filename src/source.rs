@@ -14,22 +14,22 @@ use serde_saphyr::options::DuplicateKeyPolicy;
 use crate::diagnostic::{Diagnostic, Pos};
 
 /// Specs larger than this are refused before parsing: no real site comes near it.
-pub const MAX_SPEC_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_SPEC_BYTES: usize = 4 * 1024 * 1024;
 /// Nesting deeper than this is refused: the spec itself is at most a few levels deep.
 const MAX_DEPTH: usize = 64;
 
 /// A spec file's name (as the user wrote it) and its text.
 #[derive(Debug, Clone)]
 pub struct Source {
-    pub name: String,
-    pub text: String,
+    pub(crate) name: String,
+    pub(crate) text: String,
 }
 
 /// Where a JSON pointer's key and value are in the source.
 #[derive(Debug, Clone, Copy)]
-pub struct Span {
-    pub key: Option<Pos>,
-    pub value: Pos,
+pub(crate) struct Span {
+    pub(crate) key: Option<Pos>,
+    pub(crate) value: Pos,
 }
 
 /// The spec as JSON, and where each part of it came from.
@@ -41,7 +41,7 @@ pub struct Document {
 
 impl Document {
     /// The span of the value at `pointer`, or of its nearest ancestor that has one.
-    pub fn span(&self, pointer: &str) -> Span {
+    pub(crate) fn span(&self, pointer: &str) -> Span {
         let mut pointer = pointer;
         loop {
             if let Some(span) = self.spans.get(pointer) {
@@ -65,12 +65,12 @@ impl Document {
     }
 
     /// Where the value at `pointer` starts.
-    pub fn value_pos(&self, pointer: &str) -> Pos {
+    pub(crate) fn value_pos(&self, pointer: &str) -> Pos {
         self.span(pointer).value
     }
 
     /// Where the key of `pointer` is, falling back to its value.
-    pub fn key_pos(&self, pointer: &str) -> Pos {
+    pub(crate) fn key_pos(&self, pointer: &str) -> Pos {
         let span = self.span(pointer);
         span.key.unwrap_or(span.value)
     }
@@ -307,7 +307,7 @@ fn pos_of<T>(node: &Spanned<T>) -> Pos {
 }
 
 /// Escapes a key for a JSON pointer (RFC 6901).
-pub fn pointer_token(key: &str) -> String {
+pub(crate) fn pointer_token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 

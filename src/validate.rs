@@ -30,7 +30,7 @@ fn validator() -> &'static Validator {
 }
 
 /// Every schema error of the document, in source order.
-pub fn validate(source: &Source, doc: &Document) -> Vec<Diagnostic> {
+pub(crate) fn validate(source: &Source, doc: &Document) -> Vec<Diagnostic> {
     let mut diagnostics: Vec<Diagnostic> = validator()
         .iter_errors(&doc.value)
         .flat_map(|error| describe(source, doc, &error))
@@ -232,85 +232,18 @@ fn reference_form(instance: &Value) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// The diagnostics of one schema error: usually one, at the value; one per unknown key; none for a
+/// missing key that another error already explains.
 fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec<Diagnostic> {
-    let pointer = error.instance_path().as_str().to_owned();
-    let instance = error.instance();
-    let secret = is_secret(error);
-    let at_value = doc.value_pos(&pointer);
-    let diagnostic = |pos: Pos, message: String| {
-        let d = Diagnostic::error(pos, message);
-        if secret { d.redacted() } else { d }
-    };
-    let single = |message: String| vec![diagnostic(at_value, message)];
+    let problem = Problem::new(source, doc, error);
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let known: Vec<String> = schema_at(error)
-                .and_then(|s| s.get("properties"))
-                .and_then(Value::as_object)
-                .map(|p| p.keys().cloned().collect())
-                .unwrap_or_default();
-            unexpected
-                .iter()
-                .map(|key| {
-                    let pos = doc.key_pos(&format!("{pointer}/{}", pointer_token(key)));
-                    if let Some(message) = renamed(&pointer, key, instance) {
-                        return Diagnostic::error(pos, message);
-                    }
-                    let hint = match nearest(key, &known) {
-                        Some(near) => format!("; did you mean `{near}`?"),
-                        None => format!("; expected one of: {}", known.join(", ")),
-                    };
-                    Diagnostic::error(pos, format!("unknown key `{key}`{hint}"))
-                })
-                .collect()
+            problem.unknown_keys(unexpected)
         }
         ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            let misspelt = instance.as_object().is_some_and(|object| {
-                let wanted = [name.to_owned()];
-                object
-                    .keys()
-                    .any(|key| key != name && nearest(key, &wanted).is_some())
-            });
-            let old_name = instance.as_object().is_some_and(|object| {
-                RENAMED
-                    .iter()
-                    .any(|r| r.new == name && object.contains_key(r.old) && r.applies(&pointer))
-            });
-            if misspelt || old_name {
-                // The unknown-key error already says "did you mean `name`?", or what the old
-                // name is now called.
-                return Vec::new();
-            }
-            let description = schema_at(error)
-                .and_then(|s| {
-                    s.pointer(&format!("/properties/{}/description", pointer_token(name)))
-                })
-                .and_then(Value::as_str)
-                .map(|d| format!(" ({})", d.trim_end_matches('.')))
-                .unwrap_or_default();
-            let pos = doc.key_pos(&pointer);
-            vec![Diagnostic::error(
-                pos,
-                format!("missing key `{name}`{description}"),
-            )]
+            problem.missing_key(property.as_str().unwrap_or_default())
         }
-        ValidationErrorKind::Type { kind } => {
-            let mut message = format!(
-                "expected {}, {}",
-                type_name(kind),
-                found(source, doc, &pointer, instance, secret)
-            );
-            if instance.is_number()
-                && matches!(kind, TypeKind::Single(t) if t.to_string() == "string")
-            {
-                message.push_str(&format!(
-                    "; write it in quotes: \"{}\"",
-                    written(source, at_value)
-                ));
-            }
-            single(message)
-        }
+        ValidationErrorKind::Type { kind } => problem.single(problem.wrong_type(kind)),
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options
                 .as_array()
@@ -320,109 +253,230 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                         .collect()
                 })
                 .unwrap_or_default();
-            single(one_of(
-                &options,
-                instance,
-                found(source, doc, &pointer, instance, secret),
-            ))
+            problem.single(one_of(&options, problem.instance, problem.found()))
         }
-        ValidationErrorKind::Pattern { pattern } => single(format!(
-            "expected {}, {}",
-            expectation(pattern),
-            found(source, doc, &pointer, instance, secret)
-        )),
-        ValidationErrorKind::Format { format } => single(format!(
-            "expected {}, {}",
-            expectation(format),
-            found(source, doc, &pointer, instance, secret)
-        )),
-        ValidationErrorKind::Not { .. } => single(format!(
-            "a path must not have `.` or `..` segments, {}",
-            found(source, doc, &pointer, instance, secret)
-        )),
+        ValidationErrorKind::PropertyNames { error: inner } => problem.invalid_key(inner),
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
+            problem.no_alternative()
+        }
+        ValidationErrorKind::OneOfMultipleValid { .. } => problem.single(problem.other_form()),
+        kind => problem.single(
+            out_of_bounds(kind, || problem.found()).unwrap_or_else(|| error.masked().to_string()),
+        ),
+    }
+}
+
+/// The message of an error about a single value's form or size, or `None` for another kind.
+fn out_of_bounds(kind: &ValidationErrorKind, found: impl Fn() -> String) -> Option<String> {
+    Some(match kind {
+        ValidationErrorKind::Pattern { pattern } => {
+            format!("expected {}, {}", expectation(pattern), found())
+        }
+        ValidationErrorKind::Format { format } => {
+            format!("expected {}, {}", expectation(format), found())
+        }
+        ValidationErrorKind::Not { .. } => {
+            format!("a path must not have `.` or `..` segments, {}", found())
+        }
         ValidationErrorKind::Minimum { limit }
-        | ValidationErrorKind::ExclusiveMinimum { limit } => single(format!(
-            "must be at least {limit}, {}",
-            found(source, doc, &pointer, instance, secret)
-        )),
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            format!("must be at least {limit}, {}", found())
+        }
         ValidationErrorKind::Maximum { limit }
-        | ValidationErrorKind::ExclusiveMaximum { limit } => single(format!(
-            "must be at most {limit}, {}",
-            found(source, doc, &pointer, instance, secret)
-        )),
-        ValidationErrorKind::MinLength { limit } => single(format!(
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            format!("must be at most {limit}, {}", found())
+        }
+        ValidationErrorKind::MinLength { limit } => format!(
             "must have at least {limit} character{}",
             if *limit == 1 { "" } else { "s" }
-        )),
+        ),
         ValidationErrorKind::MaxLength { limit } => {
-            single(format!("must have at most {limit} characters"))
+            format!("must have at most {limit} characters")
         }
-        ValidationErrorKind::MinItems { limit } => single(format!(
+        ValidationErrorKind::MinItems { limit } => format!(
             "must list at least {limit} item{}",
             if *limit == 1 { "" } else { "s" }
-        )),
-        ValidationErrorKind::MaxItems { limit } => {
-            single(format!("must list at most {limit} items"))
+        ),
+        ValidationErrorKind::MaxItems { limit } => format!("must list at most {limit} items"),
+        ValidationErrorKind::UniqueItems => "must not list the same item twice".to_owned(),
+        _ => return None,
+    })
+}
+
+/// One schema error, with what every message about it needs: where it is, the value found there,
+/// and whether that value may be a secret (then it is never shown).
+struct Problem<'a, 'e> {
+    source: &'a Source,
+    doc: &'a Document,
+    error: &'a ValidationError<'e>,
+    pointer: String,
+    instance: &'a Value,
+    secret: bool,
+    at_value: Pos,
+}
+
+impl<'a, 'e> Problem<'a, 'e> {
+    fn new(source: &'a Source, doc: &'a Document, error: &'a ValidationError<'e>) -> Self {
+        let pointer = error.instance_path().as_str().to_owned();
+        let at_value = doc.value_pos(&pointer);
+        Self {
+            source,
+            doc,
+            error,
+            pointer,
+            instance: error.instance(),
+            secret: is_secret(error),
+            at_value,
         }
-        ValidationErrorKind::UniqueItems => single("must not list the same item twice".to_owned()),
-        ValidationErrorKind::PropertyNames { error: inner } => {
-            let key = inner.instance().as_str().unwrap_or_default().to_owned();
-            let pos = doc.key_pos(&format!("{pointer}/{}", pointer_token(&key)));
-            let pattern = schema_at(error)
-                .and_then(|s| s.pointer("/propertyNames/pattern"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            vec![Diagnostic::error(
-                pos,
-                format!("invalid key `{key}`: names must match `{pattern}`"),
-            )]
+    }
+
+    /// An error at `pos`, redacted when the value may be a secret.
+    fn diagnostic(&self, pos: Pos, message: String) -> Diagnostic {
+        let d = Diagnostic::error(pos, message);
+        if self.secret { d.redacted() } else { d }
+    }
+
+    /// The one error of this problem, at the value.
+    fn single(&self, message: String) -> Vec<Diagnostic> {
+        vec![self.diagnostic(self.at_value, message)]
+    }
+
+    /// "found a string `32 gigs`", or only the kind of value when it may be a secret.
+    fn found(&self) -> String {
+        found(
+            self.source,
+            self.doc,
+            &self.pointer,
+            self.instance,
+            self.secret,
+        )
+    }
+
+    /// An error at each unknown key: what it is now called, the nearest known key, or all of them.
+    fn unknown_keys(&self, unexpected: &[String]) -> Vec<Diagnostic> {
+        let known: Vec<String> = schema_at(self.error)
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        unexpected
+            .iter()
+            .map(|key| {
+                let pos = self
+                    .doc
+                    .key_pos(&format!("{}/{}", self.pointer, pointer_token(key)));
+                if let Some(message) = renamed(&self.pointer, key, self.instance) {
+                    return Diagnostic::error(pos, message);
+                }
+                let hint = match nearest(key, &known) {
+                    Some(near) => format!("; did you mean `{near}`?"),
+                    None => format!("; expected one of: {}", known.join(", ")),
+                };
+                Diagnostic::error(pos, format!("unknown key `{key}`{hint}"))
+            })
+            .collect()
+    }
+
+    /// The missing key `name`, with its description; nothing when a misspelt or renamed key's
+    /// error already says "did you mean `name`?" or what the old name is now called.
+    fn missing_key(&self, name: &str) -> Vec<Diagnostic> {
+        let misspelt = self.instance.as_object().is_some_and(|object| {
+            let wanted = [name.to_owned()];
+            object
+                .keys()
+                .any(|key| key != name && nearest(key, &wanted).is_some())
+        });
+        let old_name = self.instance.as_object().is_some_and(|object| {
+            RENAMED
+                .iter()
+                .any(|r| r.new == name && object.contains_key(r.old) && r.applies(&self.pointer))
+        });
+        if misspelt || old_name {
+            return Vec::new();
         }
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
-            if secret && reference_form(instance).is_some() =>
+        let description = schema_at(self.error)
+            .and_then(|s| s.pointer(&format!("/properties/{}/description", pointer_token(name))))
+            .and_then(Value::as_str)
+            .map(|d| format!(" ({})", d.trim_end_matches('.')))
+            .unwrap_or_default();
+        let pos = self.doc.key_pos(&self.pointer);
+        vec![Diagnostic::error(
+            pos,
+            format!("missing key `{name}`{description}"),
+        )]
+    }
+
+    /// "expected a string, found an integer `5`", with the quoted form when a string was wanted.
+    fn wrong_type(&self, kind: &TypeKind) -> String {
+        let mut message = format!("expected {}, {}", type_name(kind), self.found());
+        if self.instance.is_number()
+            && matches!(kind, TypeKind::Single(t) if t.to_string() == "string")
         {
+            message.push_str(&format!(
+                "; write it in quotes: \"{}\"",
+                written(self.source, self.at_value)
+            ));
+        }
+        message
+    }
+
+    /// A key that does not match the pattern the mapping's keys must match.
+    fn invalid_key(&self, inner: &ValidationError<'_>) -> Vec<Diagnostic> {
+        let key = inner.instance().as_str().unwrap_or_default().to_owned();
+        let pos = self
+            .doc
+            .key_pos(&format!("{}/{}", self.pointer, pointer_token(&key)));
+        let pattern = schema_at(self.error)
+            .and_then(|s| s.pointer("/propertyNames/pattern"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        vec![Diagnostic::error(
+            pos,
+            format!("invalid key `{key}`: names must match `{pattern}`"),
+        )]
+    }
+
+    /// A value that matches none of a `oneOf`'s or `anyOf`'s forms: a secret given wrongly, a
+    /// value outside an enum, or another form than the one described.
+    fn no_alternative(&self) -> Vec<Diagnostic> {
+        if self.secret {
+            return vec![self.misplaced_secret()];
+        }
+        match constants(self.error) {
+            Some(options) => self.single(one_of(&options, self.instance, self.found())),
+            None => self.single(self.other_form()),
+        }
+    }
+
+    /// A secret that is not a reference of the right form.
+    fn misplaced_secret(&self) -> Diagnostic {
+        match reference_form(self.instance) {
             // The right shape with a bad name or path: say so at that value, without echoing it,
             // since a value in the wrong place may be the secret itself.
-            let (key, expected) = reference_form(instance).unwrap_or_default();
-            vec![
-                diagnostic(
-                    doc.value_pos(&format!("{pointer}/{key}")),
-                    format!("`{key}:` takes {expected}"),
-                )
-                .rule("SEC001"),
-            ]
-        }
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } if secret => {
-            vec![diagnostic(
-                at_value,
+            Some((key, expected)) => self.diagnostic(
+                self.doc.value_pos(&format!("{}/{key}", self.pointer)),
+                format!("`{key}:` takes {expected}"),
+            ),
+            None => self.diagnostic(
+                self.at_value,
                 "a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed"
                     .to_owned(),
-            )
-            .rule("SEC001")]
+            ),
         }
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
-            if constants(error).is_some() =>
-        {
-            let options = constants(error).unwrap_or_default();
-            single(one_of(
-                &options,
-                instance,
-                found(source, doc, &pointer, instance, secret),
-            ))
-        }
-        ValidationErrorKind::OneOfNotValid { .. }
-        | ValidationErrorKind::AnyOf { .. }
-        | ValidationErrorKind::OneOfMultipleValid { .. } => {
-            let what = schema_at(error)
-                .and_then(|s| s.get("description"))
-                .and_then(Value::as_str)
-                .unwrap_or("a value of another form");
-            single(format!(
-                "expected {}, {}",
-                lowercase_first(what.trim_end_matches('.')),
-                found(source, doc, &pointer, instance, secret)
-            ))
-        }
-        _ => single(error.masked().to_string()),
+        .rule("SEC001")
+    }
+
+    /// "expected " and the schema's description of the value, with what was found.
+    fn other_form(&self) -> String {
+        let what = schema_at(self.error)
+            .and_then(|s| s.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or("a value of another form");
+        format!(
+            "expected {}, {}",
+            lowercase_first(what.trim_end_matches('.')),
+            self.found()
+        )
     }
 }
 

@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::manifest::{Listed, ListedFile, Manifest};
 use crate::render::{RenderedFile, Tree};
 
-pub const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 
 #[derive(Debug)]
-pub struct WriteError {
-    pub path: PathBuf,
-    pub error: std::io::Error,
+pub(crate) struct WriteError {
+    pub(crate) path: PathBuf,
+    pub(crate) error: std::io::Error,
 }
 
 impl fmt::Display for WriteError {
@@ -31,21 +31,21 @@ impl std::error::Error for WriteError {}
 
 /// What a write did.
 #[derive(Debug, Default)]
-pub struct Report {
-    pub written: usize,
+pub(crate) struct Report {
+    pub(crate) written: usize,
     /// Files that already held what the tree says; left untouched.
-    pub unchanged: usize,
+    pub(crate) unchanged: usize,
     /// Files an earlier manifest listed that this tree no longer has; left in place.
-    pub stale: Vec<ListedFile>,
+    pub(crate) stale: Vec<ListedFile>,
 }
 
 /// Where a rendered file goes under `root`: `root/<host>/<path without its leading />`.
-pub fn destination(root: &Path, file: &RenderedFile) -> PathBuf {
+pub(crate) fn destination(root: &Path, file: &RenderedFile) -> PathBuf {
     root.join(file.host.as_str())
         .join(file.path.trim_start_matches('/'))
 }
 
-pub fn write_tree(tree: &Tree, root: &Path) -> Result<Report, WriteError> {
+pub(crate) fn write_tree(tree: &Tree, root: &Path) -> Result<Report, WriteError> {
     fs::create_dir_all(root).map_err(fail(root))?;
     let previous = read_listed(&root.join(MANIFEST));
     let mut folders = Folders::under(root).map_err(fail(root))?;
@@ -230,7 +230,7 @@ fn in_the_way(path: &Path, meta: &fs::Metadata) -> std::io::Error {
 }
 
 /// Writes `bytes` to `dest` so that a reader sees either the old file or the new one, never part.
-pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let (temp, file) = write_temp(dest, bytes, mode)?;
     let dir = dest.parent().unwrap_or(Path::new("."));
     let result = file

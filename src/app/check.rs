@@ -1,7 +1,8 @@
 //! `check`: every problem of a spec, grouped by host, as text or JSON.
 
+use super::exit::Outcome;
+use super::options::{CheckOptions, ReportFormat, Warnings};
 use super::{Failure, print_diagnostics, read_source};
-use crate::cli::{CheckArgs, Format as CheckFormat};
 use crate::diagnostic::Severity;
 use crate::load::load;
 use crate::parallel;
@@ -12,7 +13,7 @@ fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
-pub(super) fn check(args: &CheckArgs) -> Result<u8, Failure> {
+pub(super) fn check(args: &CheckOptions) -> Result<Outcome, Failure> {
     let (source, diagnostics, summary) = match read_source(&args.spec) {
         Ok(source) => match load(&source) {
             Ok(loaded) => {
@@ -38,19 +39,19 @@ pub(super) fn check(args: &CheckArgs) -> Result<u8, Failure> {
     let warnings = diagnostics.len() - errors;
     let totals = format!("{}, {}", count(errors, "error"), count(warnings, "warning"));
     match args.format {
-        CheckFormat::Text => {
+        ReportFormat::Text => {
             print_grouped(&source, &diagnostics);
             match summary {
                 Some((hosts, files)) if errors == 0 => {
                     outln!(
                         "{}: ok: {hosts} hosts, {files} files; {totals}",
                         source.name
-                    );
+                    )?;
                 }
                 _ => eprintln!("{}: {totals}", source.name),
             }
         }
-        CheckFormat::Json => {
+        ReportFormat::Json => {
             let report = serde_json::json!({
                 "spec": source.name,
                 "errors": errors,
@@ -69,11 +70,15 @@ pub(super) fn check(args: &CheckArgs) -> Result<u8, Failure> {
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&report).expect("JSON values serialise")
-            );
+            )?;
         }
     }
-    let failed = errors > 0 || (args.deny_warnings && warnings > 0);
-    Ok(u8::from(failed))
+    let failed = errors > 0 || (args.warnings == Warnings::Deny && warnings > 0);
+    Ok(if failed {
+        Outcome::Findings
+    } else {
+        Outcome::Done
+    })
 }
 
 /// Problems of the whole site first, then each host's under its name, in spec order.

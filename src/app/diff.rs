@@ -3,23 +3,17 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{Failure, SecretPolicy, load_spec, rendered};
-use crate::cli::{ColorWhen, DiffArgs};
-use crate::diff::{Change, FileDiff, LiveFile, actions, diff};
+use super::exit::Outcome;
+use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
+use super::{Failure, load_spec, rendered};
+use crate::diff::{Change, FileDiff, HostAction, LiveFile, actions, diff};
 use crate::plan::{Mode, OnChange, Service};
 use crate::render::Tree;
 use crate::write::{MANIFEST, destination};
-
-/// How the diff is shown: every hunk, or a line per file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Detail {
-    Hunks,
-    Stat,
-}
 
 /// Names of users and groups by id, from the host's own files.
 fn names(file: &str) -> Vec<(u32, String)> {
@@ -100,32 +94,21 @@ fn stale(live: &Path, tree: &Tree) -> Vec<String> {
     out
 }
 
-pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
-    if args.live_root.is_some() && args.selection.hosts.len() != 1 {
-        return Err(Failure::Usage(
-            "--live-root compares one host: name it with --host NAME".to_owned(),
-        ));
-    }
+pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
     let failure = std::sync::Mutex::new(None);
-    // A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
-    let owners = args.live_root.is_some();
+    let owners = args.live.has_real_owners();
     // The walk for stale files needs only the tree: it runs beside the comparison.
     let (diffs, stale) = std::thread::scope(|scope| {
         let stale = scope.spawn(|| {
             args.live
-                .as_deref()
+                .fetched()
                 .map(|dir| stale(dir, &tree))
                 .unwrap_or_default()
         });
         let diffs = diff(&tree, |file| {
-            let path = match (&args.live, &args.live_root) {
-                (Some(dir), _) => destination(dir, file),
-                (None, Some(root)) => root.join(file.path.trim_start_matches('/')),
-                (None, None) => unreachable!("clap requires --live or --live-root"),
-            };
-            read_live(&path, owners).unwrap_or_else(|f| {
+            read_live(&args.live.path_of(file), owners).unwrap_or_else(|f| {
                 let mut failure = failure
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -143,107 +126,37 @@ pub(super) fn diff_command(args: &DiffArgs) -> Result<u8, Failure> {
     if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
-    let color = match args.color {
-        ColorWhen::Always => true,
-        ColorWhen::Never => false,
-        ColorWhen::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
-        }
-    };
-    let detail = if args.stat {
-        Detail::Stat
-    } else {
-        Detail::Hunks
-    };
     let mut out = io::stdout().lock();
-    print_diffs(&mut out, &diffs, &stale, color, detail).map_err(Failure::Output)?;
-    Ok(u8::from(
-        diffs.iter().any(FileDiff::differs) || !stale.is_empty(),
-    ))
+    print_diffs(&mut out, &diffs, &stale, args.paint, args.detail).map_err(Failure::Output)?;
+    Ok(
+        if diffs.iter().any(FileDiff::differs) || !stale.is_empty() {
+            Outcome::Differs
+        } else {
+            Outcome::Done
+        },
+    )
 }
 
-fn paint(color: bool, code: &str, line: &str) -> String {
-    if color {
-        format!("\x1b[{code}m{line}\x1b[0m")
-    } else {
-        line.to_owned()
+fn paint(paint: Paint, code: &str, line: &str) -> String {
+    match paint {
+        Paint::Ansi => format!("\x1b[{code}m{line}\x1b[0m"),
+        Paint::Plain => line.to_owned(),
     }
 }
 
+/// Each differing file, the stale ones, then what each host needs.
 fn print_diffs(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
     stale: &[String],
-    color: bool,
+    color: Paint,
     detail: Detail,
 ) -> io::Result<()> {
     let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();
     for d in &differing {
-        if detail == Detail::Stat {
-            let what = match (&d.change, d.mode_was, &d.owner_was) {
-                (Change::New { .. }, ..) => " (new)".to_owned(),
-                (Change::Unchanged, Some(was), _) => format!(" (mode {was} -> {})", d.meta.mode),
-                (Change::Unchanged, None, Some(was)) => {
-                    format!(" (owner {was} -> {}:{})", d.meta.owner, d.meta.group)
-                }
-                _ => String::new(),
-            };
-            let bar = format!(
-                "{}{}",
-                "+".repeat(d.added.min(40)),
-                "-".repeat(d.removed.min(40))
-            );
-            writeln!(
-                out,
-                " {}{} | +{} -{} {}{what}",
-                d.host,
-                d.path,
-                d.added,
-                d.removed,
-                paint(color, "1", &bar)
-            )?;
-            continue;
-        }
-        if let Some(was) = d.mode_was {
-            writeln!(
-                out,
-                "{}",
-                paint(
-                    color,
-                    "1",
-                    &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode)
-                )
-            )?;
-        }
-        if let Some(was) = &d.owner_was {
-            let line = format!(
-                "owner {}{}: {was} -> {}:{}",
-                d.host, d.path, d.meta.owner, d.meta.group
-            );
-            writeln!(out, "{}", paint(color, "1", &line))?;
-        }
-        let unified = match &d.change {
-            Change::Unchanged => continue,
-            Change::Modified { unified } | Change::New { unified } => unified,
-        };
-        for line in unified.split_inclusive('\n') {
-            let code = if line.starts_with("+++") || line.starts_with("---") {
-                "1"
-            } else if line.starts_with('+') {
-                "32"
-            } else if line.starts_with('-') {
-                "31"
-            } else if line.starts_with("@@") {
-                "36"
-            } else {
-                ""
-            };
-            let text = line.trim_end_matches('\n');
-            if code.is_empty() {
-                writeln!(out, "{text}")?;
-            } else {
-                writeln!(out, "{}", paint(color, code, text))?;
-            }
+        match detail {
+            Detail::Stat => print_stat(out, d, color)?,
+            Detail::Hunks => print_hunks(out, d, color)?,
         }
     }
     for path in stale {
@@ -257,6 +170,94 @@ fn print_diffs(
         writeln!(out, "no differences in {} files", diffs.len())?;
         return Ok(());
     }
+    print_summary(out, diffs, &differing, stale.len())
+}
+
+/// `--stat`: the file, its lines added and removed with a bar, and what else changed.
+fn print_stat(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Result<()> {
+    let what = match (&d.change, d.mode_was, &d.owner_was) {
+        (Change::New { .. }, ..) => " (new)".to_owned(),
+        (Change::Unchanged, Some(was), _) => format!(" (mode {was} -> {})", d.meta.mode),
+        (Change::Unchanged, None, Some(was)) => {
+            format!(" (owner {was} -> {}:{})", d.meta.owner, d.meta.group)
+        }
+        _ => String::new(),
+    };
+    let bar = format!(
+        "{}{}",
+        "+".repeat(d.added.min(40)),
+        "-".repeat(d.removed.min(40))
+    );
+    writeln!(
+        out,
+        " {}{} | +{} -{} {}{what}",
+        d.host,
+        d.path,
+        d.added,
+        d.removed,
+        paint(color, "1", &bar)
+    )
+}
+
+/// A file's mode and owner changes, then its unified diff.
+fn print_hunks(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Result<()> {
+    if let Some(was) = d.mode_was {
+        writeln!(
+            out,
+            "{}",
+            paint(
+                color,
+                "1",
+                &format!("mode {}{}: {was} -> {}", d.host, d.path, d.meta.mode)
+            )
+        )?;
+    }
+    if let Some(was) = &d.owner_was {
+        let line = format!(
+            "owner {}{}: {was} -> {}:{}",
+            d.host, d.path, d.meta.owner, d.meta.group
+        );
+        writeln!(out, "{}", paint(color, "1", &line))?;
+    }
+    let unified = match &d.change {
+        Change::Unchanged => return Ok(()),
+        Change::Modified { unified } | Change::New { unified } => unified,
+    };
+    for line in unified.split_inclusive('\n') {
+        let code = hunk_color(line);
+        let text = line.trim_end_matches('\n');
+        if code.is_empty() {
+            writeln!(out, "{text}")?;
+        } else {
+            writeln!(out, "{}", paint(color, code, text))?;
+        }
+    }
+    Ok(())
+}
+
+/// The SGR code of a unified diff's line: headers bold, additions green, removals red, hunk
+/// headers cyan, context none.
+fn hunk_color(line: &str) -> &'static str {
+    if line.starts_with("+++") || line.starts_with("---") {
+        "1"
+    } else if line.starts_with('+') {
+        "32"
+    } else if line.starts_with('-') {
+        "31"
+    } else if line.starts_with("@@") {
+        "36"
+    } else {
+        ""
+    }
+}
+
+/// How many files differ on how many hosts, and what each host needs.
+fn print_summary(
+    out: &mut impl io::Write,
+    diffs: &[FileDiff],
+    differing: &[&FileDiff],
+    stale: usize,
+) -> io::Result<()> {
     let hosts = {
         let mut names: Vec<&str> = differing.iter().map(|d| d.host.as_str()).collect();
         names.dedup();
@@ -268,28 +269,33 @@ fn print_diffs(
         differing.len(),
         diffs.len(),
         if hosts == 1 { "" } else { "s" },
-        match stale.len() {
+        match stale {
             0 => String::new(),
             1 => ", 1 file is stale".to_owned(),
             n => format!(", {n} files are stale"),
         }
     )?;
     for action in actions(diffs) {
-        let what = match (action.action, action.service) {
-            (OnChange::Nothing, _) => "nothing to reload".to_owned(),
-            (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
-            (OnChange::Reload, Service::Nginx) => "nginx -t, then nginx reload".to_owned(),
-            (OnChange::Reload, service) => format!("{service} reload"),
-            (OnChange::Restart, service) => format!("{service} restart"),
-        };
-        let mut why = vec![action.files.join(", ")];
-        if !action.restart.is_empty() {
-            why.push(format!("restart for {}", action.restart.join(", ")));
-        }
-        if !action.reload.is_empty() {
-            why.push(format!("reload for {}", action.reload.join(", ")));
-        }
-        writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))?;
+        print_action(out, &action)?;
     }
     Ok(())
+}
+
+/// `  HOST: what to run (the files; the settings that call for it)`.
+fn print_action(out: &mut impl io::Write, action: &HostAction) -> io::Result<()> {
+    let what = match (action.action, action.service) {
+        (OnChange::Nothing, _) => "nothing to reload".to_owned(),
+        (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
+        (OnChange::Reload, Service::Nginx) => "nginx -t, then nginx reload".to_owned(),
+        (OnChange::Reload, service) => format!("{service} reload"),
+        (OnChange::Restart, service) => format!("{service} restart"),
+    };
+    let mut why = vec![action.files.join(", ")];
+    if !action.restart.is_empty() {
+        why.push(format!("restart for {}", action.restart.join(", ")));
+    }
+    if !action.reload.is_empty() {
+        why.push(format!("reload for {}", action.reload.join(", ")));
+    }
+    writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))
 }

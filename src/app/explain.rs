@@ -1,35 +1,45 @@
 //! `explain`: a rule's explanation, or where each line of a rendered file came from.
 
-use std::path::PathBuf;
+use std::path::Path;
 
+use super::exit::Outcome;
+use super::options::{Explain, Hosts, Selection, Templates};
 use super::{Failure, load_spec, select};
-use crate::cli::{ExplainArgs, Selection};
 use crate::plan::plan_with;
 use crate::render::Renderer;
-use crate::templates::Overrides;
+use crate::rules::Rule;
 
-pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
-    if let Some(rule) = crate::rules::rule(&args.target) {
-        outln!("{} ({}): {}\n", rule.id, rule.severity, rule.summary);
-        outln!("{}", rule.explanation);
-        return Ok(0);
+pub(super) fn explain(explain: &Explain) -> Result<Outcome, Failure> {
+    match explain {
+        Explain::Rule(rule) => explain_rule(rule),
+        Explain::File {
+            spec,
+            host,
+            path,
+            key,
+            templates,
+        } => explain_file(spec, host, path, key.as_deref(), templates),
     }
-    let spec = PathBuf::from(&args.target);
-    if !spec.exists() && args.host.is_none() {
-        return Err(Failure::Usage(format!(
-            "`{}` is neither a rule id (such as PG017) nor a spec file",
-            args.target
-        )));
-    }
-    let (Some(host), Some(path)) = (&args.host, &args.path) else {
-        return Err(Failure::Usage(
-            "explain SPEC needs --host NAME and the file's PATH on that host".to_owned(),
-        ));
-    };
-    let (source, loaded) = load_spec(&spec)?;
+}
+
+fn explain_rule(rule: &Rule) -> Result<Outcome, Failure> {
+    outln!("{} ({}): {}\n", rule.id, rule.severity, rule.summary)?;
+    outln!("{}", rule.explanation)?;
+    Ok(Outcome::Done)
+}
+
+fn explain_file(
+    spec: &Path,
+    host: &str,
+    path: &str,
+    key: Option<&str>,
+    templates: &Templates,
+) -> Result<Outcome, Failure> {
+    let overrides = super::read_overrides(templates)?;
+    let (source, loaded) = load_spec(spec)?;
     let selection = Selection {
-        hosts: vec![host.clone()],
-        templates: None,
+        hosts: Hosts::Named(vec![host.to_owned()]),
+        templates: Templates::BuiltIn,
     };
     let mut planned = select(
         plan_with(&loaded.site, &loaded.derived),
@@ -44,35 +54,29 @@ pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
             paths.join(", ")
         )));
     };
-    let traced = Renderer::tracing(&Overrides::default())
+    let traced = Renderer::tracing(&overrides)
         .trace(&file)
         .map_err(Failure::Render)?;
-    let lines = crate::explain::explain(
-        &file,
-        &traced,
-        &loaded.doc,
-        &source.name,
-        args.key.as_deref(),
-    );
+    let lines = crate::explain::explain(&file, &traced, &loaded.doc, &source.name, key);
     if lines.is_empty()
-        && let Some(key) = &args.key
+        && let Some(key) = key
     {
         return Err(Failure::Usage(format!(
             "no line of {path} on {host} sets `{key}`"
         )));
     }
-    outln!("{host}:{path} (template {})", file.template);
+    outln!("{host}:{path} (template {})", file.template)?;
     for line in lines {
-        outln!("{:>4}  {}", line.number, line.text.trim_end());
+        outln!("{:>4}  {}", line.number, line.text.trim_end())?;
         if line.facts.is_empty() {
-            outln!("      the template's own text");
+            outln!("      the template's own text")?;
         }
         for fact in &line.facts {
-            outln!("      {}", crate::explain::origin_text(fact));
+            outln!("      {}", crate::explain::origin_text(fact))?;
             if let Some(effect) = fact.effect {
-                outln!("      a change takes a {effect}");
+                outln!("      a change takes a {effect}")?;
             }
         }
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }

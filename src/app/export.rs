@@ -4,18 +4,19 @@ use std::fs;
 
 use std::collections::HashMap;
 
-use super::{Failure, SecretPolicy, load_spec, read_overrides, rendered, select};
-use crate::cli::{ExportArgs, Tool};
+use super::exit::Outcome;
+use super::options::{ExportFormat, ExportOptions, SecretPolicy};
+use super::{Failure, load_spec, read_overrides, rendered, select};
 use crate::export::{ansible, nix};
 use crate::plan::plan_with;
 use crate::render::{Renderer, Secrets};
 use crate::spec::SecretRef;
 use crate::write::{WriteError, write_atomic};
 
-pub(super) fn export(args: &ExportArgs) -> Result<u8, Failure> {
+pub(super) fn export(args: &ExportOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
-    let files = match args.tool {
-        Tool::Ansible => {
+    let files = match args.format {
+        ExportFormat::Ansible => {
             // Each secret is rendered as a marker that the playbook's template turns into a variable.
             let plan = select(
                 plan_with(&loaded.site, &loaded.derived),
@@ -35,13 +36,13 @@ pub(super) fn export(args: &ExportArgs) -> Result<u8, Failure> {
                 });
                 markers.insert(slot.secret.clone(), marker);
             }
-            let overrides = read_overrides(args.selection.templates.as_deref())?;
+            let overrides = read_overrides(&args.selection.templates)?;
             let tree = Renderer::new(&overrides)
                 .render(&plan, &Secrets::resolved(markers))
                 .map_err(Failure::Render)?;
             ansible::export(&tree, &vars)
         }
-        Tool::Nix => nix::export(&rendered(
+        ExportFormat::Nix => nix::export(&rendered(
             &loaded,
             &args.selection,
             SecretPolicy::Placeholders,
@@ -59,8 +60,8 @@ pub(super) fn export(args: &ExportArgs) -> Result<u8, Failure> {
         fs::create_dir_all(path.parent().expect("an export file is in a folder")).map_err(fail)?;
         write_atomic(&path, file.content.as_bytes(), file.mode).map_err(fail)?;
     }
-    outln!("wrote {} files to {}", files.len(), args.out.display());
-    Ok(0)
+    outln!("wrote {} files to {}", files.len(), args.out.display())?;
+    Ok(Outcome::Done)
 }
 
 /// The `sitewright_secrets` key of a secret: its environment variable's name, or its file's, in

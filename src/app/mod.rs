@@ -3,23 +3,20 @@
 //! command, and the spec loading they share here.
 
 /// `println!` that stops quietly when the reader has gone (`sitewright … | head`), where
-/// `println!` would panic on the closed pipe.
+/// `println!` would panic on the closed pipe: it gives [`Failure::ReaderGone`] for `?` to carry up
+/// to `run`, which ends the process as a finished command would.
 macro_rules! outln {
-    ($($arg:tt)*) => {{
-        let mut stdout = std::io::stdout().lock();
-        let line = format!($($arg)*);
-        if let Err(error) = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes()) {
-            if error.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
+    ($($arg:tt)*) => {
+        $crate::app::print_line(&format!($($arg)*))
+    };
 }
 
 mod check;
 mod diff;
+mod exit;
 mod explain;
 mod export;
+mod options;
 mod render;
 mod tools;
 
@@ -29,7 +26,9 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, Selection};
+use self::exit::{Outcome, exit_code};
+use self::options::{Hosts, Request, SecretPolicy, Selection, Templates};
+use crate::cli::Cli;
 use crate::load::{Invalid, Loaded, load};
 use crate::parallel;
 use crate::plan::{Plan, host_files};
@@ -56,13 +55,8 @@ pub(crate) enum Failure {
     Output(io::Error),
     Export(crate::export::ExportError),
     Usage(String),
-}
-
-impl Failure {
-    /// 2 for everything: only `check` reports an invalid spec with 1, and it does so itself.
-    fn exit_code(&self) -> u8 {
-        2
-    }
+    /// The reader of stdout has gone: nothing more to say, and no one to say it to.
+    ReaderGone,
 }
 
 impl fmt::Display for Failure {
@@ -93,40 +87,60 @@ impl fmt::Display for Failure {
             Self::Output(e) => write!(f, "cannot print the diff: {e}"),
             Self::Export(e) => write!(f, "cannot export: {e}"),
             Self::Usage(message) => f.write_str(message),
+            Self::ReaderGone => f.write_str("the reader of the output has gone"),
         }
     }
 }
 
+/// Runs the command line's command; the process's one way out is the code this returns.
 pub fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
-        Command::Check(args) => check::check(&args),
-        Command::Render(args) => render::render(&args),
-        Command::Diff(args) => diff::diff_command(&args),
-        Command::Schema => {
-            outln!("{}", schema_text().trim_end());
-            Ok(0)
+    let result = Request::from_cli(cli.command).and_then(perform);
+    if let Err(failure) = &result {
+        report(failure);
+    }
+    exit_code(&result)
+}
+
+fn perform(request: Request) -> Result<Outcome, Failure> {
+    match request {
+        Request::Check(options) => check::check(&options),
+        Request::Render(options) => render::render(&options),
+        Request::Diff(options) => diff::diff_command(&options),
+        Request::Schema => {
+            outln!("{}", schema_text().trim_end())?;
+            Ok(Outcome::Done)
         }
-        Command::Explain(args) => explain::explain(&args),
-        Command::Export(args) => export::export(&args),
-        Command::Init(args) => tools::init(&args),
-        Command::Completions(args) => tools::completions(&args),
-        Command::Man => tools::man(),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            if let Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) =
-                &failure
-            {
-                print_diagnostics(source, &invalid.diagnostics);
-            }
-            eprintln!("sitewright: {failure}");
-            ExitCode::from(failure.exit_code())
-        }
+        Request::Explain(explain) => explain::explain(&explain),
+        Request::Export(options) => export::export(&options),
+        Request::Init(starter) => tools::init(starter),
+        Request::Print(text) => tools::print(&text),
     }
 }
 
-pub(super) fn read_source(path: &Path) -> Result<Source, Failure> {
+/// Says on stderr why the command failed, with the spec's problems first when it was invalid.
+fn report(failure: &Failure) {
+    match failure {
+        Failure::ReaderGone => {}
+        Failure::Invalid(source, invalid) | Failure::NotRendered(source, invalid) => {
+            print_diagnostics(source, &invalid.diagnostics);
+            eprintln!("sitewright: {failure}");
+        }
+        _ => eprintln!("sitewright: {failure}"),
+    }
+}
+
+/// One line on stdout. A reader that has gone ends the command ([`Failure::ReaderGone`]); any
+/// other error is one that no later line would fare better with or that a message could mend, so
+/// the line is dropped and the command goes on.
+fn print_line(line: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(format!("{line}\n").as_bytes()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Err(Failure::ReaderGone),
+        _ => Ok(()),
+    }
+}
+
+fn read_source(path: &Path) -> Result<Source, Failure> {
     let bytes = fs::read(path).map_err(|e| Failure::Read(path.to_owned(), e))?;
     let name = path.display().to_string();
     Source::from_bytes(name.clone(), bytes).map_err(|d| {
@@ -142,7 +156,7 @@ pub(super) fn read_source(path: &Path) -> Result<Source, Failure> {
     })
 }
 
-pub(super) fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
+fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
     let source = read_source(path)?;
     match load(&source) {
         Ok(loaded) => {
@@ -153,15 +167,15 @@ pub(super) fn load_spec(path: &Path) -> Result<(Source, Loaded), Failure> {
     }
 }
 
-pub(super) fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
+fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnostic]) {
     let mut err = io::stderr().lock();
     for d in diagnostics {
         let _ = write!(err, "{}", d.render(&source.name, &source.text));
     }
 }
 
-pub(super) fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
-    let Some(dir) = dir else {
+fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
+    let Templates::OverriddenFrom(dir) = templates else {
         return Ok(Overrides::default());
     };
     let mut templates = Vec::new();
@@ -198,11 +212,7 @@ pub(super) fn read_overrides(dir: Option<&Path>) -> Result<Overrides, Failure> {
 }
 
 /// The plan, narrowed to the hosts the user named.
-pub(super) fn select(
-    mut plan: Plan,
-    loaded: &Loaded,
-    selection: &Selection,
-) -> Result<Plan, Failure> {
+fn select(mut plan: Plan, loaded: &Loaded, selection: &Selection) -> Result<Plan, Failure> {
     let hosts = selected_hosts(loaded, selection)?;
     if hosts.len() < loaded.site.hosts.len() {
         plan.files
@@ -214,30 +224,28 @@ pub(super) fn select(
 /// The hosts `--host` names, in spec order, or every host when it names none.
 fn selected_hosts<'a>(loaded: &'a Loaded, selection: &Selection) -> Result<Vec<&'a Host>, Failure> {
     let hosts = &loaded.site.hosts;
-    if let Some(unknown) = selection
-        .hosts
-        .iter()
-        .find(|name| !hosts.iter().any(|h| h.name.as_str() == name.as_str()))
+    if let Hosts::Named(names) = &selection.hosts
+        && let Some(unknown) = names
+            .iter()
+            .find(|name| !hosts.iter().any(|h| h.name.as_str() == name.as_str()))
     {
         let known = hosts.iter().map(|h| h.name.to_string()).collect();
         return Err(Failure::UnknownHost(unknown.clone(), known));
     }
     Ok(hosts
         .iter()
-        .filter(|h| {
-            selection.hosts.is_empty() || selection.hosts.iter().any(|n| n == h.name.as_str())
-        })
+        .filter(|h| selection.hosts.includes(h.name.as_str()))
         .collect())
 }
 
 /// Plans and renders the selected hosts, a share of them on each core. Each host's plan is dropped
 /// once its files are rendered, so memory holds the rendered tree, not the whole site's plan too.
-pub(super) fn rendered(
+fn rendered(
     loaded: &Loaded,
     selection: &Selection,
     secrets: SecretPolicy,
 ) -> Result<Tree, Failure> {
-    let overrides = read_overrides(selection.templates.as_deref())?;
+    let overrides = read_overrides(&selection.templates)?;
     let site = &loaded.site;
     let hosts = selected_hosts(loaded, selection)?;
     let secrets = match secrets {
@@ -264,11 +272,4 @@ pub(super) fn rendered(
         site: site.site.clone(),
         files,
     })
-}
-
-/// Whether secret values are written into the tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SecretPolicy {
-    Placeholders,
-    Resolve,
 }

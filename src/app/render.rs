@@ -4,24 +4,24 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{Failure, SecretPolicy, load_spec, rendered};
-use crate::cli::RenderArgs;
+use super::exit::Outcome;
+use super::options::{RenderAction, RenderOptions, SecretPolicy};
+use super::{Failure, load_spec, rendered};
 use crate::manifest::Manifest;
 use crate::render::Tree;
 use crate::write::{MANIFEST, destination, write_tree};
 
-pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
+pub(super) fn render(args: &RenderOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec).map_err(|failure| match failure {
         Failure::Invalid(source, invalid) => Failure::NotRendered(source, invalid),
         other => other,
     })?;
-    let policy = if args.with_secrets {
-        SecretPolicy::Resolve
-    } else {
-        SecretPolicy::Placeholders
+    let policy = match args.action {
+        RenderAction::Write(policy) => policy,
+        RenderAction::Check => SecretPolicy::Placeholders,
     };
     let tree = rendered(&loaded, &args.selection, policy)?;
-    if args.check {
+    if args.action == RenderAction::Check {
         return check_tree(&tree, &args.out);
     }
     let report = write_tree(&tree, &args.out).map_err(Failure::Write)?;
@@ -38,7 +38,7 @@ pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
         "wrote {} files{unchanged} for {hosts} hosts and manifest.json to {}",
         report.written,
         args.out.display()
-    );
+    )?;
     for stale in &report.stale {
         eprintln!(
             "stale: {}/{}{} is no longer rendered; remove it if it is yours",
@@ -47,7 +47,7 @@ pub(super) fn render(args: &RenderArgs) -> Result<u8, Failure> {
             stale.path
         );
     }
-    Ok(0)
+    Ok(Outcome::Done)
 }
 
 /// Every file under `dir`.
@@ -70,7 +70,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// `render --check`: compares the committed tree in `root` with what the spec renders.
-fn check_tree(tree: &Tree, root: &Path) -> Result<u8, Failure> {
+fn check_tree(tree: &Tree, root: &Path) -> Result<Outcome, Failure> {
     let mut problems = Vec::new();
     let mut expected: Vec<(PathBuf, String)> = tree
         .files
@@ -106,15 +106,15 @@ fn check_tree(tree: &Tree, root: &Path) -> Result<u8, Failure> {
     }
     problems.sort();
     for problem in &problems {
-        outln!("{problem}");
+        outln!("{problem}")?;
     }
     if problems.is_empty() {
         outln!(
             "{} is what the spec renders ({} files)",
             root.display(),
             tree.files.len()
-        );
-        Ok(0)
+        )?;
+        Ok(Outcome::Done)
     } else {
         eprintln!(
             "sitewright: {} is not what the spec renders: {} file{} to render again",
@@ -122,6 +122,6 @@ fn check_tree(tree: &Tree, root: &Path) -> Result<u8, Failure> {
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
         );
-        Ok(1)
+        Ok(Outcome::Differs)
     }
 }

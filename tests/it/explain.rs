@@ -430,3 +430,45 @@ fn django_defaults_and_version_rules_say_which_they_are() {
         ))
         .stdout_has("(django.cache.location)\n");
 }
+
+/// An overridden template is explained as it lays the file out: a value it takes from the plan
+/// keeps its origin wherever the template moved it, and text the template writes itself is said
+/// to be the template's, never credited to a spec line.
+#[test]
+fn an_overridden_template_is_explained_as_it_lays_the_file_out() {
+    let dir = temp_dir();
+    let templates = dir.path().join("templates");
+    fs::create_dir_all(templates.join("postgres")).unwrap();
+    fs::write(
+        templates.join("postgres/postgresql.conf.pgconf"),
+        "# my own layout\nshared_buffers = 1GB\n{% for s in settings|reverse %}{{ s.name|ident }} = {{ s.value }}\n{% endfor %}",
+    )
+    .unwrap();
+    let out = Sitewright::new()
+        .arg("explain")
+        .arg(fixture("catmaid/site.yaml"))
+        .args(["--host", "db1", "/etc/postgresql/16/main/postgresql.conf"])
+        .arg("--templates")
+        .arg(&templates)
+        .run();
+    out.code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // The hard-coded line is the template's; the template's first loop line is the last setting.
+    assert_eq!(lines[1], "   2  shared_buffers = 1GB", "{}", out.stdout);
+    assert_eq!(lines[2], "      the template's own text", "{}", out.stdout);
+    assert_eq!(lines[3], "   3  autovacuum = on", "{}", out.stdout);
+    assert!(
+        lines[4].ends_with("(postgres.settings.autovacuum)"),
+        "{}",
+        out.stdout
+    );
+    let shared = lines
+        .iter()
+        .position(|l| l.ends_with("  shared_buffers = 16GB"))
+        .expect("the derived shared_buffers is still written");
+    assert!(
+        lines[shared + 1].ends_with("(hosts[0].memory): 25% of 64GB"),
+        "{}",
+        out.stdout
+    );
+}
