@@ -260,7 +260,12 @@ impl DiffOptions {
                 ));
             }
             (None, Some(root)) => LiveTree::HostRoot(root),
-            (None, None) => unreachable!("clap requires --live or --live-root"),
+            // clap's argument group asks for one of them before this runs; said again, not assumed.
+            (None, None) => {
+                return Err(Failure::Usage(
+                    "diff needs the live files: --live DIR or --live-root ROOT".to_owned(),
+                ));
+            }
         };
         Ok(Self {
             spec: args.spec,
