@@ -115,49 +115,62 @@ pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
         }
     }
     if let Some(django) = &site.django {
-        let db = &django.database;
-        let primary = site.hosts_with(Role::PostgresPrimary).next();
-        let is_local = |web: &crate::spec::Host| primary.is_some_and(|p| p.name == web.name);
-        let remote = site.hosts_with(Role::Web).any(|w| !is_local(w));
-        // Django on the primary and the remote ones through nginx's forward all arrive from
-        // loopback; one record of the forward's type serves both, where a `host` record first
-        // would leave the forward's hostssl record unused and let the forward in without SSL.
-        let local_kind = if remote && forwarded.is_some() {
-            host_kind
-        } else {
-            "host"
-        };
-        for web in site.hosts_with(Role::Web) {
-            let local = is_local(web);
-            out.push(if local {
-                derived(
-                    local_kind,
-                    db.name.as_str(),
-                    db.user.as_str(),
-                    LOOPBACK_CIDR.into(),
-                    format!("Django on {} itself", web.name),
-                )
-            } else {
-                derived(
-                    host_kind,
-                    db.name.as_str(),
-                    db.user.as_str(),
-                    web.address.host_cidr(),
-                    format!("Django on {}", web.name),
-                )
-            });
-        }
-        if let (true, Some(public)) = (remote, forwarded) {
-            out.push(derived(
-                host_kind,
+        out.extend(django_records(site, django, host_kind, forwarded));
+    }
+    dedup(out)
+}
+
+/// The records of Django's connections: each web host from its own address, or from loopback when
+/// it is the primary itself or comes through nginx's stream forward.
+fn django_records(
+    site: &Site,
+    django: &crate::spec::Django,
+    host_kind: &'static str,
+    forwarded: Option<crate::spec::Port>,
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    let db = &django.database;
+    let primary = site.hosts_with(Role::PostgresPrimary).next();
+    let is_local = |web: &crate::spec::Host| primary.is_some_and(|p| p.name == web.name);
+    let remote = site.hosts_with(Role::Web).any(|w| !is_local(w));
+    // Django on the primary and the remote ones through nginx's forward all arrive from
+    // loopback; one record of the forward's type serves both, where a `host` record first
+    // would leave the forward's hostssl record unused and let the forward in without SSL.
+    let local_kind = if remote && forwarded.is_some() {
+        host_kind
+    } else {
+        "host"
+    };
+    for web in site.hosts_with(Role::Web) {
+        let local = is_local(web);
+        out.push(if local {
+            derived(
+                local_kind,
                 db.name.as_str(),
                 db.user.as_str(),
                 LOOPBACK_CIDR.into(),
-                format!("Django through nginx's stream forward on port {public}"),
-            ));
-        }
+                format!("Django on {} itself", web.name),
+            )
+        } else {
+            derived(
+                host_kind,
+                db.name.as_str(),
+                db.user.as_str(),
+                web.address.host_cidr(),
+                format!("Django on {}", web.name),
+            )
+        });
     }
-    dedup(out)
+    if let (true, Some(public)) = (remote, forwarded) {
+        out.push(derived(
+            host_kind,
+            db.name.as_str(),
+            db.user.as_str(),
+            LOOPBACK_CIDR.into(),
+            format!("Django through nginx's stream forward on port {public}"),
+        ));
+    }
+    out
 }
 
 /// A later record identical to an earlier one in what it matches can never be used.
