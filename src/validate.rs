@@ -388,7 +388,7 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                     doc.value_pos(&format!("{pointer}/{key}")),
                     format!("`{key}:` takes {expected}"),
                 )
-                .rule("SEC001"),
+                .rule(crate::rules::Rule::SEC001),
             ]
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } if secret => {
@@ -397,7 +397,7 @@ fn describe(source: &Source, doc: &Document, error: &ValidationError<'_>) -> Vec
                 "a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed"
                     .to_owned(),
             )
-            .rule("SEC001")]
+            .rule(crate::rules::Rule::SEC001)]
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
             if constants(error).is_some() =>

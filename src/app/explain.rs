@@ -10,8 +10,8 @@ use crate::templates::Overrides;
 
 pub(super) fn explain(args: &ExplainArgs) -> Result<u8, Failure> {
     if let Some(rule) = crate::rules::rule(&args.target) {
-        outln!("{} ({}): {}\n", rule.id, rule.severity, rule.summary);
-        outln!("{}", rule.explanation);
+        outln!("{rule} ({}): {}\n", rule.severity(), rule.summary());
+        outln!("{}", rule.explanation());
         return Ok(0);
     }
     let spec = PathBuf::from(&args.target);

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::diagnostic::Diagnostic;
 use crate::plan::postgres::hba::{Record, records};
+use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{Role, Site};
 
@@ -35,7 +36,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         record.users.join(",")
                     ),
                 )
-                .rule("HBA001")
+                .rule(Rule::HBA001)
                 .also(pos(&records[earlier])),
             );
         }
@@ -48,7 +49,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         record.kind
                     ),
                 )
-                .rule("HBA002"),
+                .rule(Rule::HBA002),
             );
         }
         if record.method == "md5" {
@@ -57,7 +58,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos(record),
                     "md5 where every supported PostgreSQL speaks scram-sha-256",
                 )
-                .rule("HBA003"),
+                .rule(Rule::HBA003),
             );
         }
         let anywhere = matches!(
@@ -70,7 +71,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos(record),
                     "password logins from any address: name the clients' networks",
                 )
-                .rule("HBA004"),
+                .rule(Rule::HBA004),
             );
         }
         if pg.ssl.is_some()
@@ -82,7 +83,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos(record),
                     "a replication record over plain host while SSL is on: use hostssl",
                 )
-                .rule("PG016"),
+                .rule(Rule::PG016),
             );
         }
     }
@@ -126,7 +127,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         replica.name
                     ),
                 )
-                .rule("PG015")
+                .rule(Rule::PG015)
                 .on(replica.name.as_str());
                 if let Some(r) = first {
                     d = d.also(pos(r));

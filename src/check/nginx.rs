@@ -2,6 +2,7 @@
 
 use super::role_positions;
 use crate::diagnostic::Diagnostic;
+use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{Role, Site};
 
@@ -154,7 +155,7 @@ fn static_folders(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         let pos = doc.value_pos(&format!("/nginx/https/static_locations/{i}/folder"));
         let refuse = |message: String, private: &Private| {
             Diagnostic::error(pos, message)
-                .rule("NGX014")
+                .rule(Rule::NGX014)
                 .also(doc.value_pos(&private.pointer))
         };
         if folder.is_empty() {
@@ -190,11 +191,13 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos,
                     "a web host needs `nginx.https`: the server in front of the application",
                 )
-                .rule("WEB001"),
+                .rule(Rule::WEB001),
             );
         }
         if site.django.is_none() {
-            out.push(Diagnostic::error(pos, "a web host needs a `django:` section").rule("WEB002"));
+            out.push(
+                Diagnostic::error(pos, "a web host needs a `django:` section").rule(Rule::WEB002),
+            );
         }
     }
     let public_port = site
@@ -211,7 +214,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos,
                     "a proxy host needs `nginx.cache_proxy`: the caching proxy it runs",
                 )
-                .rule("WEB003"),
+                .rule(Rule::WEB003),
             );
         }
     }
@@ -224,7 +227,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/replication/public_port"),
                 "nginx forwards this port, but the spec has no `nginx:` section for its version",
             )
-            .rule("NGX002"),
+            .rule(Rule::NGX002),
         );
     }
     if !nginx_needed && site.nginx.is_some() {
@@ -233,7 +236,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/nginx"),
                 "no host runs nginx: it needs a web or proxy host, or a forwarded PostgreSQL port",
             )
-            .rule("NGX003"),
+            .rule(Rule::NGX003),
         );
     }
     if let Some(nginx) = &site.nginx {
@@ -257,7 +260,7 @@ fn nginx_versions(
                     nginx.version
                 ),
             )
-            .rule("NGX008"),
+            .rule(Rule::NGX008),
         );
     }
     known_build(nginx, doc, out);
@@ -274,7 +277,7 @@ fn nginx_versions(
                     at("profile"),
                     "Mozilla's server-side TLS guidelines 6.0 removed the old profile: it needs TLS 1.0 and 1.1, which current browsers and OpenSSL 3 refuse; use intermediate (TLS 1.2 and 1.3)",
                 )
-                .rule("NGX004"),
+                .rule(Rule::NGX004),
             );
         }
         if !nginx.openssl.at_least(1, 1, 1) {
@@ -283,7 +286,7 @@ fn nginx_versions(
                     doc.value_pos("/nginx/openssl"),
                     format!("both TLS profiles offer TLS 1.3, which needs OpenSSL 1.1.1 or later, not {}", nginx.openssl),
                 )
-                .rule("NGX005"),
+                .rule(Rule::NGX005),
             );
         }
         if tls.ocsp_stapling && tls.trusted_certificate.is_none() {
@@ -292,7 +295,7 @@ fn nginx_versions(
                     at("ocsp_stapling"),
                     "OCSP stapling verifies responses with `trusted_certificate`, the issuer's chain: add it",
                 )
-                .rule("NGX006"),
+                .rule(Rule::NGX006),
             );
         }
         hsts_age(&tls.hsts, at("hsts/max_age"), out);
@@ -302,7 +305,7 @@ fn nginx_versions(
                     at("ocsp_stapling"),
                     "OCSP stapling looks up the responder's name, and nginx has no resolver unless told: add `resolver: [ADDRESS]`, the DNS servers to ask",
                 )
-                .rule("NGX011"),
+                .rule(Rule::NGX011),
             );
         }
     }
@@ -317,7 +320,7 @@ fn nginx_versions(
                             cookie.0
                         ),
                     )
-                    .rule("NGX013"),
+                    .rule(Rule::NGX013),
                 );
             }
         }
@@ -339,7 +342,7 @@ fn nginx_versions(
                             host.memory
                         ),
                     )
-                    .rule("NGX007"),
+                    .rule(Rule::NGX007),
                 );
             }
         }
@@ -406,7 +409,7 @@ fn known_build(nginx: &crate::spec::Nginx, doc: &Document, out: &mut Vec<Diagnos
                 builds.join("; ")
             ),
         )
-        .rule("NGX010"),
+        .rule(Rule::NGX010),
     );
 }
 
@@ -434,7 +437,7 @@ fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagn
                     ByteSize::from_bytes(header.max(one))
                 ),
             )
-            .rule("NGX009"),
+            .rule(Rule::NGX009),
         );
         return;
     }
@@ -456,7 +459,7 @@ fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagn
     } else {
         doc.value_pos("/nginx/https/proxy_buffer_size")
     };
-    out.push(Diagnostic::error(at, message).rule("NGX009"));
+    out.push(Diagnostic::error(at, message).rule(Rule::NGX009));
 }
 
 /// HSTS kept too briefly protects little: browsers forget it, and the preload lists refuse it.
@@ -483,7 +486,7 @@ fn hsts_age(hsts: &crate::spec::Hsts, at: crate::diagnostic::Pos, out: &mut Vec<
                     hsts.max_age
                 ),
             )
-            .rule("NGX012"),
+            .rule(Rule::NGX012),
         );
     }
 }

@@ -5,6 +5,7 @@ use super::role_positions;
 use crate::diagnostic::Diagnostic;
 use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
 use crate::plan::postgres::major::{Major, PromoteFile};
+use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{HbaMethod, HbaType, PlainText, Postgres, Role, Site};
 
@@ -34,7 +35,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     *pos,
                     "this host has a PostgreSQL role but the spec has no `postgres:` section",
                 )
-                .rule("PG002"),
+                .rule(Rule::PG002),
             );
         }
         return;
@@ -45,14 +46,14 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/postgres"),
                 "`postgres:` needs exactly one host with the postgres-primary role; none has it",
             )
-            .rule("PG003"),
+            .rule(Rule::PG003),
         ),
         [_] => {}
         [_, rest @ ..] => {
             for pos in rest {
                 out.push(
                     Diagnostic::error(*pos, "a second postgres-primary: a site has exactly one")
-                        .rule("PG003"),
+                        .rule(Rule::PG003),
                 );
             }
         }
@@ -63,7 +64,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/postgres"),
                 "the site has replicas but `postgres.replication` is missing: add the replication user and its password",
             )
-            .rule("PG004"),
+            .rule(Rule::PG004),
         );
     }
     if let Some(public) = pg.replication.as_ref().and_then(|r| r.public_port)
@@ -74,7 +75,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/replication/public_port"),
                 format!("nginx cannot forward port {public} to PostgreSQL listening on the same port; pick another public port"),
             )
-            .rule("PG005"),
+            .rule(Rule::PG005),
         );
     }
     settings_table(site, pg, doc, out);
@@ -84,11 +85,12 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     {
         let pos = doc.value_pos("/django/database/host");
         match site.host(host.as_str()) {
-            None => {
-                out.push(Diagnostic::error(pos, format!("no host is named `{host}`")).rule("DJ001"))
-            }
+            None => out.push(
+                Diagnostic::error(pos, format!("no host is named `{host}`")).rule(Rule::DJ001),
+            ),
             Some(h) if !h.has(Role::PostgresPrimary) && !h.has(Role::PostgresReplica) => out.push(
-                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL")).rule("DJ001"),
+                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL"))
+                    .rule(Rule::DJ001),
             ),
             Some(_) => {}
         }
@@ -104,7 +106,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         doc.value_pos(&format!("/nginx/stream/{i}/listen")),
                         format!("port {public} is already postgres.replication.public_port"),
                     )
-                    .rule("NGX001"),
+                    .rule(Rule::NGX001),
                 );
             }
         }
@@ -121,7 +123,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/plain_text"),
                 "`plain_text: accepted` while postgres.ssl is set: the connections use SSL; remove one of the two",
             )
-            .rule("PG030"),
+            .rule(Rule::PG030),
         ),
         (Some(ssl), None) if ssl.ca.is_none() && !clients.is_empty() => out.push(
             Diagnostic::warning(
@@ -132,7 +134,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
                     if clients.len() == 1 { "s" } else { "" }
                 ),
             )
-            .rule("PG029"),
+            .rule(Rule::PG029),
         ),
         (None, None) if !clients.is_empty() => out.push(
             Diagnostic::error(
@@ -143,7 +145,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
                     if clients.len() == 1 { "es" } else { "" }
                 ),
             )
-            .rule("PG030"),
+            .rule(Rule::PG030),
         ),
         _ => {}
     }
@@ -220,7 +222,7 @@ fn settings_table(
                     doc.key_pos(&pointer),
                     format!("`{name}` is written from {field}: set it there, not in settings"),
                 )
-                .rule("PG006"),
+                .rule(Rule::PG006),
             );
             continue;
         }
@@ -249,7 +251,7 @@ fn settings_table(
                         doc.key_pos(&pointer),
                         format!("`{name}` is written on replicas from {field}: set it there, not in settings{instead}"),
                     )
-                    .rule("PG006"),
+                    .rule(Rule::PG006),
                 );
                 continue;
             }
@@ -258,25 +260,28 @@ fn settings_table(
             None => match crate::pg_settings::other_name(pg.version, name) {
                 Some(other) => match table.accepted_elsewhere(other, value) {
                     Ok(message) => {
-                        out.push(Diagnostic::warning(doc.key_pos(&pointer), message).rule("PG027"));
+                        out.push(
+                            Diagnostic::warning(doc.key_pos(&pointer), message).rule(Rule::PG027),
+                        );
                         let new = other.alias_of.and_then(|n| table.get(n));
                         if let Some(Err(message)) = new.map(|def| def.check(value, pg.version)) {
                             out.push(
-                                Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"),
+                                Diagnostic::error(doc.value_pos(&pointer), message)
+                                    .rule(Rule::PG013),
                             );
                         }
                     }
-                    Err(message) => {
-                        out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"))
-                    }
+                    Err(message) => out.push(
+                        Diagnostic::error(doc.value_pos(&pointer), message).rule(Rule::PG013),
+                    ),
                 },
                 None => out.push(
-                    Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012"),
+                    Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule(Rule::PG012),
                 ),
             },
             Some(def) => {
                 if let Err(message) = def.check(value, pg.version) {
-                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));
+                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule(Rule::PG013));
                 }
             }
         }
@@ -296,7 +301,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/postgres/replication/promote_trigger_file"),
                 format!("PostgreSQL {major} has no promote_trigger_file (removed in 16): promote with `pg_ctl promote` or `SELECT pg_promote()`, and remove this key"),
             )
-            .rule("PG008"),
+            .rule(Rule::PG008),
         );
     }
     if let Some(timeout) = pg.replica_statement_timeout
@@ -307,7 +312,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/replica_statement_timeout"),
                 "statement_timeout counts whole milliseconds, and 0 turns it off: give 1ms or more",
             )
-            .rule("PG011"),
+            .rule(Rule::PG011),
         );
     }
     for (i, record) in pg.hba.iter().enumerate() {
@@ -319,7 +324,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("type"),
                     format!("PostgreSQL {major} has no GSSAPI-encrypted records (from 12)"),
                 )
-                .rule("PG009"),
+                .rule(Rule::PG009),
             );
         }
         let local = record.kind == HbaType::Local;
@@ -329,14 +334,14 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("address"),
                     "a local record has no address: it matches Unix-socket connections",
                 )
-                .rule("PG010"),
+                .rule(Rule::PG010),
             ),
             (None, false) => out.push(
                 Diagnostic::error(
                     doc.value_pos(&format!("/postgres/hba/{i}")),
                     "this record needs an address: a CIDR block such as 192.0.2.0/24, or all",
                 )
-                .rule("PG010"),
+                .rule(Rule::PG010),
             ),
             _ => {}
         }
@@ -346,13 +351,13 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("type"),
                     "a hostssl record cannot match while SSL is off (PostgreSQL logs `hostssl record cannot match because SSL is disabled` and never uses it): add postgres.ssl with the server's cert and key, or make this record `host`",
                 )
-                .rule("PG026"),
+                .rule(Rule::PG026),
             );
         }
         if record.method == HbaMethod::Cert && record.kind != HbaType::Hostssl {
             out.push(
                 Diagnostic::error(at("method"), "cert authentication needs a hostssl record")
-                    .rule("PG010"),
+                    .rule(Rule::PG010),
             );
         }
         if record.method == HbaMethod::Peer && !local {
@@ -361,7 +366,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("method"),
                     "peer authentication works only on local records; use scram-sha-256 over TCP",
                 )
-                .rule("PG010"),
+                .rule(Rule::PG010),
             );
         }
     }
@@ -386,7 +391,7 @@ fn names(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     doc.value_pos(pointer),
                     format!("`{name}` is a pg_hba.conf keyword, so it cannot name a role or database there; choose another name"),
                 )
-                .rule("PG007"),
+                .rule(Rule::PG007),
             );
         }
     }
@@ -472,7 +477,7 @@ fn start_constraints(
     let mut error = |setting: &str, message: String| {
         out.push(
             Diagnostic::error(ours.pos(setting, doc, &pointer), message)
-                .rule("PG028")
+                .rule(Rule::PG028)
                 .on(host.name.as_str()),
         );
     };
@@ -568,7 +573,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             on_host(primary, Diagnostic::error(
                 ours.pos("max_wal_senders", doc, &primary_pointer),
                 format!("max_wal_senders is {senders}: {} replica(s) and a base backup need at least {needed}", replicas.len()),
-            ).rule("PG018"));
+            ).rule(Rule::PG018));
         }
         if ours
             .text("wal_level")
@@ -580,7 +585,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     ours.pos("wal_level", doc, &primary_pointer),
                     "wal_level minimal writes too little WAL for streaming replicas: use replica",
                 )
-                .rule("PG019"),
+                .rule(Rule::PG019),
             );
         }
         // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
@@ -592,7 +597,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             on_host(primary, Diagnostic::warning(
                 doc.value_pos("/postgres/replication/wal_keep"),
                 format!("no WAL archive, no replication slot, and {kept} of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive"),
-            ).rule("PG023"));
+            ).rule(Rule::PG023));
         }
     }
 
@@ -613,7 +618,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 on_host(replica, Diagnostic::error(
                     theirs.pos(name, doc, &pointer),
                     format!("{name} is {mine} on standby {} but {primary_value} on its primary {}: a standby needs at least its primary's", replica.name, primary.name),
-                ).rule("PG017").also(ours.pos(name, doc, &primary_pointer)));
+                ).rule(Rule::PG017).also(ours.pos(name, doc, &primary_pointer)));
             }
         }
         let serves_reads = replica.has(Role::Web) || pg.replica_statement_timeout.is_some();
@@ -627,7 +632,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         replica.name
                     ),
                 )
-                .rule("PG020"),
+                .rule(Rule::PG020),
             );
         }
         // The port and the listen address come from one spec value each; this guards the plan.
@@ -645,7 +650,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     doc.value_pos(&pointer),
                     format!("primary_conninfo does not connect to port {expected_port}"),
                 )
-                .rule("PG021"),
+                .rule(Rule::PG021),
             );
         }
     }
@@ -671,7 +676,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         host.memory
                     ),
                 )
-                .rule("PG024"),
+                .rule(Rule::PG024),
             );
         }
         let connections = effective.number("max_connections", 100);
@@ -699,7 +704,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         crate::explain::dotted(&at)
                     ),
                 )
-                .rule("PG025"),
+                .rule(Rule::PG025),
             );
         }
         let forwarded = pg
@@ -715,7 +720,7 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             on_host(host, Diagnostic::error(
                 doc.value_pos("/postgres/replication/public_port"),
                 "nginx forwards the public port, but PostgreSQL does not listen on loopback only",
-            ).rule("PG022"));
+            ).rule(Rule::PG022));
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fs;
 
+use sitewright::rules::Rule;
+
 use crate::support::{Sitewright, fixture, temp_dir};
 
 /// The rule ids `check --format json` reports for `spec`.
@@ -465,9 +467,9 @@ fn every_registered_rule_is_tested_or_holds_by_construction() {
         .map(|(id, ..)| *id)
         .chain(BY_CONSTRUCTION.iter().copied())
         .collect();
-    for rule in sitewright::rules::RULES {
-        let covered = tested.contains(&rule.id) || rule.id == "PG002";
-        assert!(covered, "rule {} has no case", rule.id);
+    for rule in Rule::ALL {
+        let covered = tested.contains(&rule.as_str()) || *rule == Rule::PG002;
+        assert!(covered, "rule {rule} has no case");
     }
 }
 
@@ -482,14 +484,16 @@ fn a_spec_without_its_postgres_section_trips_pg002() {
 
 #[test]
 fn explain_shows_every_rule() {
-    for rule in sitewright::rules::RULES {
+    for rule in Rule::ALL {
         Sitewright::new()
-            .args(["explain", rule.id])
+            .args(["explain", rule.as_str()])
             .run()
             .code(0)
             .stdout_has(&format!(
-                "{} ({}): {}\n\n{}",
-                rule.id, rule.severity, rule.summary, rule.explanation
+                "{rule} ({}): {}\n\n{}",
+                rule.severity(),
+                rule.summary(),
+                rule.explanation()
             ));
     }
     Sitewright::new()
