@@ -5,6 +5,13 @@
 //! as a variant (a misspelt id does not compile) and `tests/it/rules.rs` can ask every variant for
 //! a spec that trips it. The registry sits below [`crate::diagnostic`], which takes a `Rule`
 //! and reads its severity from here; this module knows nothing of diagnostics.
+//!
+//! Retired ids, never to be given another meaning: PG014 (a replica of another major), PG021
+//! (primary_conninfo on another port than the replicas' upstream) and PG022 (PostgreSQL listening
+//! beyond loopback beside nginx's forward). No spec could trip them: the spec has one
+//! `postgres.version` for the whole cluster, and the port and listen address each come from one
+//! spec value that the plan writes into both files. What PG021 and PG022 guarded is held by a
+//! test of the rendered files (tests/it/rules.rs) instead of a rule that can never fire.
 
 use std::fmt;
 
@@ -150,8 +157,6 @@ rules! {
         "Settings are checked against the table of every setting the spec's PostgreSQL major accepts, generated from the real server (data/postgres/). A setting of another major says when it came or went; a name the major's server still accepts (an alias, a hidden no-op) is PG027 instead.";
     PG013 Error "A value the setting does not accept"
         "Values are read as the server reads them: units are case-sensitive, and numbers must fit the setting's range.";
-    PG014 Error "A replica of another major"
-        "Physical replication copies the primary's files, so a replica must run the primary's major version. The spec has one `postgres.version` for the whole cluster, so sitewright's files always agree; the rule guards the files it renders.";
     PG015 Error "A replica that pg_hba.conf does not let in"
         "The first pg_hba.conf record that matches a replica's replication connection (from its address, or from 127.0.0.1 through nginx's forward) must accept it over SSL with a password. A `reject` or a record for other users placed earlier shuts it out.";
     PG016 Error "Replication over plain host with SSL on"
@@ -164,10 +169,6 @@ rules! {
         "Streaming replicas need wal_level replica or logical on the primary.";
     PG020 Error "A replica that serves reads with hot_standby off"
         "A replica that serves read-only queries (a web host on it, or a replica statement timeout) must run with hot_standby on, or it accepts no connections.";
-    PG021 Error "primary_conninfo on the wrong port"
-        "A replica connects to nginx's forwarded port when there is one, else to PostgreSQL's port. Both come from one spec value, so the files agree; the rule guards the files sitewright renders.";
-    PG022 Error "PostgreSQL open beside nginx's forward"
-        "When nginx forwards the public port, PostgreSQL listens on loopback only, so that the allow list in nginx decides who reaches it.";
     PG023 Warning "Replicas that can fall behind for good"
         "Without WAL archiving or a replication slot, a replica that is down longer than the primary keeps WAL must be rebuilt from a new base backup. With neither `postgres.replication.wal_keep` nor `postgres.archive`, sitewright keeps 1GB; a smaller `wal_keep` without an archive warns: raise it to 1GB or more, or archive WAL.";
     PG024 Warning "shared_buffers over 40% of memory"

@@ -635,24 +635,6 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule(Rule::PG020),
             );
         }
-        // The port and the listen address come from one spec value each; this guards the plan.
-        let expected_port = pg
-            .replication
-            .as_ref()
-            .and_then(|r| r.public_port)
-            .unwrap_or(pg.port);
-        if let Some(conninfo) = theirs.text("primary_conninfo")
-            && !conninfo.contains(&format!("port={expected_port} "))
-        {
-            on_host(
-                replica,
-                Diagnostic::error(
-                    doc.value_pos(&pointer),
-                    format!("primary_conninfo does not connect to port {expected_port}"),
-                )
-                .rule(Rule::PG021),
-            );
-        }
     }
 
     for (index, host) in site.hosts.iter().enumerate() {
@@ -706,21 +688,6 @@ pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 )
                 .rule(Rule::PG025),
             );
-        }
-        let forwarded = pg
-            .replication
-            .as_ref()
-            .and_then(|r| r.public_port)
-            .is_some();
-        if forwarded
-            && effective
-                .text("listen_addresses")
-                .is_some_and(|l| l != "127.0.0.1")
-        {
-            on_host(host, Diagnostic::error(
-                doc.value_pos("/postgres/replication/public_port"),
-                "nginx forwards the public port, but PostgreSQL does not listen on loopback only",
-            ).rule(Rule::PG022));
         }
     }
 }
