@@ -3,8 +3,8 @@
 
 use super::role_positions;
 use crate::diagnostic::Diagnostic;
+use crate::pg_settings::{Major, PromoteFile};
 use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
-use crate::plan::postgres::major::{Major, PromoteFile};
 use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{HbaMethod, HbaType, PlainText, Postgres, Role, Site};
@@ -503,18 +503,23 @@ fn start_constraints(
     // senders come out of max_connections too.
     let connections = ours.number("max_connections", 100);
     let superusers = ours.number("superuser_reserved_connections", 3);
-    let reserved = if pg.version >= 16 {
+    let major = Major(pg.version);
+    let reserved = if major.has_reserved_connections() {
         ours.number("reserved_connections", 0)
     } else {
         0
     };
-    let wal = if pg.version == 11 { senders } else { 0 };
+    let wal = if major.wal_senders_use_connections() {
+        senders
+    } else {
+        0
+    };
     if superusers + reserved + wal >= connections {
         let mut parts = vec![format!("superuser_reserved_connections {superusers}")];
-        if pg.version >= 16 {
+        if major.has_reserved_connections() {
             parts.push(format!("reserved_connections {reserved}"));
         }
-        if pg.version == 11 {
+        if major.wal_senders_use_connections() {
             parts.push(format!("max_wal_senders {senders} (on PostgreSQL 11)"));
         }
         let at = if ours

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
 use super::tune::{self, default_connections};
+use crate::pg_settings::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
 use crate::plan::Setting;
 use crate::spec::{Host, Postgres, Role, SettingValue, Site};
 
@@ -193,11 +193,13 @@ fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
         }
     }
     out.push(
-        Setting::new("password_encryption", "scram-sha-256").because(if pg.version < 14 {
-            "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
-        } else {
-            "pg_hba.conf asks for scram-sha-256"
-        }),
+        Setting::new("password_encryption", "scram-sha-256").because(
+            if Major(pg.version).encrypts_passwords_with_md5_by_default() {
+                "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
+            } else {
+                "pg_hba.conf asks for scram-sha-256"
+            },
+        ),
     );
 }
 
@@ -429,7 +431,7 @@ mod tests {
                 ("    public_port: 7432\n", ""),
                 ("", "    promote_trigger_file: /p\n"),
             ] {
-                if major >= 16 && !trigger.is_empty() {
+                if Major(major).promote_file() == PromoteFile::Removed && !trigger.is_empty() {
                     continue;
                 }
                 let yaml = format!(

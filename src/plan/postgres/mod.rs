@@ -4,14 +4,13 @@
 
 pub mod conf;
 pub mod hba;
-pub mod major;
 pub mod tune;
 
 use serde_json::json;
 
 use super::{FileMeta, Mask, Mode, OnChange, PlannedFile, SecretSlot, Service};
+use crate::pg_settings::{Major, Standby};
 use crate::spec::{Host, Postgres, Role, Site};
-use major::{Major, Standby};
 
 pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
     let Some(pg) = &site.postgres else {
