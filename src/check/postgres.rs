@@ -2,12 +2,13 @@
 //! major can do, and what the rendered postgresql.conf of each host will say.
 
 use super::role_positions;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Pos, Severity};
 use crate::pg_settings::{Major, PromoteFile};
 use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
 use crate::rules::Rule;
 use crate::source::Document;
-use crate::spec::{HbaMethod, HbaType, PlainText, Postgres, Role, Site};
+use crate::spec::{HbaMethod, HbaType, Host, PlainText, Postgres, Role, Site};
+use crate::units::ByteSize;
 
 /// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
 const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
@@ -17,10 +18,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     names(site, doc, out);
     versions(site, doc, out);
     // Rules about the rendered files hold only for a cluster without errors of its own.
-    if !out
-        .iter()
-        .any(|d| d.severity == crate::diagnostic::Severity::Error)
-    {
+    if !out.iter().any(|d| d.severity == Severity::Error) {
         cluster(site, doc, out);
     }
 }
@@ -156,7 +154,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
 /// machine (a site laid out on one machine for testing), so its clients do not count.
 fn network_clients(site: &Site, pg: &Postgres) -> Vec<String> {
     let mut out = Vec::new();
-    let networked = |h: &crate::spec::Host| !h.address.ip().is_loopback();
+    let networked = |h: &Host| !h.address.ip().is_loopback();
     if pg.replication.is_some()
         && site
             .hosts_with(Role::PostgresPrimary)
@@ -191,12 +189,7 @@ fn some_of(names: &[String]) -> String {
 }
 
 /// The spec's own settings against the settings table of its major: the name, then the value.
-fn settings_table(
-    site: &Site,
-    pg: &crate::spec::Postgres,
-    doc: &Document,
-    out: &mut Vec<Diagnostic>,
-) {
+fn settings_table(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(table) = crate::pg_settings::table(pg.version) else {
         return;
     };
@@ -404,7 +397,7 @@ struct Effective {
 }
 
 impl Effective {
-    fn of(site: &Site, pg: &crate::spec::Postgres, host: &crate::spec::Host) -> Self {
+    fn of(site: &Site, pg: &Postgres, host: &Host) -> Self {
         let conf = crate::plan::postgres::conf::conf(site, pg, host);
         let mut settings = conf.postgresql;
         settings.extend(conf.recovery);
@@ -436,7 +429,7 @@ impl Effective {
     /// A memory setting in bytes, read with the setting's unit from the major's table.
     fn bytes(&self, name: &str, major: u32) -> Option<u64> {
         let text = self.text(name)?;
-        if let Ok(size) = crate::units::ByteSize::parse(&text) {
+        if let Ok(size) = ByteSize::parse(&text) {
             return Some(size.bytes());
         }
         let count: u64 = text.parse().ok()?;
@@ -451,7 +444,7 @@ impl Effective {
     }
 
     /// Where the spec says this setting, or else where the host is.
-    fn pos(&self, name: &str, doc: &Document, host_pointer: &str) -> crate::diagnostic::Pos {
+    fn pos(&self, name: &str, doc: &Document, host_pointer: &str) -> Pos {
         match self.get(name).and_then(|s| s.from_spec.as_deref()) {
             Some(pointer) => doc.value_pos(pointer),
             None => doc.value_pos(host_pointer),
@@ -465,27 +458,20 @@ fn is_on(text: Option<String>) -> bool {
 
 /// Constraints between settings that the server checks only when it starts, and refuses to start
 /// when they fail: the messages quote the server's.
-fn start_constraints(
-    pg: &crate::spec::Postgres,
-    host: &crate::spec::Host,
-    ours: &Effective,
-    doc: &Document,
-    index: usize,
-    out: &mut Vec<Diagnostic>,
-) {
-    let pointer = format!("/hosts/{index}/name");
+fn start_constraints(pg: &Postgres, server: &Server, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let ours = &server.conf;
     let mut error = |setting: &str, message: String| {
         out.push(
-            Diagnostic::error(ours.pos(setting, doc, &pointer), message)
+            Diagnostic::error(server.pos(setting, doc), message)
                 .rule(Rule::PG028)
-                .on(host.name.as_str()),
+                .on(server.host.name.as_str()),
         );
     };
     let minimal = ours
         .text("wal_level")
         .is_some_and(|l| l.eq_ignore_ascii_case("minimal"));
     let senders = ours.number("max_wal_senders", 10);
-    if minimal && senders > 0 && !host.has(Role::PostgresReplica) {
+    if minimal && senders > 0 && !server.host.has(Role::PostgresReplica) {
         error(
             "max_wal_senders",
             format!(
@@ -550,149 +536,195 @@ const STANDBY_FLOORS: &[(&str, u64)] = &[
     ("max_worker_processes", 8),
 ];
 
+/// A PostgreSQL server of the site with its postgresql.conf as the plan writes it, planned once
+/// for all the rules below.
+struct Server<'a> {
+    host: &'a Host,
+    /// The pointer of the host's name: where a problem of a setting the spec did not write is shown.
+    pointer: String,
+    conf: Effective,
+}
+
+impl Server<'_> {
+    /// Where the spec says `setting` for this server, or else the host.
+    fn pos(&self, setting: &str, doc: &Document) -> Pos {
+        self.conf.pos(setting, doc, &self.pointer)
+    }
+}
+
 /// Rules about what the rendered postgresql.conf of each host will say.
 pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(pg) = &site.postgres else { return };
-    let Some((primary_index, primary)) = site
+    let servers: Vec<Server> = site
         .hosts
         .iter()
         .enumerate()
-        .find(|(_, h)| h.has(Role::PostgresPrimary))
-    else {
+        .filter(|(_, h)| h.has(Role::PostgresPrimary) || h.has(Role::PostgresReplica))
+        .map(|(index, host)| Server {
+            host,
+            pointer: format!("/hosts/{index}/name"),
+            conf: Effective::of(site, pg, host),
+        })
+        .collect();
+    let Some(primary) = servers.iter().find(|s| s.host.has(Role::PostgresPrimary)) else {
         return;
     };
-    let primary_pointer = format!("/hosts/{primary_index}/name");
-    let ours = Effective::of(site, pg, primary);
-    let replicas: Vec<(usize, &crate::spec::Host)> = site
-        .hosts
+    let replicas: Vec<&Server> = servers
         .iter()
-        .enumerate()
-        .filter(|(_, h)| h.has(Role::PostgresReplica))
+        .filter(|s| s.host.has(Role::PostgresReplica))
         .collect();
-    let mut on_host = |host: &crate::spec::Host, d: Diagnostic| out.push(d.on(host.name.as_str()));
-
     if !replicas.is_empty() {
-        let senders = ours.number("max_wal_senders", 10);
-        let needed = replicas.len() as u64 + 2;
-        if senders < needed {
-            on_host(primary, Diagnostic::error(
-                ours.pos("max_wal_senders", doc, &primary_pointer),
-                format!("max_wal_senders is {senders}: {} replica(s) and a base backup need at least {needed}", replicas.len()),
-            ).rule(Rule::PG018));
-        }
-        if ours
-            .text("wal_level")
-            .is_some_and(|l| l.eq_ignore_ascii_case("minimal"))
-        {
-            on_host(
-                primary,
-                Diagnostic::error(
-                    ours.pos("wal_level", doc, &primary_pointer),
-                    "wal_level minimal writes too little WAL for streaming replicas: use replica",
-                )
-                .rule(Rule::PG019),
-            );
-        }
-        // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
-        let kept = pg.replication.as_ref().and_then(|r| r.wal_keep);
-        if let Some(kept) = kept
-            && pg.archive.is_none()
-            && kept.bytes() < 1 << 30
-        {
-            on_host(primary, Diagnostic::warning(
+        replication(pg, primary, replicas.len(), doc, out);
+    }
+    for server in &servers {
+        start_constraints(pg, server, doc, out);
+    }
+    for replica in &replicas {
+        standby(pg, primary, replica, doc, out);
+    }
+    for server in &servers {
+        memory(pg, server, doc, out);
+    }
+}
+
+/// What the primary of a site with `replicas` needs to feed them: WAL senders, WAL with enough in
+/// it, and WAL kept for a replica that was down.
+fn replication(
+    pg: &Postgres,
+    primary: &Server,
+    replicas: usize,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut on_primary = |d: Diagnostic| out.push(d.on(primary.host.name.as_str()));
+    let senders = primary.conf.number("max_wal_senders", 10);
+    let needed = replicas as u64 + 2;
+    if senders < needed {
+        on_primary(
+            Diagnostic::error(
+                primary.pos("max_wal_senders", doc),
+                format!("max_wal_senders is {senders}: {replicas} replica(s) and a base backup need at least {needed}"),
+            )
+            .rule(Rule::PG018),
+        );
+    }
+    if primary
+        .conf
+        .text("wal_level")
+        .is_some_and(|l| l.eq_ignore_ascii_case("minimal"))
+    {
+        on_primary(
+            Diagnostic::error(
+                primary.pos("wal_level", doc),
+                "wal_level minimal writes too little WAL for streaming replicas: use replica",
+            )
+            .rule(Rule::PG019),
+        );
+    }
+    // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
+    let kept = pg.replication.as_ref().and_then(|r| r.wal_keep);
+    if let Some(kept) = kept
+        && pg.archive.is_none()
+        && kept.bytes() < 1 << 30
+    {
+        on_primary(
+            Diagnostic::warning(
                 doc.value_pos("/postgres/replication/wal_keep"),
                 format!("no WAL archive, no replication slot, and {kept} of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive"),
-            ).rule(Rule::PG023));
-        }
+            )
+            .rule(Rule::PG023),
+        );
     }
+}
 
-    for (index, host) in site.hosts.iter().enumerate() {
-        if host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica) {
-            start_constraints(pg, host, &Effective::of(site, pg, host), doc, index, out);
-        }
-    }
-
-    let mut on_host = |host: &crate::spec::Host, d: Diagnostic| out.push(d.on(host.name.as_str()));
-    for (index, replica) in &replicas {
-        let theirs = Effective::of(site, pg, replica);
-        let pointer = format!("/hosts/{index}/name");
-        for (name, default) in STANDBY_FLOORS {
-            let (mine, primary_value) =
-                (theirs.number(name, *default), ours.number(name, *default));
-            if mine < primary_value {
-                on_host(replica, Diagnostic::error(
-                    theirs.pos(name, doc, &pointer),
-                    format!("{name} is {mine} on standby {} but {primary_value} on its primary {}: a standby needs at least its primary's", replica.name, primary.name),
-                ).rule(Rule::PG017).also(ours.pos(name, doc, &primary_pointer)));
-            }
-        }
-        let serves_reads = replica.has(Role::Web) || pg.replica_statement_timeout.is_some();
-        if serves_reads && !is_on(theirs.text("hot_standby").or(Some("on".into()))) {
-            on_host(
-                replica,
+/// A standby against its primary: settings it needs at least as high, and hot_standby where it
+/// serves reads.
+fn standby(
+    pg: &Postgres,
+    primary: &Server,
+    replica: &Server,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut on_replica = |d: Diagnostic| out.push(d.on(replica.host.name.as_str()));
+    for (name, default) in STANDBY_FLOORS {
+        let (mine, primary_value) = (
+            replica.conf.number(name, *default),
+            primary.conf.number(name, *default),
+        );
+        if mine < primary_value {
+            on_replica(
                 Diagnostic::error(
-                    theirs.pos("hot_standby", doc, &pointer),
-                    format!(
-                        "{} serves read-only queries, which hot_standby off refuses",
-                        replica.name
-                    ),
+                    replica.pos(name, doc),
+                    format!("{name} is {mine} on standby {} but {primary_value} on its primary {}: a standby needs at least its primary's", replica.host.name, primary.host.name),
                 )
-                .rule(Rule::PG020),
+                .rule(Rule::PG017)
+                .also(primary.pos(name, doc)),
             );
         }
     }
+    let serves_reads = replica.host.has(Role::Web) || pg.replica_statement_timeout.is_some();
+    if serves_reads && !is_on(replica.conf.text("hot_standby").or(Some("on".into()))) {
+        on_replica(
+            Diagnostic::error(
+                replica.pos("hot_standby", doc),
+                format!(
+                    "{} serves read-only queries, which hot_standby off refuses",
+                    replica.host.name
+                ),
+            )
+            .rule(Rule::PG020),
+        );
+    }
+}
 
-    for (index, host) in site.hosts.iter().enumerate() {
-        if !host.has(Role::PostgresPrimary) && !host.has(Role::PostgresReplica) {
-            continue;
-        }
-        let effective = Effective::of(site, pg, host);
-        let pointer = format!("/hosts/{index}/name");
-        let memory = host.memory.bytes();
-        if let Some(shared) = effective.bytes("shared_buffers", pg.version)
-            && shared * 10 > memory * 4
-        {
-            on_host(
-                host,
-                Diagnostic::warning(
-                    effective.pos("shared_buffers", doc, &pointer),
-                    format!(
-                        "shared_buffers {} is over 40% of {}'s {}",
-                        crate::units::ByteSize::from_bytes(shared),
-                        host.name,
-                        host.memory
-                    ),
-                )
-                .rule(Rule::PG024),
-            );
-        }
-        let connections = effective.number("max_connections", 100);
-        if let Some(work) = effective.bytes("work_mem", pg.version)
-            && work.saturating_mul(connections) > memory
-        {
-            // The plan keeps its own work_mem within memory, so one of the two is the spec's:
-            // point at the one the user wrote, and name it.
-            let written = |name: &str| effective.get(name).and_then(|s| s.from_spec.clone());
-            let (at, change) = match (written("work_mem"), written("max_connections")) {
-                (Some(p), _) => (p, "lower work_mem"),
-                (None, Some(p)) => (p, "lower max_connections"),
-                (None, None) => (pointer.clone(), "give the host more memory"),
-            };
-            on_host(
-                host,
-                Diagnostic::warning(
-                    doc.value_pos(&at),
-                    format!(
-                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}: {change} ({})",
-                        crate::units::ByteSize::from_bytes(work),
-                        crate::units::ByteSize::from_bytes(work.saturating_mul(connections)),
-                        host.name,
-                        host.memory,
-                        crate::explain::dotted(&at)
-                    ),
-                )
-                .rule(Rule::PG025),
-            );
-        }
+/// Memory a server's settings ask for against the host's: shared_buffers, and work_mem for
+/// every connection at once.
+fn memory(pg: &Postgres, server: &Server, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let (host, effective) = (server.host, &server.conf);
+    let mut on_host = |d: Diagnostic| out.push(d.on(host.name.as_str()));
+    let memory = host.memory.bytes();
+    if let Some(shared) = effective.bytes("shared_buffers", pg.version)
+        && shared * 10 > memory * 4
+    {
+        on_host(
+            Diagnostic::warning(
+                server.pos("shared_buffers", doc),
+                format!(
+                    "shared_buffers {} is over 40% of {}'s {}",
+                    ByteSize::from_bytes(shared),
+                    host.name,
+                    host.memory
+                ),
+            )
+            .rule(Rule::PG024),
+        );
+    }
+    let connections = effective.number("max_connections", 100);
+    if let Some(work) = effective.bytes("work_mem", pg.version)
+        && work.saturating_mul(connections) > memory
+    {
+        // The plan keeps its own work_mem within memory, so one of the two is the spec's:
+        // point at the one the user wrote, and name it.
+        let written = |name: &str| effective.get(name).and_then(|s| s.from_spec.clone());
+        let (at, change) = match (written("work_mem"), written("max_connections")) {
+            (Some(p), _) => (p, "lower work_mem"),
+            (None, Some(p)) => (p, "lower max_connections"),
+            (None, None) => (server.pointer.clone(), "give the host more memory"),
+        };
+        on_host(
+            Diagnostic::warning(
+                doc.value_pos(&at),
+                format!(
+                    "work_mem {} times max_connections {connections} is {}, more than {}'s {}: {change} ({})",
+                    ByteSize::from_bytes(work),
+                    ByteSize::from_bytes(work.saturating_mul(connections)),
+                    host.name,
+                    host.memory,
+                    crate::explain::dotted(&at)
+                ),
+            )
+            .rule(Rule::PG025),
+        );
     }
 }
