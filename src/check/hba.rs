@@ -4,11 +4,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Pos};
 use crate::plan::postgres::hba::{Record, records};
 use crate::rules::Rule;
 use crate::source::Document;
-use crate::spec::{Role, Site};
+use crate::spec::{Postgres, Replication, Role, Site};
 
 const PASSWORD_METHODS: &[&str] = &["scram-sha-256", "md5", "password"];
 
@@ -18,13 +18,27 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         return;
     }
     let records = records(site, pg);
-    let pos = |r: &Record| match r.spec_index {
+    each_record(pg, &records, doc, out);
+    if let Some(replication) = &pg.replication {
+        replicas_admitted(site, replication, &records, doc, out);
+    }
+}
+
+/// Where a record is in the spec: its entry of `postgres.hba`, or `postgres.replication` for the
+/// replication records the plan adds.
+fn pos(doc: &Document, record: &Record) -> Pos {
+    match record.spec_index {
         Some(i) => doc.value_pos(&format!("/postgres/hba/{i}")),
         None => doc.key_pos("/postgres/replication"),
-    };
+    }
+}
+
+/// Each record against the ones before it (HBA001), and what it lets in (HBA002 to HBA004, PG016).
+fn each_record(pg: &Postgres, records: &[Record], doc: &Document, out: &mut Vec<Diagnostic>) {
+    let pos = |r: &Record| pos(doc, r);
     let mut earlier = Earlier::default();
     for (i, record) in records.iter().enumerate() {
-        let shadowing = earlier.first_covering(&records, record);
+        let shadowing = earlier.first_covering(records, record);
         earlier.insert(i, record);
         if let Some(earlier) = shadowing {
             out.push(
@@ -87,9 +101,18 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    let Some(replication) = &pg.replication else {
-        return;
-    };
+}
+
+/// Whether the first record that matches each replica's replication connection (from its address,
+/// and from loopback through nginx's forward) lets it in over SSL with a password (PG015).
+fn replicas_admitted(
+    site: &Site,
+    replication: &Replication,
+    records: &[Record],
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let pos = |r: &Record| pos(doc, r);
     let forwarded = replication.public_port.is_some();
     for (index, replica) in site
         .hosts
