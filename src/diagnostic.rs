@@ -3,7 +3,12 @@
 //! Every stage that reads the spec reports through this type, so `check`, `render` and `diff` print
 //! problems the same way: `SPEC:LINE:COL: error: MESSAGE`, the source line, and a marker under it.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
+
+use crate::rules::Rule;
+// Severity is a rule's as much as a diagnostic's; it lives with the registry so that the registry
+// needs nothing from here, and is named here too, where every stage that reports looks for it.
+pub use crate::rules::Severity;
 
 /// The most characters of a source line shown under a diagnostic.
 const MAX_EXCERPT: usize = 100;
@@ -33,21 +38,6 @@ impl Pos {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Warning => "warning",
-            Self::Error => "error",
-        })
-    }
-}
-
 /// Whether the source line may be shown under a diagnostic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Excerpt {
@@ -61,6 +51,7 @@ pub enum Excerpt {
 pub struct Diagnostic {
     pub severity: Severity,
     pub pos: Pos,
+    /// The id of the rule, as printed: `PG017`.
     pub rule: Option<&'static str>,
     pub message: String,
     pub excerpt: Excerpt,
@@ -90,12 +81,10 @@ impl Diagnostic {
         }
     }
 
-    /// Marks the diagnostic as rule `id`, whose registered severity it takes.
-    pub fn rule(mut self, id: &'static str) -> Self {
-        self.rule = Some(id);
-        if let Some(rule) = crate::rules::rule(id) {
-            self.severity = rule.severity;
-        }
+    /// Marks the diagnostic as `rule`'s, whose registered severity it takes.
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rule = Some(rule.as_str());
+        self.severity = rule.severity();
         self
     }
 

@@ -4,8 +4,12 @@
 //! table lacks that its server still accepts (data/postgres/other-names.tsv), so that a rename
 //! that left an alias behind is not called a removal.
 
+mod major;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+pub use major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
 
 use crate::spec::SettingValue;
 use crate::suggest::nearest;
@@ -391,10 +395,10 @@ impl Def {
                             .unwrap_or_else(|| format!(": use one of {}", valid.join(", ")));
                         return Err(format!("`{unit}` is not a unit of `{}`{hint}", self.name));
                     };
-                    if unit == "us" && major < 12 {
+                    if unit == "us" && !Major(major).has_microseconds() {
                         return Err("the unit us arrived in PostgreSQL 12: use ms".to_owned());
                     }
-                    if number.fract() != 0.0 && major < 12 {
+                    if number.fract() != 0.0 && !Major(major).has_fractional_units() {
                         return Err(format!(
                             "PostgreSQL {major} takes whole numbers with units; fractions arrived in 12"
                         ));

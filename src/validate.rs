@@ -463,7 +463,7 @@ impl<'a, 'e> Problem<'a, 'e> {
                     .to_owned(),
             ),
         }
-        .rule("SEC001")
+        .rule(crate::rules::Rule::SEC001)
     }
 
     /// "expected " and the schema's description of the value, with what was found.

@@ -11,7 +11,7 @@ use crate::rules::Rule;
 
 pub(super) fn explain(explain: &Explain) -> Result<Outcome, Failure> {
     match explain {
-        Explain::Rule(rule) => explain_rule(rule),
+        Explain::Rule(rule) => explain_rule(*rule),
         Explain::File {
             spec,
             host,
@@ -22,9 +22,9 @@ pub(super) fn explain(explain: &Explain) -> Result<Outcome, Failure> {
     }
 }
 
-fn explain_rule(rule: &Rule) -> Result<Outcome, Failure> {
-    outln!("{} ({}): {}\n", rule.id, rule.severity, rule.summary)?;
-    outln!("{}", rule.explanation)?;
+fn explain_rule(rule: Rule) -> Result<Outcome, Failure> {
+    outln!("{rule} ({}): {}\n", rule.severity(), rule.summary())?;
+    outln!("{}", rule.explanation())?;
     Ok(Outcome::Done)
 }
 

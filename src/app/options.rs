@@ -283,7 +283,7 @@ impl DiffOptions {
 
 /// What `explain` is asked about.
 pub(super) enum Explain {
-    Rule(&'static Rule),
+    Rule(Rule),
     /// Where each line of a rendered file, or of one of its settings, came from.
     File {
         spec: PathBuf,

@@ -1,6 +1,7 @@
 //! Rules of the Django application: its database, the read-only mirror, and its extra settings.
 
 use crate::diagnostic::Diagnostic;
+use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{PythonValue, Role, Site};
 
@@ -21,7 +22,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     doc.value_pos("/django/database/conn_max_age"),
                     "CONN_MAX_AGE is a whole number of seconds",
                 )
-                .rule("DJ002"),
+                .rule(Rule::DJ002),
             );
         }
     }
@@ -45,7 +46,7 @@ fn django_rules(
                     doc.value_pos(&format!("/hosts/{i}/roles")),
                     format!("{} runs a read-only instance, which adds the nolastlogin app to the base module's INSTALLED_APPS: set django.base_module", host.name),
                 )
-                .rule("DJ003"),
+                .rule(Rule::DJ003),
             );
         }
     }
@@ -60,7 +61,7 @@ fn django_rules(
                     pos,
                     format!("`{name}` is not a host with the postgres-replica role"),
                 )
-                .rule("DJ004"),
+                .rule(Rule::DJ004),
             );
         }
     }
@@ -83,7 +84,7 @@ fn django_rules(
                         crate::escape::TUPLE_MARK
                     ),
                 )
-                .rule("DJ005"),
+                .rule(Rule::DJ005),
             );
         }
     }
@@ -147,7 +148,7 @@ fn extra_rules(
             }
             (Refused::No, _) => continue,
         };
-        out.push(Diagnostic::error(key, message).rule("DJ009"));
+        out.push(Diagnostic::error(key, message).rule(Rule::DJ009));
     }
     if let Some(header) = django.extra.get("SECURE_PROXY_SSL_HEADER")
         && let Some(fault) = proxy_ssl_header_fault(header)
@@ -156,7 +157,7 @@ fn extra_rules(
             doc.value_pos("/django/extra/SECURE_PROXY_SSL_HEADER"),
             fault,
         )
-        .rule("DJ006");
+        .rule(Rule::DJ006);
         if site.nginx.as_ref().is_some_and(|n| n.https.is_some()) {
             d = d.also(doc.key_pos("/nginx/https"));
         }
@@ -176,7 +177,7 @@ fn version(django: &crate::spec::Django, doc: &Document, out: &mut Vec<Diagnosti
                     OLDEST.0, OLDEST.1, django.version
                 ),
             )
-            .rule("DJ010"),
+            .rule(Rule::DJ010),
         );
     } else if (major, minor) > NEWEST {
         out.push(
@@ -187,7 +188,7 @@ fn version(django: &crate::spec::Django, doc: &Document, out: &mut Vec<Diagnosti
                     django.version, NEWEST.0, NEWEST.1
                 ),
             )
-            .rule("DJ011"),
+            .rule(Rule::DJ011),
         );
     }
 }

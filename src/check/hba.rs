@@ -4,26 +4,46 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use crate::diagnostic::Diagnostic;
-use crate::plan::postgres::hba::{Record, records};
+use crate::diagnostic::{Diagnostic, Pos};
+use crate::plan::postgres::hba::Record;
+use crate::rules::Rule;
 use crate::source::Document;
-use crate::spec::{Role, Site};
+use crate::spec::{Postgres, Replication, Role, Site};
 
 const PASSWORD_METHODS: &[&str] = &["scram-sha-256", "md5", "password"];
 
-pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(
+    site: &Site,
+    doc: &Document,
+    derived: &crate::plan::Derived,
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(pg) = &site.postgres else { return };
     if site.hosts_with(Role::PostgresPrimary).count() != 1 {
         return;
     }
-    let records = records(site, pg);
-    let pos = |r: &Record| match r.spec_index {
+    let records = derived.hba(site);
+    each_record(pg, records, doc, out);
+    if let Some(replication) = &pg.replication {
+        replicas_admitted(site, replication, records, doc, out);
+    }
+}
+
+/// Where a record is in the spec: its entry of `postgres.hba`, or `postgres.replication` for the
+/// replication records the plan adds.
+fn pos(doc: &Document, record: &Record) -> Pos {
+    match record.spec_index {
         Some(i) => doc.value_pos(&format!("/postgres/hba/{i}")),
         None => doc.key_pos("/postgres/replication"),
-    };
+    }
+}
+
+/// Each record against the ones before it (HBA001), and what it lets in (HBA002 to HBA004, PG016).
+fn each_record(pg: &Postgres, records: &[Record], doc: &Document, out: &mut Vec<Diagnostic>) {
+    let pos = |r: &Record| pos(doc, r);
     let mut earlier = Earlier::default();
     for (i, record) in records.iter().enumerate() {
-        let shadowing = earlier.first_covering(&records, record);
+        let shadowing = earlier.first_covering(records, record);
         earlier.insert(i, record);
         if let Some(earlier) = shadowing {
             out.push(
@@ -35,7 +55,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         record.users.join(",")
                     ),
                 )
-                .rule("HBA001")
+                .rule(Rule::HBA001)
                 .also(pos(&records[earlier])),
             );
         }
@@ -48,7 +68,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         record.kind
                     ),
                 )
-                .rule("HBA002"),
+                .rule(Rule::HBA002),
             );
         }
         if record.method == "md5" {
@@ -57,7 +77,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos(record),
                     "md5 where every supported PostgreSQL speaks scram-sha-256",
                 )
-                .rule("HBA003"),
+                .rule(Rule::HBA003),
             );
         }
         let anywhere = matches!(
@@ -70,7 +90,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos(record),
                     "password logins from any address: name the clients' networks",
                 )
-                .rule("HBA004"),
+                .rule(Rule::HBA004),
             );
         }
         if pg.ssl.is_some()
@@ -82,13 +102,22 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos(record),
                     "a replication record over plain host while SSL is on: use hostssl",
                 )
-                .rule("PG016"),
+                .rule(Rule::PG016),
             );
         }
     }
-    let Some(replication) = &pg.replication else {
-        return;
-    };
+}
+
+/// Whether the first record that matches each replica's replication connection (from its address,
+/// and from loopback through nginx's forward) lets it in over SSL with a password (PG015).
+fn replicas_admitted(
+    site: &Site,
+    replication: &Replication,
+    records: &[Record],
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let pos = |r: &Record| pos(doc, r);
     let forwarded = replication.public_port.is_some();
     for (index, replica) in site
         .hosts
@@ -126,7 +155,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         replica.name
                     ),
                 )
-                .rule("PG015")
+                .rule(Rule::PG015)
                 .on(replica.name.as_str());
                 if let Some(r) = first {
                     d = d.also(pos(r));

@@ -14,6 +14,7 @@ mod sysctl;
 use std::collections::{BTreeMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Pos};
+use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{Role, Site};
 
@@ -21,8 +22,8 @@ use crate::spec::{Role, Site};
 pub fn check(site: &Site, doc: &Document, derived: &crate::plan::Derived) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     hosts(site, doc, &mut out);
-    postgres::check(site, doc, &mut out);
-    hba::check(site, doc, &mut out);
+    postgres::check(site, doc, derived, &mut out);
+    hba::check(site, doc, derived, &mut out);
     nginx::check(site, doc, &mut out);
     django::check(site, doc, &mut out);
     sysctl::check(site, doc, derived, &mut out);
@@ -52,7 +53,7 @@ fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         doc.value_pos(&format!("/hosts/{first}/address")).line
                     ),
                 )
-                .rule("SITE003"),
+                .rule(Rule::SITE003),
             );
         }
         if let Some(first) = seen.insert(host.name.as_str(), i) {
@@ -65,7 +66,7 @@ fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         doc.value_pos(&format!("/hosts/{first}/name")).line
                     ),
                 )
-                .rule("SITE001"),
+                .rule(Rule::SITE001),
             );
         }
         let mut roles = HashSet::new();
@@ -76,7 +77,7 @@ fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         doc.value_pos(&format!("/hosts/{i}/roles/{r}")),
                         "this role is listed twice",
                     )
-                    .rule("SITE002"),
+                    .rule(Rule::SITE002),
                 );
             }
         }
@@ -86,7 +87,7 @@ fn hosts(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     doc.value_pos(&format!("/hosts/{i}/roles")),
                     "a host is either the PostgreSQL primary or a replica, not both",
                 )
-                .rule("PG001"),
+                .rule(Rule::PG001),
             );
         }
     }

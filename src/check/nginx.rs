@@ -2,8 +2,9 @@
 
 use super::role_positions;
 use crate::diagnostic::Diagnostic;
+use crate::rules::Rule;
 use crate::source::Document;
-use crate::spec::{Role, Site};
+use crate::spec::{CacheProxy, Https, Nginx, Postgres, Role, SecretRef, Site};
 
 pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     web(site, doc, out);
@@ -27,118 +28,147 @@ fn holds(folder: &str, path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// What the spec names that a static folder must not hold.
-fn private_paths(site: &Site) -> Vec<Private> {
-    let mut out = Vec::new();
-    let mut add = |path: &str, what: &'static str, pointer: String, inside: bool| {
-        out.push(Private {
+impl Private {
+    fn new(path: &str, what: &'static str, pointer: impl Into<String>, inside: bool) -> Self {
+        Self {
             path: path.trim_end_matches('/').to_owned(),
             what,
-            pointer,
+            pointer: pointer.into(),
             inside,
-        });
-    };
-    let mut secret = |secret: &crate::spec::SecretRef, what: &'static str, pointer: &str| {
-        if let crate::spec::SecretRef::File(path) = secret {
-            add(path.as_str(), what, format!("{pointer}/file"), false);
         }
-    };
-    if let Some(django) = &site.django {
-        secret(
-            &django.secret_key,
-            "the file Django's SECRET_KEY is read from",
-            "/django/secret_key",
-        );
-        secret(
-            &django.database.password,
-            "the file the database password is read from",
-            "/django/database/password",
-        );
     }
-    if let Some(pg) = &site.postgres
-        && let Some(replication) = &pg.replication
-    {
-        secret(
-            &replication.password,
-            "the file the replication password is read from",
-            "/postgres/replication/password",
-        );
-    }
+}
+
+/// What the spec names that a static folder must not hold.
+fn private_paths(site: &Site) -> Vec<Private> {
+    let mut out = secret_files(site);
     if let Some(django) = &site.django {
         let settings = django.settings_file.as_str();
         let project = settings.rsplit_once('/').map_or("", |(dir, _)| dir);
         // The project's folder holds the settings module and usually the application's code.
-        add(
+        out.push(Private::new(
             if project.is_empty() {
                 settings
             } else {
                 project
             },
             "the Django project's folder (of django.settings_file)",
-            "/django/settings_file".into(),
+            "/django/settings_file",
             false,
-        );
+        ));
     }
     if let Some(nginx) = &site.nginx {
-        let servers = [
-            nginx.https.as_ref().map(|h| (&h.tls, "/nginx/https/tls")),
-            nginx
-                .cache_proxy
-                .as_ref()
-                .map(|c| (&c.tls, "/nginx/cache_proxy/tls")),
-        ];
-        for (tls, at) in servers.into_iter().flatten() {
-            add(
-                tls.certificate.as_str(),
-                "a TLS certificate",
-                format!("{at}/certificate"),
-                false,
-            );
-            add(
-                tls.certificate_key.as_str(),
-                "a TLS private key",
-                format!("{at}/certificate_key"),
-                false,
-            );
-            if let Some(chain) = &tls.trusted_certificate {
-                add(
-                    chain.as_str(),
-                    "a TLS certificate",
-                    format!("{at}/trusted_certificate"),
-                    false,
-                );
-            }
-        }
+        out.extend(tls_files(nginx));
     }
     if let Some(pg) = &site.postgres {
-        if let Some(ssl) = &pg.ssl {
-            add(
-                ssl.cert.as_str(),
-                "PostgreSQL's TLS certificate",
-                "/postgres/ssl/cert".into(),
+        out.extend(postgres_paths(pg));
+    }
+    out
+}
+
+/// The files the spec's secrets are read from.
+fn secret_files(site: &Site) -> Vec<Private> {
+    let mut secrets = Vec::new();
+    if let Some(django) = &site.django {
+        secrets.push((
+            &django.secret_key,
+            "the file Django's SECRET_KEY is read from",
+            "/django/secret_key",
+        ));
+        secrets.push((
+            &django.database.password,
+            "the file the database password is read from",
+            "/django/database/password",
+        ));
+    }
+    if let Some(pg) = &site.postgres
+        && let Some(replication) = &pg.replication
+    {
+        secrets.push((
+            &replication.password,
+            "the file the replication password is read from",
+            "/postgres/replication/password",
+        ));
+    }
+    secrets
+        .into_iter()
+        .filter_map(|(secret, what, pointer)| match secret {
+            SecretRef::File(path) => Some(Private::new(
+                path.as_str(),
+                what,
+                format!("{pointer}/file"),
                 false,
-            );
-            add(
-                ssl.key.as_str(),
-                "PostgreSQL's TLS private key",
-                "/postgres/ssl/key".into(),
+            )),
+            SecretRef::Env(_) => None,
+        })
+        .collect()
+}
+
+/// The certificates and keys of nginx's TLS servers.
+fn tls_files(nginx: &Nginx) -> Vec<Private> {
+    let servers = [
+        nginx.https.as_ref().map(|h| (&h.tls, "/nginx/https/tls")),
+        nginx
+            .cache_proxy
+            .as_ref()
+            .map(|c| (&c.tls, "/nginx/cache_proxy/tls")),
+    ];
+    let mut out = Vec::new();
+    for (tls, at) in servers.into_iter().flatten() {
+        out.push(Private::new(
+            tls.certificate.as_str(),
+            "a TLS certificate",
+            format!("{at}/certificate"),
+            false,
+        ));
+        out.push(Private::new(
+            tls.certificate_key.as_str(),
+            "a TLS private key",
+            format!("{at}/certificate_key"),
+            false,
+        ));
+        if let Some(chain) = &tls.trusted_certificate {
+            out.push(Private::new(
+                chain.as_str(),
+                "a TLS certificate",
+                format!("{at}/trusted_certificate"),
                 false,
-            );
+            ));
         }
-        add(
-            pg.data_directory.as_str(),
-            "PostgreSQL's data directory",
-            "/postgres/data_directory".into(),
+    }
+    out
+}
+
+/// PostgreSQL's TLS files, and its data and configuration directories with all they hold.
+fn postgres_paths(pg: &Postgres) -> Vec<Private> {
+    let mut out = Vec::new();
+    if let Some(ssl) = &pg.ssl {
+        out.push(Private::new(
+            ssl.cert.as_str(),
+            "PostgreSQL's TLS certificate",
+            "/postgres/ssl/cert",
+            false,
+        ));
+        out.push(Private::new(
+            ssl.key.as_str(),
+            "PostgreSQL's TLS private key",
+            "/postgres/ssl/key",
+            false,
+        ));
+    }
+    out.push(Private::new(
+        pg.data_directory.as_str(),
+        "PostgreSQL's data directory",
+        "/postgres/data_directory",
+        true,
+    ));
+    if let Some(config) = &pg.config_directory {
+        out.push(Private::new(
+            config.as_str(),
+            "PostgreSQL's configuration directory",
+            "/postgres/config_directory",
             true,
-        );
-        if let Some(config) = &pg.config_directory {
-            add(
-                config.as_str(),
-                "PostgreSQL's configuration directory",
-                "/postgres/config_directory".into(),
-                true,
-            );
-        }
+        ));
     }
     out
 }
@@ -154,7 +184,7 @@ fn static_folders(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         let pos = doc.value_pos(&format!("/nginx/https/static_locations/{i}/folder"));
         let refuse = |message: String, private: &Private| {
             Diagnostic::error(pos, message)
-                .rule("NGX014")
+                .rule(Rule::NGX014)
                 .also(doc.value_pos(&private.pointer))
         };
         if folder.is_empty() {
@@ -190,11 +220,13 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos,
                     "a web host needs `nginx.https`: the server in front of the application",
                 )
-                .rule("WEB001"),
+                .rule(Rule::WEB001),
             );
         }
         if site.django.is_none() {
-            out.push(Diagnostic::error(pos, "a web host needs a `django:` section").rule("WEB002"));
+            out.push(
+                Diagnostic::error(pos, "a web host needs a `django:` section").rule(Rule::WEB002),
+            );
         }
     }
     let public_port = site
@@ -211,7 +243,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     pos,
                     "a proxy host needs `nginx.cache_proxy`: the caching proxy it runs",
                 )
-                .rule("WEB003"),
+                .rule(Rule::WEB003),
             );
         }
     }
@@ -224,7 +256,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/replication/public_port"),
                 "nginx forwards this port, but the spec has no `nginx:` section for its version",
             )
-            .rule("NGX002"),
+            .rule(Rule::NGX002),
         );
     }
     if !nginx_needed && site.nginx.is_some() {
@@ -233,7 +265,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/nginx"),
                 "no host runs nginx: it needs a web or proxy host, or a forwarded PostgreSQL port",
             )
-            .rule("NGX003"),
+            .rule(Rule::NGX003),
         );
     }
     if let Some(nginx) = &site.nginx {
@@ -242,12 +274,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
 }
 
 /// What the spec's nginx and OpenSSL can serve, and what the TLS and buffer settings imply.
-fn nginx_versions(
-    site: &Site,
-    nginx: &crate::spec::Nginx,
-    doc: &Document,
-    out: &mut Vec<Diagnostic>,
-) {
+fn nginx_versions(site: &Site, nginx: &Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
     if !nginx.version.at_least(1, 18, 0) {
         out.push(
             Diagnostic::error(
@@ -257,10 +284,22 @@ fn nginx_versions(
                     nginx.version
                 ),
             )
-            .rule("NGX008"),
+            .rule(Rule::NGX008),
         );
     }
     known_build(nginx, doc, out);
+    tls_servers(nginx, doc, out);
+    if let Some(proxy) = &nginx.cache_proxy {
+        harmless_cookies(proxy, doc, out);
+    }
+    if let Some(https) = &nginx.https {
+        proxy_buffers(https, doc, out);
+        buffer_memory(site, https, doc, out);
+    }
+}
+
+/// The TLS settings of each nginx server: the profile, the OpenSSL it needs, stapling, HSTS.
+fn tls_servers(nginx: &Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
     let servers = [
         ("https", nginx.https.as_ref().map(|h| &h.tls)),
         ("cache_proxy", nginx.cache_proxy.as_ref().map(|p| &p.tls)),
@@ -274,7 +313,7 @@ fn nginx_versions(
                     at("profile"),
                     "Mozilla's server-side TLS guidelines 6.0 removed the old profile: it needs TLS 1.0 and 1.1, which current browsers and OpenSSL 3 refuse; use intermediate (TLS 1.2 and 1.3)",
                 )
-                .rule("NGX004"),
+                .rule(Rule::NGX004),
             );
         }
         if !nginx.openssl.at_least(1, 1, 1) {
@@ -283,7 +322,7 @@ fn nginx_versions(
                     doc.value_pos("/nginx/openssl"),
                     format!("both TLS profiles offer TLS 1.3, which needs OpenSSL 1.1.1 or later, not {}", nginx.openssl),
                 )
-                .rule("NGX005"),
+                .rule(Rule::NGX005),
             );
         }
         if tls.ocsp_stapling && tls.trusted_certificate.is_none() {
@@ -292,7 +331,7 @@ fn nginx_versions(
                     at("ocsp_stapling"),
                     "OCSP stapling verifies responses with `trusted_certificate`, the issuer's chain: add it",
                 )
-                .rule("NGX006"),
+                .rule(Rule::NGX006),
             );
         }
         hsts_age(&tls.hsts, at("hsts/max_age"), out);
@@ -302,14 +341,17 @@ fn nginx_versions(
                     at("ocsp_stapling"),
                     "OCSP stapling looks up the responder's name, and nginx has no resolver unless told: add `resolver: [ADDRESS]`, the DNS servers to ask",
                 )
-                .rule("NGX011"),
+                .rule(Rule::NGX011),
             );
         }
     }
-    if let Some(proxy) = &nginx.cache_proxy {
-        for (i, cookie) in proxy.harmless_cookies.iter().enumerate() {
-            if cookie.0 == proxy.session_cookie {
-                out.push(
+}
+
+/// The session cookie marks a logged-in user, so it can never be harmless (NGX013).
+fn harmless_cookies(proxy: &CacheProxy, doc: &Document, out: &mut Vec<Diagnostic>) {
+    for (i, cookie) in proxy.harmless_cookies.iter().enumerate() {
+        if cookie.0 == proxy.session_cookie {
+            out.push(
                     Diagnostic::error(
                         doc.value_pos(&format!("/nginx/cache_proxy/harmless_cookies/{i}")),
                         format!(
@@ -317,17 +359,18 @@ fn nginx_versions(
                             cookie.0
                         ),
                     )
-                    .rule("NGX013"),
+                    .rule(Rule::NGX013),
                 );
-            }
         }
     }
-    if let Some(https) = &nginx.https {
-        proxy_buffers(https, doc, out);
-        let need = https.proxy_buffers.total() * u64::from(https.expected_connections);
-        for host in site.hosts_with(Role::Web) {
-            if need > host.memory.bytes() / 10 {
-                out.push(
+}
+
+/// Proxy buffers for the expected connections against a tenth of each web host's memory (NGX007).
+fn buffer_memory(site: &Site, https: &Https, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let need = https.proxy_buffers.total() * u64::from(https.expected_connections);
+    for host in site.hosts_with(Role::Web) {
+        if need > host.memory.bytes() / 10 {
+            out.push(
                     Diagnostic::warning(
                         doc.key_pos("/nginx/https/proxy_buffers"),
                         format!(
@@ -339,9 +382,8 @@ fn nginx_versions(
                             host.memory
                         ),
                     )
-                    .rule("NGX007"),
+                    .rule(Rule::NGX007),
                 );
-            }
         }
     }
 }
@@ -363,7 +405,7 @@ const KNOWN_BUILDS: &[(&str, MajorMinor, MajorMinor)] = &[
     ("RHEL 9", (1, 24), (3, 0)),
 ];
 
-fn known_build(nginx: &crate::spec::Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
+fn known_build(nginx: &Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
     let major_minor = |v: &crate::spec::Version| {
         let (major, minor, _) = v.parts();
         (major, minor)
@@ -406,7 +448,7 @@ fn known_build(nginx: &crate::spec::Nginx, doc: &Document, out: &mut Vec<Diagnos
                 builds.join("; ")
             ),
         )
-        .rule("NGX010"),
+        .rule(Rule::NGX010),
     );
 }
 
@@ -434,7 +476,7 @@ fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagn
                     ByteSize::from_bytes(header.max(one))
                 ),
             )
-            .rule("NGX009"),
+            .rule(Rule::NGX009),
         );
         return;
     }
@@ -456,7 +498,7 @@ fn proxy_buffers(https: &crate::spec::Https, doc: &Document, out: &mut Vec<Diagn
     } else {
         doc.value_pos("/nginx/https/proxy_buffer_size")
     };
-    out.push(Diagnostic::error(at, message).rule("NGX009"));
+    out.push(Diagnostic::error(at, message).rule(Rule::NGX009));
 }
 
 /// HSTS kept too briefly protects little: browsers forget it, and the preload lists refuse it.
@@ -483,7 +525,7 @@ fn hsts_age(hsts: &crate::spec::Hsts, at: crate::diagnostic::Pos, out: &mut Vec<
                     hsts.max_age
                 ),
             )
-            .rule("NGX012"),
+            .rule(Rule::NGX012),
         );
     }
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::diagnostic::{Diagnostic, Pos};
+use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{Role, Site};
 
@@ -34,7 +35,7 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                             earlier.what, later.what, later.port, host.name
                         ),
                     )
-                    .rule("NET001")
+                    .rule(Rule::NET001)
                     .on(host.name.as_str())
                     .also(earlier.pos),
                 );

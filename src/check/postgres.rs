@@ -2,25 +2,25 @@
 //! major can do, and what the rendered postgresql.conf of each host will say.
 
 use super::role_positions;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Pos, Severity};
+use crate::pg_settings::{Major, PromoteFile};
+use crate::plan::Derived;
 use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
-use crate::plan::postgres::major::{Major, PromoteFile};
+use crate::rules::Rule;
 use crate::source::Document;
-use crate::spec::{HbaMethod, HbaType, PlainText, Postgres, Role, Site};
+use crate::spec::{HbaMethod, HbaType, Host, PlainText, Postgres, Role, Site};
+use crate::units::ByteSize;
 
 /// Words pg_hba.conf reads as keywords in its database and user columns, not as names.
 const HBA_KEYWORDS: &[&str] = &["all", "sameuser", "samerole", "samegroup", "replication"];
 
-pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(site: &Site, doc: &Document, derived: &Derived, out: &mut Vec<Diagnostic>) {
     postgres(site, doc, out);
     names(site, doc, out);
     versions(site, doc, out);
     // Rules about the rendered files hold only for a cluster without errors of its own.
-    if !out
-        .iter()
-        .any(|d| d.severity == crate::diagnostic::Severity::Error)
-    {
-        cluster(site, doc, out);
+    if !out.iter().any(|d| d.severity == Severity::Error) {
+        cluster(site, doc, derived, out);
     }
 }
 
@@ -34,7 +34,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     *pos,
                     "this host has a PostgreSQL role but the spec has no `postgres:` section",
                 )
-                .rule("PG002"),
+                .rule(Rule::PG002),
             );
         }
         return;
@@ -45,14 +45,14 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/postgres"),
                 "`postgres:` needs exactly one host with the postgres-primary role; none has it",
             )
-            .rule("PG003"),
+            .rule(Rule::PG003),
         ),
         [_] => {}
         [_, rest @ ..] => {
             for pos in rest {
                 out.push(
                     Diagnostic::error(*pos, "a second postgres-primary: a site has exactly one")
-                        .rule("PG003"),
+                        .rule(Rule::PG003),
                 );
             }
         }
@@ -63,7 +63,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/postgres"),
                 "the site has replicas but `postgres.replication` is missing: add the replication user and its password",
             )
-            .rule("PG004"),
+            .rule(Rule::PG004),
         );
     }
     if let Some(public) = pg.replication.as_ref().and_then(|r| r.public_port)
@@ -74,7 +74,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/replication/public_port"),
                 format!("nginx cannot forward port {public} to PostgreSQL listening on the same port; pick another public port"),
             )
-            .rule("PG005"),
+            .rule(Rule::PG005),
         );
     }
     settings_table(site, pg, doc, out);
@@ -84,11 +84,12 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     {
         let pos = doc.value_pos("/django/database/host");
         match site.host(host.as_str()) {
-            None => {
-                out.push(Diagnostic::error(pos, format!("no host is named `{host}`")).rule("DJ001"))
-            }
+            None => out.push(
+                Diagnostic::error(pos, format!("no host is named `{host}`")).rule(Rule::DJ001),
+            ),
             Some(h) if !h.has(Role::PostgresPrimary) && !h.has(Role::PostgresReplica) => out.push(
-                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL")).rule("DJ001"),
+                Diagnostic::error(pos, format!("host `{host}` runs no PostgreSQL"))
+                    .rule(Rule::DJ001),
             ),
             Some(_) => {}
         }
@@ -104,7 +105,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                         doc.value_pos(&format!("/nginx/stream/{i}/listen")),
                         format!("port {public} is already postgres.replication.public_port"),
                     )
-                    .rule("NGX001"),
+                    .rule(Rule::NGX001),
                 );
             }
         }
@@ -121,7 +122,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/plain_text"),
                 "`plain_text: accepted` while postgres.ssl is set: the connections use SSL; remove one of the two",
             )
-            .rule("PG030"),
+            .rule(Rule::PG030),
         ),
         (Some(ssl), None) if ssl.ca.is_none() && !clients.is_empty() => out.push(
             Diagnostic::warning(
@@ -132,7 +133,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
                     if clients.len() == 1 { "s" } else { "" }
                 ),
             )
-            .rule("PG029"),
+            .rule(Rule::PG029),
         ),
         (None, None) if !clients.is_empty() => out.push(
             Diagnostic::error(
@@ -143,7 +144,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
                     if clients.len() == 1 { "es" } else { "" }
                 ),
             )
-            .rule("PG030"),
+            .rule(Rule::PG030),
         ),
         _ => {}
     }
@@ -154,7 +155,7 @@ fn tls(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
 /// machine (a site laid out on one machine for testing), so its clients do not count.
 fn network_clients(site: &Site, pg: &Postgres) -> Vec<String> {
     let mut out = Vec::new();
-    let networked = |h: &crate::spec::Host| !h.address.ip().is_loopback();
+    let networked = |h: &Host| !h.address.ip().is_loopback();
     if pg.replication.is_some()
         && site
             .hosts_with(Role::PostgresPrimary)
@@ -189,12 +190,7 @@ fn some_of(names: &[String]) -> String {
 }
 
 /// The spec's own settings against the settings table of its major: the name, then the value.
-fn settings_table(
-    site: &Site,
-    pg: &crate::spec::Postgres,
-    doc: &Document,
-    out: &mut Vec<Diagnostic>,
-) {
+fn settings_table(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(table) = crate::pg_settings::table(pg.version) else {
         return;
     };
@@ -220,7 +216,7 @@ fn settings_table(
                     doc.key_pos(&pointer),
                     format!("`{name}` is written from {field}: set it there, not in settings"),
                 )
-                .rule("PG006"),
+                .rule(Rule::PG006),
             );
             continue;
         }
@@ -249,7 +245,7 @@ fn settings_table(
                         doc.key_pos(&pointer),
                         format!("`{name}` is written on replicas from {field}: set it there, not in settings{instead}"),
                     )
-                    .rule("PG006"),
+                    .rule(Rule::PG006),
                 );
                 continue;
             }
@@ -258,25 +254,28 @@ fn settings_table(
             None => match crate::pg_settings::other_name(pg.version, name) {
                 Some(other) => match table.accepted_elsewhere(other, value) {
                     Ok(message) => {
-                        out.push(Diagnostic::warning(doc.key_pos(&pointer), message).rule("PG027"));
+                        out.push(
+                            Diagnostic::warning(doc.key_pos(&pointer), message).rule(Rule::PG027),
+                        );
                         let new = other.alias_of.and_then(|n| table.get(n));
                         if let Some(Err(message)) = new.map(|def| def.check(value, pg.version)) {
                             out.push(
-                                Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"),
+                                Diagnostic::error(doc.value_pos(&pointer), message)
+                                    .rule(Rule::PG013),
                             );
                         }
                     }
-                    Err(message) => {
-                        out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"))
-                    }
+                    Err(message) => out.push(
+                        Diagnostic::error(doc.value_pos(&pointer), message).rule(Rule::PG013),
+                    ),
                 },
                 None => out.push(
-                    Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule("PG012"),
+                    Diagnostic::error(doc.key_pos(&pointer), table.unknown(name)).rule(Rule::PG012),
                 ),
             },
             Some(def) => {
                 if let Err(message) = def.check(value, pg.version) {
-                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("PG013"));
+                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule(Rule::PG013));
                 }
             }
         }
@@ -296,7 +295,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.key_pos("/postgres/replication/promote_trigger_file"),
                 format!("PostgreSQL {major} has no promote_trigger_file (removed in 16): promote with `pg_ctl promote` or `SELECT pg_promote()`, and remove this key"),
             )
-            .rule("PG008"),
+            .rule(Rule::PG008),
         );
     }
     if let Some(timeout) = pg.replica_statement_timeout
@@ -307,7 +306,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                 doc.value_pos("/postgres/replica_statement_timeout"),
                 "statement_timeout counts whole milliseconds, and 0 turns it off: give 1ms or more",
             )
-            .rule("PG011"),
+            .rule(Rule::PG011),
         );
     }
     for (i, record) in pg.hba.iter().enumerate() {
@@ -319,7 +318,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("type"),
                     format!("PostgreSQL {major} has no GSSAPI-encrypted records (from 12)"),
                 )
-                .rule("PG009"),
+                .rule(Rule::PG009),
             );
         }
         let local = record.kind == HbaType::Local;
@@ -329,14 +328,14 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("address"),
                     "a local record has no address: it matches Unix-socket connections",
                 )
-                .rule("PG010"),
+                .rule(Rule::PG010),
             ),
             (None, false) => out.push(
                 Diagnostic::error(
                     doc.value_pos(&format!("/postgres/hba/{i}")),
                     "this record needs an address: a CIDR block such as 192.0.2.0/24, or all",
                 )
-                .rule("PG010"),
+                .rule(Rule::PG010),
             ),
             _ => {}
         }
@@ -346,13 +345,13 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("type"),
                     "a hostssl record cannot match while SSL is off (PostgreSQL logs `hostssl record cannot match because SSL is disabled` and never uses it): add postgres.ssl with the server's cert and key, or make this record `host`",
                 )
-                .rule("PG026"),
+                .rule(Rule::PG026),
             );
         }
         if record.method == HbaMethod::Cert && record.kind != HbaType::Hostssl {
             out.push(
                 Diagnostic::error(at("method"), "cert authentication needs a hostssl record")
-                    .rule("PG010"),
+                    .rule(Rule::PG010),
             );
         }
         if record.method == HbaMethod::Peer && !local {
@@ -361,7 +360,7 @@ fn versions(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     at("method"),
                     "peer authentication works only on local records; use scram-sha-256 over TCP",
                 )
-                .rule("PG010"),
+                .rule(Rule::PG010),
             );
         }
     }
@@ -386,7 +385,7 @@ fn names(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     doc.value_pos(pointer),
                     format!("`{name}` is a pg_hba.conf keyword, so it cannot name a role or database there; choose another name"),
                 )
-                .rule("PG007"),
+                .rule(Rule::PG007),
             );
         }
     }
@@ -394,21 +393,21 @@ fn names(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
 
 /// A host's postgresql.conf as the plan writes it: each setting's value and, when the spec set it
 /// as given, the pointer of that value.
-struct Effective {
-    settings: Vec<crate::plan::Setting>,
+struct Effective<'a> {
+    conf: &'a crate::plan::postgres::conf::Conf,
 }
 
-impl Effective {
-    fn of(site: &Site, pg: &crate::spec::Postgres, host: &crate::spec::Host) -> Self {
-        let conf = crate::plan::postgres::conf::conf(site, pg, host);
-        let mut settings = conf.postgresql;
-        settings.extend(conf.recovery);
-        Self { settings }
+impl<'a> Effective<'a> {
+    /// The settings the plan worked out for `host`, which it writes too.
+    fn of(site: &Site, derived: &'a Derived, host: &Host) -> Option<Self> {
+        derived.conf(site, host).map(|conf| Self { conf })
     }
 
-    fn get(&self, name: &str) -> Option<&crate::plan::Setting> {
-        self.settings
+    fn get(&self, name: &str) -> Option<&'a crate::plan::Setting> {
+        self.conf
+            .postgresql
             .iter()
+            .chain(&self.conf.recovery)
             .rev()
             .find(|s| s.name.eq_ignore_ascii_case(name))
     }
@@ -431,7 +430,7 @@ impl Effective {
     /// A memory setting in bytes, read with the setting's unit from the major's table.
     fn bytes(&self, name: &str, major: u32) -> Option<u64> {
         let text = self.text(name)?;
-        if let Ok(size) = crate::units::ByteSize::parse(&text) {
+        if let Ok(size) = ByteSize::parse(&text) {
             return Some(size.bytes());
         }
         let count: u64 = text.parse().ok()?;
@@ -446,7 +445,7 @@ impl Effective {
     }
 
     /// Where the spec says this setting, or else where the host is.
-    fn pos(&self, name: &str, doc: &Document, host_pointer: &str) -> crate::diagnostic::Pos {
+    fn pos(&self, name: &str, doc: &Document, host_pointer: &str) -> Pos {
         match self.get(name).and_then(|s| s.from_spec.as_deref()) {
             Some(pointer) => doc.value_pos(pointer),
             None => doc.value_pos(host_pointer),
@@ -460,27 +459,20 @@ fn is_on(text: Option<String>) -> bool {
 
 /// Constraints between settings that the server checks only when it starts, and refuses to start
 /// when they fail: the messages quote the server's.
-fn start_constraints(
-    pg: &crate::spec::Postgres,
-    host: &crate::spec::Host,
-    ours: &Effective,
-    doc: &Document,
-    index: usize,
-    out: &mut Vec<Diagnostic>,
-) {
-    let pointer = format!("/hosts/{index}/name");
+fn start_constraints(pg: &Postgres, server: &Server, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let ours = &server.conf;
     let mut error = |setting: &str, message: String| {
         out.push(
-            Diagnostic::error(ours.pos(setting, doc, &pointer), message)
-                .rule("PG028")
-                .on(host.name.as_str()),
+            Diagnostic::error(server.pos(setting, doc), message)
+                .rule(Rule::PG028)
+                .on(server.host.name.as_str()),
         );
     };
     let minimal = ours
         .text("wal_level")
         .is_some_and(|l| l.eq_ignore_ascii_case("minimal"));
     let senders = ours.number("max_wal_senders", 10);
-    if minimal && senders > 0 && !host.has(Role::PostgresReplica) {
+    if minimal && senders > 0 && !server.host.has(Role::PostgresReplica) {
         error(
             "max_wal_senders",
             format!(
@@ -498,18 +490,23 @@ fn start_constraints(
     // senders come out of max_connections too.
     let connections = ours.number("max_connections", 100);
     let superusers = ours.number("superuser_reserved_connections", 3);
-    let reserved = if pg.version >= 16 {
+    let major = Major(pg.version);
+    let reserved = if major.has_reserved_connections() {
         ours.number("reserved_connections", 0)
     } else {
         0
     };
-    let wal = if pg.version == 11 { senders } else { 0 };
+    let wal = if major.wal_senders_use_connections() {
+        senders
+    } else {
+        0
+    };
     if superusers + reserved + wal >= connections {
         let mut parts = vec![format!("superuser_reserved_connections {superusers}")];
-        if pg.version >= 16 {
+        if major.has_reserved_connections() {
             parts.push(format!("reserved_connections {reserved}"));
         }
-        if pg.version == 11 {
+        if major.wal_senders_use_connections() {
             parts.push(format!("max_wal_senders {senders} (on PostgreSQL 11)"));
         }
         let at = if ours
@@ -540,182 +537,196 @@ const STANDBY_FLOORS: &[(&str, u64)] = &[
     ("max_worker_processes", 8),
 ];
 
+/// A PostgreSQL server of the site with its postgresql.conf as the plan writes it, planned once
+/// for all the rules below.
+struct Server<'a> {
+    host: &'a Host,
+    /// The pointer of the host's name: where a problem of a setting the spec did not write is shown.
+    pointer: String,
+    conf: Effective<'a>,
+}
+
+impl Server<'_> {
+    /// Where the spec says `setting` for this server, or else the host.
+    fn pos(&self, setting: &str, doc: &Document) -> Pos {
+        self.conf.pos(setting, doc, &self.pointer)
+    }
+}
+
 /// Rules about what the rendered postgresql.conf of each host will say.
-pub(super) fn cluster(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
+pub(super) fn cluster(site: &Site, doc: &Document, derived: &Derived, out: &mut Vec<Diagnostic>) {
     let Some(pg) = &site.postgres else { return };
-    let Some((primary_index, primary)) = site
+    let servers: Vec<Server> = site
         .hosts
         .iter()
         .enumerate()
-        .find(|(_, h)| h.has(Role::PostgresPrimary))
-    else {
+        .filter_map(|(index, host)| {
+            Some(Server {
+                host,
+                pointer: format!("/hosts/{index}/name"),
+                conf: Effective::of(site, derived, host)?,
+            })
+        })
+        .collect();
+    let Some(primary) = servers.iter().find(|s| s.host.has(Role::PostgresPrimary)) else {
         return;
     };
-    let primary_pointer = format!("/hosts/{primary_index}/name");
-    let ours = Effective::of(site, pg, primary);
-    let replicas: Vec<(usize, &crate::spec::Host)> = site
-        .hosts
+    let replicas: Vec<&Server> = servers
         .iter()
-        .enumerate()
-        .filter(|(_, h)| h.has(Role::PostgresReplica))
+        .filter(|s| s.host.has(Role::PostgresReplica))
         .collect();
-    let mut on_host = |host: &crate::spec::Host, d: Diagnostic| out.push(d.on(host.name.as_str()));
-
     if !replicas.is_empty() {
-        let senders = ours.number("max_wal_senders", 10);
-        let needed = replicas.len() as u64 + 2;
-        if senders < needed {
-            on_host(primary, Diagnostic::error(
-                ours.pos("max_wal_senders", doc, &primary_pointer),
-                format!("max_wal_senders is {senders}: {} replica(s) and a base backup need at least {needed}", replicas.len()),
-            ).rule("PG018"));
-        }
-        if ours
-            .text("wal_level")
-            .is_some_and(|l| l.eq_ignore_ascii_case("minimal"))
-        {
-            on_host(
-                primary,
-                Diagnostic::error(
-                    ours.pos("wal_level", doc, &primary_pointer),
-                    "wal_level minimal writes too little WAL for streaming replicas: use replica",
-                )
-                .rule("PG019"),
-            );
-        }
-        // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
-        let kept = pg.replication.as_ref().and_then(|r| r.wal_keep);
-        if let Some(kept) = kept
-            && pg.archive.is_none()
-            && kept.bytes() < 1 << 30
-        {
-            on_host(primary, Diagnostic::warning(
+        replication(pg, primary, replicas.len(), doc, out);
+    }
+    for server in &servers {
+        start_constraints(pg, server, doc, out);
+    }
+    for replica in &replicas {
+        standby(pg, primary, replica, doc, out);
+    }
+    for server in &servers {
+        memory(pg, server, doc, out);
+    }
+}
+
+/// What the primary of a site with `replicas` needs to feed them: WAL senders, WAL with enough in
+/// it, and WAL kept for a replica that was down.
+fn replication(
+    pg: &Postgres,
+    primary: &Server,
+    replicas: usize,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut on_primary = |d: Diagnostic| out.push(d.on(primary.host.name.as_str()));
+    let senders = primary.conf.number("max_wal_senders", 10);
+    let needed = replicas as u64 + 2;
+    if senders < needed {
+        on_primary(
+            Diagnostic::error(
+                primary.pos("max_wal_senders", doc),
+                format!("max_wal_senders is {senders}: {replicas} replica(s) and a base backup need at least {needed}"),
+            )
+            .rule(Rule::PG018),
+        );
+    }
+    if primary
+        .conf
+        .text("wal_level")
+        .is_some_and(|l| l.eq_ignore_ascii_case("minimal"))
+    {
+        on_primary(
+            Diagnostic::error(
+                primary.pos("wal_level", doc),
+                "wal_level minimal writes too little WAL for streaming replicas: use replica",
+            )
+            .rule(Rule::PG019),
+        );
+    }
+    // Without either, the plan keeps 1GB itself; only a smaller value the spec wrote warns.
+    let kept = pg.replication.as_ref().and_then(|r| r.wal_keep);
+    if let Some(kept) = kept
+        && pg.archive.is_none()
+        && kept.bytes() < 1 << 30
+    {
+        on_primary(
+            Diagnostic::warning(
                 doc.value_pos("/postgres/replication/wal_keep"),
                 format!("no WAL archive, no replication slot, and {kept} of WAL kept: a replica down for long must be rebuilt; set postgres.replication.wal_keep to 1GB or more, or set postgres.archive"),
-            ).rule("PG023"));
-        }
+            )
+            .rule(Rule::PG023),
+        );
     }
+}
 
-    for (index, host) in site.hosts.iter().enumerate() {
-        if host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica) {
-            start_constraints(pg, host, &Effective::of(site, pg, host), doc, index, out);
-        }
-    }
-
-    let mut on_host = |host: &crate::spec::Host, d: Diagnostic| out.push(d.on(host.name.as_str()));
-    for (index, replica) in &replicas {
-        let theirs = Effective::of(site, pg, replica);
-        let pointer = format!("/hosts/{index}/name");
-        for (name, default) in STANDBY_FLOORS {
-            let (mine, primary_value) =
-                (theirs.number(name, *default), ours.number(name, *default));
-            if mine < primary_value {
-                on_host(replica, Diagnostic::error(
-                    theirs.pos(name, doc, &pointer),
-                    format!("{name} is {mine} on standby {} but {primary_value} on its primary {}: a standby needs at least its primary's", replica.name, primary.name),
-                ).rule("PG017").also(ours.pos(name, doc, &primary_pointer)));
-            }
-        }
-        let serves_reads = replica.has(Role::Web) || pg.replica_statement_timeout.is_some();
-        if serves_reads && !is_on(theirs.text("hot_standby").or(Some("on".into()))) {
-            on_host(
-                replica,
+/// A standby against its primary: settings it needs at least as high, and hot_standby where it
+/// serves reads.
+fn standby(
+    pg: &Postgres,
+    primary: &Server,
+    replica: &Server,
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut on_replica = |d: Diagnostic| out.push(d.on(replica.host.name.as_str()));
+    for (name, default) in STANDBY_FLOORS {
+        let (mine, primary_value) = (
+            replica.conf.number(name, *default),
+            primary.conf.number(name, *default),
+        );
+        if mine < primary_value {
+            on_replica(
                 Diagnostic::error(
-                    theirs.pos("hot_standby", doc, &pointer),
-                    format!(
-                        "{} serves read-only queries, which hot_standby off refuses",
-                        replica.name
-                    ),
+                    replica.pos(name, doc),
+                    format!("{name} is {mine} on standby {} but {primary_value} on its primary {}: a standby needs at least its primary's", replica.host.name, primary.host.name),
                 )
-                .rule("PG020"),
-            );
-        }
-        // The port and the listen address come from one spec value each; this guards the plan.
-        let expected_port = pg
-            .replication
-            .as_ref()
-            .and_then(|r| r.public_port)
-            .unwrap_or(pg.port);
-        if let Some(conninfo) = theirs.text("primary_conninfo")
-            && !conninfo.contains(&format!("port={expected_port} "))
-        {
-            on_host(
-                replica,
-                Diagnostic::error(
-                    doc.value_pos(&pointer),
-                    format!("primary_conninfo does not connect to port {expected_port}"),
-                )
-                .rule("PG021"),
+                .rule(Rule::PG017)
+                .also(primary.pos(name, doc)),
             );
         }
     }
+    let serves_reads = replica.host.has(Role::Web) || pg.replica_statement_timeout.is_some();
+    if serves_reads && !is_on(replica.conf.text("hot_standby").or(Some("on".into()))) {
+        on_replica(
+            Diagnostic::error(
+                replica.pos("hot_standby", doc),
+                format!(
+                    "{} serves read-only queries, which hot_standby off refuses",
+                    replica.host.name
+                ),
+            )
+            .rule(Rule::PG020),
+        );
+    }
+}
 
-    for (index, host) in site.hosts.iter().enumerate() {
-        if !host.has(Role::PostgresPrimary) && !host.has(Role::PostgresReplica) {
-            continue;
-        }
-        let effective = Effective::of(site, pg, host);
-        let pointer = format!("/hosts/{index}/name");
-        let memory = host.memory.bytes();
-        if let Some(shared) = effective.bytes("shared_buffers", pg.version)
-            && shared * 10 > memory * 4
-        {
-            on_host(
-                host,
-                Diagnostic::warning(
-                    effective.pos("shared_buffers", doc, &pointer),
-                    format!(
-                        "shared_buffers {} is over 40% of {}'s {}",
-                        crate::units::ByteSize::from_bytes(shared),
-                        host.name,
-                        host.memory
-                    ),
-                )
-                .rule("PG024"),
-            );
-        }
-        let connections = effective.number("max_connections", 100);
-        if let Some(work) = effective.bytes("work_mem", pg.version)
-            && work.saturating_mul(connections) > memory
-        {
-            // The plan keeps its own work_mem within memory, so one of the two is the spec's:
-            // point at the one the user wrote, and name it.
-            let written = |name: &str| effective.get(name).and_then(|s| s.from_spec.clone());
-            let (at, change) = match (written("work_mem"), written("max_connections")) {
-                (Some(p), _) => (p, "lower work_mem"),
-                (None, Some(p)) => (p, "lower max_connections"),
-                (None, None) => (pointer.clone(), "give the host more memory"),
-            };
-            on_host(
-                host,
-                Diagnostic::warning(
-                    doc.value_pos(&at),
-                    format!(
-                        "work_mem {} times max_connections {connections} is {}, more than {}'s {}: {change} ({})",
-                        crate::units::ByteSize::from_bytes(work),
-                        crate::units::ByteSize::from_bytes(work.saturating_mul(connections)),
-                        host.name,
-                        host.memory,
-                        crate::explain::dotted(&at)
-                    ),
-                )
-                .rule("PG025"),
-            );
-        }
-        let forwarded = pg
-            .replication
-            .as_ref()
-            .and_then(|r| r.public_port)
-            .is_some();
-        if forwarded
-            && effective
-                .text("listen_addresses")
-                .is_some_and(|l| l != "127.0.0.1")
-        {
-            on_host(host, Diagnostic::error(
-                doc.value_pos("/postgres/replication/public_port"),
-                "nginx forwards the public port, but PostgreSQL does not listen on loopback only",
-            ).rule("PG022"));
-        }
+/// Memory a server's settings ask for against the host's: shared_buffers, and work_mem for
+/// every connection at once.
+fn memory(pg: &Postgres, server: &Server, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let (host, effective) = (server.host, &server.conf);
+    let mut on_host = |d: Diagnostic| out.push(d.on(host.name.as_str()));
+    let memory = host.memory.bytes();
+    if let Some(shared) = effective.bytes("shared_buffers", pg.version)
+        && shared * 10 > memory * 4
+    {
+        on_host(
+            Diagnostic::warning(
+                server.pos("shared_buffers", doc),
+                format!(
+                    "shared_buffers {} is over 40% of {}'s {}",
+                    ByteSize::from_bytes(shared),
+                    host.name,
+                    host.memory
+                ),
+            )
+            .rule(Rule::PG024),
+        );
+    }
+    let connections = effective.number("max_connections", 100);
+    if let Some(work) = effective.bytes("work_mem", pg.version)
+        && work.saturating_mul(connections) > memory
+    {
+        // The plan keeps its own work_mem within memory, so one of the two is the spec's:
+        // point at the one the user wrote, and name it.
+        let written = |name: &str| effective.get(name).and_then(|s| s.from_spec.clone());
+        let (at, change) = match (written("work_mem"), written("max_connections")) {
+            (Some(p), _) => (p, "lower work_mem"),
+            (None, Some(p)) => (p, "lower max_connections"),
+            (None, None) => (server.pointer.clone(), "give the host more memory"),
+        };
+        on_host(
+            Diagnostic::warning(
+                doc.value_pos(&at),
+                format!(
+                    "work_mem {} times max_connections {connections} is {}, more than {}'s {}: {change} ({})",
+                    ByteSize::from_bytes(work),
+                    ByteSize::from_bytes(work.saturating_mul(connections)),
+                    host.name,
+                    host.memory,
+                    crate::explain::dotted(&at)
+                ),
+            )
+            .rule(Rule::PG025),
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Rules of the sysctl file: the kernel's parameters, their kinds, and exclusive pairs.
 
 use crate::diagnostic::Diagnostic;
+use crate::rules::Rule;
 use crate::source::{Document, pointer_token};
 use crate::spec::Site;
 
@@ -62,7 +63,7 @@ fn shared_memory(
                         crate::units::ByteSize::from_bytes(shared)
                     ),
                 )
-                .rule("SYS004")
+                .rule(Rule::SYS004)
                 .on(host.name.as_str()),
             );
         }
@@ -88,7 +89,7 @@ fn sysctl(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     doc.key_pos(&format!("/sysctl/settings/{}", pointer_token(key))),
                     format!("`{bytes}` and `{ratio}` exclude each other (writing one zeroes the other); keep one"),
                 )
-                .rule("SYS001"),
+                .rule(Rule::SYS001),
             );
         }
     }
@@ -96,11 +97,13 @@ fn sysctl(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         let pointer = format!("/sysctl/settings/{}", pointer_token(name));
         match crate::sysctl_keys::kind(name) {
             Err(message) => {
-                out.push(Diagnostic::error(doc.key_pos(&pointer), message).rule("SYS002"))
+                out.push(Diagnostic::error(doc.key_pos(&pointer), message).rule(Rule::SYS002))
             }
             Ok(_) => {
                 if let Err(message) = crate::sysctl_keys::convert(name, value) {
-                    out.push(Diagnostic::error(doc.value_pos(&pointer), message).rule("SYS003"));
+                    out.push(
+                        Diagnostic::error(doc.value_pos(&pointer), message).rule(Rule::SYS003),
+                    );
                 }
             }
         }

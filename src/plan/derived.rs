@@ -33,7 +33,7 @@ impl Derived {
         let compute = || {
             let pg = site.postgres.as_ref()?;
             (host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica))
-                .then(|| conf(site, pg, host))
+                .then(|| conf(site, self, pg, host))
         };
         self.cached(&self.confs, site, host, compute)
     }

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use super::major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
 use super::tune::{self, default_connections};
-use crate::plan::Setting;
+use crate::pg_settings::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
+use crate::plan::{Derived, Setting};
 use crate::spec::{Host, Postgres, Role, SettingValue, Site};
 
 /// Settings a standby must have at least as high as its primary, or it refuses to start.
@@ -56,13 +56,15 @@ pub struct Conf {
     pub recovery: Vec<Setting>,
 }
 
-pub fn conf(site: &Site, pg: &Postgres, host: &Host) -> Conf {
+/// Works out the settings of `host`; the primary's, which a replica's depend on, come from
+/// `derived`, so each is worked out once.
+pub(crate) fn conf(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -> Conf {
     let major = Major(pg.version);
     let replica = host.has(Role::PostgresReplica);
     let mut postgresql = Vec::new();
     locations(pg, &mut postgresql);
     connections(pg, host, &mut postgresql);
-    postgresql.extend(tuning(site, pg, host));
+    postgresql.extend(tuning(site, derived, pg, host));
     replication(site, pg, &mut postgresql);
     let mut standby = Vec::new();
     if replica {
@@ -212,11 +214,13 @@ fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
     }
     out.push(
         Setting::new("password_encryption", "scram-sha-256")
-            .because(if pg.version < 14 {
-                "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
-            } else {
-                "pg_hba.conf asks for scram-sha-256"
-            })
+            .because(
+                if Major(pg.version).encrypts_passwords_with_md5_by_default() {
+                    "pg_hba.conf asks for scram-sha-256; before 14 the default is md5"
+                } else {
+                    "pg_hba.conf asks for scram-sha-256"
+                },
+            )
             .named_default(),
     );
 }
@@ -248,7 +252,7 @@ fn max_connections(pg: &Postgres, host: &Host) -> (u64, Option<String>) {
 }
 
 /// PGTune's settings for `host`; on a replica, never below the primary's where a standby must not be.
-fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
+fn tuning(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -> Vec<Setting> {
     let major = Major(pg.version);
     let (mut connections, mut why) = max_connections(pg, host);
     // The primary's settings as written, its own spec settings included.
@@ -256,7 +260,8 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
         .has(Role::PostgresReplica)
         .then(|| site.hosts_with(Role::PostgresPrimary).next())
         .flatten()
-        .map(|primary| conf(site, pg, primary).postgresql);
+        .and_then(|primary| derived.conf(site, primary))
+        .map(|conf| &conf.postgresql);
     // A replica serves as many connections as its primary (below), so work_mem is shared
     // among that many.
     if let Some(primary) = theirs.as_ref().and_then(|t| {
@@ -301,7 +306,7 @@ fn tuning(site: &Site, pg: &Postgres, host: &Host) -> Vec<Setting> {
                         100
                     })
             };
-            let (mine, primary_value) = (value(&derived), value(&theirs));
+            let (mine, primary_value) = (value(&derived), value(theirs));
             if primary_value > mine {
                 let floor = Setting::new(name, primary_value).because(format!(
                     "the primary's {primary_value}: a standby needs at least its primary's"
@@ -475,7 +480,7 @@ mod tests {
                 ("    public_port: 7432\n", ""),
                 ("", "    promote_trigger_file: /p\n"),
             ] {
-                if major >= 16 && !trigger.is_empty() {
+                if Major(major).promote_file() == PromoteFile::Removed && !trigger.is_empty() {
                     continue;
                 }
                 let yaml = format!(
@@ -484,7 +489,7 @@ mod tests {
                 let site: Site = serde_saphyr::from_str(&yaml).unwrap();
                 let pg = site.postgres.as_ref().unwrap();
                 for host in &site.hosts {
-                    let conf = conf(&site, pg, host);
+                    let conf = conf(&site, &crate::plan::Derived::new(&site), pg, host);
                     for setting in conf.postgresql.iter().chain(&conf.recovery) {
                         let from_field = setting
                             .from_spec

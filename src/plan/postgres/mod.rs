@@ -4,7 +4,6 @@
 
 pub mod conf;
 pub mod hba;
-pub mod major;
 pub mod tune;
 
 use std::collections::BTreeMap;
@@ -16,8 +15,8 @@ use super::{
     ConfSettings, Derived, Fact, Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile,
     SecretSlot, Service, SettingLine,
 };
+use crate::pg_settings::{Major, Standby};
 use crate::spec::{Host, Postgres, Role, Site};
-use major::{Major, Standby};
 
 /// What Django expects of its connections; with the role's defaults set, it sends no extra
 /// queries when it connects.

@@ -12,7 +12,7 @@ use crate::plan::Setting;
 use crate::spec::{StorageKind, Workload};
 use crate::units::ByteSize;
 
-use super::major::Major;
+use crate::pg_settings::Major;
 
 /// Sizes in kB, PGTune's unit of account.
 const MB: u64 = 1024;
@@ -279,7 +279,7 @@ impl Tuning {
                     .because("maintenance_work_mem is 2GB or more"),
             );
         }
-        if major.0 >= 18 {
+        if major.has_io_workers() {
             let io_workers = (cpus / 4).clamp(3, 32);
             if io_workers > 3 {
                 out.push(

@@ -1,5 +1,6 @@
-//! What each PostgreSQL major version from 11 to 18 calls things: one place for every version
-//! line, so the rest of the plan asks a question instead of comparing numbers.
+//! What each PostgreSQL major version from 11 to 18 calls things and can do: one place for every
+//! version line, beside the settings tables it goes with, so that `check`, the plan and the
+//! tables ask a question instead of comparing numbers.
 
 use std::fmt;
 
@@ -70,9 +71,33 @@ impl Major {
     }
 
     /// The `us` time unit arrived in 12.
-    #[allow(dead_code, reason = "the settings table checks units with it")]
     pub fn has_microseconds(self) -> bool {
         self.0 >= 12
+    }
+
+    /// Fractions with units (`1.5GB`) arrived in 12; before, a value with a unit is whole.
+    pub fn has_fractional_units(self) -> bool {
+        self.0 >= 12
+    }
+
+    /// password_encryption defaults to md5 before 14, and to scram-sha-256 from 14.
+    pub fn encrypts_passwords_with_md5_by_default(self) -> bool {
+        self.0 < 14
+    }
+
+    /// reserved_connections (kept for roles with pg_use_reserved_connections) arrived in 16.
+    pub fn has_reserved_connections(self) -> bool {
+        self.0 >= 16
+    }
+
+    /// On 11, WAL senders are taken out of max_connections; from 12 they have slots of their own.
+    pub fn wal_senders_use_connections(self) -> bool {
+        self.0 < 12
+    }
+
+    /// Asynchronous I/O with io_workers arrived in 18.
+    pub fn has_io_workers(self) -> bool {
+        self.0 >= 18
     }
 
     /// hostgssenc and hostnogssenc records arrived in 12.
@@ -108,5 +133,16 @@ mod tests {
         assert!(
             !Major(11).has_ssl_min_protocol_version() && Major(12).has_ssl_min_protocol_version()
         );
+        assert!(!Major(11).has_microseconds() && Major(12).has_microseconds());
+        assert!(!Major(11).has_fractional_units() && Major(12).has_fractional_units());
+        assert!(
+            Major(13).encrypts_passwords_with_md5_by_default()
+                && !Major(14).encrypts_passwords_with_md5_by_default()
+        );
+        assert!(!Major(15).has_reserved_connections() && Major(16).has_reserved_connections());
+        assert!(
+            Major(11).wal_senders_use_connections() && !Major(12).wal_senders_use_connections()
+        );
+        assert!(!Major(17).has_io_workers() && Major(18).has_io_workers());
     }
 }
