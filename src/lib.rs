@@ -29,4 +29,5 @@ pub mod sysctl_keys;
 pub mod templates;
 pub mod units;
 pub mod validate;
+pub mod versions;
 pub mod write;

@@ -4,10 +4,11 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{PythonValue, Role, Site};
+use crate::versions::DjangoRelease;
 
 /// The oldest and the newest Django (major, minor) whose settings sitewright knows.
-const OLDEST: (u32, u32) = (3, 2);
-const NEWEST: (u32, u32) = (6, 0);
+const OLDEST: (u32, u32) = DjangoRelease::OLDEST;
+const NEWEST: (u32, u32) = DjangoRelease::NEWEST;
 
 pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
     if let Some(django) = &site.django {
@@ -166,7 +167,7 @@ fn extra_rules(
 }
 
 fn version(django: &crate::spec::Django, doc: &Document, out: &mut Vec<Diagnostic>) {
-    let (major, minor, _) = django.version.parts();
+    let (major, minor) = DjangoRelease(&django.version).series();
     let pos = doc.value_pos("/django/version");
     if (major, minor) < OLDEST {
         out.push(

@@ -275,7 +275,7 @@ fn web(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
 
 /// What the spec's nginx and OpenSSL can serve, and what the TLS and buffer settings imply.
 fn nginx_versions(site: &Site, nginx: &Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
-    if !nginx.version.at_least(1, 18, 0) {
+    if !crate::versions::NginxVersion(&nginx.version).is_supported() {
         out.push(
             Diagnostic::error(
                 doc.value_pos("/nginx/version"),
@@ -316,7 +316,7 @@ fn tls_servers(nginx: &Nginx, doc: &Document, out: &mut Vec<Diagnostic>) {
                 .rule(Rule::NGX004),
             );
         }
-        if !nginx.openssl.at_least(1, 1, 1) {
+        if !crate::versions::OpenSsl(&nginx.openssl).has_tls13() {
             out.push(
                 Diagnostic::error(
                     doc.value_pos("/nginx/openssl"),

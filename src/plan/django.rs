@@ -708,7 +708,7 @@ fn cache(m: &Module, facts: &mut Facts) -> Option<Cache> {
         ),
         None => return None,
     };
-    let memcached_cache = !django.version.at_least(4, 1, 0);
+    let memcached_cache = !crate::versions::DjangoRelease(&django.version).has_pymemcache();
     let (name, why) = match backend {
         CacheBackend::Memcached if memcached_cache => (
             "django.core.cache.backends.memcached.MemcachedCache",
@@ -882,7 +882,9 @@ fn entries(
         let origin = Origin::derived(Some("/django/database/conn_max_age"), "in seconds");
         add("CONN_MAX_AGE", Py::Int(age), origin);
     }
-    if m.django.version.at_least(4, 1, 0) && conn_max_age.is_some_and(|a| a > 0) {
+    if crate::versions::DjangoRelease(&m.django.version).has_health_checks()
+        && conn_max_age.is_some_and(|a| a > 0)
+    {
         let why =
             "from Django 4.1, with persistent connections: a reused connection is tested first";
         add(

@@ -588,7 +588,7 @@ fn listen(
             ),
         ),
     );
-    let directive = nginx.version.at_least(1, 25, 1);
+    let directive = crate::versions::NginxVersion(&nginx.version).has_http2_directive();
     let (params, http2) = if directive {
         (vec!["ssl"], "`http2 on;` from nginx 1.25.1")
     } else {
@@ -653,7 +653,7 @@ fn tls(nginx: &Nginx, tls: &Tls, section: Section, facts: &mut Facts) -> TlsFact
             ),
         )
     };
-    let (groups, groups_why) = if nginx.openssl.at_least(3, 5, 0) {
+    let (groups, groups_why) = if crate::versions::OpenSsl(&nginx.openssl).has_mlkem() {
         (
             "X25519MLKEM768:X25519:prime256v1:secp384r1",
             "X25519MLKEM768 from OpenSSL 3.5",
@@ -664,8 +664,7 @@ fn tls(nginx: &Nginx, tls: &Tls, section: Section, facts: &mut Facts) -> TlsFact
             "no X25519MLKEM768 before OpenSSL 3.5",
         )
     };
-    let version = &nginx.version;
-    let tickets_off = version.at_least(1, 5, 9) && !version.at_least(1, 23, 2);
+    let tickets_off = crate::versions::NginxVersion(&nginx.version).needs_session_tickets_off();
     TlsFacts {
         certificate: facts.add(
             "ssl_certificate",
