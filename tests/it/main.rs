@@ -16,6 +16,7 @@ mod nginx;
 mod pg_tls;
 mod postgres;
 mod programs;
+mod real;
 mod render;
 mod replication;
 mod rules;
