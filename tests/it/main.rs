@@ -5,8 +5,10 @@
 mod check;
 mod corpus;
 mod diff;
+mod django;
 mod explain;
 mod faults;
+mod injection;
 mod real;
 mod render;
 mod rules;
@@ -14,4 +16,5 @@ mod schema;
 mod secrets;
 mod shapes;
 mod support;
+mod sysctl;
 mod tools;
