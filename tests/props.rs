@@ -1,6 +1,7 @@
-//! Property tests of the library: generated specs, valid and broken, never make sitewright panic;
-//! every valid one renders, and each postgresql.conf reads back, through the same rules PostgreSQL's
-//! lexer follows, to the values the spec gave.
+//! Property tests: generated specs, valid and broken, never make sitewright panic; every valid one
+//! renders, and each postgresql.conf reads back, through the same rules PostgreSQL's lexer follows,
+//! to the values the spec gave; any bytes given to the binary are rendered or refused as its
+//! contract says.
 
 use proptest::prelude::*;
 use sitewright::load::load;
@@ -9,6 +10,12 @@ use sitewright::plan::plan;
 use sitewright::render::{Renderer, Secrets};
 use sitewright::source::Source;
 use sitewright::templates::Overrides;
+
+/// A problem's first line: `FILE:LINE:COLUMN: error|warning[ID]: message`.
+static PROBLEM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^fuzz\.yaml:([0-9]+):([0-9]+): (error|warning)(\[[A-Z]+[0-9]+\])?: .")
+        .unwrap()
+});
 
 #[path = "it/support/yaml.rs"]
 mod yaml;
@@ -98,13 +105,51 @@ proptest! {
         }
     }
 
+    /// The binary, given any bytes as a spec, either renders (exit 0: the manifest and every file
+    /// it lists are written) or refuses (exit 2: nothing on stdout, nothing written, and stderr
+    /// names the file at a line and column inside it for each problem, then how many there were).
+    /// A panic (exit 101), a signal or any other exit fails.
     #[test]
     fn any_bytes_are_refused_or_accepted_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        if let Ok(source) = Source::from_bytes("fuzz.yaml", bytes)
-            && let Ok(loaded) = load(&source)
-        {
-            let plan = plan(&loaded.site);
-            let _ = Renderer::new(&Overrides::default()).render(&plan, &Secrets::none());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fuzz.yaml"), &bytes).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sitewright"))
+            .args(["render", "fuzz.yaml", "-o", "out"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let out = dir.path().join("out");
+        match output.status.code() {
+            Some(0) => {
+                let manifest = std::fs::read_to_string(out.join("manifest.json")).expect("a render that succeeded wrote manifest.json");
+                let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+                let files = manifest["files"].as_array().expect("the manifest lists files");
+                prop_assert!(!files.is_empty(), "a render that succeeded lists no file");
+                for file in files {
+                    let path = format!("{}{}", file["host"].as_str().unwrap(), file["path"].as_str().unwrap());
+                    prop_assert!(out.join(&path).is_file(), "the manifest lists {} but it was not written", path);
+                }
+            }
+            Some(2) => {
+                prop_assert_eq!(stdout.as_ref(), "", "a refused spec printed on stdout");
+                prop_assert!(!out.exists(), "a refused spec created the output folder\n{}", stderr);
+                let text = String::from_utf8_lossy(&bytes);
+                let lines = 1 + text.chars().filter(|c| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')).count();
+                let mut problems = 0;
+                for line in stderr.lines().filter(|l| l.starts_with("fuzz.yaml:")) {
+                    let at = PROBLEM.captures(line);
+                    prop_assert!(at.is_some(), "not `fuzz.yaml:LINE:COLUMN: error|warning…`: {}\n{}", line, stderr);
+                    let at = at.unwrap();
+                    let (row, column): (usize, usize) = (at[1].parse().unwrap(), at[2].parse().unwrap());
+                    prop_assert!((1..=lines).contains(&row) && column >= 1, "{}:{} is outside the {} line(s) of the input\n{}", row, column, lines, stderr);
+                    problems += at.get(3).is_some_and(|kind| kind.as_str() == "error") as usize;
+                }
+                prop_assert!(problems >= 1, "refused without naming an error at a line and column\n{}", stderr);
+                let summary = format!("sitewright: fuzz.yaml: {problems} error{}; nothing was written", if problems == 1 { "" } else { "s" });
+                prop_assert_eq!(stderr.lines().last(), Some(summary.as_str()), "{}", stderr);
+            }
+            _ => prop_assert!(false, "render {:?}\n--- stdout\n{}--- stderr\n{}", output.status, stdout, stderr),
         }
     }
 

@@ -5,18 +5,22 @@
 //! files (`.NAME.sitewright-PID-NANOS-COUNT`) of a process that was killed; and nothing is written through a
 //! link.
 //!
-//! The read-only and full-disk tests mount a tmpfs on a temporary folder when they may (as root
-//! with CAP_SYS_ADMIN) and unmount it when they end, even on failure; where mounting is refused
-//! they say so on stderr and use a file where a folder belongs, or a file size limit, instead.
+//! The read-only and full-disk tests mount a 1 MiB tmpfs on a temporary folder inside a private
+//! user and mount namespace (`unshare --user --map-root-user --mount`), which needs no root where
+//! the kernel allows unprivileged user namespaces (it does on the machines CI runs on, as root or
+//! not), and run sitewright in that namespace. The mount is seen by no other process and goes
+//! away with the namespace, even if the test is killed. Where the namespace or the mount is
+//! refused the test fails and says why: it never runs another scenario in their place.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::symlink;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -228,48 +232,130 @@ impl Rng {
     }
 }
 
-/// A tmpfs mounted on a folder, unmounted when dropped (also when a test fails).
-struct Mounted(PathBuf);
+/// A 1 MiB tmpfs mounted on a folder in a private user and mount namespace. A holder process
+/// (`cat`, reading the test's pipe) keeps the namespace alive; sitewright runs in it through
+/// `nsenter`, and the test reads and writes the tmpfs through `/proc/PID/root`. Dropping it
+/// closes the pipe, so the holder ends and the mount with it (also when a test fails, and when the
+/// test process dies).
+struct Disk {
+    holder: Child,
+    dir: PathBuf,
+}
 
-impl Mounted {
-    /// Mounts a tmpfs with `options` on `dir`, or says why it may not (not root, or a container
-    /// without CAP_SYS_ADMIN).
-    fn tmpfs(dir: &Path, options: &str) -> Result<Self, String> {
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "sitewright-test"])
+impl Disk {
+    /// Mounts the tmpfs on `dir`, or fails the test saying why it could not.
+    #[track_caller]
+    fn tmpfs(dir: &Path) -> Self {
+        let mut holder = Command::new("unshare")
+            .args([
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "--propagation",
+                "private",
+            ])
+            .args(["sh", "-c"])
+            .arg(
+                "mount -t tmpfs -o size=1m,mode=0755 sitewright-test \"$0\" && echo mounted \
+                 && exec cat >/dev/null",
+            )
             .arg(dir)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if output.status.success() {
-            Ok(Self(dir.to_owned()))
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run unshare (util-linux): {e}"));
+        let mut line = String::new();
+        let mut stdout = BufReader::new(holder.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        if line != "mounted\n" {
+            drop(holder.stdin.take());
+            let output = holder.wait_with_output().unwrap();
+            panic!(
+                "this test needs a tmpfs of its own and the kernel refused it: `unshare --user \
+                 --map-root-user --mount` then `mount -t tmpfs` on {} {}:\n{}\nAllow \
+                 unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 or \
+                 user.max_user_namespaces > 0), or run the test as root.",
+                dir.display(),
+                shown(output.status),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Self {
+            holder,
+            dir: dir.to_owned(),
         }
     }
 
-    fn remount(&self, options: &str) {
-        let output = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.0)
+    /// `path`, a path on the tmpfs, as the test process reaches it.
+    fn outside(&self, path: &Path) -> PathBuf {
+        assert!(
+            path.starts_with(&self.dir),
+            "{} is not on the tmpfs",
+            path.display()
+        );
+        Path::new(&format!("/proc/{}/root", self.holder.id())).join(path.strip_prefix("/").unwrap())
+    }
+
+    /// `program args` run in the namespace that sees the tmpfs.
+    fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .arg("--target")
+            .arg(self.holder.id().to_string())
+            .args(["--user", "--mount", "--preserve-credentials", "--"])
+            .arg(program)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// `sitewright render spec -o out`, run in the namespace.
+    fn render(&self, spec: &Path, out: &Path) -> Outcome {
+        let output = self
+            .command(env!("CARGO_BIN_EXE_sitewright"))
+            .arg("render")
+            .arg(spec)
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap();
+        Outcome {
+            line: format!(
+                "sitewright render {} -o {} (in the tmpfs's namespace)",
+                spec.display(),
+                out.display()
+            ),
+            code: output
+                .status
+                .code()
+                .unwrap_or_else(|| panic!("nsenter sitewright {}", shown(output.status))),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    /// Makes the mount read-only (a bind remount: the one an unprivileged namespace may do).
+    fn read_only(&self) {
+        let output = self
+            .command("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(&self.dir)
             .output()
             .unwrap();
         assert!(
             output.status.success(),
-            "mount -o remount,{options} {}: {}",
-            self.0.display(),
+            "mount -o remount,bind,ro {}: {}",
+            self.dir.display(),
             String::from_utf8_lossy(&output.stderr)
         );
     }
 }
 
-impl Drop for Mounted {
+impl Drop for Disk {
     fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        drop(self.holder.stdin.take());
+        if self.holder.wait().is_err() {
+            let _ = self.holder.kill();
         }
     }
 }
@@ -499,37 +585,36 @@ fn a_file_where_a_folder_belongs(dir: &Path) {
 #[test]
 fn a_read_only_output_folder_is_an_error_naming_the_path() {
     let dir = temp_dir();
-    let disk = dir.path().join("disk");
-    fs::create_dir(&disk).unwrap();
-    let mounted = match Mounted::tmpfs(&disk, "size=1m,mode=0755") {
-        Ok(mounted) => mounted,
-        Err(why) => {
-            eprintln!(
-                "mount refused ({why}): a file where a folder belongs stands in for a read-only \
-                 folder"
-            );
-            return a_file_where_a_folder_belongs(dir.path());
-        }
-    };
+    let mount_point = dir.path().join("disk");
+    fs::create_dir(&mount_point).unwrap();
+    let disk = Disk::tmpfs(&mount_point);
     let (old_spec, new_spec) = specs(dir.path(), &catmaid(), &renamed(&catmaid(), "catmaid-next"));
-    let out = disk.join("out");
-    render(&old_spec, &out).code(0);
-    let before = tree(&out);
-    mounted.remount("ro");
-    render(&new_spec, &out)
+    let out = mount_point.join("out");
+    disk.render(&old_spec, &out).code(0);
+    let before = tree(&disk.outside(&out));
+    assert!(
+        before.contains_key("manifest.json"),
+        "the first render wrote no manifest"
+    );
+    disk.read_only();
+    disk.render(&new_spec, &out)
         .code(2)
         .stderr_has(&format!("sitewright: cannot write {}/", out.display()))
         .stderr_has("Read-only file system");
     assert!(
-        tree(&out) == before,
+        tree(&disk.outside(&out)) == before,
         "a render into a read-only folder changed it"
     );
-    let fresh = disk.join("fresh");
-    render(&new_spec, &fresh)
+    let fresh = mount_point.join("fresh");
+    disk.render(&new_spec, &fresh)
         .code(2)
         .stderr_has(&format!("sitewright: cannot write {}", fresh.display()))
         .stderr_has("Read-only file system");
-    drop(mounted);
+    assert!(
+        !disk.outside(&fresh).exists(),
+        "a render into a read-only folder made {}",
+        fresh.display()
+    );
 }
 
 #[test]
@@ -582,15 +667,9 @@ fn limited(ignore_sigxfsz: bool, spec: &Path, out: &Path) -> std::process::Outpu
 #[test]
 fn a_full_disk_is_an_error_and_the_tree_stays_whole() {
     let dir = temp_dir();
-    let disk = dir.path().join("disk");
-    fs::create_dir(&disk).unwrap();
-    let mounted = match Mounted::tmpfs(&disk, "size=1m,mode=0755") {
-        Ok(mounted) => mounted,
-        Err(why) => {
-            eprintln!("mount refused ({why}): a file size limit stands in for a full disk");
-            return a_file_size_limit(dir.path());
-        }
-    };
+    let mount_point = dir.path().join("disk");
+    fs::create_dir(&mount_point).unwrap();
+    let disk = Disk::tmpfs(&mount_point);
     // The new spec has 30 more web hosts: 60 more files than the few pages left free.
     let (old_spec, new_spec) = specs(
         dir.path(),
@@ -598,16 +677,16 @@ fn a_full_disk_is_an_error_and_the_tree_stays_whole() {
         &with_hosts(&renamed(&catmaid(), "catmaid-next"), 0, 30),
     );
     let new = rendered(&new_spec, &dir.path().join("reference"));
-    let out = disk.join("out");
-    render(&old_spec, &out).code(0);
-    let before = tree(&out);
-    let filler = disk.join("filler");
+    let out = mount_point.join("out");
+    disk.render(&old_spec, &out).code(0);
+    let before = tree(&disk.outside(&out));
+    let filler = disk.outside(&mount_point.join("filler"));
     fill_leaving(&filler, 4);
-    render(&new_spec, &out)
+    disk.render(&new_spec, &out)
         .code(2)
         .stderr_has(&format!("sitewright: cannot write {}/", out.display()))
         .stderr_has("No space left on device");
-    let after = tree(&out);
+    let after = tree(&disk.outside(&out));
     assert_whole("after the disk filled up", &after, &[&before, &new], &[]);
     assert!(
         after["manifest.json"] == before["manifest.json"],
@@ -615,14 +694,13 @@ fn a_full_disk_is_an_error_and_the_tree_stays_whole() {
     );
     // With room again, the same render completes.
     fs::remove_file(&filler).unwrap();
-    render(&new_spec, &out).code(0);
-    let after = tree(&out);
+    disk.render(&new_spec, &out).code(0);
+    let after = tree(&disk.outside(&out));
     assert_whole("after a render with room", &after, &[&new, &before], &[]);
     assert!(
         new.iter()
             .all(|(path, bytes)| after.get(path) == Some(bytes))
     );
-    drop(mounted);
 }
 
 #[test]

@@ -1,9 +1,9 @@
-//! The commands around the pipeline: `init`, `render --check`, completions, the manual page, and
-//! the pre-commit hooks.
+//! The commands around the pipeline: `init`, `render --check`, completions and the manual page.
+//! The pre-commit hooks run for real in `real::pre_commit`.
 
 use std::fs;
 
-use crate::support::{Sitewright, fixture, repo, temp_dir};
+use crate::support::{Sitewright, fixture, temp_dir};
 
 #[test]
 fn every_starter_spec_passes_check_with_no_warning() {
@@ -96,13 +96,4 @@ fn completions_and_the_manual_page_come_from_the_command_line() {
         .code(0)
         .stdout_has(".TH sitewright 1")
         .stdout_has("explain");
-}
-
-#[test]
-fn the_pre_commit_hooks_run_check_and_render_check() {
-    let hooks = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
-    assert!(hooks.contains("- id: sitewright-check\n"));
-    assert!(hooks.contains("  entry: sitewright check\n"));
-    assert!(hooks.contains("- id: sitewright-render-check\n"));
-    assert!(hooks.contains("  entry: sitewright render --check\n"));
 }

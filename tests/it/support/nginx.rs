@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use regex::Regex;
 
 use super::installed;
-use super::pg::{free_port, wait_for};
+use super::pg::{free_port, shown_log, wait_for};
 
 /// One nginx build: the binary and the folder of its dynamic modules.
 pub struct Build {
@@ -125,8 +125,11 @@ impl Layout {
     }
 }
 
+/// A running nginx, stopped when dropped. A test that fails while it runs prints nginx's logs:
+/// the error log, the log the rendered files write to, and what nginx wrote on stderr.
 pub struct Nginx {
     child: Child,
+    logs: PathBuf,
 }
 
 impl Nginx {
@@ -139,21 +142,23 @@ impl Nginx {
             "nginx -t refused the rendered files\n{}",
             String::from_utf8_lossy(&test.stderr)
         );
+        let logs = layout.prefix.join("logs");
+        let stderr = fs::File::create(logs.join("stderr.log")).unwrap();
         let child = Command::new(&build.binary)
             .arg("-c")
             .arg(&layout.conf)
             .arg("-p")
             .arg(&layout.prefix)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("nginx starts");
-        let nginx = Self { child };
+        let nginx = Self { child, logs };
         for port in ports {
+            // On failure the drop prints the logs.
             assert!(
                 wait_for(20, || TcpStream::connect(("127.0.0.1", *port)).is_ok()),
-                "nginx does not listen on 127.0.0.1:{port}\n{}",
-                fs::read_to_string(layout.prefix.join("logs/error.log")).unwrap_or_default()
+                "nginx does not listen on 127.0.0.1:{port}"
             );
         }
         nginx
@@ -166,6 +171,14 @@ impl Drop for Nginx {
             .args(["-QUIT", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            for log in ["error.log", "site.log", "stderr.log"] {
+                let path = self.logs.join(log);
+                if path.exists() {
+                    eprintln!("{}", shown_log("nginx", &path));
+                }
+            }
+        }
     }
 }
 

@@ -145,7 +145,9 @@ pub fn wait_for(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
-/// A running server; `pg_ctl stop` when dropped.
+/// A running server; `pg_ctl stop` when dropped. A test that fails while it runs (an assertion,
+/// a query that fails, a wait that ends) prints the server's log: the drop does it while the
+/// thread panics.
 pub struct Server<'a> {
     pub pg: &'a Binaries,
     pub data: PathBuf,
@@ -271,5 +273,33 @@ impl<'a> Server<'a> {
 impl Drop for Server<'_> {
     fn drop(&mut self) {
         self.stop();
+        if std::thread::panicking() {
+            eprintln!(
+                "{}",
+                shown_log(&format!("PostgreSQL {}", self.pg.major), &self.log)
+            );
+        }
+    }
+}
+
+/// The last 64 KiB of the log at `path`, headed by what wrote it, for a failed test's output.
+pub fn shown_log(what: &str, path: &Path) -> String {
+    const TAIL: usize = 64 * 1024;
+    match fs::read(path) {
+        Ok(bytes) => {
+            let tail = &bytes[bytes.len().saturating_sub(TAIL)..];
+            format!(
+                "--- {what}: {}{}\n{}--- end of {}",
+                path.display(),
+                if tail.len() < bytes.len() {
+                    " (its last 64 KiB)"
+                } else {
+                    ""
+                },
+                String::from_utf8_lossy(tail),
+                path.display()
+            )
+        }
+        Err(e) => format!("--- {what}: no log at {}: {e}", path.display()),
     }
 }

@@ -7,6 +7,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::support::{fixture, repo, tree};
+use crate::sysctl::parse_sysctl;
 
 #[test]
 fn python_parses_the_django_settings() {
@@ -30,18 +31,6 @@ print(' '.join(names))\n";
         String::from_utf8_lossy(&output.stdout).trim(),
         "DEBUG ALLOWED_HOSTS CSRF_TRUSTED_ORIGINS SECRET_KEY DATABASES SECURE_PROXY_SSL_HEADER SECURE_SSL_REDIRECT SESSION_COOKIE_SECURE CSRF_COOKIE_SECURE SECURE_HSTS_SECONDS SECURE_HSTS_INCLUDE_SUBDOMAINS SECURE_HSTS_PRELOAD SECURE_REFERRER_POLICY SECURE_CONTENT_TYPE_NOSNIFF X_FRAME_OPTIONS LOGGING NODE_LIST_MAXIMUM_COUNT NODE_PROVIDER PREPARED_STATEMENTS STATIC_EXTENSION_FILES"
     );
-}
-
-/// `key = value` lines of a sysctl.d file, as procps reads them.
-fn parse_sysctl(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
-        .map(|l| {
-            let (k, v) = l.split_once('=').expect("key = value");
-            (k.trim().to_owned(), v.trim().to_owned())
-        })
-        .collect()
 }
 
 /// Every sysctl file of every fixture: each key is in the checked-in list of the kernel's
@@ -89,41 +78,4 @@ fn sysctl_accepts_every_rendered_file_without_applying_it() {
         }
     }
     assert!(files >= 4, "only {files} sysctl files");
-}
-
-#[test]
-fn the_sysctl_files_hold_exactly_what_the_spec_means() {
-    let read = |fixture_name: &str, host: &str| {
-        let path = fixture(&format!(
-            "{fixture_name}/expected/{host}/etc/sysctl.d/60-sitewright.conf"
-        ));
-        parse_sysctl(&fs::read_to_string(path).unwrap())
-    };
-    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    };
-    // CATMAID's "1GB" is 1073741824 bytes, not the document's 107374182.
-    assert_eq!(
-        read("catmaid", "db1"),
-        map(&[
-            ("vm.dirty_background_bytes", "268435456"),
-            ("vm.dirty_bytes", "1073741824"),
-            ("vm.swappiness", "10")
-        ])
-    );
-    // Synapse's ratios hold at 128GiB and grow, to the kernel's defaults, on 16GiB.
-    let synapse = |background: &str, dirty: &str| {
-        map(&[
-            ("vm.dirty_background_ratio", background),
-            ("vm.dirty_expire_centisecs", "20"),
-            ("vm.dirty_ratio", dirty),
-            ("vm.dirty_writeback_centisecs", "20"),
-            ("vm.swappiness", "10"),
-        ])
-    };
-    assert_eq!(read("synapse", "synapse-db"), synapse("2", "4"));
-    assert_eq!(read("synapse", "synapse-db-standby"), synapse("10", "20"));
 }

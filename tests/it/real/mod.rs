@@ -1,0 +1,17 @@
+//! The tests that run a real program besides sitewright: PostgreSQL, nginx, Django and Python,
+//! procps' sysctl, pg_dump, Ansible, Nix, the outside judges (gixy, sslyze), pre-commit. The tests
+//! outside this module run only the sitewright binary, its library and the system's basic tools
+//! (sh, chown, unshare), so `cargo test --test it -- --skip real::` is the fast lane.
+
+mod baseline;
+mod django;
+mod export;
+mod generated;
+mod injection;
+mod judges;
+mod nginx;
+mod pg_tls;
+mod postgres;
+mod pre_commit;
+mod programs;
+mod replication;
