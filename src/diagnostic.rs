@@ -17,13 +17,13 @@ const MAX_EXCERPT: usize = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
     pub line: usize,
-    pub column: usize,
+    pub(crate) column: usize,
 }
 
 impl Pos {
-    pub const START: Pos = Pos { line: 1, column: 1 };
+    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
 
-    pub const fn new(line: usize, column: usize) -> Self {
+    pub(crate) const fn new(line: usize, column: usize) -> Self {
         Self {
             line: if line == 0 { 1 } else { line },
             column: if column == 0 { 1 } else { column },
@@ -31,7 +31,7 @@ impl Pos {
     }
 
     /// The position just after `prefix`, where the next character would be.
-    pub fn after(prefix: &str) -> Self {
+    pub(crate) fn after(prefix: &str) -> Self {
         let line = prefix.matches('\n').count() + 1;
         let last = prefix.rsplit('\n').next().unwrap_or("");
         Self::new(line, last.chars().count() + 1)
@@ -40,7 +40,7 @@ impl Pos {
 
 /// Whether the source line may be shown under a diagnostic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Excerpt {
+pub(crate) enum Excerpt {
     Show,
     /// The value at the position may be a secret: the line is shown only up to it.
     Redact,
@@ -54,15 +54,15 @@ pub struct Diagnostic {
     /// The id of the rule, as printed: `PG017`.
     pub rule: Option<&'static str>,
     pub message: String,
-    pub excerpt: Excerpt,
+    pub(crate) excerpt: Excerpt,
     /// The host the problem is on, when it is one host's.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Other places in the spec the problem involves.
-    pub also: Vec<Pos>,
+    pub(crate) also: Vec<Pos>,
 }
 
 impl Diagnostic {
-    pub fn error(pos: Pos, message: impl Into<String>) -> Self {
+    pub(crate) fn error(pos: Pos, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             pos,
@@ -74,7 +74,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(pos: Pos, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(pos: Pos, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(pos, message)
@@ -82,27 +82,27 @@ impl Diagnostic {
     }
 
     /// Marks the diagnostic as `rule`'s, whose registered severity it takes.
-    pub fn rule(mut self, rule: Rule) -> Self {
+    pub(crate) fn rule(mut self, rule: Rule) -> Self {
         self.rule = Some(rule.as_str());
         self.severity = rule.severity();
         self
     }
 
     /// The problem is on `host`.
-    pub fn on(mut self, host: impl Into<String>) -> Self {
+    pub(crate) fn on(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
         self
     }
 
     /// The problem involves the spec at `pos` too.
-    pub fn also(mut self, pos: Pos) -> Self {
+    pub(crate) fn also(mut self, pos: Pos) -> Self {
         if pos != self.pos && !self.also.contains(&pos) {
             self.also.push(pos);
         }
         self
     }
 
-    pub fn redacted(mut self) -> Self {
+    pub(crate) fn redacted(mut self) -> Self {
         self.excerpt = Excerpt::Redact;
         self
     }
@@ -122,7 +122,7 @@ impl Diagnostic {
     }
 
     /// The headline, then the source line with a marker under the position.
-    pub fn render(&self, spec_name: &str, text: &str) -> String {
+    pub(crate) fn render(&self, spec_name: &str, text: &str) -> String {
         let mut out = self.headline(spec_name);
         out.push('\n');
         let Some(line) = text.lines().nth(self.pos.line - 1) else {

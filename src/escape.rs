@@ -9,7 +9,7 @@ use minijinja::value::{Value, ValueKind};
 
 /// The formats sitewright writes; a template's extension picks one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// postgresql.conf and recovery.conf: strings in single quotes.
     PgConf,
     /// pg_hba.conf: whitespace-separated tokens, double-quoted when needed.
@@ -32,7 +32,7 @@ pub enum Format {
 
 impl Format {
     /// The format a template's file name asks for, by its last extension.
-    pub fn for_template(name: &str) -> Option<Self> {
+    pub(crate) fn for_template(name: &str) -> Option<Self> {
         Some(match name.rsplit('.').next()? {
             "pgconf" => Self::PgConf,
             "pghba" => Self::PgHba,
@@ -47,7 +47,7 @@ impl Format {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::PgConf => "postgresql.conf",
             Self::PgHba => "pg_hba.conf",
@@ -62,7 +62,7 @@ impl Format {
     }
 
     /// The text of `value` in this format.
-    pub fn write(self, value: &Value) -> Result<String, Refused> {
+    pub(crate) fn write(self, value: &Value) -> Result<String, Refused> {
         match self {
             Self::PgConf => pg_conf(value),
             Self::PgHba => scalar(value, self).and_then(|s| pg_hba_token(&s)),
@@ -84,7 +84,7 @@ impl Format {
 
     /// An identifier (a setting, variable or role name): bare, or double-quoted in SQL;
     /// anything that is not a plain name is refused.
-    pub fn ident(self, name: &str) -> Result<String, Refused> {
+    pub(crate) fn ident(self, name: &str) -> Result<String, Refused> {
         let mut chars = name.chars();
         let ok = chars
             .next()
@@ -105,9 +105,9 @@ impl Format {
 
 /// A value that a format cannot hold safely.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub value: String,
-    pub reason: &'static str,
+pub(crate) struct Refused {
+    pub(crate) value: String,
+    pub(crate) reason: &'static str,
 }
 
 impl Refused {
@@ -298,14 +298,14 @@ fn sysctl_value(text: &str) -> Result<String, Refused> {
 }
 
 /// The key of a one-key map that stands for a Python tuple of its list (JSON has no tuples).
-pub const TUPLE_MARK: &str = "__tuple__";
+pub(crate) const TUPLE_MARK: &str = "__tuple__";
 
 /// Python code that sitewright writes where a literal would not do: a fixed form from
 /// sitewright's own source around one string, which the Python writer quotes, or a dotted name,
 /// written bare once it is checked to be one. No spec value can become one (serde makes no
 /// objects), so no spec value can become code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PythonCode {
+pub(crate) enum PythonCode {
     /// `before`, the string as a Python literal, `after`: `os.environ["NAME"]`.
     Around {
         before: &'static str,

@@ -10,27 +10,27 @@ use crate::source::Document;
 
 /// One line of a rendered file and the facts printed on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub number: usize,
-    pub text: String,
+pub(crate) struct Line {
+    pub(crate) number: usize,
+    pub(crate) text: String,
     /// Empty for a line the template writes on its own.
-    pub facts: Vec<Explained>,
+    pub(crate) facts: Vec<Explained>,
 }
 
 /// One fact on a line: the key it sets and where its value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Explained {
-    pub key: String,
-    pub kind: OriginKind,
+pub(crate) struct Explained {
+    pub(crate) key: String,
+    pub(crate) kind: OriginKind,
     /// The spec location, `SPEC:LINE:COL (dotted.path)`.
-    pub spec: Option<String>,
-    pub why: Option<String>,
+    pub(crate) spec: Option<String>,
+    pub(crate) why: Option<String>,
     /// For a postgresql.conf setting: what a change to it needs.
-    pub effect: Option<OnChange>,
+    pub(crate) effect: Option<OnChange>,
 }
 
 /// `postgres/settings/max_connections` as `postgres.settings.max_connections`, indexes in brackets.
-pub fn dotted(pointer: &str) -> String {
+pub(crate) fn dotted(pointer: &str) -> String {
     let mut out = String::new();
     for part in pointer.trim_start_matches('/').split('/') {
         let part = part.replace("~1", "/").replace("~0", "~");
@@ -47,7 +47,7 @@ pub fn dotted(pointer: &str) -> String {
 }
 
 /// How `explain` says where a fact comes from.
-pub fn origin_text(fact: &Explained) -> String {
+pub(crate) fn origin_text(fact: &Explained) -> String {
     let why = fact.why.as_deref();
     match (fact.kind, &fact.spec, why) {
         (OriginKind::VersionRule, Some(spec), Some(why)) => {
@@ -73,7 +73,7 @@ fn is_comment(line: &str) -> bool {
 
 /// Explains every line of a traced render of `file`; only the lines that print a fact of `key`,
 /// when given. A line that prints no fact is the template's own text, whoever wrote the template.
-pub fn explain(
+pub(crate) fn explain(
     file: &PlannedFile,
     lines: &[TracedLine],
     doc: &Document,

@@ -14,7 +14,7 @@ pub struct Loaded {
     /// Warnings of the rules; errors stop loading.
     pub warnings: Vec<Diagnostic>,
     /// What the rules and the plan both read, worked out once.
-    pub derived: crate::plan::Derived,
+    pub(crate) derived: crate::plan::Derived,
 }
 
 /// Everything wrong with a spec, in source order; it holds at least one error.

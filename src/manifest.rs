@@ -10,47 +10,47 @@ use crate::render::Tree;
 
 /// The manifest of a rendered tree.
 #[derive(Debug, Serialize)]
-pub struct Manifest<'a> {
-    pub generator: &'static str,
-    pub site: &'a str,
-    pub files: Vec<Entry<'a>>,
+pub(crate) struct Manifest<'a> {
+    pub(crate) generator: &'static str,
+    pub(crate) site: &'a str,
+    pub(crate) files: Vec<Entry<'a>>,
 }
 
 /// One file of the tree.
 #[derive(Debug, Serialize)]
-pub struct Entry<'a> {
-    pub host: &'a str,
-    pub path: &'a str,
-    pub mode: Mode,
-    pub owner: &'a str,
-    pub group: &'a str,
+pub(crate) struct Entry<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) mode: Mode,
+    pub(crate) owner: &'a str,
+    pub(crate) group: &'a str,
     /// Of the content with secret values masked, so the manifest can be committed.
-    pub sha256: String,
-    pub service: Service,
-    pub on_change: OnChange,
+    pub(crate) sha256: String,
+    pub(crate) service: Service,
+    pub(crate) on_change: OnChange,
     /// True when the file is meant to hold a secret (a passfile).
-    pub secret: bool,
+    pub(crate) secret: bool,
     /// The command that applies the file, where no service reloads it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub apply: Option<&'a str>,
+    pub(crate) apply: Option<&'a str>,
     /// For a postgresql.conf: each setting it sets, and whether a change to it needs a restart or a reload.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub settings: BTreeMap<String, OnChange>,
+    pub(crate) settings: BTreeMap<String, OnChange>,
 }
 
 /// Just enough of an earlier manifest to know which files it listed.
 #[derive(Debug, Deserialize)]
-pub struct Listed {
-    pub files: Vec<ListedFile>,
+pub(crate) struct Listed {
+    pub(crate) files: Vec<ListedFile>,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ListedFile {
-    pub host: String,
-    pub path: String,
+pub(crate) struct ListedFile {
+    pub(crate) host: String,
+    pub(crate) path: String,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -68,7 +68,7 @@ fn setting_effects(file: &crate::render::RenderedFile) -> BTreeMap<String, OnCha
 }
 
 impl<'a> Manifest<'a> {
-    pub fn of(tree: &'a Tree) -> Self {
+    pub(crate) fn of(tree: &'a Tree) -> Self {
         Self {
             generator: concat!("sitewright ", env!("CARGO_PKG_VERSION")),
             site: &tree.site,
@@ -92,7 +92,7 @@ impl<'a> Manifest<'a> {
         }
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("a manifest serialises");
         text.push('\n');
         text

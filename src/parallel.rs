@@ -9,7 +9,7 @@ const MIN_SHARE: usize = 16;
 
 /// `work` applied to each item, in the items' order, with the items cut into one contiguous share
 /// per core.
-pub fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let shares = cores.min(items.len() / MIN_SHARE).max(1);
     if shares == 1 {

@@ -9,7 +9,7 @@ mod major;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-pub use major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
+pub(crate) use major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
 
 use crate::spec::SettingValue;
 use crate::suggest::nearest;
@@ -62,7 +62,7 @@ pub fn other_names() -> &'static [OtherName] {
 }
 
 /// What `major`'s server makes of `name` when its table lacks it, if it accepts it at all.
-pub fn other_name(major: u32, name: &str) -> Option<&'static OtherName> {
+pub(crate) fn other_name(major: u32, name: &str) -> Option<&'static OtherName> {
     other_names()
         .iter()
         .find(|o| o.major == major && o.name.eq_ignore_ascii_case(name))
@@ -70,7 +70,7 @@ pub fn other_name(major: u32, name: &str) -> Option<&'static OtherName> {
 
 /// The kind of value a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Bool,
     Integer,
     Real,
@@ -80,7 +80,7 @@ pub enum Kind {
 
 /// When a changed value takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub(crate) enum Context {
     /// Only at server start.
     Restart,
     /// On a configuration reload (for new sessions, where the setting is per session).
@@ -92,20 +92,20 @@ pub enum Context {
 /// One setting of one major.
 #[derive(Debug, Clone)]
 pub struct Def {
-    pub name: &'static str,
-    pub kind: Kind,
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
     /// pg_settings' unit: `8kB`, `kB`, `MB`, `B`, `ms`, `s`, `min`, or empty.
-    pub unit: &'static str,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-    pub enumvals: Vec<&'static str>,
-    pub context: Context,
+    pub(crate) unit: &'static str,
+    pub(crate) min: Option<f64>,
+    pub(crate) max: Option<f64>,
+    pub(crate) enumvals: Vec<&'static str>,
+    pub(crate) context: Context,
 }
 
 /// The settings of one major, by lower-case name (PostgreSQL's names are case-insensitive).
 #[derive(Debug)]
 pub struct Table {
-    pub major: u32,
+    pub(crate) major: u32,
     settings: HashMap<String, Def>,
 }
 
@@ -152,7 +152,7 @@ pub fn table(major: u32) -> Option<&'static Table> {
 }
 
 /// The majors whose table has `name`.
-pub fn majors_with(name: &str) -> Vec<u32> {
+pub(crate) fn majors_with(name: &str) -> Vec<u32> {
     TABLES
         .iter()
         .map(|(m, _)| *m)
@@ -173,7 +173,7 @@ impl Table {
     /// What to say about `name`, which this major's table lacks but its server accepts: an
     /// alias's new name, or that a hidden setting does nothing; `Err` when `value` is one the
     /// hidden setting refuses.
-    pub fn accepted_elsewhere(
+    pub(crate) fn accepted_elsewhere(
         &self,
         other: &OtherName,
         value: &SettingValue,
@@ -212,7 +212,7 @@ impl Table {
     }
 
     /// Why `name` is not a setting of this major, with what to write instead when that is known.
-    pub fn unknown(&self, name: &str) -> String {
+    pub(crate) fn unknown(&self, name: &str) -> String {
         let elsewhere = majors_with(name);
         if let (Some(first), Some(last)) = (elsewhere.first(), elsewhere.last()) {
             let span = if first == last {
@@ -311,7 +311,7 @@ const BOOL_WORDS: &[&str] = &["on", "off", "true", "false", "yes", "no", "1", "0
 
 impl Def {
     /// Checks a value the way the server would read it; the error says what would be right.
-    pub fn check(&self, value: &SettingValue, major: u32) -> Result<(), String> {
+    pub(crate) fn check(&self, value: &SettingValue, major: u32) -> Result<(), String> {
         if self.context == Context::Internal {
             return Err(format!(
                 "`{}` is fixed when PostgreSQL is built or initialised; it cannot be set",
@@ -427,7 +427,7 @@ impl Def {
     }
 
     /// Whether a change to this setting needs a restart.
-    pub fn needs_restart(&self) -> bool {
+    pub(crate) fn needs_restart(&self) -> bool {
         self.context == Context::Restart
     }
 }
@@ -494,25 +494,6 @@ pub fn read_conf(text: &str) -> std::collections::BTreeMap<String, String> {
         out.insert(name.to_ascii_lowercase(), value);
     }
     out
-}
-
-/// Which settings differ between two postgresql.conf texts of one major, each with whether the
-/// change needs a restart; a setting the table does not know is taken to need one.
-pub fn changed(major: u32, old: &str, new: &str) -> Vec<(String, bool)> {
-    let (old, new) = (read_conf(old), read_conf(new));
-    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .filter(|name| old.get(*name) != new.get(*name))
-        .map(|name| {
-            let restart = table(major)
-                .and_then(|t| t.get(name))
-                .is_none_or(Def::needs_restart);
-            (name.clone(), restart)
-        })
-        .collect()
 }
 
 fn trim_number(value: f64) -> String {
@@ -642,19 +623,6 @@ mod tests {
             "a later line wins, names case-insensitive"
         );
         assert_eq!(conf["archive_command"], "cp %p 'x' \\y");
-        let changed = changed(
-            16,
-            "port = 1\nwork_mem = 4MB\n",
-            "port = 2\nwork_mem = 8MB\njit = off\n",
-        );
-        assert_eq!(
-            changed,
-            [
-                ("jit".to_owned(), false),
-                ("port".to_owned(), true),
-                ("work_mem".to_owned(), false)
-            ]
-        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Secrets {
         Self::default()
     }
 
-    pub fn resolved(values: HashMap<SecretRef, String>) -> Self {
+    pub(crate) fn resolved(values: HashMap<SecretRef, String>) -> Self {
         Self { values }
     }
 
@@ -37,7 +37,7 @@ impl Secrets {
 }
 
 /// What stands in a rendered file for a secret that was not resolved.
-pub fn placeholder(secret: &SecretRef) -> String {
+pub(crate) fn placeholder(secret: &SecretRef) -> String {
     format!("<secret from {secret}>")
 }
 
@@ -52,7 +52,7 @@ pub struct RenderedFile {
 
 impl RenderedFile {
     /// The content with secret values hidden, for showing and hashing.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         self.meta.mask.apply(&self.content)
     }
 }
@@ -60,18 +60,18 @@ impl RenderedFile {
 /// Every rendered file of a site, in plan order.
 #[derive(Debug, Clone)]
 pub struct Tree {
-    pub site: String,
+    pub(crate) site: String,
     pub files: Vec<RenderedFile>,
 }
 
 /// A template that failed, with the place in it.
 #[derive(Debug, Clone)]
 pub struct RenderError {
-    pub host: HostName,
-    pub path: String,
-    pub template: String,
-    pub line: Option<usize>,
-    pub message: String,
+    pub(crate) host: HostName,
+    pub(crate) path: String,
+    pub(crate) template: String,
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for RenderError {
@@ -98,9 +98,9 @@ pub struct Renderer {
 
 /// One line of a traced render: its text, and the facts printed on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TracedLine {
-    pub text: String,
-    pub facts: Vec<FactId>,
+pub(crate) struct TracedLine {
+    pub(crate) text: String,
+    pub(crate) facts: Vec<FactId>,
 }
 
 impl Renderer {
@@ -109,7 +109,7 @@ impl Renderer {
     }
 
     /// A renderer whose output marks each fact where it is printed, for [`Renderer::trace`].
-    pub fn tracing(overrides: &Overrides) -> Self {
+    pub(crate) fn tracing(overrides: &Overrides) -> Self {
         Self::build(overrides, true)
     }
 
@@ -144,7 +144,7 @@ impl Renderer {
 
     /// The lines of `file` as its template lays them out, each with the facts printed on it.
     /// Needs a renderer made by [`Renderer::tracing`].
-    pub fn trace(&self, file: &PlannedFile) -> Result<Vec<TracedLine>, RenderError> {
+    pub(crate) fn trace(&self, file: &PlannedFile) -> Result<Vec<TracedLine>, RenderError> {
         let rendered = self.render_file(file, &Secrets::none())?;
         Ok(rendered.content.lines().map(untag).collect())
     }
@@ -157,7 +157,7 @@ impl Renderer {
     }
 
     /// Renders `files` in order; the first that fails stops it.
-    pub fn render_files(
+    pub(crate) fn render_files(
         &self,
         files: &[PlannedFile],
         secrets: &Secrets,

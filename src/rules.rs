@@ -216,7 +216,7 @@ impl fmt::Display for Rule {
 }
 
 /// The rule whose id is `id`, in any case.
-pub fn rule(id: &str) -> Option<Rule> {
+pub(crate) fn rule(id: &str) -> Option<Rule> {
     Rule::ALL
         .iter()
         .copied()

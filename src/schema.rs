@@ -20,7 +20,7 @@ pub fn schema() -> &'static Value {
 }
 
 /// The schema as `sitewright schema` prints it and schemas/site.schema.json holds it.
-pub fn schema_text() -> String {
+pub(crate) fn schema_text() -> String {
     let mut text = serde_json::to_string_pretty(schema()).expect("a JSON value serialises");
     text.push('\n');
     text

@@ -8,9 +8,9 @@ use crate::plan::Plan;
 use crate::spec::SecretRef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretError {
-    pub secret: SecretRef,
-    pub reason: String,
+pub(crate) struct SecretError {
+    pub(crate) secret: SecretRef,
+    pub(crate) reason: String,
 }
 
 impl fmt::Display for SecretError {
@@ -26,7 +26,7 @@ impl fmt::Display for SecretError {
 impl std::error::Error for SecretError {}
 
 /// Reads every secret the plan's files need.
-pub fn resolve(plan: &Plan) -> Result<HashMap<SecretRef, String>, SecretError> {
+pub(crate) fn resolve(plan: &Plan) -> Result<HashMap<SecretRef, String>, SecretError> {
     let mut values = HashMap::new();
     for slot in plan.files.iter().flat_map(|f| &f.secrets) {
         if values.contains_key(&slot.secret) {

@@ -60,7 +60,7 @@ impl Document {
     }
 
     /// Whether the spec itself holds a value at `pointer` (rather than leaving it to its default).
-    pub fn has(&self, pointer: &str) -> bool {
+    pub(crate) fn has(&self, pointer: &str) -> bool {
         self.spans.contains_key(pointer)
     }
 

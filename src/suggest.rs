@@ -1,7 +1,7 @@
 //! "Did you mean" suggestions: the nearest known name by edit distance.
 
 /// The candidate nearest to `word`, if it is near enough to be a likely typo.
-pub fn nearest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (distance(word, c), c))

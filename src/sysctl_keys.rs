@@ -14,7 +14,7 @@ const KEYS: &str = include_str!("../data/sysctl/keys.tsv");
 
 /// The kind of value a parameter takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Bytes,
     Kbytes,
     Pages,
@@ -52,7 +52,7 @@ fn keys() -> &'static HashMap<&'static str, Kind> {
 
 /// A parameter name in its dotted form. procps reads `/` as the separator when a name has one,
 /// and then a `.` as part of a name (a VLAN interface such as eth0.100): the two swap.
-pub fn canonical(name: &str) -> String {
+pub(crate) fn canonical(name: &str) -> String {
     if name.contains('/') {
         name.chars()
             .map(|c| match c {
@@ -80,7 +80,7 @@ fn listed_form(name: &str) -> Option<String> {
 }
 
 /// The kind of `name`, or why it is not a parameter the kernel has.
-pub fn kind(name: &str) -> Result<Kind, String> {
+pub(crate) fn kind(name: &str) -> Result<Kind, String> {
     let name = canonical(name);
     let listed = listed_form(&name);
     if let Some(kind) = keys()
@@ -97,7 +97,7 @@ pub fn kind(name: &str) -> Result<Kind, String> {
 }
 
 /// The text the kernel reads for `value`, and how it was converted when it was.
-pub fn convert(name: &str, value: &SysctlValue) -> Result<(String, Option<String>), String> {
+pub(crate) fn convert(name: &str, value: &SysctlValue) -> Result<(String, Option<String>), String> {
     let kind = kind(name)?;
     let number = |n: i64| Ok((n.to_string(), None));
     match (kind, value) {

@@ -8,7 +8,7 @@ macro_rules! embed {
 }
 
 /// Every built-in template, by name: `<service>/<file>.<format>`.
-pub const BUILTIN: &[(&str, &str)] = embed![
+pub(crate) const BUILTIN: &[(&str, &str)] = embed![
     "django/settings.py",
     "nginx/cache-proxy.conf.nginx",
     "nginx/https.conf.nginx",
@@ -31,11 +31,11 @@ pub const BUILTIN: &[(&str, &str)] = embed![
 /// Templates the user supplies with `--templates DIR`, by the same names; they replace built-ins.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    pub templates: Vec<(String, String)>,
+    pub(crate) templates: Vec<(String, String)>,
 }
 
 impl Overrides {
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.templates
             .iter()
             .find(|(n, _)| n == name)
@@ -43,7 +43,7 @@ impl Overrides {
     }
 }
 
-pub fn builtin(name: &str) -> Option<&'static str> {
+pub(crate) fn builtin(name: &str) -> Option<&'static str> {
     BUILTIN
         .iter()
         .find(|(n, _)| *n == name)

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A whole number of bytes, written in the spec as `512kB`, `256MB`, `1GB` or `1GiB`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ByteSize(u64);
+pub(crate) struct ByteSize(u64);
 
 const KIB: u64 = 1024;
 const MIB: u64 = KIB * KIB;
@@ -30,24 +30,24 @@ const BYTE_UNITS: &[(&str, u64)] = &[
 
 impl ByteSize {
     /// The pattern the schema gives editors; [`ByteSize::parse`] accepts exactly these strings.
-    pub const PATTERN: &'static str = r"^[0-9]+ ?(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)$";
-    pub const EXPECTED: &'static str =
+    pub(crate) const PATTERN: &'static str = r"^[0-9]+ ?(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)$";
+    pub(crate) const EXPECTED: &'static str =
         "a byte size such as 512kB, 256MB, 1GB or 1GiB (kB, MB, GB and TB are powers of 1024)";
 
-    pub const fn from_bytes(bytes: u64) -> Self {
+    pub(crate) const fn from_bytes(bytes: u64) -> Self {
         Self(bytes)
     }
 
-    pub const fn bytes(self) -> u64 {
+    pub(crate) const fn bytes(self) -> u64 {
         self.0
     }
 
-    pub fn parse(text: &str) -> Result<Self, UnitError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, UnitError> {
         parse_with_units(text, BYTE_UNITS, Self::EXPECTED).map(Self)
     }
 
     /// PostgreSQL's form: the largest unit that divides the size evenly (`16GB`, `512kB`, `100B`).
-    pub fn to_postgres(self) -> String {
+    pub(crate) fn to_postgres(self) -> String {
         largest_even_unit(
             self.0,
             &[("TB", TIB), ("GB", GIB), ("MB", MIB), ("kB", KIB)],
@@ -57,13 +57,13 @@ impl ByteSize {
 
     /// nginx's form of an offset (`max_size=`): `k`, `m` or `g` when the size divides evenly, else
     /// plain bytes.
-    pub fn to_nginx(self) -> String {
+    pub(crate) fn to_nginx(self) -> String {
         largest_even_unit(self.0, &[("g", GIB), ("m", MIB), ("k", KIB)], "")
     }
 
     /// nginx's form of a size directive (`proxy_buffer_size`, `client_body_buffer_size`): nginx
     /// reads those with ngx_parse_size, which knows `k` and `m` but refuses `1g`.
-    pub fn to_nginx_size(self) -> String {
+    pub(crate) fn to_nginx_size(self) -> String {
         largest_even_unit(self.0, &[("m", MIB), ("k", KIB)], "")
     }
 }
@@ -87,7 +87,7 @@ impl fmt::Display for ByteSize {
 
 /// A span of time, written in the spec as `200ms`, `60s`, `5min`, `2h` or `1d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Duration {
+pub(crate) struct Duration {
     micros: u64,
 }
 
@@ -101,40 +101,40 @@ const DURATION_UNITS: &[(&str, u64)] = &[
 ];
 
 impl Duration {
-    pub const PATTERN: &'static str = r"^[0-9]+ ?(us|ms|s|min|h|d)$";
-    pub const EXPECTED: &'static str = "a duration such as 200ms, 60s, 5min, 2h or 1d";
+    pub(crate) const PATTERN: &'static str = r"^[0-9]+ ?(us|ms|s|min|h|d)$";
+    pub(crate) const EXPECTED: &'static str = "a duration such as 200ms, 60s, 5min, 2h or 1d";
 
-    pub const fn from_secs(secs: u64) -> Self {
+    pub(crate) const fn from_secs(secs: u64) -> Self {
         Self {
             micros: secs * 1_000_000,
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, UnitError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, UnitError> {
         parse_with_units(text, DURATION_UNITS, Self::EXPECTED).map(|micros| Self { micros })
     }
 
     /// Whole seconds, or `None` when the duration has a fraction of a second.
-    pub fn whole_secs(self) -> Option<u64> {
+    pub(crate) fn whole_secs(self) -> Option<u64> {
         self.micros
             .is_multiple_of(1_000_000)
             .then_some(self.micros / 1_000_000)
     }
 
     /// Whole milliseconds, or `None` when the duration has a fraction of one.
-    pub fn whole_millis(self) -> Option<u64> {
+    pub(crate) fn whole_millis(self) -> Option<u64> {
         self.micros
             .is_multiple_of(1_000)
             .then_some(self.micros / 1_000)
     }
 
     /// PostgreSQL's form: the largest unit that divides the duration evenly.
-    pub fn to_postgres(self) -> String {
+    pub(crate) fn to_postgres(self) -> String {
         largest_even_unit(self.micros, DURATION_UNITS, "")
     }
 
     /// nginx's form (`d`, `h`, `m`, `s`, `ms`); nginx has no microseconds, so those round up.
-    pub fn to_nginx(self) -> String {
+    pub(crate) fn to_nginx(self) -> String {
         let millis = self.micros.div_ceil(1_000);
         let units = [
             ("d", 86_400_000),
@@ -180,7 +180,7 @@ fn split_number(text: &str) -> Option<(u64, &str)> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UnitError {
+pub(crate) enum UnitError {
     Syntax(&'static str),
     TooLarge,
 }

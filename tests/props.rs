@@ -3,6 +3,10 @@
 //! to the values the spec gave; any bytes given to the binary are rendered or refused as its
 //! contract says.
 
+// A test binary has no outside: its helpers are `pub` for its own modules, which the crate-wide
+// unreachable_pub lint would flag.
+#![allow(unreachable_pub)]
+
 use proptest::prelude::*;
 use sitewright::load::load;
 use sitewright::pg_settings::read_conf;

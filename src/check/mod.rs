@@ -19,7 +19,11 @@ use crate::source::Document;
 use crate::spec::{Role, Site};
 
 /// Runs every rule; the result holds errors and warnings in no particular order.
-pub fn check(site: &Site, doc: &Document, derived: &crate::plan::Derived) -> Vec<Diagnostic> {
+pub(crate) fn check(
+    site: &Site,
+    doc: &Document,
+    derived: &crate::plan::Derived,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     hosts(site, doc, &mut out);
     postgres::check(site, doc, derived, &mut out);

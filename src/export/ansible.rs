@@ -12,11 +12,11 @@ use crate::render::{RenderedFile, Tree};
 
 /// Where each secret stands in the rendered text, and the variable that holds it.
 #[derive(Debug, Clone)]
-pub struct SecretVar {
+pub(crate) struct SecretVar {
     /// A marker that the render wrote where the secret goes.
-    pub marker: String,
+    pub(crate) marker: String,
     /// The key under `sitewright_secrets`.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// A YAML string, JSON-quoted (valid YAML), so that no value is read as anything but a string.
@@ -167,7 +167,7 @@ fn template(file: &RenderedFile, secrets: &[SecretVar]) -> String {
 }
 
 /// The playbook, its files and its templates.
-pub fn export(tree: &Tree, secrets: &[SecretVar]) -> Result<Vec<Exported>, ExportError> {
+pub(crate) fn export(tree: &Tree, secrets: &[SecretVar]) -> Result<Vec<Exported>, ExportError> {
     let mut exported = Vec::new();
     let mut playbook = String::from(
         "# Rendered by sitewright: change the site spec, not this file.\n\

@@ -10,7 +10,7 @@ use crate::render::{RenderedFile, Tree};
 
 /// A Nix double-quoted string holding exactly `text`: `\`, `"` and `$` escaped, and CR and TAB
 /// written as escapes (a literal CR would be read as a newline). Nix strings cannot hold NUL.
-pub fn string(text: &str) -> Result<String, ExportError> {
+pub(crate) fn string(text: &str) -> Result<String, ExportError> {
     if text.contains('\0') {
         return Err(ExportError::new("a Nix string cannot hold a NUL byte"));
     }
@@ -123,7 +123,7 @@ fn module(host: &str, files: &[&RenderedFile]) -> Result<String, ExportError> {
 }
 
 /// One `<host>.nix` per host of the tree.
-pub fn export(tree: &Tree) -> Result<Vec<Exported>, ExportError> {
+pub(crate) fn export(tree: &Tree) -> Result<Vec<Exported>, ExportError> {
     let mut hosts: Vec<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
     hosts.dedup();
     hosts

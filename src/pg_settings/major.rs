@@ -6,11 +6,11 @@ use std::fmt;
 
 /// A PostgreSQL major version, 11 to 18 (the schema refuses others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Major(pub u32);
+pub(crate) struct Major(pub(crate) u32);
 
 /// How much WAL a primary keeps for its standbys, by the setting that major knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WalKeep {
+pub(crate) enum WalKeep {
     /// `wal_keep_segments`, a count of 16MB segments (11, 12).
     Segments,
     /// `wal_keep_size`, in MB (13+).
@@ -19,7 +19,7 @@ pub enum WalKeep {
 
 /// Where a standby's recovery settings live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standby {
+pub(crate) enum Standby {
     /// recovery.conf in the data directory, with `standby_mode = on` (11).
     RecoveryConf,
     /// postgresql.conf, and an empty standby.signal in the data directory (12+).
@@ -28,7 +28,7 @@ pub enum Standby {
 
 /// The name of the file-based promotion setting, if the major has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromoteFile {
+pub(crate) enum PromoteFile {
     /// `trigger_file` in recovery.conf (11).
     TriggerFile,
     /// `promote_trigger_file` in postgresql.conf (12 to 15).
@@ -38,10 +38,10 @@ pub enum PromoteFile {
 }
 
 /// The size of one WAL segment in the builds sitewright targets.
-pub const WAL_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const WAL_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Major {
-    pub fn standby(self) -> Standby {
+    pub(crate) fn standby(self) -> Standby {
         if self.0 >= 12 {
             Standby::SignalFile
         } else {
@@ -49,7 +49,7 @@ impl Major {
         }
     }
 
-    pub fn wal_keep(self) -> WalKeep {
+    pub(crate) fn wal_keep(self) -> WalKeep {
         if self.0 >= 13 {
             WalKeep::Size
         } else {
@@ -57,7 +57,7 @@ impl Major {
         }
     }
 
-    pub fn promote_file(self) -> PromoteFile {
+    pub(crate) fn promote_file(self) -> PromoteFile {
         match self.0 {
             ..=11 => PromoteFile::TriggerFile,
             12..=15 => PromoteFile::PromoteTriggerFile,
@@ -66,47 +66,47 @@ impl Major {
     }
 
     /// `ssl_min_protocol_version` arrived in 12.
-    pub fn has_ssl_min_protocol_version(self) -> bool {
+    pub(crate) fn has_ssl_min_protocol_version(self) -> bool {
         self.0 >= 12
     }
 
     /// The `us` time unit arrived in 12.
-    pub fn has_microseconds(self) -> bool {
+    pub(crate) fn has_microseconds(self) -> bool {
         self.0 >= 12
     }
 
     /// Fractions with units (`1.5GB`) arrived in 12; before, a value with a unit is whole.
-    pub fn has_fractional_units(self) -> bool {
+    pub(crate) fn has_fractional_units(self) -> bool {
         self.0 >= 12
     }
 
     /// password_encryption defaults to md5 before 14, and to scram-sha-256 from 14.
-    pub fn encrypts_passwords_with_md5_by_default(self) -> bool {
+    pub(crate) fn encrypts_passwords_with_md5_by_default(self) -> bool {
         self.0 < 14
     }
 
     /// reserved_connections (kept for roles with pg_use_reserved_connections) arrived in 16.
-    pub fn has_reserved_connections(self) -> bool {
+    pub(crate) fn has_reserved_connections(self) -> bool {
         self.0 >= 16
     }
 
     /// On 11, WAL senders are taken out of max_connections; from 12 they have slots of their own.
-    pub fn wal_senders_use_connections(self) -> bool {
+    pub(crate) fn wal_senders_use_connections(self) -> bool {
         self.0 < 12
     }
 
     /// Asynchronous I/O with io_workers arrived in 18.
-    pub fn has_io_workers(self) -> bool {
+    pub(crate) fn has_io_workers(self) -> bool {
         self.0 >= 18
     }
 
     /// hostgssenc and hostnogssenc records arrived in 12.
-    pub fn has_gssenc_records(self) -> bool {
+    pub(crate) fn has_gssenc_records(self) -> bool {
         self.0 >= 12
     }
 
     /// JIT is on by default from 12, where PGTune turns it off for short queries.
-    pub fn jit_on_by_default(self) -> bool {
+    pub(crate) fn jit_on_by_default(self) -> bool {
         self.0 >= 12
     }
 }

@@ -11,7 +11,7 @@ use crate::spec::{Host, Role, Site};
 
 /// Each host's derived settings, worked out when first asked for and kept.
 #[derive(Debug, Clone)]
-pub struct Derived {
+pub(crate) struct Derived {
     confs: Vec<OnceLock<Option<Conf>>>,
     sysctl: Vec<OnceLock<Option<Vec<Setting>>>>,
     hba: OnceLock<Vec<Record>>,
@@ -19,7 +19,7 @@ pub struct Derived {
 
 impl Derived {
     /// Nothing worked out yet, room for every host of `site`.
-    pub fn new(site: &Site) -> Self {
+    pub(crate) fn new(site: &Site) -> Self {
         Self {
             confs: site.hosts.iter().map(|_| OnceLock::new()).collect(),
             sysctl: site.hosts.iter().map(|_| OnceLock::new()).collect(),
@@ -29,7 +29,7 @@ impl Derived {
 
     /// The settings of `host`'s postgresql.conf (and recovery.conf), or none when it runs no
     /// PostgreSQL server.
-    pub fn conf(&self, site: &Site, host: &Host) -> Option<&Conf> {
+    pub(crate) fn conf(&self, site: &Site, host: &Host) -> Option<&Conf> {
         let compute = || {
             let pg = site.postgres.as_ref()?;
             (host.has(Role::PostgresPrimary) || host.has(Role::PostgresReplica))
@@ -40,7 +40,7 @@ impl Derived {
 
     /// The settings of `host`'s sysctl file, or none when the spec's sysctl section does not
     /// apply to it.
-    pub fn sysctl(&self, site: &Site, host: &Host) -> Option<&[Setting]> {
+    pub(crate) fn sysctl(&self, site: &Site, host: &Host) -> Option<&[Setting]> {
         self.cached(&self.sysctl, site, host, || {
             super::sysctl::settings(site, self, host)
         })
@@ -48,7 +48,7 @@ impl Derived {
     }
 
     /// The site's pg_hba.conf records, the same on every server.
-    pub fn hba(&self, site: &Site) -> &[Record] {
+    pub(crate) fn hba(&self, site: &Site) -> &[Record] {
         self.hba.get_or_init(|| {
             site.postgres
                 .as_ref()

@@ -173,20 +173,20 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
 /// may replace it.
 pub struct Written {
     /// The setting's name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// What kind of origin `explain` gives it.
-    pub kind: OriginKind,
+    pub(crate) kind: OriginKind,
     /// The pointer of the spec value that decides it, if one does.
-    pub spec: Option<&'static str>,
+    pub(crate) spec: Option<&'static str>,
     /// How it is derived, or why it is the default, as `explain` says it.
-    pub why: Option<&'static str>,
+    pub(crate) why: Option<&'static str>,
     /// Whether `extra` may set it: check's DJ009 says why not.
-    pub refused: Refused,
+    pub(crate) refused: Refused,
 }
 
 /// Why `extra` may not set a setting the module writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// A typed field decides it (the `spec` pointer), for this reason.
     Field(&'static str),
     /// The site decides it, for this reason: there is nothing to set.
@@ -197,7 +197,7 @@ pub enum Refused {
 
 /// SECURE_PROXY_SSL_HEADER behind nginx.https: the header nginx overwrites on every request, and
 /// the value it writes there for HTTPS.
-pub const PROXY_SSL_HEADER: (&str, &str) = ("HTTP_X_FORWARDED_PROTO", "https");
+pub(crate) const PROXY_SSL_HEADER: (&str, &str) = ("HTTP_X_FORWARDED_PROTO", "https");
 
 const TLS_REFUSED: &str = "the site is served over nginx's TLS, and this is what `manage.py check --deploy` asks of such a site";
 const HSTS: &str = "as nginx sends it";
@@ -217,7 +217,7 @@ const fn tls_default(name: &'static str, why: &'static str) -> Written {
 
 /// Every top-level setting the module writes, in one place: the plan takes each one's origin
 /// from here, and `check` refuses an `extra` that would replace one the spec or the site decides.
-pub const WRITTEN: &[Written] = &[
+pub(crate) const WRITTEN: &[Written] = &[
     Written {
         name: "DEBUG",
         kind: OriginKind::Default,
@@ -405,7 +405,7 @@ fn origin(name: &str) -> Origin {
 }
 
 /// A read-only instance: Django on a host whose PostgreSQL is a replica.
-pub fn read_only(host: &Host) -> bool {
+pub(crate) fn read_only(host: &Host) -> bool {
     host.has(Role::Web) && host.has(Role::PostgresReplica)
 }
 
@@ -912,7 +912,7 @@ fn entries(
 
 /// The servers Django on `host` connects to, as (alias, host, why): the default database, then
 /// the replicas the spec names.
-pub fn targets<'a>(
+pub(crate) fn targets<'a>(
     site: &'a Site,
     django: &'a Django,
     host: &'a Host,

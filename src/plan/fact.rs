@@ -13,7 +13,7 @@ use super::OnChange;
 
 /// What kind of origin a value has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OriginKind {
+pub(crate) enum OriginKind {
     /// Written as the spec gives it.
     Spec,
     /// Worked out from the spec (from the value at `spec`, when there is one) or from other facts.
@@ -26,19 +26,19 @@ pub enum OriginKind {
 
 /// Where a value comes from: the spec value it was written from, and why it is what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub kind: OriginKind,
+pub(crate) struct Origin {
+    pub(crate) kind: OriginKind,
     /// The JSON pointer of the spec value it comes from.
-    pub spec: Option<String>,
-    pub why: Option<String>,
+    pub(crate) spec: Option<String>,
+    pub(crate) why: Option<String>,
     /// What `explain` says instead when the spec does not hold the value at `spec`, so that the
     /// value is its schema default: a named default and its reason.
-    pub unless_written: Option<String>,
+    pub(crate) unless_written: Option<String>,
 }
 
 impl Origin {
     /// The value at `pointer`, written as given.
-    pub fn spec(pointer: impl Into<String>) -> Self {
+    pub(crate) fn spec(pointer: impl Into<String>) -> Self {
         Self {
             kind: OriginKind::Spec,
             spec: Some(pointer.into()),
@@ -48,7 +48,7 @@ impl Origin {
     }
 
     /// Worked out from the value at `pointer` (or from other facts).
-    pub fn derived(pointer: Option<&str>, why: impl Into<String>) -> Self {
+    pub(crate) fn derived(pointer: Option<&str>, why: impl Into<String>) -> Self {
         Self {
             kind: OriginKind::Derived,
             spec: pointer.map(str::to_owned),
@@ -58,7 +58,7 @@ impl Origin {
     }
 
     /// Required by the version at `pointer`.
-    pub fn version(pointer: &str, why: impl Into<String>) -> Self {
+    pub(crate) fn version(pointer: &str, why: impl Into<String>) -> Self {
         Self {
             kind: OriginKind::VersionRule,
             spec: Some(pointer.to_owned()),
@@ -68,7 +68,7 @@ impl Origin {
     }
 
     /// sitewright's default, and the reason for it.
-    pub fn default(why: impl Into<String>) -> Self {
+    pub(crate) fn default(why: impl Into<String>) -> Self {
         Self {
             kind: OriginKind::Default,
             spec: None,
@@ -78,13 +78,13 @@ impl Origin {
     }
 
     /// The same origin, explained as a named default with `why` when the spec leaves the value out.
-    pub fn unless_written(mut self, why: impl Into<String>) -> Self {
+    pub(crate) fn unless_written(mut self, why: impl Into<String>) -> Self {
         self.unless_written = Some(why.into());
         self
     }
 
     /// The same origin with its reason given.
-    pub fn because(mut self, why: impl Into<String>) -> Self {
+    pub(crate) fn because(mut self, why: impl Into<String>) -> Self {
         self.why = Some(why.into());
         self
     }
@@ -93,39 +93,39 @@ impl Origin {
 /// One fact of a file: the key it sets (a setting, a directive, a Python name), its origin, and
 /// for a postgresql.conf setting what a change to it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub key: String,
-    pub origin: Origin,
-    pub effect: Option<OnChange>,
+pub(crate) struct Record {
+    pub(crate) key: String,
+    pub(crate) origin: Origin,
+    pub(crate) effect: Option<OnChange>,
 }
 
 /// A fact's number within its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FactId(pub u32);
+pub(crate) struct FactId(pub(crate) u32);
 
 /// A value handed to a template, and the number of its record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Fact<T> {
-    pub value: T,
-    pub id: FactId,
+pub(crate) struct Fact<T> {
+    pub(crate) value: T,
+    pub(crate) id: FactId,
 }
 
 impl<T> Fact<T> {
     /// Another value of the same fact: the fields of one record, written from one origin.
-    pub fn sibling<U>(&self, value: U) -> Fact<U> {
+    pub(crate) fn sibling<U>(&self, value: U) -> Fact<U> {
         Fact { value, id: self.id }
     }
 }
 
 /// The facts of one file, numbered as they are added.
 #[derive(Debug, Clone, Default)]
-pub struct Facts {
+pub(crate) struct Facts {
     records: Vec<Record>,
 }
 
 impl Facts {
     /// Records `value` as the fact `key` with its `origin`.
-    pub fn add<T>(&mut self, key: &str, value: T, origin: Origin) -> Fact<T> {
+    pub(crate) fn add<T>(&mut self, key: &str, value: T, origin: Origin) -> Fact<T> {
         self.add_record(
             value,
             Record {
@@ -137,17 +137,13 @@ impl Facts {
     }
 
     /// Records `value` with a complete record.
-    pub fn add_record<T>(&mut self, value: T, record: Record) -> Fact<T> {
+    pub(crate) fn add_record<T>(&mut self, value: T, record: Record) -> Fact<T> {
         let id = FactId(u32::try_from(self.records.len()).expect("fewer than 4 billion facts"));
         self.records.push(record);
         Fact { value, id }
     }
 
-    pub fn records(&self) -> &[Record] {
-        &self.records
-    }
-
-    pub fn into_records(self) -> Vec<Record> {
+    pub(crate) fn into_records(self) -> Vec<Record> {
         self.records
     }
 }

@@ -3,10 +3,10 @@
 
 mod derived;
 pub mod django;
-pub mod fact;
+pub(crate) mod fact;
 mod nginx;
 pub mod postgres;
-pub mod sysctl;
+pub(crate) mod sysctl;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,38 +15,38 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use derived::Derived;
-pub use fact::{Fact, FactId, Facts, Origin, OriginKind, Record};
+pub(crate) use derived::Derived;
+pub(crate) use fact::{Fact, FactId, Facts, Origin, OriginKind, Record};
 
 use crate::spec::{Host, HostName, SecretRef, Site};
 
 /// Everything sitewright will write for a site, host by host in spec order.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub site: String,
-    pub files: Vec<PlannedFile>,
+    pub(crate) site: String,
+    pub(crate) files: Vec<PlannedFile>,
 }
 
 /// One file on one host, before rendering.
 #[derive(Debug, Clone)]
-pub struct PlannedFile {
-    pub host: HostName,
+pub(crate) struct PlannedFile {
+    pub(crate) host: HostName,
     /// Absolute path on the host.
-    pub path: String,
+    pub(crate) path: String,
     /// The template that lays the file out; its extension picks the escaping.
-    pub template: &'static str,
+    pub(crate) template: &'static str,
     /// The values the template needs, each leaf a [`Fact`] numbered in `facts`.
-    pub context: minijinja::Value,
-    pub meta: FileMeta,
+    pub(crate) context: minijinja::Value,
+    pub(crate) meta: FileMeta,
     /// Secrets the template needs, by context key; filled in only when asked.
-    pub secrets: Vec<SecretSlot>,
+    pub(crate) secrets: Vec<SecretSlot>,
     /// Every fact the context holds: its key, where it comes from, what a change to it needs.
-    pub facts: Vec<Record>,
+    pub(crate) facts: Vec<Record>,
 }
 
 impl PlannedFile {
     /// A file laid out by `template` from `context`, whose facts were recorded in `facts`.
-    pub fn new(
+    pub(crate) fn new(
         host: &HostName,
         path: impl Into<String>,
         template: &'static str,
@@ -69,25 +69,30 @@ impl PlannedFile {
 /// What a deploy needs to know about a file besides its content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileMeta {
-    pub mode: Mode,
-    pub owner: &'static str,
-    pub group: &'static str,
+    pub(crate) mode: Mode,
+    pub(crate) owner: &'static str,
+    pub(crate) group: &'static str,
     pub service: Service,
-    pub on_change: OnChange,
+    pub(crate) on_change: OnChange,
     /// How to hide secret values when the file is shown.
     #[serde(skip)]
-    pub mask: Mask,
+    pub(crate) mask: Mask,
     /// Set for a postgresql.conf: what a change needs then depends on which of its settings
     /// changed.
     #[serde(skip)]
-    pub conf: Option<Arc<ConfSettings>>,
+    pub(crate) conf: Option<Arc<ConfSettings>>,
     /// The command that applies the file, for files no service reloads (sysctl, SQL).
     #[serde(skip)]
-    pub apply: Option<String>,
+    pub(crate) apply: Option<String>,
 }
 
 impl FileMeta {
-    pub fn new(mode: Mode, owner: &'static str, service: Service, on_change: OnChange) -> Self {
+    pub(crate) fn new(
+        mode: Mode,
+        owner: &'static str,
+        service: Service,
+        on_change: OnChange,
+    ) -> Self {
         Self {
             mode,
             owner,
@@ -104,16 +109,16 @@ impl FileMeta {
 /// The settings a postgresql.conf sets, as PostgreSQL reads them, and its major's rules for what a
 /// change needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfSettings {
-    pub major: u32,
+pub(crate) struct ConfSettings {
+    pub(crate) major: u32,
     /// Each setting's value as PostgreSQL reads it (unquoted), and what a change to it needs.
-    pub written: BTreeMap<String, (String, OnChange)>,
+    pub(crate) written: BTreeMap<String, (String, OnChange)>,
 }
 
 impl ConfSettings {
     /// What a change to the setting `name` needs: a restart unless its major's table says a reload
     /// will do (a setting the table does not know is taken to need a restart).
-    pub fn effect(major: u32, name: &str) -> OnChange {
+    pub(crate) fn effect(major: u32, name: &str) -> OnChange {
         let restart = crate::pg_settings::table(major)
             .and_then(|t| t.get(name))
             .is_none_or(crate::pg_settings::Def::needs_restart);
@@ -126,7 +131,7 @@ impl ConfSettings {
 
     /// The settings whose value differs between `live`, a postgresql.conf on a host, and what
     /// sitewright writes, each with whether the change needs a restart.
-    pub fn changed_from(&self, live: &str) -> Vec<(String, bool)> {
+    pub(crate) fn changed_from(&self, live: &str) -> Vec<(String, bool)> {
         let live = crate::pg_settings::read_conf(live);
         let mut names: Vec<&String> = live.keys().chain(self.written.keys()).collect();
         names.sort();
@@ -147,22 +152,22 @@ impl ConfSettings {
 
 /// A context key that receives a secret's value, or a placeholder naming where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretSlot {
-    pub key: &'static str,
-    pub secret: SecretRef,
+pub(crate) struct SecretSlot {
+    pub(crate) key: &'static str,
+    pub(crate) secret: SecretRef,
 }
 
 /// Unix permission bits, shown in octal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mode(pub u32);
+pub(crate) struct Mode(pub(crate) u32);
 
 impl Mode {
     /// Readable by everyone: the default for configuration.
-    pub const PUBLIC: Mode = Mode(0o644);
+    pub(crate) const PUBLIC: Mode = Mode(0o644);
     /// Readable by the owner's group too: pg_hba.conf.
-    pub const GROUP: Mode = Mode(0o640);
+    pub(crate) const GROUP: Mode = Mode(0o640);
     /// Owner only: passfiles and anything else that holds a secret.
-    pub const PRIVATE: Mode = Mode(0o600);
+    pub(crate) const PRIVATE: Mode = Mode(0o600);
 }
 
 impl fmt::Display for Mode {
@@ -201,7 +206,7 @@ impl fmt::Display for Service {
 /// What a change to the file needs before it takes effect, from least to most disruptive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OnChange {
+pub(crate) enum OnChange {
     /// Read when it is next used (a passfile).
     Nothing,
     /// `sysctl -p FILE`.
@@ -225,7 +230,7 @@ impl fmt::Display for OnChange {
 
 /// How secret values are hidden when a file is shown (in a diff, or a tree without secrets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mask {
+pub(crate) enum Mask {
     /// The file holds no secret.
     #[default]
     None,
@@ -235,23 +240,23 @@ pub enum Mask {
 
 /// A value and the reason it has that value, shown as a comment beside it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Setting {
-    pub name: String,
-    pub value: Value,
-    pub why: Option<String>,
+pub(crate) struct Setting {
+    pub(crate) name: String,
+    pub(crate) value: Value,
+    pub(crate) why: Option<String>,
     /// The JSON pointer of the spec value it was written from, when it was written as given.
     #[serde(skip)]
-    pub from_spec: Option<String>,
+    pub(crate) from_spec: Option<String>,
     /// The JSON pointer of the spec value it was worked out from, when it was derived.
     #[serde(skip)]
-    pub basis: Option<String>,
+    pub(crate) basis: Option<String>,
     /// A version rule or a named default, when it is one.
     #[serde(skip)]
-    pub kind: Option<OriginKind>,
+    pub(crate) kind: Option<OriginKind>,
 }
 
 impl Setting {
-    pub fn new(name: &str, value: impl Into<Value>) -> Self {
+    pub(crate) fn new(name: &str, value: impl Into<Value>) -> Self {
         Self {
             name: name.to_owned(),
             value: value.into(),
@@ -262,38 +267,38 @@ impl Setting {
         }
     }
 
-    pub fn because(mut self, why: impl Into<String>) -> Self {
+    pub(crate) fn because(mut self, why: impl Into<String>) -> Self {
         self.why = Some(why.into());
         self
     }
 
-    pub fn from_spec(mut self, pointer: impl Into<String>) -> Self {
+    pub(crate) fn given_at(mut self, pointer: impl Into<String>) -> Self {
         self.from_spec = Some(pointer.into());
         self
     }
 
     /// Worked out from the spec value at `pointer`.
-    pub fn derived_from(mut self, pointer: impl Into<String>) -> Self {
+    pub(crate) fn derived_from(mut self, pointer: impl Into<String>) -> Self {
         self.basis = Some(pointer.into());
         self
     }
 
     /// What the version at `pointer` requires.
-    pub fn version_rule(mut self, pointer: impl Into<String>) -> Self {
+    pub(crate) fn version_rule(mut self, pointer: impl Into<String>) -> Self {
         self.basis = Some(pointer.into());
         self.kind = Some(OriginKind::VersionRule);
         self
     }
 
     /// sitewright's own choice for every site, for the reason `because` gives.
-    pub fn named_default(mut self) -> Self {
+    pub(crate) fn named_default(mut self) -> Self {
         self.kind = Some(OriginKind::Default);
         self
     }
 
     /// Where the value comes from: the spec value as given, derived from it or from other facts,
     /// a version rule or a named default.
-    pub fn origin(&self) -> Origin {
+    pub(crate) fn origin(&self) -> Origin {
         let why = self.why.clone().unwrap_or_default();
         match (self.kind, &self.basis) {
             (Some(OriginKind::VersionRule), Some(pointer)) => return Origin::version(pointer, why),
@@ -318,16 +323,16 @@ impl Setting {
 
 /// A `name = value` line of a postgresql.conf, recovery.conf or sysctl file, its value a fact.
 #[derive(Debug, Clone, Serialize)]
-pub struct SettingLine {
-    pub name: String,
-    pub value: Fact<Value>,
-    pub why: Option<String>,
+pub(crate) struct SettingLine {
+    pub(crate) name: String,
+    pub(crate) value: Fact<Value>,
+    pub(crate) why: Option<String>,
 }
 
 impl SettingLine {
     /// The lines of `settings`, each value recorded in `facts`; with `effect`, what a change to
     /// each needs.
-    pub fn record(
+    pub(crate) fn record(
         settings: &[Setting],
         facts: &mut Facts,
         effect: impl Fn(&str) -> Option<OnChange>,
@@ -356,7 +361,7 @@ pub fn plan(site: &Site) -> Plan {
 }
 
 /// Plans every file of the site from what `derived` has worked out already.
-pub fn plan_with(site: &Site, derived: &Derived) -> Plan {
+pub(crate) fn plan_with(site: &Site, derived: &Derived) -> Plan {
     Plan {
         site: site.site.clone(),
         files: crate::parallel::map(&site.hosts, |host| host_files(site, derived, host))
@@ -367,7 +372,7 @@ pub fn plan_with(site: &Site, derived: &Derived) -> Plan {
 }
 
 /// Plans the files of one host: what a stage that works host by host holds at a time.
-pub fn host_files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedFile> {
+pub(crate) fn host_files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedFile> {
     let mut files = postgres::files(site, derived, host);
     files.extend(nginx::files(site, host));
     files.extend(sysctl::files(site, derived, host));
@@ -377,7 +382,7 @@ pub fn host_files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedFil
 
 impl Mask {
     /// `text` with every secret value replaced by `********`.
-    pub fn apply(self, text: &str) -> String {
+    pub(crate) fn apply(self, text: &str) -> String {
         match self {
             Mask::None => text.to_owned(),
             Mask::PassfilePassword => text.split_inclusive('\n').map(mask_passfile_line).collect(),
@@ -411,6 +416,28 @@ fn mask_passfile_line(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_conf_is_compared_with_what_the_plan_writes() {
+        let written = [("port", "2"), ("work_mem", "8MB"), ("jit", "off")]
+            .into_iter()
+            .map(|(name, text)| {
+                let effect = ConfSettings::effect(16, name);
+                (name.to_owned(), (text.to_owned(), effect))
+            })
+            .collect();
+        let conf = ConfSettings { major: 16, written };
+        // A setting only the live file has reverts to its default: shared_buffers needs a restart.
+        let live = "port = 1\nwork_mem = '8MB'\njit = on\nshared_buffers = 1GB\n";
+        assert_eq!(
+            conf.changed_from(live),
+            [
+                ("jit".to_owned(), false),
+                ("port".to_owned(), true),
+                ("shared_buffers".to_owned(), true),
+            ]
+        );
+    }
 
     #[test]
     fn passfile_masks_only_the_password() {

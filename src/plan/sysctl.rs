@@ -16,7 +16,7 @@ const GIB: u64 = 1024 * MIB;
 const PAGE: u64 = 4096;
 
 /// Pairs of parameters where writing one zeroes the other: the file never holds both.
-pub const EXCLUSIVE: &[(&str, &str)] = &[
+pub(crate) const EXCLUSIVE: &[(&str, &str)] = &[
     ("vm.dirty_bytes", "vm.dirty_ratio"),
     ("vm.dirty_background_bytes", "vm.dirty_background_ratio"),
 ];
@@ -94,7 +94,7 @@ pub(crate) fn settings(site: &Site, derived: &Derived, host: &Host) -> Option<Ve
             |s| match sysctl.settings.keys().find(|k| canonical(k) == s.name) {
                 Some(key) => {
                     let pointer = format!("/sysctl/settings/{}", crate::source::pointer_token(key));
-                    s.from_spec(pointer)
+                    s.given_at(pointer)
                 }
                 None => s,
             },
@@ -108,7 +108,7 @@ fn size(bytes: u64) -> String {
 }
 
 /// A profile's values for `host`, each saying how it follows from the host's memory.
-pub fn profile_settings(profile: SysctlProfile, host: &Host) -> Vec<Setting> {
+pub(crate) fn profile_settings(profile: SysctlProfile, host: &Host) -> Vec<Setting> {
     let ram = host.memory.bytes();
     let ram_text = host.memory.to_postgres();
     let swappiness =
@@ -171,7 +171,8 @@ fn shared_memory(site: &Site, derived: &Derived, host: &Host) -> Vec<Setting> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{Address, HostName, StorageKind};
+    use crate::spec::scalar::Address;
+    use crate::spec::{HostName, StorageKind};
 
     fn host(memory: &str) -> Host {
         Host {

@@ -19,78 +19,79 @@ pub struct Django {
     /// The Django version the hosts run: it decides the cache backend's name and CONN_HEALTH_CHECKS (from 4.1).
     pub version: Version,
     /// Where the rendered settings module goes.
-    pub settings_file: AbsPath,
+    pub(crate) settings_file: AbsPath,
     /// A module whose settings the rendered module starts from (`from BASE import *`): the application's INSTALLED_APPS, MIDDLEWARE and so on.
     #[serde(default)]
     pub base_module: Option<DottedName>,
     /// Host names the site answers to, besides the HTTPS server's, which is always allowed.
     #[serde(default)]
-    pub allowed_hosts: Vec<AllowedHost>,
+    pub(crate) allowed_hosts: Vec<AllowedHost>,
     /// Django's SECRET_KEY: read at run time from the environment or a file, never written.
-    pub secret_key: SecretRef,
+    pub(crate) secret_key: SecretRef,
     /// The database the application uses.
-    pub database: DjangoDatabase,
+    pub(crate) database: DjangoDatabase,
     /// The cache (CACHES["default"]); a read-only instance keeps its sessions there.
     #[serde(default)]
-    pub cache: Option<DjangoCache>,
+    pub(crate) cache: Option<DjangoCache>,
     /// Where sessions are kept; `cache` on a read-only instance, Django's default (the database) otherwise.
     #[serde(default)]
-    pub session_engine: Option<SessionEngine>,
+    pub(crate) session_engine: Option<SessionEngine>,
     /// How mail is sent; `dummy` (none) on a read-only instance.
     #[serde(default)]
-    pub email: Option<Email>,
+    pub(crate) email: Option<Email>,
     /// Further settings, written as Python literals: strings, numbers, booleans, null (None), lists, dicts, and `{ tuple: [...] }` for a tuple.
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": r"^[A-Z][A-Z0-9_]*$"}))]
-    pub extra: BTreeMap<String, PythonValue>,
+    pub(crate) extra: BTreeMap<String, PythonValue>,
 }
 
 /// A host name Django accepts requests for: `example.org`, `.example.org` for subdomains too.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct AllowedHost(
-    #[schemars(regex(pattern = ALLOWED_HOST_PATTERN), example = &"catmaid.example.org")] pub String,
+pub(crate) struct AllowedHost(
+    #[schemars(regex(pattern = ALLOWED_HOST_PATTERN), example = &"catmaid.example.org")]
+    pub(crate) String,
 );
 
 /// Django's database connections.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DjangoDatabase {
+pub(crate) struct DjangoDatabase {
     /// The database name.
-    pub name: Identifier,
+    pub(crate) name: Identifier,
     /// The role Django logs in as.
-    pub user: Identifier,
+    pub(crate) user: Identifier,
     /// The role's password: read at run time, never written.
-    pub password: SecretRef,
+    pub(crate) password: SecretRef,
     /// The host of the database; the PostgreSQL primary when not given.
     #[serde(default)]
-    pub host: Option<HostName>,
+    pub(crate) host: Option<HostName>,
     /// How long a connection is kept open for reuse (CONN_MAX_AGE); 0s closes it after each request.
     #[serde(default)]
-    pub conn_max_age: Option<Duration>,
+    pub(crate) conn_max_age: Option<Duration>,
     /// Replicas to add as read-only databases, each under its host name (for a database router).
     #[serde(default)]
-    pub replicas: Vec<HostName>,
+    pub(crate) replicas: Vec<HostName>,
 }
 
 /// The cache Django uses.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DjangoCache {
+pub(crate) struct DjangoCache {
     /// memcached (PyMemcacheCache; MemcachedCache before Django 4.1), redis (from 4.0), or locmem.
-    pub backend: CacheBackend,
+    pub(crate) backend: CacheBackend,
     /// The cache server, for memcached and redis.
     #[serde(default)]
-    pub location: Option<SocketAddr>,
+    pub(crate) location: Option<SocketAddr>,
     /// The largest item: memcached's own `-I` option with pymemcache, which has no client limit; written as server_max_value_length for MemcachedCache.
     #[serde(default)]
-    pub max_value_length: Option<ByteSize>,
+    pub(crate) max_value_length: Option<ByteSize>,
 }
 
 /// A cache backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum CacheBackend {
+pub(crate) enum CacheBackend {
     /// memcached.
     Memcached,
     /// Redis.
@@ -102,7 +103,7 @@ pub enum CacheBackend {
 /// Where Django keeps sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SessionEngine {
+pub(crate) enum SessionEngine {
     /// The database (Django's default).
     Db,
     /// The cache only.
@@ -118,7 +119,7 @@ pub enum SessionEngine {
 /// How Django sends mail.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum Email {
+pub(crate) enum Email {
     /// Send nothing.
     Dummy,
     /// Through an SMTP server.
@@ -131,7 +132,7 @@ pub enum Email {
 /// A Python literal: a boolean, number, string, None, list, tuple or dict.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum PythonValue {
+pub(crate) enum PythonValue {
     /// None (YAML null).
     None(()),
     /// True or False.
@@ -153,7 +154,7 @@ pub enum PythonValue {
 /// `{ tuple: [...] }`: a Python tuple.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TupleValue {
+pub(crate) struct TupleValue {
     /// The tuple's items.
-    pub tuple: Vec<PythonValue>,
+    pub(crate) tuple: Vec<PythonValue>,
 }

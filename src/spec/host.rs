@@ -16,25 +16,25 @@ pub struct Host {
     /// Short host name: lower-case letters, digits and `-`. It names the host's folder in the rendered tree.
     pub name: HostName,
     /// The IPv4 or IPv6 address other hosts use to reach this one.
-    pub address: Address,
+    pub(crate) address: Address,
     /// Physical memory, e.g. `64GiB`: settings such as shared_buffers are derived from it.
-    pub memory: ByteSize,
+    pub(crate) memory: ByteSize,
     /// Number of CPU cores.
     #[schemars(range(min = 1, max = 4096), example = 16)]
-    pub cpus: u32,
+    pub(crate) cpus: u32,
     /// The kind of storage that holds the data: it sets random_page_cost and effective_io_concurrency.
-    pub storage: StorageKind,
+    pub(crate) storage: StorageKind,
     /// What the host does: each role brings its files.
     #[schemars(length(min = 1))]
-    pub roles: Vec<Role>,
+    pub(crate) roles: Vec<Role>,
     /// postgresql.conf settings of this host only, over the site's `postgres.settings` and what sitewright derives.
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"}))]
-    pub postgres_settings: BTreeMap<String, SettingValue>,
+    pub(crate) postgres_settings: BTreeMap<String, SettingValue>,
     /// The DNS name of this host's web server, when it is not `nginx.https.server_name` (a read-only mirror).
     #[serde(default)]
     #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"catmaid-mirror.example.org")]
-    pub server_name: Option<String>,
+    pub(crate) server_name: Option<String>,
 }
 
 impl Host {
@@ -46,7 +46,7 @@ impl Host {
 /// The kind of storage under a host's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum StorageKind {
+pub(crate) enum StorageKind {
     /// Spinning disks.
     Hdd,
     /// SATA or SAS solid-state disks.

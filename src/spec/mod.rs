@@ -14,23 +14,19 @@ mod sysctl;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use django::{
-    AllowedHost, CacheBackend, Django, DjangoCache, DjangoDatabase, Email, PythonValue,
-    SessionEngine, TupleValue,
+pub(crate) use django::{CacheBackend, Django, Email, PythonValue, SessionEngine};
+pub use host::Role;
+pub(crate) use host::{Host, StorageKind};
+pub(crate) use nginx::{
+    AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, Nginx, NginxLayout,
+    PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, Tls, TlsProfile,
 };
-pub use host::{Host, Role, StorageKind};
-pub use nginx::{
-    AccessLog, AppProtocol, Cache, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, LongTimeout,
-    Maintenance, Nginx, NginxLayout, PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, StaticLocation,
-    StreamForward, Tls, TlsProfile, Upstream,
+pub(crate) use postgres::{
+    HbaMethod, HbaType, PlainText, Postgres, Replication, SettingValue, Workload,
 };
-pub use postgres::{
-    Archive, Backup, HbaAddress, HbaMethod, HbaName, HbaRecord, HbaType, PlainText, Postgres,
-    Replication, SettingValue, Ssl, Workload,
-};
-pub use scalar::{AbsPath, Address, DottedName, HostName, Identifier, Port, SocketAddr, Version};
-pub use secret::SecretRef;
-pub use sysctl::{Sysctl, SysctlProfile, SysctlValue};
+pub(crate) use scalar::{HostName, Port, SocketAddr, Version};
+pub(crate) use secret::SecretRef;
+pub(crate) use sysctl::{Sysctl, SysctlProfile, SysctlValue};
 
 /// A whole site: its hosts and the services they run.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -39,7 +35,7 @@ pub use sysctl::{Sysctl, SysctlProfile, SysctlValue};
 pub struct Site {
     /// The site's name: used in file names and comments of the rendered files.
     #[schemars(regex(pattern = crate::spec::scalar::SITE_NAME_PATTERN), example = &"catmaid")]
-    pub site: String,
+    pub(crate) site: String,
     /// Every machine of the site, with the roles it plays.
     #[schemars(length(min = 1))]
     pub hosts: Vec<Host>,
@@ -51,7 +47,7 @@ pub struct Site {
     pub nginx: Option<Nginx>,
     /// Kernel parameters written to /etc/sysctl.d/ on the hosts with the given roles.
     #[serde(default)]
-    pub sysctl: Option<Sysctl>,
+    pub(crate) sysctl: Option<Sysctl>,
     /// The Django application on the web hosts.
     #[serde(default)]
     pub django: Option<Django>,
@@ -66,11 +62,11 @@ fn site_example() -> serde_json::Value {
 }
 
 impl Site {
-    pub fn host(&self, name: &str) -> Option<&Host> {
+    pub(crate) fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|host| host.name.as_str() == name)
     }
 
-    pub fn hosts_with(&self, role: Role) -> impl Iterator<Item = &Host> {
+    pub(crate) fn hosts_with(&self, role: Role) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(move |host| host.has(role))
     }
 }

@@ -17,22 +17,22 @@ pub struct Nginx {
     pub openssl: Version,
     /// Where the distribution's nginx.conf includes files from.
     #[serde(default)]
-    pub layout: NginxLayout,
+    pub(crate) layout: NginxLayout,
     /// Further TCP ports nginx forwards on the PostgreSQL primary.
     #[serde(default)]
-    pub stream: Vec<StreamForward>,
+    pub(crate) stream: Vec<StreamForward>,
     /// The HTTPS server in front of the Django application, on the hosts with the `web` role.
     #[serde(default)]
-    pub https: Option<Https>,
+    pub(crate) https: Option<Https>,
     /// The caching proxy of a public read-only site, on the hosts with the `proxy` role.
     #[serde(default)]
-    pub cache_proxy: Option<CacheProxy>,
+    pub(crate) cache_proxy: Option<CacheProxy>,
 }
 
 /// The file layout of a distribution's nginx package.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum NginxLayout {
+pub(crate) enum NginxLayout {
     /// Debian and Ubuntu: /etc/nginx/modules-enabled/ at main level, conf.d/ inside http.
     #[default]
     Debian,
@@ -43,51 +43,51 @@ pub enum NginxLayout {
 /// A TCP port nginx forwards.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StreamForward {
+pub(crate) struct StreamForward {
     /// The port nginx listens on, on the host's address.
-    pub listen: Port,
+    pub(crate) listen: Port,
     /// Where nginx forwards connections to.
-    pub to: SocketAddr,
+    pub(crate) to: SocketAddr,
 }
 
 /// Where a server listens and how it speaks TLS.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// The certificate chain file.
-    pub certificate: AbsPath,
+    pub(crate) certificate: AbsPath,
     /// The private key file.
-    pub certificate_key: AbsPath,
+    pub(crate) certificate_key: AbsPath,
     /// Mozilla's server-side TLS profile (guidelines 6.0): `modern` (TLS 1.3 only) or `intermediate` (TLS 1.2 and 1.3).
     #[serde(default)]
-    pub profile: TlsProfile,
+    pub(crate) profile: TlsProfile,
     /// Staple OCSP responses; needs the issuer's chain in `trusted_certificate`. Let's Encrypt ended OCSP in 2025.
     #[serde(default)]
-    pub ocsp_stapling: bool,
+    pub(crate) ocsp_stapling: bool,
     /// The chain that verifies OCSP responses (ssl_trusted_certificate), for `ocsp_stapling`.
     #[serde(default)]
-    pub trusted_certificate: Option<AbsPath>,
+    pub(crate) trusted_certificate: Option<AbsPath>,
     /// The DNS servers nginx asks for the OCSP responder's address (resolver): needed with `ocsp_stapling`, and written only with it.
     #[serde(default)]
-    pub resolver: Vec<Address>,
+    pub(crate) resolver: Vec<Address>,
     /// Strict-Transport-Security, sent by nginx and set the same in Django.
     #[serde(default)]
-    pub hsts: Hsts,
+    pub(crate) hsts: Hsts,
 }
 
 /// HTTP Strict Transport Security: browsers use only HTTPS for the site for `max_age`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Hsts {
+pub(crate) struct Hsts {
     /// How long browsers remember it; Mozilla's guidelines give two years (730d).
     #[serde(default = "default_hsts_age")]
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
     /// Every subdomain too: only when all of them serve HTTPS.
     #[serde(default = "yes")]
-    pub include_subdomains: bool,
+    pub(crate) include_subdomains: bool,
     /// Ask to be on browsers' preload lists: hard to undo, so only when asked.
     #[serde(default)]
-    pub preload: bool,
+    pub(crate) preload: bool,
 }
 
 fn default_hsts_age() -> Duration {
@@ -110,7 +110,7 @@ impl Default for Hsts {
 
 impl Hsts {
     /// The header's value.
-    pub fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         let mut value = format!("max-age={}", self.max_age.whole_secs().unwrap_or(0));
         if self.include_subdomains {
             value.push_str("; includeSubDomains");
@@ -125,7 +125,7 @@ impl Hsts {
 /// A Mozilla server-side TLS profile.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum TlsProfile {
+pub(crate) enum TlsProfile {
     /// TLS 1.3 only.
     Modern,
     /// TLS 1.2 and 1.3 with forward-secret AEAD ciphers.
@@ -138,16 +138,16 @@ pub enum TlsProfile {
 /// How a server is reached.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Listen {
+pub(crate) struct Listen {
     /// The address to listen on; every address of the host when not given.
     #[serde(default)]
-    pub address: Option<Address>,
+    pub(crate) address: Option<Address>,
     /// The HTTPS port.
     #[serde(default = "https_port")]
-    pub port: Port,
+    pub(crate) port: Port,
     /// The plain-HTTP port whose server redirects to HTTPS.
     #[serde(default = "http_port")]
-    pub redirect_port: Port,
+    pub(crate) redirect_port: Port,
 }
 
 fn https_port() -> Port {
@@ -171,7 +171,7 @@ impl Default for Listen {
 /// The access log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum AccessLog {
+pub(crate) enum AccessLog {
     /// No access log: the busiest sites gain the most.
     #[default]
     Off,
@@ -182,7 +182,7 @@ pub enum AccessLog {
 /// The least severe error that is logged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ErrorLogLevel {
+pub(crate) enum ErrorLogLevel {
     /// Everything, for debugging.
     Debug,
     /// Informational messages.
@@ -205,19 +205,19 @@ pub enum ErrorLogLevel {
 /// The application servers nginx proxies to.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// Their addresses.
     #[schemars(length(min = 1))]
-    pub servers: Vec<SocketAddr>,
+    pub(crate) servers: Vec<SocketAddr>,
     /// `wsgi` (gunicorn, uWSGI over HTTP) or `asgi` (daphne, uvicorn: WebSocket upgrades pass through).
     #[serde(default)]
-    pub protocol: AppProtocol,
+    pub(crate) protocol: AppProtocol,
 }
 
 /// The interface of the application servers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum AppProtocol {
+pub(crate) enum AppProtocol {
     /// Plain HTTP requests.
     #[default]
     Wsgi,
@@ -228,39 +228,39 @@ pub enum AppProtocol {
 /// An HTTPS server block in front of an application server.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Https {
+pub(crate) struct Https {
     /// The server's DNS name (server_name).
     #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"catmaid.example.org")]
-    pub server_name: String,
+    pub(crate) server_name: String,
     /// Where the server listens.
     #[serde(default)]
-    pub listen: Listen,
+    pub(crate) listen: Listen,
     /// Certificate, key and profile.
-    pub tls: Tls,
+    pub(crate) tls: Tls,
     /// The WSGI or ASGI servers nginx proxies to.
-    pub upstream: Upstream,
+    pub(crate) upstream: Upstream,
     /// Folders served by nginx itself (static files, image tiles) under a URL, marked never to expire and `Cache-Control: public`.
     #[serde(default)]
-    pub static_locations: Vec<StaticLocation>,
+    pub(crate) static_locations: Vec<StaticLocation>,
     /// The access log: off, or buffered.
     #[serde(default)]
-    pub access_log: AccessLog,
+    pub(crate) access_log: AccessLog,
     /// The least severe error logged.
     #[serde(default)]
-    pub error_log_level: ErrorLogLevel,
+    pub(crate) error_log_level: ErrorLogLevel,
     /// Request body buffer: large enough that requests are not written to disk.
     #[serde(default = "default_client_body_buffer_size")]
-    pub client_body_buffer_size: ByteSize,
+    pub(crate) client_body_buffer_size: ByteSize,
     /// Buffer for the response headers from the application. nginx needs it to fit in all `proxy_buffers` but one.
     #[serde(default = "default_proxy_buffer_size")]
-    pub proxy_buffer_size: ByteSize,
+    pub(crate) proxy_buffer_size: ByteSize,
     /// Buffers for one response from the application; 32 of 4kB when not given, so that all but one hold the default 64kB `proxy_buffer_size`.
     #[serde(default)]
-    pub proxy_buffers: ProxyBuffers,
+    pub(crate) proxy_buffers: ProxyBuffers,
     /// How many connections are expected at once: proxy buffers for that many must fit in a tenth of the host's memory.
     #[serde(default = "default_connections")]
     #[schemars(range(min = 1, max = 1000000), example = 100)]
-    pub expected_connections: u32,
+    pub(crate) expected_connections: u32,
 }
 
 fn default_client_body_buffer_size() -> ByteSize {
@@ -278,12 +278,12 @@ fn default_connections() -> u32 {
 /// `proxy_buffers COUNT SIZE`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ProxyBuffers {
+pub(crate) struct ProxyBuffers {
     /// How many buffers one connection may use.
     #[schemars(range(min = 2, max = 65536), example = 512)]
-    pub count: u32,
+    pub(crate) count: u32,
     /// The size of one buffer, usually one memory page.
-    pub size: ByteSize,
+    pub(crate) size: ByteSize,
 }
 
 impl Default for ProxyBuffers {
@@ -299,24 +299,24 @@ impl Default for ProxyBuffers {
 
 impl ProxyBuffers {
     /// What one connection may hold in buffers.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         u64::from(self.count).saturating_mul(self.size.bytes())
     }
 
     /// All buffers but one: the most proxy_busy_buffers_size may be.
-    pub fn all_but_one(&self) -> u64 {
+    pub(crate) fn all_but_one(&self) -> u64 {
         u64::from(self.count.saturating_sub(1)).saturating_mul(self.size.bytes())
     }
 }
 
 /// nginx's default proxy_max_temp_file_size, which sitewright leaves as it is: nginx refuses a
 /// proxy_buffer_size or proxy_buffers size above it.
-pub const PROXY_MAX_TEMP_FILE_SIZE: u64 = 1024 * 1024 * 1024;
+pub(crate) const PROXY_MAX_TEMP_FILE_SIZE: u64 = 1024 * 1024 * 1024;
 
 impl Https {
     /// The larger of proxy_buffer_size and one of proxy_buffers: the least proxy_busy_buffers_size
     /// (and proxy_temp_file_write_size) nginx accepts.
-    pub fn largest_proxy_buffer(&self) -> u64 {
+    pub(crate) fn largest_proxy_buffer(&self) -> u64 {
         self.proxy_buffer_size
             .bytes()
             .max(self.proxy_buffers.size.bytes())
@@ -325,7 +325,7 @@ impl Https {
     /// proxy_busy_buffers_size: nginx's own default (twice the largest buffer) where it fits in all
     /// proxy_buffers but one, else that. Below the largest buffer when no value fits, which `check`
     /// refuses (NGX009).
-    pub fn proxy_busy_buffers_size(&self) -> ByteSize {
+    pub(crate) fn proxy_busy_buffers_size(&self) -> ByteSize {
         let twice = self.largest_proxy_buffer().saturating_mul(2);
         ByteSize::from_bytes(twice.min(self.proxy_buffers.all_but_one()))
     }
@@ -334,62 +334,63 @@ impl Https {
 /// A URL prefix served from a folder.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StaticLocation {
+pub(crate) struct StaticLocation {
     /// The URL prefix, starting and ending with `/`.
     #[schemars(regex(pattern = crate::spec::scalar::URL_PREFIX_PATTERN), example = &"/static/")]
-    pub url: String,
+    pub(crate) url: String,
     /// The folder served at `url`, as nginx's `alias`: with `url: /static/`, `/static/app.css` is `FOLDER/app.css`. Never the Django project, a certificate or key, or PostgreSQL's folders.
     #[schemars(example = &"/srv/mysite/static")]
-    pub folder: AbsPath,
+    pub(crate) folder: AbsPath,
 }
 
 /// A caching proxy for a public, read-only site (IDR): the backends' cache headers and cookies are
 /// ignored, so nothing personal may ever pass through it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CacheProxy {
+pub(crate) struct CacheProxy {
     /// The public DNS name (server_name).
     #[schemars(regex(pattern = crate::spec::scalar::DNS_NAME_PATTERN), example = &"idr.openmicroscopy.org")]
-    pub server_name: String,
+    pub(crate) server_name: String,
     /// Where the public server listens.
     #[serde(default)]
-    pub listen: Listen,
+    pub(crate) listen: Listen,
     /// Certificate, key and profile.
-    pub tls: Tls,
+    pub(crate) tls: Tls,
     /// The read-only application servers behind the cache.
     #[schemars(length(min = 1))]
-    pub backends: Vec<SocketAddr>,
+    pub(crate) backends: Vec<SocketAddr>,
     /// The cache on disk.
-    pub cache: Cache,
+    pub(crate) cache: Cache,
     /// A port on 127.0.0.1 whose every request fetches afresh and refreshes the cache (reach it through an SSH tunnel).
     #[serde(default)]
-    pub buster_port: Option<Port>,
+    pub(crate) buster_port: Option<Port>,
     /// A port on 127.0.0.1 with a longer timeout, for responses that take longer than the public port allows.
     #[serde(default)]
-    pub long_timeout: Option<LongTimeout>,
+    pub(crate) long_timeout: Option<LongTimeout>,
     /// A flag file that, while it exists, turns every request into a 503 maintenance page.
     #[serde(default)]
-    pub maintenance: Option<Maintenance>,
+    pub(crate) maintenance: Option<Maintenance>,
     /// The session cookie of a logged-in user: requests that carry it are never cached nor served from the cache.
     #[serde(default = "default_session_cookie")]
     #[schemars(regex(pattern = crate::spec::scalar::COOKIE_PATTERN), example = &"sessionid")]
-    pub session_cookie: String,
+    pub(crate) session_cookie: String,
     /// Cookies that never change what the backends answer (an analytics cookie set by the pages' scripts):
     /// a request whose cookies are all among these is served from the cache, and they are removed before a
     /// cached request reaches a backend. A request with any other cookie (the session cookie among them, which
     /// cannot be listed here) is neither served from the cache nor stored, and reaches the backend as sent.
     #[serde(default)]
-    pub harmless_cookies: Vec<CookieName>,
+    pub(crate) harmless_cookies: Vec<CookieName>,
     /// How long the public port waits for a backend's response.
     #[serde(default = "default_timeout")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// A cookie's name.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct CookieName(
-    #[schemars(regex(pattern = crate::spec::scalar::COOKIE_PATTERN), example = &"_ga")] pub String,
+pub(crate) struct CookieName(
+    #[schemars(regex(pattern = crate::spec::scalar::COOKIE_PATTERN), example = &"_ga")]
+    pub(crate)  String,
 );
 
 fn default_session_cookie() -> String {
@@ -403,17 +404,17 @@ fn default_timeout() -> Duration {
 /// The proxy's cache.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Cache {
+pub(crate) struct Cache {
     /// The folder that holds it; removing its contents empties the cache.
-    pub directory: AbsPath,
+    pub(crate) directory: AbsPath,
     /// The most it may hold.
-    pub max_size: ByteSize,
+    pub(crate) max_size: ByteSize,
     /// Entries not read for this long are removed.
     #[serde(default = "default_inactive")]
-    pub inactive: Duration,
+    pub(crate) inactive: Duration,
     /// How long a successful response is served from the cache before it is fetched again.
     #[serde(default = "default_valid")]
-    pub valid: Duration,
+    pub(crate) valid: Duration,
 }
 
 fn default_inactive() -> Duration {
@@ -427,27 +428,27 @@ fn default_valid() -> Duration {
 /// The port with a longer timeout.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LongTimeout {
+pub(crate) struct LongTimeout {
     /// The port, on 127.0.0.1.
-    pub port: Port,
+    pub(crate) port: Port,
     /// How long it waits for a backend's response.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The backends it uses, such as a read-write server without the read-only statement timeout; the proxy's backends when not given.
     #[serde(default)]
-    pub backends: Vec<SocketAddr>,
+    pub(crate) backends: Vec<SocketAddr>,
 }
 
 /// The maintenance switch.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Maintenance {
+pub(crate) struct Maintenance {
     /// The flag file: `touch` it to start maintenance, remove it to end it.
-    pub flag: AbsPath,
+    pub(crate) flag: AbsPath,
     /// The HTML page served with the 503.
-    pub page: AbsPath,
+    pub(crate) page: AbsPath,
     /// The Retry-After header sent with the 503.
     #[serde(default = "default_retry_after")]
-    pub retry_after: Duration,
+    pub(crate) retry_after: Duration,
 }
 
 fn default_retry_after() -> Duration {

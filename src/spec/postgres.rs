@@ -17,43 +17,43 @@ pub struct Postgres {
     #[schemars(range(min = 11, max = 18), example = 16)]
     pub version: u32,
     /// The data directory (standby.signal goes here).
-    pub data_directory: AbsPath,
+    pub(crate) data_directory: AbsPath,
     /// Where postgresql.conf and pg_hba.conf live; Debian uses /etc/postgresql/MAJOR/main. Defaults to the data directory.
     #[serde(default)]
-    pub config_directory: Option<AbsPath>,
+    pub(crate) config_directory: Option<AbsPath>,
     /// The port PostgreSQL listens on.
     #[serde(default = "default_port")]
     pub port: Port,
     /// TLS for client and replication connections. Without it, replicas and Django on other hosts
     /// would connect in plain text, which `check` refuses unless `plain_text: accepted` says so.
     #[serde(default)]
-    pub ssl: Option<Ssl>,
+    pub(crate) ssl: Option<Ssl>,
     /// `accepted`: the site has no `ssl` and its replicas and Django on other hosts talk to
     /// PostgreSQL in plain text on purpose (a private network, or a tunnel of its own).
     #[serde(default)]
-    pub plain_text: Option<PlainText>,
+    pub(crate) plain_text: Option<PlainText>,
     /// Streaming replication from the primary to the replicas.
     #[serde(default)]
-    pub replication: Option<Replication>,
+    pub(crate) replication: Option<Replication>,
     /// WAL archiving on the primary and restoring on the replicas.
     #[serde(default)]
-    pub archive: Option<Archive>,
+    pub(crate) archive: Option<Archive>,
     /// What the server mostly does; memory, parallelism and checkpoint settings are derived from it and the host, as PGTune does.
     #[serde(default)]
-    pub workload: Workload,
+    pub(crate) workload: Workload,
     /// A statement_timeout for the replicas, which serve read-only queries (IDR keeps long reads from piling up there).
     #[serde(default)]
-    pub replica_statement_timeout: Option<Duration>,
+    pub(crate) replica_statement_timeout: Option<Duration>,
     /// pg_hba.conf records, in order, before the replication records that sitewright derives.
     #[serde(default)]
-    pub hba: Vec<HbaRecord>,
+    pub(crate) hba: Vec<HbaRecord>,
     /// A nightly pg_dump on the primary, as a cron entry.
     #[serde(default)]
-    pub backup: Option<Backup>,
+    pub(crate) backup: Option<Backup>,
     /// Further postgresql.conf settings, written as given: numbers bare, strings quoted, booleans on/off.
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"}))]
-    pub settings: BTreeMap<String, SettingValue>,
+    pub(crate) settings: BTreeMap<String, SettingValue>,
 }
 
 fn default_port() -> Port {
@@ -61,7 +61,7 @@ fn default_port() -> Port {
 }
 
 impl Postgres {
-    pub fn config_directory(&self) -> &AbsPath {
+    pub(crate) fn config_directory(&self) -> &AbsPath {
         self.config_directory
             .as_ref()
             .unwrap_or(&self.data_directory)
@@ -71,11 +71,11 @@ impl Postgres {
 /// Server certificate and key, readable by the postgres user.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Ssl {
+pub(crate) struct Ssl {
     /// The server certificate (ssl_cert_file).
-    pub cert: AbsPath,
+    pub(crate) cert: AbsPath,
     /// The server's private key (ssl_key_file).
-    pub key: AbsPath,
+    pub(crate) key: AbsPath,
     /// The CA certificate that signed the server certificates, as a path on the clients (the
     /// replicas and the web hosts). With it they connect with `sslmode=verify-full` and
     /// `sslrootcert` this file, so each server certificate must name the address its clients
@@ -83,13 +83,13 @@ pub struct Ssl {
     /// which is on the primary's address), and a replica's address for Django's replicas.
     /// Without it they use `sslmode=require`, which encrypts but trusts any certificate.
     #[serde(default)]
-    pub ca: Option<AbsPath>,
+    pub(crate) ca: Option<AbsPath>,
 }
 
 /// A site's word that its PostgreSQL connections cross the network in plain text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum PlainText {
+pub(crate) enum PlainText {
     /// Replicas and Django on other hosts connect without SSL, and the site knows it.
     Accepted,
 }
@@ -97,30 +97,30 @@ pub enum PlainText {
 /// How replicas follow the primary.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Replication {
+pub(crate) struct Replication {
     /// The role replicas log in as (created WITH REPLICATION LOGIN).
-    pub user: Identifier,
+    pub(crate) user: Identifier,
     /// The replication role's password: written only to the replicas' passfile, and only by `render --with-secrets`.
-    pub password: SecretRef,
+    pub(crate) password: SecretRef,
     /// When set, nginx on the primary forwards this port to PostgreSQL on loopback, and replicas connect to it.
     #[serde(default)]
-    pub public_port: Option<Port>,
+    pub(crate) public_port: Option<Port>,
     /// How much WAL the primary keeps for replicas that fall behind (wal_keep_size); 1GB when
     /// neither this nor `postgres.archive` is given.
     #[serde(default)]
-    pub wal_keep: Option<ByteSize>,
+    pub(crate) wal_keep: Option<ByteSize>,
     /// Where a replica's passfile goes; defaults to replication.pgpass in the config directory.
     #[serde(default)]
-    pub passfile: Option<AbsPath>,
+    pub(crate) passfile: Option<AbsPath>,
     /// A file whose creation promotes a replica (trigger_file on 11, promote_trigger_file on 12 to 15). PostgreSQL 16 removed it: use `pg_ctl promote` or `SELECT pg_promote()`.
     #[serde(default)]
-    pub promote_trigger_file: Option<AbsPath>,
+    pub(crate) promote_trigger_file: Option<AbsPath>,
 }
 
 /// The kind of load a server carries, as PGTune names them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Workload {
+pub(crate) enum Workload {
     /// Web applications: many short queries.
     #[default]
     Web,
@@ -137,31 +137,31 @@ pub enum Workload {
 /// One pg_hba.conf record.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HbaRecord {
+pub(crate) struct HbaRecord {
     /// local (Unix socket), host (TCP), hostssl (TCP with SSL), hostnossl (TCP without SSL), hostgssenc and hostnogssenc (12+).
     #[serde(rename = "type")]
-    pub kind: HbaType,
+    pub(crate) kind: HbaType,
     /// Database names, or the keywords all, sameuser, samerole, replication.
     #[schemars(length(min = 1))]
-    pub databases: Vec<HbaName>,
+    pub(crate) databases: Vec<HbaName>,
     /// Role names, `+group` for members of a role, or the keyword all.
     #[schemars(length(min = 1))]
-    pub users: Vec<HbaName>,
+    pub(crate) users: Vec<HbaName>,
     /// For every type but local: an address with its prefix length (192.0.2.0/24, ::1/128), or all, samehost, samenet.
     #[serde(default)]
-    pub address: Option<HbaAddress>,
+    pub(crate) address: Option<HbaAddress>,
     /// How the client proves who it is.
-    pub method: HbaMethod,
+    pub(crate) method: HbaMethod,
     /// Why the record is there: written as a comment above it.
     #[serde(default)]
     #[schemars(length(max = 200), regex(pattern = crate::spec::scalar::ONE_LINE_PATTERN), example = &"the Django application on web1")]
-    pub comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 /// The connection type of a pg_hba.conf record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum HbaType {
+pub(crate) enum HbaType {
     /// Unix-domain socket connections.
     Local,
     /// TCP, with or without SSL.
@@ -179,22 +179,22 @@ pub enum HbaType {
 /// A database or role name in pg_hba.conf, or one of its keywords.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct HbaName(
+pub(crate) struct HbaName(
     #[schemars(regex(pattern = crate::spec::scalar::HBA_NAME_PATTERN), example = &"catmaid")]
-    pub  String,
+    pub(crate) String,
 );
 
 /// An address column: a CIDR block or a keyword.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct HbaAddress(
-    #[schemars(extend("format" = "hba-address"), example = &"192.0.2.0/24")] pub String,
+pub(crate) struct HbaAddress(
+    #[schemars(extend("format" = "hba-address"), example = &"192.0.2.0/24")] pub(crate) String,
 );
 
 /// An authentication method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum HbaMethod {
+pub(crate) enum HbaMethod {
     /// SCRAM-SHA-256 password authentication: the one to use.
     #[serde(rename = "scram-sha-256")]
     ScramSha256,
@@ -213,18 +213,18 @@ pub enum HbaMethod {
 /// A nightly logical backup of one database with pg_dump, run by cron as postgres on the primary.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Backup {
+pub(crate) struct Backup {
     /// The database to dump.
-    pub database: Identifier,
+    pub(crate) database: Identifier,
     /// The folder the dumps go to, one file per run named DATABASE_YYYYMMDDHHMM.sql.
-    pub directory: AbsPath,
+    pub(crate) directory: AbsPath,
     /// When to run, in cron's five fields (minute hour day-of-month month day-of-week).
     #[serde(default = "default_schedule")]
     #[schemars(regex(pattern = crate::spec::scalar::CRON_SCHEDULE_PATTERN), example = &"0 3 * * *")]
-    pub schedule: String,
+    pub(crate) schedule: String,
     /// Tables left out of the dump (pg_dump -T), such as ones that can be rebuilt.
     #[serde(default)]
-    pub exclude_tables: Vec<Identifier>,
+    pub(crate) exclude_tables: Vec<Identifier>,
 }
 
 fn default_schedule() -> String {
@@ -234,20 +234,20 @@ fn default_schedule() -> String {
 /// Archiving WAL segments on the primary and fetching them on the replicas.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Archive {
+pub(crate) struct Archive {
     /// The primary's archive_command; `%p` is the segment's path, `%f` its file name.
     #[schemars(length(min = 1, max = 1024), regex(pattern = crate::spec::scalar::NO_NUL_PATTERN), example = &"rsync -a %p postgres@db2:/opt/postgresql_wal/%f")]
-    pub command: String,
+    pub(crate) command: String,
     /// The replicas' restore_command.
     #[serde(default)]
     #[schemars(length(min = 1, max = 1024), regex(pattern = crate::spec::scalar::NO_NUL_PATTERN), example = &"cp /opt/postgresql_wal/%f \"%p\"")]
-    pub restore_command: Option<String>,
+    pub(crate) restore_command: Option<String>,
 }
 
 /// A postgresql.conf value.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
-pub enum SettingValue {
+pub(crate) enum SettingValue {
     /// Written as on or off.
     Bool(bool),
     /// Written bare.

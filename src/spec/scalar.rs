@@ -17,11 +17,13 @@ macro_rules! string_newtype {
         pub struct $ty(String);
 
         impl $ty {
+            // Every newtype's text can be read; not every one's is, yet.
+            #[allow(dead_code)]
             pub fn as_str(&self) -> &str {
                 &self.0
             }
 
-            pub fn new(text: impl Into<String>) -> Result<Self, String> {
+            pub(crate) fn new(text: impl Into<String>) -> Result<Self, String> {
                 let text = text.into();
                 let check: fn(&str) -> Result<(), String> = $check;
                 check(&text).map(|()| Self(text))
@@ -217,14 +219,14 @@ string_newtype!(
 );
 
 impl Address {
-    pub fn ip(&self) -> IpAddr {
+    pub(crate) fn ip(&self) -> IpAddr {
         self.0
             .parse()
             .expect("an Address is checked when it is made")
     }
 
     /// The address as a single-host CIDR block, as pg_hba.conf wants it.
-    pub fn host_cidr(&self) -> String {
+    pub(crate) fn host_cidr(&self) -> String {
         match self.ip() {
             IpAddr::V4(_) => format!("{}/32", self.0),
             IpAddr::V6(_) => format!("{}/128", self.0),
@@ -233,7 +235,7 @@ impl Address {
 }
 
 impl Version {
-    pub fn parts(&self) -> (u32, u32, u32) {
+    pub(crate) fn parts(&self) -> (u32, u32, u32) {
         let mut parts = self
             .0
             .split('.')
@@ -245,7 +247,7 @@ impl Version {
         )
     }
 
-    pub fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
+    pub(crate) fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
         self.parts() >= (major, minor, patch)
     }
 }

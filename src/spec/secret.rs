@@ -10,7 +10,7 @@ use super::scalar::{ABS_PATH_PATTERN, AbsPath, ENV_NAME_PATTERN};
 /// Where a secret is read from when it is needed; the spec never holds the value, because the spec is committed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum SecretRef {
+pub(crate) enum SecretRef {
     /// The name of an environment variable that holds the secret.
     Env(String),
     /// The absolute path of a file that holds the secret (a trailing newline is dropped).

@@ -2,6 +2,10 @@
 //! writes. One test binary, one module per theme; the tests that run a real program besides
 //! sitewright are under `real`, so `cargo test --test it -- --skip real::` runs the others alone.
 
+// A test binary has no outside: its helpers are `pub` for its own modules, which the crate-wide
+// unreachable_pub lint would flag.
+#![allow(unreachable_pub)]
+
 mod check;
 mod corpus;
 mod diff;

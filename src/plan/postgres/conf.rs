@@ -42,7 +42,7 @@ pub const REPLICA_TYPED_SETTINGS: &[(&str, &str)] =
     &[("statement_timeout", "postgres.replica_statement_timeout")];
 
 /// The typed field that writes `name` on every server, if one does.
-pub fn typed_setting(name: &str) -> Option<&'static str> {
+pub(crate) fn typed_setting(name: &str) -> Option<&'static str> {
     TYPED_SETTINGS
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -51,9 +51,9 @@ pub fn typed_setting(name: &str) -> Option<&'static str> {
 
 /// postgresql.conf of `host`, and the recovery.conf settings when the major keeps them apart.
 #[derive(Debug, Clone)]
-pub struct Conf {
-    pub postgresql: Vec<Setting>,
-    pub recovery: Vec<Setting>,
+pub(crate) struct Conf {
+    pub(crate) postgresql: Vec<Setting>,
+    pub(crate) recovery: Vec<Setting>,
 }
 
 /// Works out the settings of `host`; the primary's, which a replica's depend on, come from
@@ -98,7 +98,7 @@ pub(crate) fn conf(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -
     let mut written = Vec::new();
     for (name, value, pointer) in spec_settings(site, pg, host) {
         postgresql.retain(|s| !s.name.eq_ignore_ascii_case(name));
-        postgresql.push(Setting::new(name, setting_value(value)).from_spec(pointer));
+        postgresql.push(Setting::new(name, setting_value(value)).given_at(pointer));
         written.push(name.to_ascii_lowercase());
     }
     // The server refuses to start with WAL senders on minimal WAL, and its default is 10 senders.
@@ -136,7 +136,7 @@ fn host_index(site: &Site, host: &Host) -> usize {
 }
 
 /// The spec's settings for `host`, by name: the host's own over the site's, each with its pointer.
-pub fn spec_settings<'a>(
+pub(crate) fn spec_settings<'a>(
     site: &Site,
     pg: &'a Postgres,
     host: &'a Host,
@@ -175,7 +175,7 @@ fn locations(pg: &Postgres, out: &mut Vec<Setting>) {
     {
         out.push(
             Setting::new("data_directory", pg.data_directory.as_str())
-                .from_spec("/postgres/data_directory"),
+                .given_at("/postgres/data_directory"),
         );
         out.push(
             Setting::new("hba_file", format!("{}/pg_hba.conf", pg.config_directory()))
@@ -199,11 +199,11 @@ fn connections(pg: &Postgres, host: &Host, out: &mut Vec<Setting>) {
         // The site's other hosts connect to this server's own address.
         None => Setting::new("listen_addresses", "*").named_default(),
     });
-    out.push(Setting::new("port", pg.port.0).from_spec("/postgres/port"));
+    out.push(Setting::new("port", pg.port.0).given_at("/postgres/port"));
     if let Some(ssl) = &pg.ssl {
-        out.push(Setting::new("ssl", true).from_spec("/postgres/ssl"));
-        out.push(Setting::new("ssl_cert_file", ssl.cert.as_str()).from_spec("/postgres/ssl/cert"));
-        out.push(Setting::new("ssl_key_file", ssl.key.as_str()).from_spec("/postgres/ssl/key"));
+        out.push(Setting::new("ssl", true).given_at("/postgres/ssl"));
+        out.push(Setting::new("ssl_cert_file", ssl.cert.as_str()).given_at("/postgres/ssl/cert"));
+        out.push(Setting::new("ssl_key_file", ssl.key.as_str()).given_at("/postgres/ssl/key"));
         if Major(pg.version).has_ssl_min_protocol_version() {
             out.push(
                 Setting::new("ssl_min_protocol_version", "TLSv1.2")
@@ -358,7 +358,7 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
                 }
             };
             out.push(if written.is_some() {
-                setting.from_spec("/postgres/replication/wal_keep")
+                setting.given_at("/postgres/replication/wal_keep")
             } else {
                 setting
                     .because(
@@ -369,10 +369,10 @@ fn replication(site: &Site, pg: &Postgres, out: &mut Vec<Setting>) {
         }
     }
     if let Some(archive) = &pg.archive {
-        out.push(Setting::new("archive_mode", true).from_spec("/postgres/archive"));
+        out.push(Setting::new("archive_mode", true).given_at("/postgres/archive"));
         out.push(
             Setting::new("archive_command", archive.command.as_str())
-                .from_spec("/postgres/archive/command"),
+                .given_at("/postgres/archive/command"),
         );
     }
 }
@@ -386,7 +386,7 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
     if let Some(timeout) = pg.replica_statement_timeout {
         out.push(
             Setting::new("statement_timeout", timeout.to_postgres())
-                .from_spec("/postgres/replica_statement_timeout")
+                .given_at("/postgres/replica_statement_timeout")
                 .because("replicas serve read-only queries, which must not pile up"),
         );
     }
@@ -417,10 +417,10 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
                 sslrootcert: Some(_),
                 ..
             }) => setting
-                .from_spec("/postgres/ssl/ca")
+                .given_at("/postgres/ssl/ca")
                 .because(format!("verified against postgres.ssl.ca: the primary's certificate must name {address}; the password is in the passfile, not here")),
             Some(_) => setting
-                .from_spec("/postgres/ssl")
+                .given_at("/postgres/ssl")
                 .because("encrypted, but any certificate is trusted without postgres.ssl.ca; the password is in the passfile, not here"),
             None => setting
                 .because("the password is in the passfile, not here")
@@ -430,12 +430,12 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
             match Major(pg.version).promote_file() {
                 PromoteFile::TriggerFile => out.push(
                     Setting::new("trigger_file", trigger.as_str())
-                        .from_spec("/postgres/replication/promote_trigger_file")
+                        .given_at("/postgres/replication/promote_trigger_file")
                         .because("PostgreSQL 11 calls it trigger_file"),
                 ),
                 PromoteFile::PromoteTriggerFile => out.push(
                     Setting::new("promote_trigger_file", trigger.as_str())
-                        .from_spec("/postgres/replication/promote_trigger_file"),
+                        .given_at("/postgres/replication/promote_trigger_file"),
                 ),
                 PromoteFile::Removed => {}
             }
@@ -447,13 +447,13 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
         .and_then(|a| a.restore_command.as_deref())
     {
         out.push(
-            Setting::new("restore_command", restore).from_spec("/postgres/archive/restore_command"),
+            Setting::new("restore_command", restore).given_at("/postgres/archive/restore_command"),
         );
     }
 }
 
 /// A libpq connection-string value: bare when plain, else single-quoted with `\` and `'` escaped.
-pub fn conninfo_value(value: &str) -> String {
+pub(crate) fn conninfo_value(value: &str) -> String {
     if !value.is_empty()
         && value
             .chars()

@@ -8,23 +8,23 @@ use serde::Serialize;
 use crate::spec::{HbaMethod, HbaType, Postgres, Role, Site};
 
 /// Hosts connecting through nginx's stream forward arrive from loopback, not their own address.
-pub const LOOPBACK_CIDR: &str = "127.0.0.1/32";
+pub(crate) const LOOPBACK_CIDR: &str = "127.0.0.1/32";
 
 /// One record, ready to lay out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Record {
-    pub kind: &'static str,
-    pub databases: Vec<String>,
-    pub users: Vec<String>,
-    pub address: Option<String>,
-    pub method: &'static str,
-    pub why: String,
+pub(crate) struct Record {
+    pub(crate) kind: &'static str,
+    pub(crate) databases: Vec<String>,
+    pub(crate) users: Vec<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) method: &'static str,
+    pub(crate) why: String,
     /// The index of the spec's `postgres.hba` record it was written from.
     #[serde(skip)]
-    pub spec_index: Option<usize>,
+    pub(crate) spec_index: Option<usize>,
 }
 
-pub fn kind_name(kind: HbaType) -> &'static str {
+pub(crate) fn kind_name(kind: HbaType) -> &'static str {
     match kind {
         HbaType::Local => "local",
         HbaType::Host => "host",
@@ -35,7 +35,7 @@ pub fn kind_name(kind: HbaType) -> &'static str {
     }
 }
 
-pub fn method_name(method: HbaMethod) -> &'static str {
+pub(crate) fn method_name(method: HbaMethod) -> &'static str {
     match method {
         HbaMethod::ScramSha256 => "scram-sha-256",
         HbaMethod::Md5 => "md5",
@@ -58,7 +58,7 @@ fn derived(kind: &'static str, database: &str, user: &str, address: String, why:
     }
 }
 
-pub fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
+pub(crate) fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
     let mut out: Vec<Record> = if pg.hba.is_empty() {
         let local = |user: &str, why: &str| Record {
             kind: "local",

@@ -3,8 +3,8 @@
 //! Django's role defaults and the nightly pg_dump's cron entry.
 
 pub mod conf;
-pub mod hba;
-pub mod tune;
+pub(crate) mod hba;
+pub(crate) mod tune;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -370,7 +370,7 @@ fn backup(site: &Site, host: &Host, pg: &Postgres) -> Option<PlannedFile> {
 }
 
 /// The shared_buffers of `host` in bytes, when its PostgreSQL uses System V shared memory.
-pub fn sysv_shared_buffers(site: &Site, derived: &Derived, host: &Host) -> Option<u64> {
+pub(crate) fn sysv_shared_buffers(site: &Site, derived: &Derived, host: &Host) -> Option<u64> {
     let pg = site.postgres.as_ref()?;
     let sysv = matches!(
         pg.settings.get("shared_memory_type"),
@@ -406,7 +406,7 @@ fn passfile_path(pg: &Postgres) -> String {
 /// `verify-full` against that CA; with SSL but no CA, `require` (encrypted, any certificate
 /// trusted); without SSL `None` (the client's default, `prefer`, which finds no SSL and goes on in
 /// plain text, as `postgres.plain_text: accepted` says the site knows).
-pub fn client_tls(pg: &Postgres) -> Option<ClientTls<'_>> {
+pub(crate) fn client_tls(pg: &Postgres) -> Option<ClientTls<'_>> {
     let ssl = pg.ssl.as_ref()?;
     Some(match &ssl.ca {
         Some(ca) => ClientTls {
@@ -422,9 +422,9 @@ pub fn client_tls(pg: &Postgres) -> Option<ClientTls<'_>> {
 
 /// The libpq TLS parameters of a client on another host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientTls<'a> {
-    pub sslmode: &'static str,
-    pub sslrootcert: Option<&'a str>,
+pub(crate) struct ClientTls<'a> {
+    pub(crate) sslmode: &'static str,
+    pub(crate) sslrootcert: Option<&'a str>,
 }
 
 /// Where replicas connect: the primary's address, and nginx's forwarded port when there is one.

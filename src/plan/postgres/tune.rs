@@ -20,15 +20,15 @@ const GB: u64 = 1024 * MB;
 
 /// What the derivation starts from.
 #[derive(Debug, Clone, Copy)]
-pub struct Host {
-    pub memory: ByteSize,
-    pub cpus: u32,
-    pub storage: StorageKind,
+pub(crate) struct Host {
+    pub(crate) memory: ByteSize,
+    pub(crate) cpus: u32,
+    pub(crate) storage: StorageKind,
 }
 
 /// What a derived setting is worked out from, for `explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Basis {
+pub(crate) enum Basis {
     Memory,
     Cpus,
     Storage,
@@ -38,7 +38,7 @@ pub enum Basis {
 }
 
 /// What the setting `name` of [`tune`] is worked out from.
-pub fn basis(name: &str) -> Basis {
+pub(crate) fn basis(name: &str) -> Basis {
     match name {
         "shared_buffers"
         | "effective_cache_size"
@@ -60,7 +60,7 @@ pub fn basis(name: &str) -> Basis {
 }
 
 /// Connections a workload expects when the spec does not say.
-pub fn default_connections(workload: Workload) -> u64 {
+pub(crate) fn default_connections(workload: Workload) -> u64 {
     match workload {
         Workload::Web => 200,
         Workload::Oltp => 300,
@@ -70,7 +70,7 @@ pub fn default_connections(workload: Workload) -> u64 {
     }
 }
 
-pub fn name(workload: Workload) -> &'static str {
+pub(crate) fn name(workload: Workload) -> &'static str {
     match workload {
         Workload::Web => "web",
         Workload::Oltp => "oltp",
@@ -93,7 +93,7 @@ fn kb(value: u64) -> String {
 
 /// The derived settings, in PGTune's order. `connections` is max_connections as it will be
 /// written; `connections_why` says where it came from, or `None` when the spec sets it itself.
-pub fn tune(
+pub(crate) fn tune(
     host: Host,
     workload: Workload,
     major: Major,
