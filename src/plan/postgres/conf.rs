@@ -277,6 +277,14 @@ fn tuning(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -> Vec<Set
         ));
     }
     let index = host_index(site, host);
+    // A standby's floors are worked out from its primary's settings, on the primary's host.
+    let primary_host = site.hosts_with(Role::PostgresPrimary).next().map_or_else(
+        || "/hosts".to_owned(),
+        |p| format!("/hosts/{}", host_index(site, p)),
+    );
+    let raised = why
+        .as_deref()
+        .is_some_and(|w| w.starts_with("the primary's"));
     let mut derived: Vec<Setting> = tune::tune(
         tune_host(host),
         pg.workload,
@@ -286,6 +294,7 @@ fn tuning(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -> Vec<Set
     )
     .into_iter()
     .map(|setting| match tune::basis(&setting.name) {
+        _ if raised && setting.name == "max_connections" => setting.derived_from(&primary_host),
         tune::Basis::Memory => setting.derived_from(format!("/hosts/{index}/memory")),
         tune::Basis::Cpus => setting.derived_from(format!("/hosts/{index}/cpus")),
         tune::Basis::Storage => setting.derived_from(format!("/hosts/{index}/storage")),
@@ -308,9 +317,11 @@ fn tuning(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -> Vec<Set
             };
             let (mine, primary_value) = (value(&derived), value(theirs));
             if primary_value > mine {
-                let floor = Setting::new(name, primary_value).because(format!(
-                    "the primary's {primary_value}: a standby needs at least its primary's"
-                ));
+                let floor = Setting::new(name, primary_value)
+                    .because(format!(
+                        "the primary's {primary_value}: a standby needs at least its primary's"
+                    ))
+                    .derived_from(&primary_host);
                 match derived.iter_mut().find(|s| s.name == *name) {
                     Some(setting) => *setting = floor,
                     None => derived.push(floor),
