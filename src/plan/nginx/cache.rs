@@ -1,7 +1,17 @@
 //! The caching proxy of the proxy hosts: its cache, its public, buster and long-timeout servers,
 //! the cookie rule and the maintenance switch.
 
-use super::*;
+use serde::Serialize;
+
+use super::front::{Front, front};
+use super::proxy::{
+    KEEPALIVE, MapBlock, MapEntry, ProxyHeader, ProxyPass, UpstreamBlock, forwarded_for, header,
+    no_connection_header, proxy_pass, upstream_block,
+};
+use super::{Arg, Raw, Section, given, named, stem};
+use crate::plan::{Fact, Facts, Origin};
+use crate::spec::{CacheProxy, Nginx, Site};
+use crate::units::Duration;
 
 /// How many backends one request of the caching proxy may reach: the first, and one retry when it
 /// fails fast (an error, or a timeout before the server's own timeout has run out).

@@ -1,7 +1,11 @@
 //! What both HTTPS servers share: the redirect server, the listen lines, the TLS directives of each
 //! profile and version, the logs and compression.
 
-use super::*;
+use serde::Serialize;
+
+use super::{Raw, Section, given, given_derived};
+use crate::plan::{Fact, Facts, Origin};
+use crate::spec::{AccessLog, ErrorLogLevel, Https, Listen, Nginx, Tls, TlsProfile};
 
 /// Mozilla server-side TLS 6.0, intermediate: forward-secret AEAD ciphers for TLS 1.2.
 pub(super) const INTERMEDIATE_CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";

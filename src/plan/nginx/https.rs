@@ -1,7 +1,17 @@
 //! The HTTPS front end of the web hosts: the application's upstream, its headers, static folders
 //! and buffers.
 
-use super::*;
+use serde::Serialize;
+
+use super::front::{Front, front, logs};
+use super::proxy::{
+    KEEPALIVE, MapBlock, MapEntry, ProxyHeader, ProxyPass, UpstreamBlock, forwarded_for, header,
+    no_connection_header, proxy_pass, upstream_block,
+};
+use super::{Arg, Raw, Section, given, named, stem};
+use crate::plan::{Fact, Facts, Origin};
+use crate::spec::{AppProtocol, Host, Https, Nginx, Site};
+use crate::units::ByteSize;
 
 #[derive(Serialize)]
 pub(super) struct HttpsContext<'a> {

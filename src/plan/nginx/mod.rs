@@ -8,11 +8,7 @@
 use serde::{Serialize, Serializer};
 
 use super::{Fact, Facts, FileMeta, Mode, OnChange, Origin, PlannedFile, Service};
-use crate::spec::{
-    AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Host, Https, Listen, Nginx, NginxLayout,
-    Role, Site, SocketAddr, Tls, TlsProfile,
-};
-use crate::units::{ByteSize, Duration};
+use crate::spec::{Host, NginxLayout, Role, Site};
 
 mod cache;
 mod front;
@@ -20,11 +16,9 @@ mod https;
 mod proxy;
 mod stream;
 
-use cache::*;
-use front::*;
-use https::*;
-use proxy::*;
-use stream::*;
+use cache::cache_context;
+use https::https_context;
+use stream::{ModuleContext, StreamContext, stream_forwards};
 
 /// Where a distribution's nginx.conf looks for files, and where sitewright puts each kind.
 struct Layout {

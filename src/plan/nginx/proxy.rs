@@ -1,7 +1,11 @@
 //! Proxying to an upstream: the upstream block, maps of variables, and the request headers a
 //! location sets.
 
-use super::*;
+use serde::Serialize;
+
+use super::{Arg, Raw};
+use crate::plan::{Fact, Facts, Origin};
+use crate::spec::SocketAddr;
 
 #[derive(Serialize)]
 pub(super) struct UpstreamBlock {

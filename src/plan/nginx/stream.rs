@@ -1,7 +1,10 @@
 //! The stream block on the PostgreSQL primary: its forwards and who may use them, and the
 //! load_module line of the stream module.
 
-use super::*;
+use serde::Serialize;
+
+use crate::plan::{Fact, Facts, Origin};
+use crate::spec::{Host, Nginx, Role, Site};
 
 #[derive(Serialize)]
 pub(super) struct ModuleContext {
