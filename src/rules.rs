@@ -101,6 +101,8 @@ rules! {
         "md5 password hashes can be replayed from a stolen pg_hba-protected dump and are deprecated in PostgreSQL 18; every supported major speaks scram-sha-256.";
     HBA004 Warning "Password logins from anywhere"
         "A record for 0.0.0.0/0 or ::/0 with a password method lets the whole internet try passwords; name the networks the clients are in.";
+    HBA005 Error "A backup that pg_hba.conf shuts out"
+        "cron runs the nightly pg_dump (`postgres.backup`) as the postgres OS user, over the Unix socket, as the postgres role, with no password: the first pg_hba.conf record that matches that connection must be a local record with peer (or trust). sitewright writes `local all postgres peer` first unless `postgres.hba_local: replace` says that the spec's `hba` records replace the local ones; then one of them must let postgres in, before any local record that would refuse it or ask for a password. Add `{ type: local, databases: [all], users: [postgres], method: peer }` to `hba` ahead of the other local records, or drop `hba_local: replace`. A `+group` record is taken not to match postgres, which is a member of a group only if granted.";
     NET001 Error "Two services on one address and port"
         "Two listeners on the same host, address and port cannot both start: the second fails with 'address already in use'. Each port of nginx, PostgreSQL and the application servers on a host must be its own.";
     NGX001 Error "A stream forward on the PostgreSQL public port"

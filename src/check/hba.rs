@@ -1,5 +1,5 @@
 //! Rules of pg_hba.conf, on the records the plan writes: what can never match, what lets too much
-//! in, and whether every replica gets in over SSL.
+//! in, whether every replica gets in over SSL, and whether the nightly pg_dump gets in at all.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -27,13 +27,21 @@ pub(super) fn check(
     if let Some(replication) = &pg.replication {
         replicas_admitted(site, replication, records, doc, out);
     }
+    if let Some(backup) = &pg.backup {
+        backup_admitted(pg, backup.database.as_str(), records, doc, out);
+    }
 }
 
-/// Where a record is in the spec: its entry of `postgres.hba`, or `postgres.replication` for the
-/// replication records the plan adds.
+/// Where a record is in the spec: its entry of `postgres.hba`, `postgres.hba` (or `hba_local`)
+/// for the local records the plan keeps, or `postgres.replication` for the replication records
+/// the plan adds.
 fn pos(doc: &Document, record: &Record) -> Pos {
     match record.spec_index {
         Some(i) => doc.value_pos(&format!("/postgres/hba/{i}")),
+        None if record.kind == "local" && doc.has("/postgres/hba_local") => {
+            doc.key_pos("/postgres/hba_local")
+        }
+        None if record.kind == "local" => doc.key_pos("/postgres/hba"),
         None => doc.key_pos("/postgres/replication"),
     }
 }
@@ -46,17 +54,27 @@ fn each_record(pg: &Postgres, records: &[Record], doc: &Document, out: &mut Vec<
         let shadowing = earlier.first_covering(records, record);
         earlier.insert(i, record);
         if let Some(earlier) = shadowing {
+            let by = &records[earlier];
+            let which = if by.spec_index.is_none() && by.kind == "local" {
+                format!(
+                    "`local all {} peer`, which sitewright keeps first, matches all its connections; \
+                     to write the local records yourself, set `hba_local: replace`",
+                    by.users.join(",")
+                )
+            } else {
+                "an earlier one matches all its connections".to_owned()
+            };
             out.push(
                 Diagnostic::warning(
                     pos(record),
                     format!(
-                        "this {} record for {} can never match: an earlier one matches all its connections",
+                        "this {} record for {} can never match: {which}",
                         record.kind,
                         record.users.join(",")
                     ),
                 )
                 .rule(Rule::HBA001)
-                .also(pos(&records[earlier])),
+                .also(pos(by)),
             );
         }
         if record.method == "trust" && record.kind != "local" {
@@ -164,6 +182,57 @@ fn replicas_admitted(
             }
         }
     }
+}
+
+/// Whether the first record that matches the nightly pg_dump's connection (cron runs it as the
+/// postgres OS user, over the Unix socket, as the postgres role, to the backup's database) lets it
+/// in without a password, by peer or trust (HBA005). A `+group` record is taken not to match: a
+/// superuser is a member of a group only if it was granted, as PostgreSQL reads `+` too.
+fn backup_admitted(
+    pg: &Postgres,
+    database: &str,
+    records: &[Record],
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let first = records.iter().find(|r| {
+        r.kind == "local"
+            && r.users.iter().any(|u| u == "all" || u == "postgres")
+            && r
+                .databases
+                .iter()
+                .any(|d| d == "all" || d == database || (d == "sameuser" && database == "postgres"))
+    });
+    if first.is_some_and(|r| matches!(r.method, "peer" | "trust")) {
+        return;
+    }
+    let what = match first {
+        Some(r) => format!(
+            "the first record that matches is `local {} {} {}`",
+            r.databases.join(","),
+            r.users.join(","),
+            r.method
+        ),
+        None => "no record matches".to_owned(),
+    };
+    let replaced = if pg.hba_local == crate::spec::HbaLocal::Replace {
+        " (`hba_local: replace` leaves out sitewright's own)"
+    } else {
+        ""
+    };
+    let mut d = Diagnostic::error(
+        doc.key_pos("/postgres/backup"),
+        format!(
+            "the nightly pg_dump cannot log in: cron runs it as postgres over the Unix socket, \
+             and {what}{replaced}; add `{{ type: local, databases: [all], users: [postgres], method: peer }}` \
+             to `hba` before any other local record"
+        ),
+    )
+    .rule(Rule::HBA005);
+    if let Some(r) = first {
+        d = d.also(pos(doc, r));
+    }
+    out.push(d);
 }
 
 /// Whether `record` matches a replication connection of `user` from `source` over SSL.

@@ -22,7 +22,7 @@ pub(crate) use nginx::{
     PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, Tls, TlsProfile,
 };
 pub(crate) use postgres::{
-    HbaMethod, HbaType, PlainText, Postgres, Replication, SettingValue, Workload,
+    HbaLocal, HbaMethod, HbaType, PlainText, Postgres, Replication, SettingValue, Workload,
 };
 pub(crate) use scalar::{HostName, Port, SocketAddr, Version};
 pub(crate) use secret::SecretRef;

@@ -44,9 +44,13 @@ pub struct Postgres {
     /// A statement_timeout for the replicas, which serve read-only queries (IDR keeps long reads from piling up there).
     #[serde(default)]
     pub(crate) replica_statement_timeout: Option<Duration>,
-    /// pg_hba.conf records, in order, before the replication records that sitewright derives.
+    /// pg_hba.conf records, in order, between the local records that `hba_local` keeps and the
+    /// replication and Django records that sitewright derives.
     #[serde(default)]
     pub(crate) hba: Vec<HbaRecord>,
+    /// Whether the `hba` records add to the local records a server needs or replace them.
+    #[serde(default)]
+    pub(crate) hba_local: HbaLocal,
     /// A nightly pg_dump on the primary, as a cron entry.
     #[serde(default)]
     pub(crate) backup: Option<Backup>,
@@ -156,6 +160,23 @@ pub(crate) struct HbaRecord {
     #[serde(default)]
     #[schemars(length(max = 200), regex(pattern = crate::spec::scalar::ONE_LINE_PATTERN), example = &"the Django application on web1")]
     pub(crate) comment: Option<String>,
+}
+
+/// What becomes of the local (Unix socket) records that pg_hba.conf has without `hba` records:
+/// `local all postgres peer`, which the nightly pg_dump (`backup`) and the administrator log in
+/// by, and `local all all peer`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HbaLocal {
+    /// `local all postgres peer` comes first (unless the first `hba` record that can match
+    /// postgres over the socket already lets it in to every database by peer or trust), then the
+    /// `hba` records, then `local all all peer` for the other local roles (unless an `hba` record
+    /// is already `local all all`).
+    #[default]
+    Keep,
+    /// Only the `hba` records: the local records are the spec's to write. `check` refuses a
+    /// `backup` whose pg_dump they then shut out (HBA005).
+    Replace,
 }
 
 /// The connection type of a pg_hba.conf record.

@@ -126,6 +126,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "  hba:\n    - { type: hostssl, databases: [all], users: [monitor], address: 0.0.0.0/0, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
     ),
     (
+        "HBA005",
+        "catmaid",
+        HBA_AT,
+        "  hba_local: replace\n  hba:\n    - { type: hostssl, databases: [catmaid], users: [monitor], address: 192.0.2.0/24, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+    ),
+    (
         "NET001",
         "catmaid",
         "listen: { port: 443, redirect_port: 80 }",
@@ -543,4 +549,45 @@ fn explain_shows_every_rule() {
         .run()
         .code(2)
         .stderr_has("`PG999` is neither a rule id (such as PG017) nor a spec file");
+}
+
+/// One `hba:` record adds to the local records the site needs instead of dropping them: the
+/// rendered pg_hba.conf still lets postgres in over the socket by peer first (the nightly pg_dump
+/// the fixture's `backup:` writes logs in by it), and the other local roles after the spec's
+/// record; `check --deny-warnings` is quiet about it.
+#[test]
+fn one_hba_record_keeps_the_local_records() {
+    let spec = spec("catmaid").replacen(
+        HBA_AT,
+        "  hba:\n    - { type: hostssl, databases: [catmaid], users: [monitor], address: 192.0.2.0/24, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+        1,
+    );
+    let dir = temp_dir();
+    fs::write(dir.path().join("site.yaml"), &spec).unwrap();
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["check", "site.yaml", "--deny-warnings"])
+        .run()
+        .code(0);
+    Sitewright::new()
+        .in_dir(dir.path())
+        .args(["render", "site.yaml", "-o", "out"])
+        .run()
+        .code(0);
+    let hba =
+        fs::read_to_string(dir.path().join("out/db1/etc/postgresql/16/main/pg_hba.conf")).unwrap();
+    let records: Vec<&str> = hba.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        records[..3],
+        [
+            "local\tall\tpostgres\tpeer",
+            "hostssl\tcatmaid\tmonitor\t192.0.2.0/24\tscram-sha-256",
+            "local\tall\tall\tpeer",
+        ],
+        "{hba}"
+    );
+    assert!(
+        records[3..].iter().all(|r| !r.starts_with("local")),
+        "{hba}"
+    );
 }

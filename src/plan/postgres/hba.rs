@@ -1,11 +1,12 @@
-//! pg_hba.conf records: the spec's own, in order, then the replication and Django records that
-//! follow from the site's hosts.
+//! pg_hba.conf records: the local records a server needs (unless the spec's `hba_local: replace`
+//! says its own replace them), the spec's own in order, then the replication and Django records
+//! that follow from the site's hosts.
 
 use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::spec::{HbaMethod, HbaType, Postgres, Role, Site};
+use crate::spec::{HbaLocal, HbaMethod, HbaType, Postgres, Role, Site};
 
 /// Hosts connecting through nginx's stream forward arrive from loopback, not their own address.
 pub(crate) const LOOPBACK_CIDR: &str = "127.0.0.1/32";
@@ -59,38 +60,53 @@ fn derived(kind: &'static str, database: &str, user: &str, address: String, why:
 }
 
 pub(crate) fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
-    let mut out: Vec<Record> = if pg.hba.is_empty() {
-        let local = |user: &str, why: &str| Record {
-            kind: "local",
-            databases: vec!["all".into()],
-            users: vec![user.into()],
-            address: None,
-            method: "peer",
-            why: why.into(),
-            spec_index: None,
-        };
-        vec![
-            local("postgres", "the postgres superuser over the Unix socket"),
-            local("all", "local roles over the Unix socket"),
-        ]
-    } else {
-        pg.hba
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Record {
-                kind: kind_name(r.kind),
-                databases: r.databases.iter().map(|d| d.0.clone()).collect(),
-                users: r.users.iter().map(|u| u.0.clone()).collect(),
-                address: r.address.as_ref().map(|a| a.0.clone()),
-                method: method_name(r.method),
-                why: r
-                    .comment
-                    .clone()
-                    .unwrap_or_else(|| "from the spec".to_owned()),
-                spec_index: Some(i),
-            })
-            .collect()
-    };
+    let spec: Vec<Record> = pg
+        .hba
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Record {
+            kind: kind_name(r.kind),
+            databases: r.databases.iter().map(|d| d.0.clone()).collect(),
+            users: r.users.iter().map(|u| u.0.clone()).collect(),
+            address: r.address.as_ref().map(|a| a.0.clone()),
+            method: method_name(r.method),
+            why: r
+                .comment
+                .clone()
+                .unwrap_or_else(|| "from the spec".to_owned()),
+            spec_index: Some(i),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(spec.len() + 2);
+    match pg.hba_local {
+        HbaLocal::Replace => out.extend(spec),
+        HbaLocal::Keep => {
+            let local = |user: &str, why: &str| Record {
+                kind: "local",
+                databases: vec!["all".into()],
+                users: vec![user.into()],
+                address: None,
+                method: "peer",
+                why: why.into(),
+                spec_index: None,
+            };
+            if !lets_postgres_in(&spec) {
+                out.push(local(
+                    "postgres",
+                    "the postgres superuser over the Unix socket",
+                ));
+            }
+            let all_local = spec.iter().any(|r| {
+                r.kind == "local"
+                    && r.databases.iter().any(|d| d == "all")
+                    && r.users.iter().any(|u| u == "all")
+            });
+            out.extend(spec);
+            if !all_local {
+                out.push(local("all", "local roles over the Unix socket"));
+            }
+        }
+    }
     let host_kind = if pg.ssl.is_some() { "hostssl" } else { "host" };
     let forwarded = pg.replication.as_ref().and_then(|r| r.public_port);
     if let Some(replication) = &pg.replication {
@@ -118,6 +134,24 @@ pub(crate) fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
         out.extend(django_records(site, django, host_kind, forwarded));
     }
     dedup(out)
+}
+
+/// Whether the first of `spec`'s records that can match the postgres superuser over the Unix
+/// socket lets it in to every database by peer or trust, so that `local all postgres peer` would
+/// add nothing. A `+group` record counts as one that can match, since postgres may be a member.
+fn lets_postgres_in(spec: &[Record]) -> bool {
+    let first = spec.iter().find(|r| {
+        r.kind == "local"
+            && r
+                .users
+                .iter()
+                .any(|u| u == "all" || u == "postgres" || u.starts_with('+'))
+    });
+    first.is_some_and(|r| {
+        r.databases.iter().any(|d| d == "all")
+            && r.users.iter().any(|u| u == "all" || u == "postgres")
+            && matches!(r.method, "peer" | "trust")
+    })
 }
 
 /// The records of Django's connections: each web host from its own address, or from loopback when
@@ -173,19 +207,143 @@ fn django_records(
     out
 }
 
-/// A later record identical to an earlier one in what it matches can never be used.
+/// A later record identical to an earlier one in what it matches can never be used: one that
+/// sitewright adds is left out, one of the spec's is written as given, so that `check` says that
+/// it can never match (HBA001) instead of it going unseen.
 fn dedup(records: Vec<Record>) -> Vec<Record> {
     // Hashed, not searched: a site's web hosts each add a record, and there may be thousands.
     let mut seen = HashSet::with_capacity(records.len());
     records
         .into_iter()
         .filter(|r| {
-            seen.insert((
+            let new = seen.insert((
                 r.kind,
                 r.databases.clone(),
                 r.users.clone(),
                 r.address.clone(),
-            ))
+            ));
+            new || r.spec_index.is_some()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::source::Source;
+
+    /// The records written for a one-host site whose `postgres:` section ends with `extra`, as
+    /// pg_hba.conf lines.
+    fn lines(extra: &str) -> Vec<String> {
+        let spec = format!(
+            "site: s\nhosts:\n  - {{ name: a, address: 192.0.2.1, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }}\npostgres:\n  version: 16\n  data_directory: /d\n{extra}"
+        );
+        let source = Source::from_bytes("site.yaml", spec.into_bytes()).unwrap();
+        let doc = source.parse().unwrap();
+        let site = Site::deserialize(&doc.value).unwrap();
+        let pg = site.postgres.as_ref().unwrap();
+        records(&site, pg)
+            .iter()
+            .map(|r| {
+                let mut fields = vec![r.kind.to_owned(), r.databases.join(","), r.users.join(",")];
+                fields.extend(r.address.clone());
+                fields.push(r.method.to_owned());
+                fields.join(" ")
+            })
+            .collect()
+    }
+
+    const PEER_POSTGRES: &str = "local all postgres peer";
+    const PEER_ALL: &str = "local all all peer";
+
+    #[test]
+    fn without_hba_records_both_local_records_are_written() {
+        assert_eq!(lines(""), [PEER_POSTGRES, PEER_ALL]);
+    }
+
+    #[test]
+    fn one_hba_record_goes_between_the_local_records() {
+        assert_eq!(
+            lines(
+                "  hba:\n    - { type: host, databases: [app], users: [app], address: 192.0.2.0/24, method: scram-sha-256 }\n"
+            ),
+            [
+                PEER_POSTGRES,
+                "host app app 192.0.2.0/24 scram-sha-256",
+                PEER_ALL
+            ]
+        );
+    }
+
+    /// pg_hba.conf is first-match: a `local all all reject` first in the spec refuses the other
+    /// local roles, but postgres is let in before it, and no `local all all peer` follows it.
+    #[test]
+    fn a_reject_for_all_local_roles_still_lets_postgres_in() {
+        assert_eq!(
+            lines(
+                "  hba:\n    - { type: local, databases: [all], users: [all], method: reject }\n"
+            ),
+            [PEER_POSTGRES, "local all all reject"]
+        );
+    }
+
+    /// A spec whose first local record already lets postgres in (the idr fixture's) gets no second
+    /// one, so its pg_hba.conf is what it was.
+    #[test]
+    fn a_spec_that_lets_postgres_in_itself_is_written_as_it_is() {
+        assert_eq!(
+            lines("  hba:\n    - { type: local, databases: [all], users: [all], method: peer }\n"),
+            [PEER_ALL]
+        );
+        assert_eq!(
+            lines(
+                "  hba:\n    - { type: local, databases: [all], users: [postgres], method: trust }\n"
+            ),
+            ["local all postgres trust", PEER_ALL]
+        );
+    }
+
+    /// A record that may match postgres before the one that lets it in (a group it may belong to,
+    /// or one database only) keeps the record for postgres first.
+    #[test]
+    fn a_narrower_record_first_keeps_the_record_for_postgres() {
+        for first in [
+            "{ type: local, databases: [all], users: [+admins], method: reject }",
+            "{ type: local, databases: [app], users: [all], method: scram-sha-256 }",
+        ] {
+            let hba = lines(&format!(
+                "  hba:\n    - {first}\n    - {{ type: local, databases: [all], users: [all], method: peer }}\n"
+            ));
+            assert_eq!(hba[0], PEER_POSTGRES, "{first}");
+        }
+    }
+
+    /// The spec's own record for postgres is written after the kept one, not dropped as a
+    /// duplicate, so that `check` can say it never matches.
+    #[test]
+    fn a_spec_record_the_kept_one_shadows_is_still_written() {
+        assert_eq!(
+            lines(
+                "  hba:\n    - { type: local, databases: [all], users: [postgres], method: scram-sha-256 }\n"
+            ),
+            [
+                PEER_POSTGRES,
+                "local all postgres scram-sha-256",
+                PEER_ALL
+            ]
+        );
+    }
+
+    #[test]
+    fn replace_writes_the_spec_records_alone() {
+        assert_eq!(
+            lines(
+                "  hba_local: replace\n  hba:\n    - { type: host, databases: [app], users: [app], address: 192.0.2.0/24, method: scram-sha-256 }\n"
+            ),
+            ["host app app 192.0.2.0/24 scram-sha-256"]
+        );
+        assert_eq!(lines("  hba_local: replace\n"), Vec::<String>::new());
+    }
 }

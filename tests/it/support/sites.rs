@@ -736,6 +736,11 @@ fn hba(rng: &mut Rng, version: usize, ssl: bool, out: &mut String) {
             "    - type: local\n      databases: [all]\n      users: [all]\n      method: peer\n",
         );
     }
+    // `replace` leaves the local records to the ones drawn above: with a backup and none for
+    // postgres, check refuses it (HBA005).
+    if rng.chance(30) {
+        let _ = writeln!(out, "  hba_local: {}", rng.pick(&["keep", "replace"]));
+    }
 }
 
 /// The HTTPS front end; `address` is the one web host's, when there is one (nginx on another
