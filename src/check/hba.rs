@@ -198,8 +198,7 @@ fn backup_admitted(
     let first = records.iter().find(|r| {
         r.kind == "local"
             && r.users.iter().any(|u| u == "all" || u == "postgres")
-            && r
-                .databases
+            && r.databases
                 .iter()
                 .any(|d| d == "all" || d == database || (d == "sameuser" && database == "postgres"))
     });

@@ -574,8 +574,11 @@ fn one_hba_record_keeps_the_local_records() {
         .args(["render", "site.yaml", "-o", "out"])
         .run()
         .code(0);
-    let hba =
-        fs::read_to_string(dir.path().join("out/db1/etc/postgresql/16/main/pg_hba.conf")).unwrap();
+    let hba = fs::read_to_string(
+        dir.path()
+            .join("out/db1/etc/postgresql/16/main/pg_hba.conf"),
+    )
+    .unwrap();
     let records: Vec<&str> = hba.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(
         records[..3],

@@ -142,8 +142,7 @@ pub(crate) fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
 fn lets_postgres_in(spec: &[Record]) -> bool {
     let first = spec.iter().find(|r| {
         r.kind == "local"
-            && r
-                .users
+            && r.users
                 .iter()
                 .any(|u| u == "all" || u == "postgres" || u.starts_with('+'))
     });
@@ -328,11 +327,7 @@ mod tests {
             lines(
                 "  hba:\n    - { type: local, databases: [all], users: [postgres], method: scram-sha-256 }\n"
             ),
-            [
-                PEER_POSTGRES,
-                "local all postgres scram-sha-256",
-                PEER_ALL
-            ]
+            [PEER_POSTGRES, "local all postgres scram-sha-256", PEER_ALL]
         );
     }
 

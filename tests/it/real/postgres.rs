@@ -1,9 +1,10 @@
 //! PostgreSQL 16 boots from the rendered CATMAID primary's postgresql.conf and pg_hba.conf, with
-//! only paths and ports overridden, reads both without an error, and takes the role defaults SQL.
+//! only paths and ports overridden, reads both without an error, and takes the role defaults SQL;
+//! and with one `hba:` record of the spec's, the postgres OS user still gets in by peer.
 
 use std::fs;
 
-use crate::support::pg::{Binaries, Server, free_port, succeeded};
+use crate::support::pg::{Binaries, Server, as_user, free_port, succeeded};
 use crate::support::{Sitewright, fixture, installed, temp_dir};
 
 #[test]
@@ -140,6 +141,162 @@ fn postgres_16_boots_from_the_rendered_catmaid_primary() {
         String::from_utf8_lossy(&plain.stderr).contains("no pg_hba.conf entry"),
         "{}",
         String::from_utf8_lossy(&plain.stderr)
+    );
+}
+
+/// The issue-17 defect, on a real server: one `hba:` record used to drop the local records, so
+/// the nightly pg_dump (cron, as the postgres OS user, over the Unix socket) was refused. From
+/// the rendered pg_hba.conf of the CATMAID fixture with one `hostssl` record added, the postgres
+/// OS user gets in as postgres by peer and the cron line's pg_dump dumps the backup's database;
+/// another OS user asking for the postgres role is refused, so it is peer that let it in.
+/// The server runs as the test user but its superuser is named postgres (initdb -U), and psql
+/// and pg_dump run as the host's postgres OS user, which peer maps to that role.
+#[test]
+fn one_hba_record_still_lets_the_postgres_os_user_in_by_peer() {
+    // The server is of the client tools' major, since pg_dump refuses a newer server; the
+    // rendered pg_hba.conf (for 16) holds nothing another major reads otherwise.
+    let pg_dump = std::path::Path::new(&installed("SITEWRIGHT_PG_CLIENT_BIN")).join("pg_dump");
+    let version = std::process::Command::new(&pg_dump)
+        .arg("--version")
+        .output()
+        .unwrap();
+    succeeded(&version, "pg_dump --version");
+    // "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    let major: u32 = String::from_utf8_lossy(&version.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "(PostgreSQL)")
+        .nth(1)
+        .and_then(|v| v.split('.').next()?.parse().ok())
+        .expect("pg_dump --version names its version after (PostgreSQL)");
+    let pg = Binaries::of(major);
+    let work = temp_dir();
+    let root = work.path();
+    let spec = fs::read_to_string(fixture("catmaid/site.yaml"))
+        .unwrap()
+        .replacen(
+            "  settings:\n    autovacuum: true",
+            "  hba:\n    - { type: hostssl, databases: [catmaid], users: [monitor], address: 192.0.2.0/24, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+            1,
+        );
+    fs::write(root.join("site.yaml"), spec).unwrap();
+    Sitewright::new()
+        .in_dir(root)
+        .args(["render", "site.yaml", "-o", "tree"])
+        .run()
+        .code(0);
+    let hba_file = root.join("tree/db1/etc/postgresql/16/main/pg_hba.conf");
+    let cron =
+        fs::read_to_string(root.join("tree/db1/etc/cron.d/sitewright-catmaid-pg-dump")).unwrap();
+    assert!(
+        cron.contains(" postgres pg_dump -p 5432 --clean -T treenode_edge catmaid -f "),
+        "{cron}"
+    );
+    let (cert, key, socket_dir, data, dumps) = (
+        root.join("server.crt"),
+        root.join("server.key"),
+        root.join("socket"),
+        root.join("data"),
+        root.join("dumps"),
+    );
+    fs::create_dir(&socket_dir).unwrap();
+    fs::create_dir(&dumps).unwrap();
+    pg.give(root);
+    // The postgres OS user reaches the socket, and writes the dump where cron's job would.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&socket_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&dumps, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    pg.certificate(&cert, &key);
+    let initdb = pg
+        .command(pg.bin.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .output()
+        .unwrap();
+    succeeded(&initdb, "initdb -U postgres");
+    let server = Server::start(
+        &pg,
+        &data,
+        free_port(),
+        &socket_dir,
+        &root.join("postgres.log"),
+        &[
+            ("hba_file", hba_file.display().to_string()),
+            ("ssl", "on".to_owned()),
+            ("ssl_cert_file", cert.display().to_string()),
+            ("ssl_key_file", key.display().to_string()),
+        ],
+    );
+    let port = server.port.to_string();
+    let psql = |os_user: &str, query: &str| {
+        as_user(os_user, installed("SITEWRIGHT_PSQL"))
+            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&socket_dir)
+            .args(["-p", &port, "-U", "postgres", "-d", "postgres", "-c", query])
+            .output()
+            .unwrap()
+    };
+    let sql = |query: &str| {
+        let output = psql("postgres", query);
+        succeeded(&output, query);
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .trim_end()
+            .to_owned()
+    };
+
+    assert_eq!(sql("select current_user"), "postgres");
+    assert_eq!(
+        sql(
+            "select line_number || ': ' || coalesce(error, 'unreadable record') from pg_hba_file_rules where error is not null or type is null"
+        ),
+        "",
+        "pg_hba.conf"
+    );
+    // The server reads the kept record first, the spec's after it, then the other local roles'.
+    assert_eq!(
+        sql(
+            "select type || ' ' || array_to_string(database, ',') || ' ' || array_to_string(user_name, ',') || ' ' || coalesce(address, '-') || ' ' || auth_method from pg_hba_file_rules order by line_number limit 3"
+        ),
+        "local all postgres - peer\nhostssl catmaid monitor 192.0.2.0 scram-sha-256\nlocal all all - peer"
+    );
+
+    // The cron line's pg_dump, with the test server's socket, as the postgres OS user.
+    sql("create database catmaid");
+    let dump = dumps.join("catmaid.sql");
+    let output = as_user("postgres", &pg_dump)
+        .arg("-h")
+        .arg(&socket_dir)
+        .args([
+            "-p",
+            &port,
+            "--clean",
+            "-T",
+            "treenode_edge",
+            "catmaid",
+            "-f",
+        ])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    succeeded(&output, "pg_dump as the postgres OS user");
+    assert!(
+        fs::read_to_string(&dump)
+            .unwrap()
+            .contains("PostgreSQL database dump"),
+        "no dump written"
+    );
+
+    // Peer, not a record that trusts anyone: the server's own OS user is refused the postgres role.
+    let other = psql(&pg.user, "select 1");
+    assert!(!other.status.success(), "{} got in as postgres", pg.user);
+    let refused = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        refused.contains("Peer authentication failed for user \"postgres\""),
+        "{refused}"
     );
 }
 
