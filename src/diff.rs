@@ -180,6 +180,8 @@ pub(crate) fn diff(
             _ => Vec::new(),
         };
         let action = match (&change, &file.meta.conf) {
+            // A changed secret is a change of the file, whose text the mask keeps the same.
+            (Change::Unchanged, _) if !secrets.changed.is_empty() => file.meta.on_change,
             (Change::Unchanged, _) => OnChange::Nothing,
             (Change::Modified { .. }, Some(_)) if settings.iter().any(|(_, r)| *r) => {
                 OnChange::Restart
