@@ -118,6 +118,9 @@ pub(crate) struct DiffArgs {
     /// A line per differing file with its added and removed lines, instead of the diffs.
     #[arg(long)]
     pub(crate) stat: bool,
+    /// Read the secrets the files hold and compare them with the live ones (never shown).
+    #[arg(long)]
+    pub(crate) with_secrets: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

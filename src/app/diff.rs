@@ -1,7 +1,7 @@
 //! `diff`: the rendered files against the live ones, files the spec no longer produces, and what
 //! each host needs after a deploy.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use super::exit::Outcome;
 use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
 use super::{Failure, load_spec, rendered};
-use crate::diff::{Change, FileDiff, HostAction, LiveFile, actions, diff};
-use crate::plan::{Mode, OnChange, Service};
+use crate::diff::{Change, FileDiff, HostSteps, LiveFile, RenderedSecrets, diff, steps};
+use crate::plan::Mode;
 use crate::render::Tree;
+use crate::secrets::{Fingerprint, Fingerprints};
+use crate::spec::SecretRef;
 use crate::write::{MANIFEST, destination};
 
 /// Names of users and groups by id, from the host's own files.
@@ -94,9 +96,39 @@ fn stale(live: &Path, tree: &Tree) -> Vec<String> {
     out
 }
 
+/// Each secret the tree's files hold, as a keyed hash under `keys`, or why it could not be read.
+/// The values are dropped as soon as they are hashed.
+fn fingerprints(
+    tree: &Tree,
+    keys: &Fingerprints,
+) -> HashMap<SecretRef, Result<Fingerprint, String>> {
+    let mut out = HashMap::new();
+    for secret in tree.files.iter().flat_map(|f| &f.meta.secrets) {
+        out.entry(secret.clone()).or_insert_with(|| {
+            crate::secrets::read(secret)
+                .map(|value| keys.of(&value))
+                .map_err(|e| e.reason)
+        });
+    }
+    out
+}
+
 pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
+    // The tree shown is the one without secrets; their values are compared apart, by hash.
     let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
+    let keys = Fingerprints::new();
+    let values = match args.secrets {
+        SecretPolicy::Resolve => Some(fingerprints(&tree, &keys)),
+        SecretPolicy::Placeholders => None,
+    };
+    let secrets = match &values {
+        Some(values) => RenderedSecrets::Read {
+            keys: &keys,
+            values,
+        },
+        None => RenderedSecrets::NotRead,
+    };
     let failure = std::sync::Mutex::new(None);
     let owners = args.live.has_real_owners();
     // The walk for stale files needs only the tree: it runs beside the comparison.
@@ -107,15 +139,23 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
                 .map(|dir| stale(dir, &tree))
                 .unwrap_or_default()
         });
-        let diffs = diff(&tree, |file| {
-            read_live(&args.live.path_of(file), owners).unwrap_or_else(|f| {
-                let mut failure = failure
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                failure.get_or_insert(f);
-                None
-            })
-        });
+        let diffs = diff(
+            &tree,
+            |file| match read_live(&args.live.path_of(file), owners) {
+                Ok(found) => Ok(found),
+                // A live file that holds a secret is often readable by its owner alone: said
+                // beside the other files, not a reason to show none of them.
+                Err(Failure::Read(_, e)) if !file.meta.secrets.is_empty() => Err(e.to_string()),
+                Err(f) => {
+                    let mut failure = failure
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    failure.get_or_insert(f);
+                    Ok(None)
+                }
+            },
+            secrets,
+        );
         (
             diffs,
             stale
@@ -128,13 +168,21 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     }
     let mut out = io::stdout().lock();
     print_diffs(&mut out, &diffs, &stale, args.paint, args.detail).map_err(Failure::Output)?;
-    Ok(
-        if diffs.iter().any(FileDiff::differs) || !stale.is_empty() {
-            Outcome::Differs
-        } else {
-            Outcome::Done
-        },
-    )
+    let unread = diffs
+        .iter()
+        .map(|d| d.secrets.unreadable.len())
+        .sum::<usize>();
+    Ok(if unread > 0 {
+        eprintln!(
+            "sitewright: the comparison is incomplete: {unread} secret{} could not be compared",
+            if unread == 1 { "" } else { "s" }
+        );
+        Outcome::Incomplete
+    } else if diffs.iter().any(FileDiff::differs) || !stale.is_empty() {
+        Outcome::Differs
+    } else {
+        Outcome::Done
+    })
 }
 
 fn paint(paint: Paint, code: &str, line: &str) -> String {
@@ -144,7 +192,7 @@ fn paint(paint: Paint, code: &str, line: &str) -> String {
     }
 }
 
-/// Each differing file, the stale ones, then what each host needs.
+/// Each differing file, the stale ones, the secrets not compared, then what each host needs.
 fn print_diffs(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
@@ -153,9 +201,10 @@ fn print_diffs(
     detail: Detail,
 ) -> io::Result<()> {
     let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();
+    let columns = Columns::of(&differing);
     for d in &differing {
         match detail {
-            Detail::Stat => print_stat(out, d, color)?,
+            Detail::Stat => print_stat(out, d, color, &columns)?,
             Detail::Hunks => print_hunks(out, d, color)?,
         }
     }
@@ -166,16 +215,91 @@ fn print_diffs(
             paint(color, "33", &format!("stale: {path} is no longer rendered"))
         )?;
     }
+    let unread = print_not_compared(out, diffs, color)?;
     if differing.is_empty() && stale.is_empty() {
-        writeln!(out, "no differences in {} files", diffs.len())?;
-        return Ok(());
+        return match unread {
+            0 => writeln!(out, "no differences in {} files", diffs.len()),
+            n => writeln!(
+                out,
+                "no other differences in {} files; {}",
+                diffs.len(),
+                not_compared(n)
+            ),
+        };
     }
-    print_summary(out, diffs, &differing, stale.len())
+    print_summary(out, diffs, &differing, stale.len(), unread)
+}
+
+fn not_compared(n: usize) -> String {
+    match n {
+        1 => "1 secret could not be compared".to_owned(),
+        n => format!("{n} secrets could not be compared"),
+    }
+}
+
+/// Says which secrets were not compared and why; returns how many could not be read.
+fn print_not_compared(
+    out: &mut impl io::Write,
+    diffs: &[FileDiff],
+    color: Paint,
+) -> io::Result<usize> {
+    let mut unread = 0;
+    for d in diffs {
+        for (secret, reason) in &d.secrets.unreadable {
+            unread += 1;
+            let line = format!(
+                "secret not compared in {}{}: {secret}: {reason}",
+                d.host, d.path
+            );
+            writeln!(out, "{}", paint(color, "33", &line))?;
+        }
+    }
+    let not_read: Vec<String> = diffs
+        .iter()
+        .flat_map(|d| {
+            let file = format!("{}{}", d.host, d.path);
+            d.secrets
+                .not_read
+                .iter()
+                .map(move |s| format!("{s} in {file}"))
+        })
+        .collect();
+    if !not_read.is_empty() {
+        let line = format!(
+            "secrets not compared (diff reads them only with --with-secrets): {}",
+            not_read.join(", ")
+        );
+        writeln!(out, "{}", paint(color, "33", &line))?;
+    }
+    Ok(unread)
+}
+
+/// The widths of `--stat`'s columns: every path padded to the longest, the counts right-aligned.
+struct Columns {
+    path: usize,
+    added: usize,
+    removed: usize,
+}
+
+impl Columns {
+    fn of(differing: &[&FileDiff]) -> Self {
+        let width = |f: &dyn Fn(&FileDiff) -> usize| differing.iter().map(|d| f(d)).max();
+        Self {
+            path: width(&|d| d.host.as_str().len() + d.path.len()).unwrap_or(0),
+            added: width(&|d| d.added.to_string().len() + 1).unwrap_or(0),
+            removed: width(&|d| d.removed.to_string().len() + 1).unwrap_or(0),
+        }
+    }
 }
 
 /// `--stat`: the file, its lines added and removed with a bar, and what else changed.
-fn print_stat(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Result<()> {
-    let what = match (&d.change, d.mode_was, &d.owner_was) {
+fn print_stat(
+    out: &mut impl io::Write,
+    d: &FileDiff,
+    color: Paint,
+    columns: &Columns,
+) -> io::Result<()> {
+    let mut what = match (&d.change, d.mode_was, &d.owner_was) {
         (Change::New { .. }, ..) => " (new)".to_owned(),
         (Change::Unchanged, Some(was), _) => format!(" (mode {was} -> {})", d.meta.mode),
         (Change::Unchanged, None, Some(was)) => {
@@ -183,6 +307,9 @@ fn print_stat(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Resul
         }
         _ => String::new(),
     };
+    for secret in &d.secrets.changed {
+        what.push_str(&format!(" (secret changed: {secret})"));
+    }
     let bar = format!(
         "{}{}",
         "+".repeat(d.added.min(40)),
@@ -190,16 +317,19 @@ fn print_stat(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Resul
     );
     writeln!(
         out,
-        " {}{} | +{} -{} {}{what}",
-        d.host,
-        d.path,
-        d.added,
-        d.removed,
-        paint(color, "1", &bar)
+        " {:<path$} | {:>added$} {:>removed$} {}{what}",
+        format!("{}{}", d.host, d.path),
+        format!("+{}", d.added),
+        format!("-{}", d.removed),
+        paint(color, "1", &bar),
+        path = columns.path,
+        added = columns.added,
+        removed = columns.removed,
     )
 }
 
-/// A file's mode and owner changes, then its unified diff.
+/// A file's mode and owner changes, its unified diff, then its changed secrets, named by
+/// where they come from (never by value).
 fn print_hunks(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Result<()> {
     if let Some(was) = d.mode_was {
         writeln!(
@@ -219,12 +349,20 @@ fn print_hunks(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Resu
         );
         writeln!(out, "{}", paint(color, "1", &line))?;
     }
+    let headers;
     let unified = match &d.change {
+        // The masked text is the same: the headers alone name the file the secret is in.
+        Change::Unchanged if !d.secrets.changed.is_empty() => {
+            headers = format!("--- a/{0}{1}\n+++ b/{0}{1}\n", d.host, d.path);
+            &headers
+        }
         Change::Unchanged => return Ok(()),
         Change::Modified { unified } | Change::New { unified } => unified,
     };
+    let mut in_hunk = false;
     for line in unified.split_inclusive('\n') {
-        let code = hunk_color(line);
+        in_hunk |= line.starts_with("@@");
+        let code = hunk_color(line, in_hunk);
         let text = line.trim_end_matches('\n');
         if code.is_empty() {
             writeln!(out, "{text}")?;
@@ -232,13 +370,21 @@ fn print_hunks(out: &mut impl io::Write, d: &FileDiff, color: Paint) -> io::Resu
             writeln!(out, "{}", paint(color, code, text))?;
         }
     }
+    for secret in &d.secrets.changed {
+        writeln!(
+            out,
+            "{}",
+            paint(color, "1", &format!("secret changed: {secret}"))
+        )?;
+    }
     Ok(())
 }
 
 /// The SGR code of a unified diff's line: headers bold, additions green, removals red, hunk
-/// headers cyan, context none.
-fn hunk_color(line: &str) -> &'static str {
-    if line.starts_with("+++") || line.starts_with("---") {
+/// headers cyan, context none. Headers come before the first hunk only: within one, `--- x` is
+/// a removed `-- x`.
+fn hunk_color(line: &str, in_hunk: bool) -> &'static str {
+    if !in_hunk && (line.starts_with("+++") || line.starts_with("---")) {
         "1"
     } else if line.starts_with('+') {
         "32"
@@ -251,51 +397,79 @@ fn hunk_color(line: &str) -> &'static str {
     }
 }
 
-/// How many files differ on how many hosts, and what each host needs.
+/// How many files differ on how many hosts, then each host's steps in the order to run them.
 fn print_summary(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
     differing: &[&FileDiff],
     stale: usize,
+    unread: usize,
 ) -> io::Result<()> {
     let hosts = {
         let mut names: Vec<&str> = differing.iter().map(|d| d.host.as_str()).collect();
         names.dedup();
         names.len()
     };
+    let secrets: usize = differing.iter().map(|d| d.secrets.changed.len()).sum();
+    let mut also = Vec::new();
+    match secrets {
+        0 => {}
+        1 => also.push("1 secret changed".to_owned()),
+        n => also.push(format!("{n} secrets changed")),
+    }
+    match stale {
+        0 => {}
+        1 => also.push("1 file is stale".to_owned()),
+        n => also.push(format!("{n} files are stale")),
+    }
+    if unread > 0 {
+        also.push(not_compared(unread));
+    }
     writeln!(
         out,
         "\n{} of {} files differ on {hosts} host{}{}:",
         differing.len(),
         diffs.len(),
         if hosts == 1 { "" } else { "s" },
-        match stale {
-            0 => String::new(),
-            1 => ", 1 file is stale".to_owned(),
-            n => format!(", {n} files are stale"),
-        }
+        also.iter().map(|a| format!(", {a}")).collect::<String>(),
     )?;
-    for action in actions(diffs) {
-        print_action(out, &action)?;
+    for host in steps(diffs) {
+        print_host(out, &host)?;
     }
     Ok(())
 }
 
-/// `  HOST: what to run (the files; the settings that call for it)`.
-fn print_action(out: &mut impl io::Write, action: &HostAction) -> io::Result<()> {
-    let what = match (action.action, action.service) {
-        (OnChange::Nothing, _) => "nothing to reload".to_owned(),
-        (OnChange::Apply, _) => format!("apply: {}", action.commands.join("; ")),
-        (OnChange::Reload, Service::Nginx) => "nginx -t, then nginx reload".to_owned(),
-        (OnChange::Reload, service) => format!("{service} reload"),
-        (OnChange::Restart, service) => format!("{service} restart"),
-    };
-    let mut why = vec![action.files.join(", ")];
-    if !action.restart.is_empty() {
-        why.push(format!("restart for {}", action.restart.join(", ")));
+/// ```text
+///   HOST:
+///     1. COMMAND
+///        for FILE (restart for SETTING; reload for SETTING), FILE
+///     nothing to run for FILE (why)
+/// ```
+fn print_host(out: &mut impl io::Write, host: &HostSteps) -> io::Result<()> {
+    writeln!(out, "  {}:", host.host)?;
+    for (number, step) in host.steps.iter().enumerate() {
+        let files: Vec<String> = step
+            .files
+            .iter()
+            .map(|f| {
+                let mut why = Vec::new();
+                if !f.restart.is_empty() {
+                    why.push(format!("restart for {}", f.restart.join(", ")));
+                }
+                if !f.reload.is_empty() {
+                    why.push(format!("reload for {}", f.reload.join(", ")));
+                }
+                match why.is_empty() {
+                    true => f.path.clone(),
+                    false => format!("{} ({})", f.path, why.join("; ")),
+                }
+            })
+            .collect();
+        writeln!(out, "    {}. {}", number + 1, step.command)?;
+        writeln!(out, "       for {}", files.join(", "))?;
     }
-    if !action.reload.is_empty() {
-        why.push(format!("reload for {}", action.reload.join(", ")));
+    for (path, why) in &host.idle {
+        writeln!(out, "    nothing to run for {path} ({why})")?;
     }
-    writeln!(out, "  {}: {what} ({})", action.host, why.join("; "))
+    Ok(())
 }

@@ -15,7 +15,8 @@ use crate::write::WriteError;
 const SUCCESS: u8 = 0;
 /// Ran, and found what a script must stop for: errors in the spec, or files that differ.
 const FOUND: u8 = 1;
-/// Could not run: usage, an unreadable or invalid spec, a template or a write that failed.
+/// Could not run: usage, an unreadable or invalid spec, a template or a write that failed; or a
+/// diff that could not compare everything.
 const COULD_NOT_RUN: u8 = 2;
 
 /// What a process exit says about how a command ended.
@@ -32,6 +33,9 @@ pub(super) enum Outcome {
     Findings,
     /// `diff` or `render --check`: the files are not what the spec renders.
     Differs,
+    /// `diff` ran to its end but could not compare everything (a secret it could not read): a
+    /// script must not take its silence about those for "no difference".
+    Incomplete,
 }
 
 impl ExitStatus for Outcome {
@@ -39,6 +43,7 @@ impl ExitStatus for Outcome {
         match self {
             Self::Done => SUCCESS,
             Self::Findings | Self::Differs => FOUND,
+            Self::Incomplete => COULD_NOT_RUN,
         }
     }
 }

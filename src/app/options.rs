@@ -138,7 +138,7 @@ impl From<cli::Selection> for Selection {
     }
 }
 
-/// Whether secret values are written into the tree.
+/// Whether secret values are read: written into the tree by `render`, compared by `diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SecretPolicy {
     Placeholders,
@@ -248,6 +248,8 @@ pub(super) struct DiffOptions {
     pub(super) selection: Selection,
     pub(super) paint: Paint,
     pub(super) detail: Detail,
+    /// Whether the secrets are read, to compare them with the live ones.
+    pub(super) secrets: SecretPolicy,
 }
 
 impl DiffOptions {
@@ -276,6 +278,11 @@ impl DiffOptions {
                 Detail::Stat
             } else {
                 Detail::Hunks
+            },
+            secrets: if args.with_secrets {
+                SecretPolicy::Resolve
+            } else {
+                SecretPolicy::Placeholders
             },
         })
     }

@@ -84,6 +84,10 @@ pub struct FileMeta {
     /// The command that applies the file, for files no service reloads (sysctl, SQL).
     #[serde(skip)]
     pub(crate) apply: Option<String>,
+    /// The secrets the file holds, in the order it writes them: a diff compares their values
+    /// without the plan, which is gone by then.
+    #[serde(skip)]
+    pub(crate) secrets: Vec<SecretRef>,
 }
 
 impl FileMeta {
@@ -102,6 +106,7 @@ impl FileMeta {
             mask: Mask::None,
             conf: None,
             apply: None,
+            secrets: Vec::new(),
         }
     }
 }
@@ -377,6 +382,9 @@ pub(crate) fn host_files(site: &Site, derived: &Derived, host: &Host) -> Vec<Pla
     files.extend(nginx::files(site, host));
     files.extend(sysctl::files(site, derived, host));
     files.extend(django::files(site, host));
+    for file in &mut files {
+        file.meta.secrets = file.secrets.iter().map(|s| s.secret.clone()).collect();
+    }
     files
 }
 
@@ -388,6 +396,38 @@ impl Mask {
             Mask::PassfilePassword => text.split_inclusive('\n').map(mask_passfile_line).collect(),
         }
     }
+
+    /// The secret values `text` holds, in order, as the program that reads the file takes them
+    /// (a passfile's escapes undone), for comparing them without showing them.
+    pub(crate) fn secrets(self, text: &str) -> Vec<String> {
+        match self {
+            Mask::None => Vec::new(),
+            Mask::PassfilePassword => text.lines().filter_map(passfile_password).collect(),
+        }
+    }
+}
+
+/// The password of one passfile entry, its escapes undone: libpq's reading of the fifth field.
+fn passfile_password(line: &str) -> Option<String> {
+    if line.trim_start().starts_with('#') || line.trim().is_empty() {
+        return None;
+    }
+    let mut fields = 0;
+    let mut escaped = false;
+    let mut password = String::new();
+    for c in line.trim_end_matches('\r').chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            ':' if !escaped && fields < 4 => fields += 1,
+            _ => {
+                escaped = false;
+                if fields == 4 {
+                    password.push(c);
+                }
+            }
+        }
+    }
+    (fields == 4).then_some(password)
 }
 
 /// Replaces the password, the text after the fourth unescaped `:`, of one passfile entry.
@@ -450,5 +490,15 @@ mod tests {
             Mask::PassfilePassword.apply("garbage-without-fields"),
             "********\n"
         );
+    }
+
+    #[test]
+    fn passfile_passwords_are_read_as_libpq_reads_them() {
+        let text = "# comment\n192.0.2.11:7432:replication:rep:s3cr\\:et\\\\x\nhost:1:db:user:pw:with:colons\nshort:line\n";
+        assert_eq!(
+            Mask::PassfilePassword.secrets(text),
+            ["s3cr:et\\x", "pw:with:colons"]
+        );
+        assert!(Mask::None.secrets(text).is_empty());
     }
 }

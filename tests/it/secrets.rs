@@ -85,17 +85,23 @@ fn no_secret_leaves_sitewright_unless_asked_for() {
             assert_clean(&name, &text);
         }
     }
-    // Diffs mask both sides: against the tree with secrets, and after the live password changed.
+    // Diffs mask both sides: against the tree with secrets, and after the live password changed,
+    // which `--with-secrets` finds by comparing keyed hashes of the two values.
     sweep(run(&["diff", "site.yaml", "--live", "live"], dir).code(0));
+    sweep(
+        run(
+            &["diff", "site.yaml", "--live", "live", "--with-secrets"],
+            dir,
+        )
+        .code(0),
+    );
     let live_passfile = dir.join("live").join(passfile);
-    // The masked diff cannot see a password change alone; a moved primary makes the line differ.
     let text = fs::read_to_string(&live_passfile)
         .unwrap()
-        .replace("Repl1cation-Pa55", "Old-Repl1cation-Pa55")
-        .replace("192.0.2.11:", "192.0.2.99:");
+        .replace("Repl1cation-Pa55", "Old-Repl1cation-Pa55");
     fs::write(&live_passfile, text).unwrap();
     for extra in [&[][..], &["--stat"], &["--color=always"]] {
-        let mut args = vec!["diff", "site.yaml", "--live", "live"];
+        let mut args = vec!["diff", "site.yaml", "--live", "live", "--with-secrets"];
         args.extend_from_slice(extra);
         let outcome = run(&args, dir);
         outcome.code(1);
@@ -103,6 +109,13 @@ fn no_secret_leaves_sitewright_unless_asked_for() {
         assert!(
             !outcome.stdout.contains("Old-Repl1cation"),
             "the live side is masked too"
+        );
+        assert!(
+            outcome
+                .stdout
+                .contains("secret changed: env CATMAID_REPLICATION_PASSWORD"),
+            "{}",
+            outcome.stdout
         );
     }
 
