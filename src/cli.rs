@@ -32,8 +32,15 @@ pub(crate) enum Command {
     Init(InitArgs),
     /// Print the completion script of SHELL.
     Completions(CompletionsArgs),
-    /// Print the manual page (roff).
-    Man,
+    /// Print the manual page (roff); `man COMMAND` prints that command's own page.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// The command whose page to print, such as check; without it, sitewright(1).
+    #[arg(value_name = "COMMAND")]
+    pub(crate) command: Option<String>,
 }
 
 #[derive(Debug, Args)]

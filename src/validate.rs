@@ -406,18 +406,32 @@ impl<'a, 'e> Problem<'a, 'e> {
         )]
     }
 
-    /// "expected a string, found an integer `5`", with the quoted form when a string was wanted.
+    /// "expected a string, found an integer `5`", with the quoted form when a string was wanted
+    /// and the quoted form is one the field takes; otherwise what a value of the field looks like.
     fn wrong_type(&self, kind: &TypeKind) -> String {
-        let mut message = format!("expected {}, {}", type_name(kind), self.found());
-        if self.instance.is_number()
-            && matches!(kind, TypeKind::Single(t) if t.to_string() == "string")
-        {
-            message.push_str(&format!(
-                "; write it in quotes: \"{}\"",
-                written(self.source, self.at_value)
-            ));
+        let wants_string = matches!(kind, TypeKind::Single(t) if t.to_string() == "string");
+        if !(self.instance.is_number() && wants_string) {
+            return format!("expected {}, {}", type_name(kind), self.found());
         }
-        message
+        let token = written(self.source, self.at_value);
+        let field = schema_at(self.error);
+        match field.and_then(|f| refusal(f, &token)) {
+            None => format!(
+                "expected {}, {}; write it in quotes: \"{token}\"",
+                type_name(kind),
+                self.found()
+            ),
+            // Quoted, it would still be refused: say what the field takes instead, and for a
+            // bare number where a unit belongs, the unit.
+            Some(expected) => {
+                let unit = field
+                    .and_then(|f| f.get("pattern"))
+                    .and_then(Value::as_str)
+                    .and_then(|p| unit_examples(p, &token))
+                    .unwrap_or_default();
+                format!("expected {expected}, {}{unit}", self.found())
+            }
+        }
     }
 
     /// A key that does not match the pattern the mapping's keys must match.
@@ -457,6 +471,16 @@ impl<'a, 'e> Problem<'a, 'e> {
                 self.doc.value_pos(&format!("{}/{key}", self.pointer)),
                 format!("`{key}:` takes {expected}"),
             ),
+            None if self.reference_key_misnamed().is_some() => {
+                let (key, near) = self.reference_key_misnamed().unwrap_or_default();
+                self.diagnostic(
+                    self.doc
+                        .key_pos(&format!("{}/{}", self.pointer, pointer_token(key))),
+                    format!(
+                        "a secret reference takes `env:` or `file:`, not `{key}:`; did you mean `{near}`?"
+                    ),
+                )
+            }
             None => self.diagnostic(
                 self.at_value,
                 "a secret must be `{ env: NAME }` or `{ file: PATH }`, never the value itself: the spec is committed"
@@ -464,6 +488,26 @@ impl<'a, 'e> Problem<'a, 'e> {
             ),
         }
         .rule(crate::rules::Rule::SEC001)
+    }
+
+    /// For a secret reference whose one key is another name for `env` or `file` (`environment`,
+    /// `path`): that key and the one meant. Only such a key is named: any other may be the secret.
+    fn reference_key_misnamed(&self) -> Option<(&'a str, &'static str)> {
+        let object = self.instance.as_object().filter(|o| o.len() == 1)?;
+        let key = object.keys().next()?.as_str();
+        let known = ["env".to_owned(), "file".to_owned()];
+        let near = match key.to_ascii_lowercase().as_str() {
+            "environment" | "environ" | "envvar" | "env_var" | "var" | "variable" => "env",
+            "path" | "filename" | "file_name" | "filepath" | "file_path" | "from_file" => "file",
+            lower => {
+                if nearest(lower, &known)? == "env" {
+                    "env"
+                } else {
+                    "file"
+                }
+            }
+        };
+        Some((key, near))
     }
 
     /// "expected " and the schema's description of the value, with what was found.
@@ -478,6 +522,44 @@ impl<'a, 'e> Problem<'a, 'e> {
             self.found()
         )
     }
+}
+
+/// What `field` (a schema of type string) takes, when it would refuse `text` even quoted.
+fn refusal(field: &Value, text: &str) -> Option<String> {
+    if let Some(pattern) = field.get("pattern").and_then(Value::as_str) {
+        // The schema's patterns are this crate's own and compile (the validator above is built
+        // from them); one that did not would refuse nothing here.
+        let matches = jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
+            .map_or(true, |v| v.is_valid(&Value::String(text.to_owned())));
+        if !matches {
+            return Some(expectation(pattern));
+        }
+    }
+    if let Some(format) = field.get("format").and_then(Value::as_str) {
+        let check = scalar_checks::FORMATS
+            .iter()
+            .find(|(name, _)| *name == format);
+        if check.is_some_and(|(_, accepts)| !accepts(text)) {
+            return Some(expectation(format));
+        }
+    }
+    None
+}
+
+/// For a bare number where a byte size or a duration belongs: the same number with units.
+fn unit_examples(pattern: &str, number: &str) -> Option<String> {
+    if !number.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let units = match pattern {
+        p if p == ByteSize::PATTERN => ["MB", "GB"],
+        p if p == Duration::PATTERN => ["s", "min"],
+        _ => return None,
+    };
+    Some(format!(
+        "; a number needs its unit, such as {number}{} or {number}{}",
+        units[0], units[1]
+    ))
 }
 
 /// "expected one of A, B, found …", with the nearest allowed value when there is one.

@@ -80,15 +80,40 @@ impl Request {
                 );
                 Self::Print(String::from_utf8_lossy(&script).into_owned())
             }
-            cli::Command::Man => {
-                let mut page = Vec::new();
-                clap_mangen::Man::new(cli::Cli::command())
-                    .render(&mut page)
-                    .map_err(Failure::Output)?;
-                Self::Print(String::from_utf8_lossy(&page).into_owned())
-            }
+            cli::Command::Man(args) => Self::Print(manual_page(args.command.as_deref())?),
         })
     }
+}
+
+/// The manual page of sitewright, or of one of its commands. The top page lists each command it
+/// shows as sitewright-COMMAND(1), so each of those pages must be one this prints.
+fn manual_page(command: Option<&str>) -> Result<String, Failure> {
+    let mut cli = cli::Cli::command();
+    // Built, each command's display name is sitewright-COMMAND, its page's title. clap's own `help`
+    // command would list pages of its own (sitewright-help-check(1)) that are no one's: it is left
+    // out of the manual, as `--help` and `sitewright help` say all it would.
+    cli.build();
+    let cli = cli.mut_subcommand("help", |help| help.hide(true));
+    let page = match command {
+        None => clap_mangen::Man::new(cli),
+        Some(name) => {
+            let pages: Vec<&clap::Command> = cli
+                .get_subcommands()
+                .filter(|sub| !sub.is_hide_set())
+                .collect();
+            let Some(sub) = pages.iter().find(|sub| sub.get_name() == name) else {
+                let names: Vec<&str> = pages.iter().map(|sub| sub.get_name()).collect();
+                return Err(Failure::Usage(format!(
+                    "no manual page for `{name}`: the commands are {}",
+                    names.join(", ")
+                )));
+            };
+            clap_mangen::Man::new((*sub).clone())
+        }
+    };
+    let mut text = Vec::new();
+    page.render(&mut text).map_err(Failure::Output)?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
 /// The hosts a command works on.

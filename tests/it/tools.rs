@@ -97,3 +97,36 @@ fn completions_and_the_manual_page_come_from_the_command_line() {
         .stdout_has(".TH sitewright 1")
         .stdout_has("explain");
 }
+
+/// The top page lists each command as sitewright-COMMAND(1): each of those pages is one that
+/// `sitewright man COMMAND` prints, and no other page is named.
+#[test]
+fn every_manual_page_the_top_page_names_is_printed() {
+    let top = Sitewright::new().arg("man").run().code(0).stdout.clone();
+    let named: Vec<&str> = top
+        .split("sitewright\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name))
+        .collect();
+    assert!(named.contains(&"check"), "{named:?}");
+    assert!(
+        !named.contains(&"help"),
+        "clap's help command has no page: {named:?}"
+    );
+    for name in named {
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase()),
+            "the top page names a page `sitewright-{name}(1)`"
+        );
+        Sitewright::new()
+            .args(["man", name])
+            .run()
+            .code(0)
+            .stdout_has(&format!(".TH sitewright-{name} 1"));
+    }
+    Sitewright::new()
+        .args(["man", "help"])
+        .run()
+        .code(2)
+        .stderr_has("no manual page for `help`");
+}
