@@ -211,7 +211,7 @@ fn an_invalid_spec_is_exit_2() {
         .args(["diff", "site.yaml", "--live", "."])
         .run()
         .code(2)
-        .stderr_has("site.yaml:1:7: error: invalid YAML: unclosed bracket '['")
+        .stderr_has("site.yaml:1:7: error: invalid YAML: the list opened with `[` here is never closed: end it with `]`")
         .stderr_has("sitewright: site.yaml: 1 error\n");
 }
 
