@@ -10,7 +10,7 @@ use super::Failure;
 use crate::cli;
 use crate::render::RenderedFile;
 use crate::rules::Rule;
-use crate::write::destination;
+use crate::write::{OnStale, destination};
 
 /// One command, with its options.
 pub(super) enum Request {
@@ -51,6 +51,11 @@ impl Request {
                     (true, _) => RenderAction::Check,
                     (false, true) => RenderAction::Write(SecretPolicy::Resolve),
                     (false, false) => RenderAction::Write(SecretPolicy::Placeholders),
+                },
+                stale: if args.keep_stale {
+                    OnStale::Keep
+                } else {
+                    OnStale::Remove
                 },
             }),
             cli::Command::Diff(args) => Self::Diff(DiffOptions::from_cli(args)?),
@@ -179,6 +184,8 @@ pub(super) struct RenderOptions {
     pub(super) out: PathBuf,
     pub(super) selection: Selection,
     pub(super) action: RenderAction,
+    /// Whether files an earlier render wrote, and the spec no longer produces, are removed.
+    pub(super) stale: OnStale,
 }
 
 /// Where the live files are.
