@@ -1,19 +1,17 @@
 //! `diff`: the rendered files against the live ones, files the spec no longer produces, and what
 //! each host needs after a deploy.
 
-use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::exit::Outcome;
 use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
 use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, HostAction, LiveFile, actions, diff};
+use crate::live::{self, Finding, Severity};
 use crate::plan::{Mode, OnChange, Service};
-use crate::render::Tree;
-use crate::write::{MANIFEST, destination};
 
 /// Names of users and groups by id, from the host's own files.
 fn names(file: &str) -> Vec<(u32, String)> {
@@ -61,51 +59,19 @@ fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
     }
 }
 
-/// Files under the live tree of the tree's hosts that the spec no longer produces.
-fn stale(live: &Path, tree: &Tree) -> Vec<String> {
-    let rendered: HashSet<PathBuf> = tree.files.iter().map(|f| destination(live, f)).collect();
-    let hosts: BTreeSet<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
-    let mut out = Vec::new();
-    for host in hosts {
-        let mut pending = vec![live.join(host)];
-        while let Some(dir) = pending.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                // The entry's own type, from the directory listing: no lookup of the path.
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    pending.push(path);
-                } else if !rendered.contains(&path)
-                    && path.file_name().is_some_and(|n| n != MANIFEST)
-                {
-                    out.push(
-                        path.strip_prefix(live)
-                            .unwrap_or(&path)
-                            .display()
-                            .to_string(),
-                    );
-                }
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
     let failure = std::sync::Mutex::new(None);
     let owners = args.live.has_real_owners();
-    // The walk for stale files needs only the tree: it runs beside the comparison.
-    let (diffs, stale) = std::thread::scope(|scope| {
-        let stale = scope.spawn(|| {
-            args.live
-                .fetched()
-                .map(|dir| stale(dir, &tree))
-                .unwrap_or_default()
+    // The look at files beside ours (stale, or changing what ours mean) needs only the tree: it
+    // runs beside the comparison.
+    let (diffs, survey) = std::thread::scope(|scope| {
+        let survey = scope.spawn(|| {
+            live::survey(
+                &tree,
+                &live::OnDisk(|host: &str, path: &str| args.live.path_on(host, path)),
+            )
         });
         let diffs = diff(&tree, |file| {
             read_live(&args.live.path_of(file), owners).unwrap_or_else(|f| {
@@ -118,23 +84,51 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         });
         (
             diffs,
-            stale
+            survey
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p)),
         )
     });
+    let stale = survey.stale;
     if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
     let mut out = io::stdout().lock();
     print_diffs(&mut out, &diffs, &stale, args.paint, args.detail).map_err(Failure::Output)?;
+    print_findings(&mut out, &survey.findings, args.paint).map_err(Failure::Output)?;
+    let required = survey
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Required);
     Ok(
-        if diffs.iter().any(FileDiff::differs) || !stale.is_empty() {
+        if diffs.iter().any(FileDiff::differs) || !stale.is_empty() || required {
             Outcome::Differs
         } else {
             Outcome::Done
         },
     )
+}
+
+/// Files sitewright does not manage that change what its files mean, as a block of their own:
+/// `warning:` for an effect to know of, `required:` for what must be done before the service
+/// runs as the spec says (which makes the exit 1).
+fn print_findings(out: &mut impl io::Write, findings: &[Finding], color: Paint) -> io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for finding in findings {
+        let (label, code) = match finding.severity {
+            Severity::Warning => ("warning", "33"),
+            Severity::Required => ("required", "1;31"),
+        };
+        let line = format!(
+            "{label}: {}{}: {}",
+            finding.host, finding.path, finding.effect
+        );
+        writeln!(out, "{}", paint(color, code, &line))?;
+    }
+    Ok(())
 }
 
 fn paint(paint: Paint, code: &str, line: &str) -> String {

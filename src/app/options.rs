@@ -2,7 +2,7 @@
 //! options the commands take, so nothing below `app` depends on how the command line is parsed.
 
 use std::io::{self, IsTerminal as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::CommandFactory as _;
 
@@ -206,11 +206,12 @@ impl LiveTree {
         }
     }
 
-    /// The folder of fetched hosts, where files the spec no longer produces are looked for.
-    pub(super) fn fetched(&self) -> Option<&Path> {
+    /// Where the live file at `path` on `host` is.
+    pub(super) fn path_on(&self, host: &str, path: &str) -> PathBuf {
+        let path = path.trim_start_matches('/');
         match self {
-            Self::Fetched(dir) => Some(dir),
-            Self::HostRoot(_) => None,
+            Self::Fetched(dir) => dir.join(host).join(path),
+            Self::HostRoot(root) => root.join(path),
         }
     }
 
