@@ -1379,6 +1379,10 @@ def manifest_json(site, rendered):
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
+# Each host's own manifest (src/manifest.rs HOST_MANIFEST): its files alone, written after them.
+HOST_MANIFEST = "etc/sitewright/manifest.json"
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 
@@ -1401,6 +1405,10 @@ def write_tree(site, rendered, out):
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
         write_file(path, content, planned.mode)
+    for host in dict.fromkeys(p.host for p, _ in rendered):
+        path = Path(out) / host / HOST_MANIFEST
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, manifest_json(site, [(p, c) for p, c in rendered if p.host == host]), 0o644)
     write_file(Path(out) / "manifest.json", manifest_json(site, rendered), 0o644)
 
 
@@ -1419,7 +1427,7 @@ def command_render(spec_path, out):
     rendered = render_all(make_environment(), plan(site))
     write_tree(site, rendered, out)
     hosts = len({p.host for p, _ in rendered})
-    print(f"wrote {len(rendered)} files for {hosts} hosts and manifest.json to {out}")
+    print(f"wrote {len(rendered) + hosts} files for {hosts} hosts and manifest.json to {out}")
     return 0
 
 

@@ -104,6 +104,9 @@ pub(crate) struct RenderArgs {
     /// Write nothing: exit 1 when DIR is not what the spec renders, listing the files that differ (for CI and pre-commit).
     #[arg(long)]
     pub(crate) check: bool,
+    /// Leave in place the files an earlier render wrote that the spec no longer produces (they are then no longer listed in the manifests); without it they are removed.
+    #[arg(long)]
+    pub(crate) keep_stale: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,6 @@
-//! manifest.json: what a rendered tree holds, for deploy tools and for `render` to find stale files.
+//! manifest.json: what a rendered tree holds, for deploy tools and for `render` to find stale files;
+//! and each host's own manifest, which travels with its files so that a live host knows which of
+//! its files sitewright put there.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,12 @@ use sha2::{Digest, Sha256};
 use crate::plan::{Mode, OnChange, Service};
 use crate::render::Tree;
 
-/// The manifest of a rendered tree.
+/// Where each host's manifest is, on the host and under `DIR/<host>` in a rendered tree: the same
+/// form as `DIR/manifest.json`, listing only that host's files. A file it lists that the spec no
+/// longer renders is stale; no other file is.
+pub(crate) const HOST_MANIFEST: &str = "/etc/sitewright/manifest.json";
+
+/// The manifest of a rendered tree, or of one host's part of it.
 #[derive(Debug, Serialize)]
 pub(crate) struct Manifest<'a> {
     pub(crate) generator: &'static str,
@@ -40,15 +47,25 @@ pub(crate) struct Entry<'a> {
 
 /// Just enough of an earlier manifest to know which files it listed.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Listed {
-    pub(crate) files: Vec<ListedFile>,
+struct Listed {
+    files: Vec<ListedFile>,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ListedFile {
     pub(crate) host: String,
     pub(crate) path: String,
 }
+
+/// The files a manifest's text lists; none when it is not a manifest (a stray or damaged file
+/// makes nothing stale, rather than everything).
+pub(crate) fn listed(text: &str) -> Vec<ListedFile> {
+    serde_json::from_str::<Listed>(text)
+        .map(|listed| listed.files)
+        .unwrap_or_default()
+}
+
+const GENERATOR: &str = concat!("sitewright ", env!("CARGO_PKG_VERSION"));
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -67,29 +84,55 @@ fn setting_effects(file: &crate::render::RenderedFile) -> BTreeMap<String, OnCha
     })
 }
 
+fn entry(file: &crate::render::RenderedFile) -> Entry<'_> {
+    Entry {
+        host: file.host.as_str(),
+        path: &file.path,
+        mode: file.meta.mode,
+        owner: file.meta.owner,
+        group: file.meta.group,
+        sha256: sha256_hex(file.shown().as_bytes()),
+        service: file.meta.service,
+        on_change: file.meta.on_change,
+        secret: file.meta.mask != crate::plan::Mask::None,
+        apply: file.meta.apply.as_deref(),
+        settings: setting_effects(file),
+    }
+}
+
 impl<'a> Manifest<'a> {
     pub(crate) fn of(tree: &'a Tree) -> Self {
         Self {
-            generator: concat!("sitewright ", env!("CARGO_PKG_VERSION")),
+            generator: GENERATOR,
             site: &tree.site,
-            files: tree
-                .files
-                .iter()
-                .map(|file| Entry {
-                    host: file.host.as_str(),
-                    path: &file.path,
-                    mode: file.meta.mode,
-                    owner: file.meta.owner,
-                    group: file.meta.group,
-                    sha256: sha256_hex(file.shown().as_bytes()),
-                    service: file.meta.service,
-                    on_change: file.meta.on_change,
-                    secret: file.meta.mask != crate::plan::Mask::None,
-                    apply: file.meta.apply.as_deref(),
-                    settings: setting_effects(file),
-                })
-                .collect(),
+            files: tree.files.iter().map(entry).collect(),
         }
+    }
+
+    /// Each host's manifest, which goes to that host at [`HOST_MANIFEST`], in the tree's order of
+    /// hosts.
+    pub(crate) fn per_host(tree: &'a Tree) -> Vec<(&'a str, Self)> {
+        let mut out: Vec<(&str, Self)> = Vec::new();
+        for file in &tree.files {
+            let host = file.host.as_str();
+            // A host's files are together in the tree: its manifest is nearly always the last one.
+            let index = match out.iter().rposition(|(name, _)| *name == host) {
+                Some(index) => index,
+                None => {
+                    out.push((
+                        host,
+                        Self {
+                            generator: GENERATOR,
+                            site: &tree.site,
+                            files: Vec::new(),
+                        },
+                    ));
+                    out.len() - 1
+                }
+            };
+            out[index].1.files.push(entry(file));
+        }
+        out
     }
 
     pub(crate) fn to_json(&self) -> String {

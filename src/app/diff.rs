@@ -1,21 +1,21 @@
 //! `diff`: the rendered files against the live ones, files the spec no longer produces, and what
 //! each host needs after a deploy.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::exit::Outcome;
 use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
 use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, HostSteps, LiveFile, RenderedSecrets, diff, steps};
+use crate::live::{self, Finding, Severity};
 use crate::plan::Mode;
 use crate::render::Tree;
 use crate::secrets::{Fingerprint, Fingerprints};
 use crate::spec::SecretRef;
-use crate::write::{MANIFEST, destination};
 
 /// Names of users and groups by id, from the host's own files.
 fn names(file: &str) -> Vec<(u32, String)> {
@@ -63,39 +63,6 @@ fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
     }
 }
 
-/// Files under the live tree of the tree's hosts that the spec no longer produces.
-fn stale(live: &Path, tree: &Tree) -> Vec<String> {
-    let rendered: HashSet<PathBuf> = tree.files.iter().map(|f| destination(live, f)).collect();
-    let hosts: BTreeSet<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
-    let mut out = Vec::new();
-    for host in hosts {
-        let mut pending = vec![live.join(host)];
-        while let Some(dir) = pending.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                // The entry's own type, from the directory listing: no lookup of the path.
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    pending.push(path);
-                } else if !rendered.contains(&path)
-                    && path.file_name().is_some_and(|n| n != MANIFEST)
-                {
-                    out.push(
-                        path.strip_prefix(live)
-                            .unwrap_or(&path)
-                            .display()
-                            .to_string(),
-                    );
-                }
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Each secret the tree's files hold, as a keyed hash under `keys`, or why it could not be read.
 /// The values are dropped as soon as they are hashed.
 fn fingerprints(
@@ -131,13 +98,14 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     };
     let failure = std::sync::Mutex::new(None);
     let owners = args.live.has_real_owners();
-    // The walk for stale files needs only the tree: it runs beside the comparison.
-    let (diffs, stale) = std::thread::scope(|scope| {
-        let stale = scope.spawn(|| {
-            args.live
-                .fetched()
-                .map(|dir| stale(dir, &tree))
-                .unwrap_or_default()
+    // The look at files beside ours (stale, or changing what ours mean) needs only the tree: it
+    // runs beside the comparison.
+    let (diffs, survey) = std::thread::scope(|scope| {
+        let survey = scope.spawn(|| {
+            live::survey(
+                &tree,
+                &live::OnDisk(|host: &str, path: &str| args.live.path_on(host, path)),
+            )
         });
         let diffs = diff(
             &tree,
@@ -158,16 +126,28 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         );
         (
             diffs,
-            stale
+            survey
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p)),
         )
     });
+    let stale = survey.stale;
     if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
     let mut out = io::stdout().lock();
-    print_diffs(&mut out, &diffs, &stale, args.paint, args.detail).map_err(Failure::Output)?;
+    let required: Vec<&Finding> = survey
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Required)
+        .collect();
+    let shown = Shown {
+        stale: &stale,
+        required: &required,
+    };
+    print_diffs(&mut out, &diffs, &shown, args.paint, args.detail).map_err(Failure::Output)?;
+    print_findings(&mut out, &survey.findings, args.paint).map_err(Failure::Output)?;
+    let required = !required.is_empty();
     let unread = diffs
         .iter()
         .map(|d| d.secrets.unreadable.len())
@@ -178,11 +158,33 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
             if unread == 1 { "" } else { "s" }
         );
         Outcome::Incomplete
-    } else if diffs.iter().any(FileDiff::differs) || !stale.is_empty() {
+    } else if diffs.iter().any(FileDiff::differs) || !stale.is_empty() || required {
         Outcome::Differs
     } else {
         Outcome::Done
     })
+}
+
+/// Files sitewright does not manage that change what its files mean, as a block of their own:
+/// `warning:` for an effect to know of, `required:` for what must be done before the service
+/// runs as the spec says (which makes the exit 1).
+fn print_findings(out: &mut impl io::Write, findings: &[Finding], color: Paint) -> io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for finding in findings {
+        let (label, code) = match finding.severity {
+            Severity::Warning => ("warning", "33"),
+            Severity::Required => ("required", "1;31"),
+        };
+        let line = format!(
+            "{label}: {}{}: {}",
+            finding.host, finding.path, finding.effect
+        );
+        writeln!(out, "{}", paint(color, code, &line))?;
+    }
+    Ok(())
 }
 
 fn paint(paint: Paint, code: &str, line: &str) -> String {
@@ -193,13 +195,21 @@ fn paint(paint: Paint, code: &str, line: &str) -> String {
 }
 
 /// Each differing file, the stale ones, the secrets not compared, then what each host needs.
+/// What the live tree holds beside the rendered files that the summary names too: the stale files
+/// (`<host><path>`) and the unmanaged files that must be dealt with.
+struct Shown<'a> {
+    stale: &'a [String],
+    required: &'a [&'a Finding],
+}
+
 fn print_diffs(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
-    stale: &[String],
+    shown: &Shown,
     color: Paint,
     detail: Detail,
 ) -> io::Result<()> {
+    let stale = shown.stale;
     let differing: Vec<&FileDiff> = diffs.iter().filter(|d| d.differs()).collect();
     let columns = Columns::of(&differing);
     for d in &differing {
@@ -227,7 +237,7 @@ fn print_diffs(
             ),
         };
     }
-    print_summary(out, diffs, &differing, stale.len(), unread)
+    print_summary(out, diffs, &differing, shown, unread)
 }
 
 fn not_compared(n: usize) -> String {
@@ -402,9 +412,10 @@ fn print_summary(
     out: &mut impl io::Write,
     diffs: &[FileDiff],
     differing: &[&FileDiff],
-    stale: usize,
+    shown: &Shown,
     unread: usize,
 ) -> io::Result<()> {
+    let stale = shown.stale.len();
     let hosts = {
         let mut names: Vec<&str> = differing.iter().map(|d| d.host.as_str()).collect();
         names.dedup();
@@ -433,8 +444,25 @@ fn print_summary(
         if hosts == 1 { "" } else { "s" },
         also.iter().map(|a| format!(", {a}")).collect::<String>(),
     )?;
-    for host in steps(diffs) {
-        print_host(out, &host)?;
+    let mut hosts = steps(diffs);
+    // A host whose only news is a stale or blocking file gets its entry too, in the tree's order.
+    for d in diffs {
+        let name = d.host.as_str();
+        let named = |at: &str| at.strip_prefix(name).is_some_and(|p| p.starts_with('/'));
+        let listed = hosts.iter().any(|h| h.host.as_str() == name);
+        if !listed
+            && (shown.stale.iter().any(|s| named(s))
+                || shown.required.iter().any(|f| f.host == name))
+        {
+            hosts.push(HostSteps {
+                host: d.host.clone(),
+                steps: Vec::new(),
+                idle: Vec::new(),
+            });
+        }
+    }
+    for host in hosts {
+        print_host(out, &host, shown)?;
     }
     Ok(())
 }
@@ -445,8 +473,16 @@ fn print_summary(
 ///        for FILE (restart for SETTING; reload for SETTING), FILE
 ///     nothing to run for FILE (why)
 /// ```
-fn print_host(out: &mut impl io::Write, host: &HostSteps) -> io::Result<()> {
+fn print_host(out: &mut impl io::Write, host: &HostSteps, shown: &Shown) -> io::Result<()> {
     writeln!(out, "  {}:", host.host)?;
+    let name = host.host.as_str();
+    for finding in shown.required.iter().filter(|f| f.host == name) {
+        writeln!(
+            out,
+            "    first: deal with {} (see required: below)",
+            finding.path
+        )?;
+    }
     for (number, step) in host.steps.iter().enumerate() {
         let files: Vec<String> = step
             .files
@@ -470,6 +506,14 @@ fn print_host(out: &mut impl io::Write, host: &HostSteps) -> io::Result<()> {
     }
     for (path, why) in &host.idle {
         writeln!(out, "    nothing to run for {path} ({why})")?;
+    }
+    for path in shown.stale.iter().filter_map(|s| s.strip_prefix(name)) {
+        if path.starts_with('/') {
+            writeln!(
+                out,
+                "    remove {path} (an earlier render wrote it; the spec no longer does)"
+            )?;
+        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! options the commands take, so nothing below `app` depends on how the command line is parsed.
 
 use std::io::{self, IsTerminal as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::CommandFactory as _;
 
@@ -10,7 +10,7 @@ use super::Failure;
 use crate::cli;
 use crate::render::RenderedFile;
 use crate::rules::Rule;
-use crate::write::destination;
+use crate::write::{OnStale, destination};
 
 /// One command, with its options.
 pub(super) enum Request {
@@ -51,6 +51,11 @@ impl Request {
                     (true, _) => RenderAction::Check,
                     (false, true) => RenderAction::Write(SecretPolicy::Resolve),
                     (false, false) => RenderAction::Write(SecretPolicy::Placeholders),
+                },
+                stale: if args.keep_stale {
+                    OnStale::Keep
+                } else {
+                    OnStale::Remove
                 },
             }),
             cli::Command::Diff(args) => Self::Diff(DiffOptions::from_cli(args)?),
@@ -204,6 +209,8 @@ pub(super) struct RenderOptions {
     pub(super) out: PathBuf,
     pub(super) selection: Selection,
     pub(super) action: RenderAction,
+    /// Whether files an earlier render wrote, and the spec no longer produces, are removed.
+    pub(super) stale: OnStale,
 }
 
 /// Where the live files are.
@@ -224,11 +231,12 @@ impl LiveTree {
         }
     }
 
-    /// The folder of fetched hosts, where files the spec no longer produces are looked for.
-    pub(super) fn fetched(&self) -> Option<&Path> {
+    /// Where the live file at `path` on `host` is.
+    pub(super) fn path_on(&self, host: &str, path: &str) -> PathBuf {
+        let path = path.trim_start_matches('/');
         match self {
-            Self::Fetched(dir) => Some(dir),
-            Self::HostRoot(_) => None,
+            Self::Fetched(dir) => dir.join(host).join(path),
+            Self::HostRoot(root) => root.join(path),
         }
     }
 

@@ -1,15 +1,16 @@
-//! `render`: the tree and its manifest, written atomically.
+//! `render`: the tree and its manifests, written atomically; the files an earlier render wrote and
+//! the spec no longer produces, removed (or kept, with `--keep-stale`).
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::exit::Outcome;
-use super::options::{RenderAction, RenderOptions, SecretPolicy};
+use super::options::{Hosts, RenderAction, RenderOptions, SecretPolicy};
 use super::{Failure, load_spec, rendered};
 use crate::manifest::Manifest;
 use crate::render::Tree;
-use crate::write::{MANIFEST, destination, write_tree};
+use crate::write::{MANIFEST, OnStale, Scope, outputs, stale_files, write_tree};
 
 pub(super) fn render(args: &RenderOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec).map_err(|failure| match failure {
@@ -21,10 +22,14 @@ pub(super) fn render(args: &RenderOptions) -> Result<Outcome, Failure> {
         RenderAction::Check => SecretPolicy::Placeholders,
     };
     let tree = rendered(&loaded, &args.selection, policy)?;
+    let scope = match args.selection.hosts {
+        Hosts::All => Scope::EveryHost,
+        Hosts::Named(_) => Scope::RenderedHosts,
+    };
     if args.action == RenderAction::Check {
-        return check_tree(&tree, &args.out);
+        return check_tree(&tree, &args.out, scope, args.stale);
     }
-    let report = write_tree(&tree, &args.out).map_err(Failure::Write)?;
+    let report = write_tree(&tree, &args.out, scope, args.stale).map_err(Failure::Write)?;
     let hosts = {
         let mut names: Vec<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
         names.dedup();
@@ -39,69 +44,55 @@ pub(super) fn render(args: &RenderOptions) -> Result<Outcome, Failure> {
         report.written,
         args.out.display()
     )?;
-    for stale in &report.stale {
+    for stale in &report.removed {
+        outln!(
+            "removed {}: an earlier render wrote it, the spec no longer does",
+            stale.dest.display()
+        )?;
+    }
+    for stale in &report.kept {
         eprintln!(
-            "stale: {}/{}{} is no longer rendered; remove it if it is yours",
-            args.out.display(),
-            stale.host,
-            stale.path
+            "stale: {} is no longer rendered; kept (--keep-stale), and no longer in the manifests",
+            stale.dest.display()
         );
     }
     Ok(Outcome::Done)
 }
 
-/// Every file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&folder) else {
-            continue;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
-/// `render --check`: compares the committed tree in `root` with what the spec renders.
-fn check_tree(tree: &Tree, root: &Path) -> Result<Outcome, Failure> {
+/// `render --check`: what `render` would do to the tree in `root`, without doing it: each file it
+/// would write (`differs:`, `missing:`) and each stale file it would remove (`stale:`). A file no
+/// render wrote is not reported: render leaves it alone.
+fn check_tree(
+    tree: &Tree,
+    root: &Path,
+    scope: Scope,
+    on_stale: OnStale,
+) -> Result<Outcome, Failure> {
     let mut problems = Vec::new();
-    let mut expected: Vec<(PathBuf, String)> = tree
-        .files
-        .iter()
-        .map(|f| (destination(root, f), f.content.clone()))
+    let mut expected: Vec<(PathBuf, Cow<'_, [u8]>)> = outputs(tree, root)
+        .into_iter()
+        .map(|output| (output.dest, output.bytes))
         .collect();
-    expected.push((root.join(MANIFEST), Manifest::of(tree).to_json()));
-    for (path, content) in &expected {
-        let shown = path
-            .strip_prefix(root)
+    expected.push((
+        root.join(MANIFEST),
+        Cow::Owned(Manifest::of(tree).to_json().into_bytes()),
+    ));
+    let shown = |path: &Path| {
+        path.strip_prefix(root)
             .unwrap_or(path)
             .display()
-            .to_string();
+            .to_string()
+    };
+    for (path, content) in &expected {
         match fs::read(path) {
-            Ok(bytes) if bytes == content.as_bytes() => {}
-            Ok(_) => problems.push(format!("differs: {shown}")),
-            Err(_) => problems.push(format!("missing: {shown}")),
+            Ok(bytes) if bytes == **content => {}
+            Ok(_) => problems.push(format!("differs: {}", shown(path))),
+            Err(_) => problems.push(format!("missing: {}", shown(path))),
         }
     }
-    let known: BTreeSet<&PathBuf> = expected.iter().map(|(p, _)| p).collect();
-    let hosts: BTreeSet<&str> = tree.files.iter().map(|f| f.host.as_str()).collect();
-    for host in hosts {
-        for path in files_under(&root.join(host)) {
-            if !known.contains(&path) {
-                let shown = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                problems.push(format!("stale: {shown}"));
-            }
+    if on_stale == OnStale::Remove {
+        for stale in stale_files(tree, root, scope) {
+            problems.push(format!("stale: {}", shown(&stale.dest)));
         }
     }
     problems.sort();
@@ -112,7 +103,8 @@ fn check_tree(tree: &Tree, root: &Path) -> Result<Outcome, Failure> {
         outln!(
             "{} is what the spec renders ({} files)",
             root.display(),
-            tree.files.len()
+            // As `render` counts them: the host manifests too, not manifest.json.
+            expected.len() - 1
         )?;
         Ok(Outcome::Done)
     } else {

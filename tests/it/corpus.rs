@@ -200,7 +200,7 @@ fn accepted(spec: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     Sitewright::new()
         .in_dir(dir.path())
         .args(["render", "site.yaml", "-o", "out"])
-        .stdout("wrote 14 files for 3 hosts and manifest.json to out\n")
+        .stdout("wrote 17 files for 3 hosts and manifest.json to out\n")
         .check();
     tree(&dir.path().join("out"))
 }

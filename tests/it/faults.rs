@@ -445,12 +445,15 @@ fn a_render_killed_part_way_leaves_every_file_old_or_new() {
     let listed = |tree: &Path| -> BTreeSet<String> {
         let manifest: serde_json::Value =
             serde_json::from_slice(&fs::read(tree.join("manifest.json")).unwrap()).unwrap();
-        let mut paths: BTreeSet<String> = manifest["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(path_of)
-            .collect();
+        let files = manifest["files"].as_array().unwrap();
+        let mut paths: BTreeSet<String> = files.iter().map(path_of).collect();
+        // Each host's own manifest, which render writes after the host's files.
+        paths.extend(files.iter().map(|file| {
+            format!(
+                "{}/etc/sitewright/manifest.json",
+                file["host"].as_str().unwrap()
+            )
+        }));
         paths.insert("manifest.json".to_owned());
         paths
     };

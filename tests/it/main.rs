@@ -19,6 +19,7 @@ mod rules;
 mod schema;
 mod secrets;
 mod shapes;
+mod stale;
 mod support;
 mod sysctl;
 mod tools;
