@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::{ExportError, Exported};
+use crate::manifest::{HOST_MANIFEST, Manifest};
 use crate::plan::{Mask, OnChange, Service};
 use crate::render::{RenderedFile, Tree};
 
@@ -26,6 +27,30 @@ fn quoted(text: &str) -> String {
 
 const ROOT: &str = "{{ sitewright_root | default('') }}";
 const GUARD: &str = "sitewright_run_handlers | default(true) | bool";
+
+/// The task that puts the host's manifest at [`HOST_MANIFEST`], after its files, as `render` does:
+/// the list `diff` reads to tell files an earlier deploy put there from files nobody rendered.
+fn host_manifest(tree: &Tree, host: &str, playbook: &mut String, exported: &mut Vec<Exported>) {
+    let Some((_, manifest)) = Manifest::per_host(tree)
+        .into_iter()
+        .find(|(h, _)| *h == host)
+    else {
+        return;
+    };
+    let src = format!("files/{host}{HOST_MANIFEST}");
+    exported.push(Exported {
+        path: src.clone(),
+        content: manifest.to_json(),
+        mode: 0o644,
+    });
+    let _ = write!(
+        playbook,
+        "    - name: {}\n      ansible.builtin.copy:\n        src: {}\n        dest: {}\n        owner: root\n        group: root\n        mode: \"0644\"\n",
+        quoted(&format!("file {HOST_MANIFEST}")),
+        quoted(&src),
+        quoted(&format!("{ROOT}{HOST_MANIFEST}")),
+    );
+}
 
 /// The handler topic a file notifies, if a change to it needs anything.
 fn topic(file: &RenderedFile) -> Option<String> {
@@ -188,9 +213,11 @@ pub(crate) fn export(tree: &Tree, secrets: &[SecretVar]) -> Result<Vec<Exported>
             quoted(&format!("sitewright: {host}")),
             quoted(host)
         );
+        let manifest_dir = HOST_MANIFEST.rsplit_once('/').map_or("", |(dir, _)| dir);
         let folders: BTreeSet<&str> = files
             .iter()
             .filter_map(|f| f.path.rsplit_once('/').map(|(dir, _)| dir))
+            .chain([manifest_dir])
             .filter(|d| !d.is_empty())
             .collect();
         for folder in folders {
@@ -247,6 +274,7 @@ pub(crate) fn export(tree: &Tree, secrets: &[SecretVar]) -> Result<Vec<Exported>
                 }
             }
         }
+        host_manifest(tree, host, &mut playbook, &mut exported);
         if !topics.is_empty() {
             playbook.push_str("  handlers:\n");
             for topic in &topics {

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{ExportError, Exported};
+use crate::manifest::{HOST_MANIFEST, Manifest};
 use crate::render::{RenderedFile, Tree};
 
 /// A Nix double-quoted string holding exactly `text`: `\`, `"` and `$` escaped, and CR and TAB
@@ -54,7 +55,13 @@ fn owner(file: &RenderedFile) -> String {
 }
 
 /// The module of one host.
-fn module(host: &str, files: &[&RenderedFile]) -> Result<String, ExportError> {
+/// The module of `host`: its files, then its manifest (what `render` puts at
+/// [`HOST_MANIFEST`], which `diff` reads to tell an earlier deploy's files from others).
+fn module(
+    host: &str,
+    files: &[&RenderedFile],
+    manifest: Option<&str>,
+) -> Result<String, ExportError> {
     let mut etc = String::new();
     let mut tmpfiles = String::new();
     for file in files {
@@ -102,6 +109,14 @@ fn module(host: &str, files: &[&RenderedFile]) -> Result<String, ExportError> {
             }
         }
     }
+    if let (Some(manifest), Some(relative)) = (manifest, HOST_MANIFEST.strip_prefix("/etc/")) {
+        let _ = writeln!(
+            etc,
+            "  environment.etc.{} = {{\n    text = {};\n    mode = \"0644\"; user = \"root\"; group = \"root\";\n  }};",
+            string(relative)?,
+            string(manifest)?
+        );
+    }
     let mut out = format!(
         "# The files of host {host}, rendered by sitewright: change the site spec, not this file.\n\
          # NixOS: imports = [ ./{host}.nix ];  to move the secrets: _module.args.secretsDir = \"/run/keys\";\n\
@@ -134,9 +149,13 @@ pub(crate) fn export(tree: &Tree) -> Result<Vec<Exported>, ExportError> {
                 .iter()
                 .filter(|f| f.host.as_str() == host)
                 .collect();
+            let manifest = Manifest::per_host(tree)
+                .into_iter()
+                .find(|(h, _)| *h == host)
+                .map(|(_, m)| m.to_json());
             Ok(Exported {
                 path: format!("{host}.nix"),
-                content: module(host, &files)?,
+                content: module(host, &files, manifest.as_deref())?,
                 mode: 0o644,
             })
         })

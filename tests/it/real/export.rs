@@ -93,6 +93,15 @@ in builtins.attrValues etc ++ builtins.attrValues other"#,
             }
             checked += 1;
         }
+        // The host's own manifest goes with its files, as render writes it, for diff to read.
+        let host_manifest = by_path
+            .get("/etc/sitewright/manifest.json")
+            .unwrap_or_else(|| panic!("{host}.nix lacks its manifest"));
+        assert_eq!(
+            host_manifest["content"].as_str().unwrap(),
+            fs::read_to_string(rendered.join(host).join("etc/sitewright/manifest.json")).unwrap(),
+            "{host}'s manifest"
+        );
         assert_eq!(
             by_path.len(),
             manifest["files"]
@@ -101,6 +110,7 @@ in builtins.attrValues etc ++ builtins.attrValues other"#,
                 .iter()
                 .filter(|f| f["host"] == host)
                 .count()
+                + 1
         );
     }
     assert_eq!(checked, 14);
@@ -181,6 +191,13 @@ fn ansible_deploys_the_rendered_files_and_then_changes_nothing() {
     succeeded(&first, "the first ansible-playbook run");
     let deployed = tree(&root);
     let expected = tree(&rendered);
+    for host in ["db1", "db2", "web1"] {
+        let name = format!("{host}/etc/sitewright/manifest.json");
+        assert!(
+            deployed.get(&name) == expected.get(&name) && deployed.contains_key(&name),
+            "{name}: Ansible did not put the host's manifest where render does"
+        );
+    }
     let manifest: serde_json::Value = serde_json::from_slice(&expected["manifest.json"]).unwrap();
     for entry in manifest["files"].as_array().unwrap() {
         let name = format!(
