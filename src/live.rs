@@ -4,8 +4,6 @@
 //! recovery.conf or standby.signal). Pure: the caller says how to read the live tree.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::PathBuf;
 
 use crate::manifest::{HOST_MANIFEST, listed};
 use crate::render::{RenderedFile, Tree};
@@ -18,32 +16,6 @@ pub(crate) trait LiveFiles {
     fn exists(&self, host: &str, path: &str) -> bool;
     /// The names of the files in the folder `dir` on `host`.
     fn list(&self, host: &str, dir: &str) -> Vec<String>;
-}
-
-/// Live files on disk, each host's path found by the caller's function (a fetched tree's
-/// `DIR/<host>/<path>`, or a host's own root).
-pub(crate) struct OnDisk<F>(pub(crate) F);
-
-impl<F: Fn(&str, &str) -> PathBuf> LiveFiles for OnDisk<F> {
-    fn read(&self, host: &str, path: &str) -> Option<String> {
-        let bytes = fs::read((self.0)(host, path)).ok()?;
-        Some(String::from_utf8_lossy(&bytes).into_owned())
-    }
-
-    fn exists(&self, host: &str, path: &str) -> bool {
-        fs::symlink_metadata((self.0)(host, path)).is_ok()
-    }
-
-    fn list(&self, host: &str, dir: &str) -> Vec<String> {
-        let Ok(entries) = fs::read_dir((self.0)(host, dir)) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
-    }
 }
 
 /// How much a finding asks of the operator.

@@ -5,17 +5,43 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::exit::Outcome;
 use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
 use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, HostSteps, LiveFile, RenderedSecrets, diff, steps};
-use crate::live::{self, Finding, Severity};
+use crate::live::{self, Finding, LiveFiles, Severity};
 use crate::plan::Mode;
 use crate::render::Tree;
 use crate::secrets::{Fingerprint, Fingerprints};
 use crate::spec::SecretRef;
+
+/// Live files on disk, each host's path found by the caller's function (a fetched tree's
+/// `DIR/<host>/<path>`, or a host's own root).
+struct OnDisk<F>(F);
+
+impl<F: Fn(&str, &str) -> PathBuf> LiveFiles for OnDisk<F> {
+    fn read(&self, host: &str, path: &str) -> Option<String> {
+        let bytes = fs::read((self.0)(host, path)).ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn exists(&self, host: &str, path: &str) -> bool {
+        fs::symlink_metadata((self.0)(host, path)).is_ok()
+    }
+
+    fn list(&self, host: &str, dir: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir((self.0)(host, dir)) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
 
 /// Names of users and groups by id, from the host's own files.
 fn names(file: &str) -> Vec<(u32, String)> {
@@ -104,7 +130,7 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         let survey = scope.spawn(|| {
             live::survey(
                 &tree,
-                &live::OnDisk(|host: &str, path: &str| args.live.path_on(host, path)),
+                &OnDisk(|host: &str, path: &str| args.live.path_on(host, path)),
             )
         });
         let diffs = diff(

@@ -413,11 +413,7 @@ impl<'a> Effective<'a> {
     }
 
     fn text(&self, name: &str) -> Option<String> {
-        self.get(name).map(|s| match &s.value {
-            serde_json::Value::String(t) => t.clone(),
-            serde_json::Value::Bool(b) => if *b { "on" } else { "off" }.to_owned(),
-            other => other.to_string(),
-        })
+        self.get(name).map(crate::plan::Setting::text)
     }
 
     /// A whole-number setting, or the server's default for it.

@@ -282,6 +282,16 @@ impl Setting {
         self
     }
 
+    /// The value as PostgreSQL reads it back from postgresql.conf: a string unquoted, a boolean
+    /// as `on` or `off`, a number as written.
+    pub(crate) fn text(&self) -> String {
+        match &self.value {
+            Value::String(text) => text.clone(),
+            Value::Bool(on) => if *on { "on" } else { "off" }.to_owned(),
+            other => other.to_string(),
+        }
+    }
+
     /// Worked out from the spec value at `pointer`.
     pub(crate) fn derived_from(mut self, pointer: impl Into<String>) -> Self {
         self.basis = Some(pointer.into());

@@ -133,24 +133,20 @@ fn postgresql_conf(
     settings: &[super::Setting],
 ) -> PlannedFile {
     let major = pg.version;
-    let mut facts = Facts::default();
-    let settings = SettingLine::record(settings, &mut facts, |name| {
-        Some(ConfSettings::effect(major, name))
-    });
-    let written = settings
+    // A later line of one name wins, as PostgreSQL reads the file.
+    let written: BTreeMap<String, (String, OnChange)> = settings
         .iter()
-        .map(|line| {
-            let text = match &line.value.value {
-                serde_json::Value::String(text) => text.clone(),
-                serde_json::Value::Bool(on) => if *on { "on" } else { "off" }.to_owned(),
-                other => other.to_string(),
-            };
+        .map(|s| {
             (
-                line.name.clone(),
-                (text, ConfSettings::effect(major, &line.name)),
+                s.name.clone(),
+                (s.text(), ConfSettings::effect(major, &s.name)),
             )
         })
-        .collect::<BTreeMap<_, _>>();
+        .collect();
+    let mut facts = Facts::default();
+    let settings = SettingLine::record(settings, &mut facts, |name| {
+        written.get(name).map(|(_, effect)| *effect)
+    });
     let mut meta = meta(Mode::PUBLIC, OnChange::Restart);
     meta.conf = Some(Arc::new(ConfSettings { major, written }));
     PlannedFile::new(

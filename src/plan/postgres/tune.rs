@@ -347,11 +347,7 @@ mod tests {
         tune(host, workload, Major(major), c, Some(String::new()))
             .iter()
             .map(|s| {
-                let value = match &s.value {
-                    serde_json::Value::Bool(b) => if *b { "on" } else { "off" }.to_owned(),
-                    serde_json::Value::String(t) => t.clone(),
-                    other => other.to_string(),
-                };
+                let value = s.text();
                 format!("{} = {value}", s.name)
             })
             .collect()
