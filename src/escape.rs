@@ -67,7 +67,10 @@ impl Format {
             Self::PgConf => pg_conf(value),
             Self::PgHba => scalar(value, self).and_then(|s| pg_hba_token(&s)),
             Self::PgPass => scalar(value, self).and_then(|s| pg_pass_field(&s)),
-            Self::Nginx => scalar(value, self).and_then(|s| nginx_token(&s)),
+            Self::Nginx => match value.downcast_object_ref::<NginxWord>() {
+                Some(word) => nginx_word(&word.0),
+                None => scalar(value, self).and_then(|s| nginx_token(&s)),
+            },
             Self::Sysctl => scalar(value, self).and_then(|s| sysctl_value(&s)),
             Self::Python => python(value),
             Self::Sql => scalar(value, self).and_then(|s| sql_literal(&s)),
@@ -264,16 +267,60 @@ fn nginx_token(text: &str) -> Result<String, Refused> {
             "nginx reads `$` as a variable and has no escape for it",
         ));
     }
+    nginx_word(text)
+}
+
+/// An argument the spec wrote for a directive of its own, where `$name` is a variable the user
+/// means (`check` has made sure nginx has it). No other value can become one: serde makes no
+/// objects, so a `$` anywhere else is still refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NginxWord(pub(crate) String);
+
+impl fmt::Display for NginxWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl minijinja::value::Object for NginxWord {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl serde::Serialize for NginxWord {
+    /// For a template, the word itself, which only the nginx writer writes; elsewhere its text.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if minijinja::value::serializing_for_value() {
+            Value::from_object(self.clone()).serialize(serializer)
+        } else {
+            serializer.collect_str(self)
+        }
+    }
+}
+
+/// [`nginx_token`] for a word whose `$` names a variable: bare when nginx reads it as one word,
+/// else in double quotes, inside which nginx still reads the variables.
+fn nginx_word(text: &str) -> Result<String, Refused> {
     if text.contains(|c: char| c.is_control()) {
         return Err(Refused::new(text, "control characters in an nginx value"));
     }
     let plain = !text.is_empty()
         && text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-:/[]@+=,*~".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "_.-:/[]@+=,*~$".contains(c));
     if plain {
         return Ok(text.to_owned());
     }
+    Ok(quoted(text))
+}
+
+/// `text` in double quotes, `"` and `\` escaped.
+fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -283,7 +330,7 @@ fn nginx_token(text: &str) -> Result<String, Refused> {
         out.push(c);
     }
     out.push('"');
-    Ok(out)
+    out
 }
 
 /// A sysctl value: one line, no comment characters at its start, no surrounding blanks.
@@ -507,6 +554,21 @@ mod tests {
         assert_eq!(w("all,x").unwrap(), "\"all,x\"");
         assert!(w("a\"b").is_err());
         assert!(w("a\nb").is_err());
+    }
+
+    #[test]
+    fn nginx_words_keep_their_variables_and_quote_the_rest() {
+        let w = |v: &str| Format::Nginx.write(&Value::from_object(NginxWord(v.to_owned())));
+        assert_eq!(w("$uri/").unwrap(), "$uri/");
+        assert_eq!(w("=404").unwrap(), "=404");
+        assert_eq!(w("${host}x y").unwrap(), "\"${host}x y\"");
+        assert_eq!(w("a;b\"").unwrap(), "\"a;b\\\"\"");
+        assert_eq!(w("").unwrap(), "\"\"");
+        assert!(w("a\nb").is_err());
+        // Every other format refuses it: it is nginx text.
+        let word = Value::from_object(NginxWord("$uri".to_owned()));
+        assert!(Format::PgConf.write(&word).is_err());
+        assert!(Format::Sysctl.write(&word).is_err());
     }
 
     #[test]

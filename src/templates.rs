@@ -11,6 +11,7 @@ macro_rules! embed {
 pub(crate) const BUILTIN: &[(&str, &str)] = embed![
     "django/settings.py",
     "nginx/cache-proxy.conf.nginx",
+    "nginx/http.conf.nginx",
     "nginx/https.conf.nginx",
     "nginx/mod-stream.conf.nginx",
     "nginx/proxy.nginx",

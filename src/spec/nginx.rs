@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::location::{Directive, Location};
 use super::scalar::{AbsPath, Address, Port, SocketAddr, Version};
 use crate::units::{ByteSize, Duration};
 
@@ -27,6 +28,12 @@ pub struct Nginx {
     /// The caching proxy of a public read-only site, on the hosts with the `proxy` role.
     #[serde(default)]
     pub(crate) cache_proxy: Option<CacheProxy>,
+    /// Directives inside `http {}`, in a file of their own on every host with an HTTPS server or the caching proxy.
+    #[serde(default)]
+    pub(crate) http_directives: Vec<Directive>,
+    /// Directives inside the `stream {}` block of the hosts that forward ports.
+    #[serde(default)]
+    pub(crate) stream_directives: Vec<Directive>,
 }
 
 /// The file layout of a distribution's nginx package.
@@ -48,6 +55,9 @@ pub(crate) struct StreamForward {
     pub(crate) listen: Port,
     /// Where nginx forwards connections to.
     pub(crate) to: SocketAddr,
+    /// Further directives of this forward's server.
+    #[serde(default)]
+    pub(crate) directives: Vec<Directive>,
 }
 
 /// Where a server listens and how it speaks TLS.
@@ -261,6 +271,29 @@ pub(crate) struct Https {
     #[serde(default = "default_connections")]
     #[schemars(range(min = 1, max = 1000000), example = 100)]
     pub(crate) expected_connections: u32,
+    /// The largest request body accepted (nginx's client_max_body_size, 1m when not given; 0 for no
+    /// limit): uploads larger than this get 413. A location may set its own.
+    #[serde(default)]
+    #[schemars(example = &"100MB")]
+    pub(crate) client_max_body_size: Option<ByteSize>,
+    /// Response headers of every answer, errors included (`add_header … always`), repeated in every
+    /// location that adds headers of its own, as nginx would otherwise drop them there.
+    #[serde(default)]
+    #[schemars(example = &server_headers_example())]
+    pub(crate) headers: std::collections::BTreeMap<super::location::HeaderName, String>,
+    /// Locations of the site's own, before `location /`, which passes everything else to the application.
+    #[serde(default)]
+    pub(crate) locations: Vec<Location>,
+    /// Further directives of the HTTPS server, which its locations inherit where nginx lets them.
+    #[serde(default)]
+    pub(crate) directives: Vec<Directive>,
+}
+
+fn server_headers_example() -> std::collections::BTreeMap<super::location::HeaderName, String> {
+    std::collections::BTreeMap::from([(
+        super::location::HeaderName("X-Content-Type-Options".to_owned()),
+        "nosniff".to_owned(),
+    )])
 }
 
 fn default_client_body_buffer_size() -> ByteSize {
@@ -383,6 +416,13 @@ pub(crate) struct CacheProxy {
     /// How long the public port waits for a backend's response.
     #[serde(default = "default_timeout")]
     pub(crate) timeout: Duration,
+    /// The largest request body accepted by the public server (nginx's client_max_body_size, 1m when not given).
+    #[serde(default)]
+    #[schemars(example = &"10MB")]
+    pub(crate) client_max_body_size: Option<ByteSize>,
+    /// Further directives of the public server.
+    #[serde(default)]
+    pub(crate) directives: Vec<Directive>,
 }
 
 /// A cookie's name.

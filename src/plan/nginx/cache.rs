@@ -30,6 +30,9 @@ pub(super) struct CacheContext<'a> {
     pub(super) front: Front,
     pub(super) maintenance: Option<MaintenanceSwitch>,
     pub(super) public: CacheServer,
+    /// The public server's client_max_body_size and directives of the spec's own.
+    pub(super) client_max_body_size: Option<Fact<String>>,
+    pub(super) directives: Vec<super::extra::ExtraDirective>,
     pub(super) buster: Option<CacheServer>,
     pub(super) long: Option<CacheServer>,
 }
@@ -515,6 +518,14 @@ pub(super) fn cache_context<'a>(
         front,
         maintenance,
         public,
+        client_max_body_size: proxy.client_max_body_size.map(|size| {
+            super::extra::body_size(size, "/nginx/cache_proxy/client_max_body_size", facts)
+        }),
+        directives: super::extra::directives(
+            &proxy.directives,
+            "/nginx/cache_proxy/directives",
+            facts,
+        ),
         buster,
         long,
     }

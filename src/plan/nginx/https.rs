@@ -3,6 +3,10 @@
 
 use serde::Serialize;
 
+use super::extra::{
+    ExtraDirective, Header, LocationBlock, Zone, body_size, directives, headers, hsts_header,
+    locations,
+};
 use super::front::{Front, front, logs};
 use super::proxy::{
     KEEPALIVE, MapBlock, MapEntry, ProxyHeader, ProxyPass, UpstreamBlock, forwarded_for, header,
@@ -18,10 +22,19 @@ pub(super) struct HttpsContext<'a> {
     pub(super) site: &'a str,
     pub(super) upstream: UpstreamBlock,
     pub(super) upgrade: Option<MapBlock>,
+    /// The upstreams of locations that proxy to servers of their own.
+    pub(super) location_upstreams: Vec<UpstreamBlock>,
+    /// The request and connection limits' zones.
+    pub(super) zones: Vec<Zone>,
     #[serde(flatten)]
     pub(super) front: Front,
+    /// The spec's own response headers of the server.
+    pub(super) headers: Vec<Header>,
     pub(super) client_body_buffer_size: Fact<String>,
+    pub(super) client_max_body_size: Option<Fact<String>>,
+    pub(super) directives: Vec<ExtraDirective>,
     pub(super) static_locations: Vec<StaticBlock>,
+    pub(super) locations: Vec<LocationBlock>,
     pub(super) proxy: ProxyPass,
     pub(super) hide_hsts: Fact<&'static str>,
     pub(super) proxy_buffer_size: Fact<String>,
@@ -36,6 +49,8 @@ pub(super) struct StaticBlock {
     pub(super) expires: Fact<&'static str>,
     pub(super) cache_control: Fact<&'static str>,
     pub(super) hsts: Fact<String>,
+    /// The spec's own server headers, repeated: the location's Cache-Control would drop them.
+    pub(super) inherited: Vec<Header>,
 }
 
 #[derive(Serialize)]
@@ -193,7 +208,16 @@ pub(super) fn https_context<'a>(
             "512k, the default of nginx.https.client_body_buffer_size: requests are not written to disk",
         ),
     );
-    let static_locations = static_locations(https, &front.tls.hsts, facts);
+    let server_headers = headers(&https.headers, "/nginx/https/headers", facts);
+    let client_max_body_size = https
+        .client_max_body_size
+        .map(|size| body_size(size, "/nginx/https/client_max_body_size", facts));
+    let server_directives = directives(&https.directives, "/nginx/https/directives", facts);
+    let static_locations = static_locations(https, &front.tls.hsts, &server_headers, facts);
+    let inherited: Vec<Header> = std::iter::once(hsts_header(&front.tls.hsts))
+        .chain(server_headers.iter().cloned())
+        .collect();
+    let own = locations(site, &https.locations, &inherited, facts);
     let headers = https_headers(https, upgrade.as_ref(), facts);
     let proxy = proxy_pass(facts, &upstream.name, headers);
     let hide_hsts = facts.add(
@@ -206,9 +230,15 @@ pub(super) fn https_context<'a>(
         site: &site.site,
         upstream,
         upgrade,
+        location_upstreams: own.upstreams,
+        zones: own.zones,
         front,
+        headers: server_headers,
         client_body_buffer_size,
+        client_max_body_size,
+        directives: server_directives,
         static_locations,
+        locations: own.blocks,
         proxy,
         hide_hsts,
         proxy_buffer_size: buffers.0,
@@ -220,6 +250,7 @@ pub(super) fn https_context<'a>(
 pub(super) fn static_locations(
     https: &Https,
     hsts: &Fact<String>,
+    server_headers: &[Header],
     facts: &mut Facts,
 ) -> Vec<StaticBlock> {
     if https.static_locations.is_empty() {
@@ -254,6 +285,7 @@ pub(super) fn static_locations(
                 expires: expires.clone(),
                 cache_control: cache_control.clone(),
                 hsts: hsts.clone(),
+                inherited: server_headers.to_vec(),
             }
         })
         .collect()

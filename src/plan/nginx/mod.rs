@@ -11,6 +11,7 @@ use super::{Fact, Facts, FileMeta, Mode, OnChange, Origin, PlannedFile, Service}
 use crate::spec::{Host, NginxLayout, Role, Site};
 
 mod cache;
+mod extra;
 mod front;
 mod https;
 mod proxy;
@@ -153,6 +154,11 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         let stream = StreamContext {
             site: &site.site,
             host: host.name.as_str(),
+            directives: extra::directives(
+                &nginx.stream_directives,
+                "/nginx/stream_directives",
+                &mut facts,
+            ),
             forwards,
         };
         out.push(nginx_file(
@@ -161,6 +167,27 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/stream.conf.nginx",
             &stream,
             std::mem::take(&mut facts),
+        ));
+    }
+    let serves_http = (host.has(Role::Web) && nginx.https.is_some())
+        || (host.has(Role::Proxy) && nginx.cache_proxy.is_some());
+    if serves_http && !nginx.http_directives.is_empty() {
+        let context = HttpContext {
+            site: &site.site,
+            directives: extra::directives(
+                &nginx.http_directives,
+                "/nginx/http_directives",
+                &mut facts,
+            ),
+        };
+        let path = format!("{}/{}-http.conf", paths.http_dir, site.site);
+        let facts = std::mem::take(&mut facts);
+        out.push(nginx_file(
+            host,
+            &path,
+            "nginx/http.conf.nginx",
+            &context,
+            facts,
         ));
     }
     if let (true, Some(https)) = (host.has(Role::Web), &nginx.https) {
@@ -188,6 +215,13 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         ));
     }
     out
+}
+
+/// `nginx.http_directives`, in a file of their own inside http {}.
+#[derive(Serialize)]
+struct HttpContext<'a> {
+    site: &'a str,
+    directives: Vec<extra::ExtraDirective>,
 }
 
 /// A file of nginx's configuration, laid out by `template`.

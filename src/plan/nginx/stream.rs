@@ -15,6 +15,8 @@ pub(super) struct ModuleContext {
 pub(super) struct StreamContext<'a> {
     pub(super) site: &'a str,
     pub(super) host: &'a str,
+    /// `nginx.stream_directives`, inside stream {}.
+    pub(super) directives: Vec<super::extra::ExtraDirective>,
     pub(super) forwards: Vec<Forward>,
 }
 
@@ -28,6 +30,7 @@ pub(super) struct Forward {
     pub(super) pass: Fact<String>,
     pub(super) allow: Fact<Vec<String>>,
     pub(super) deny: Option<Fact<&'static str>>,
+    pub(super) directives: Vec<super::extra::ExtraDirective>,
 }
 
 pub(super) fn stream_forwards(
@@ -85,6 +88,7 @@ pub(super) fn stream_forwards(
                     "closed to everyone else, and to everyone while the site has no replica or web host",
                 ),
             )),
+            directives: Vec::new(),
         });
     }
     for (i, forward) in nginx.stream.iter().enumerate() {
@@ -114,6 +118,11 @@ pub(super) fn stream_forwards(
                 Origin::default("open to every address"),
             ),
             deny: None,
+            directives: super::extra::directives(
+                &forward.directives,
+                &format!("/nginx/stream/{i}/directives"),
+                facts,
+            ),
         });
     }
     out

@@ -1,0 +1,347 @@
+//! What a site adds to nginx beyond sitewright's own lines: its locations, its response headers,
+//! request limits, and directives written as the spec gives them (`check` has proven each against
+//! nginx's table of directives for the spec's version).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::proxy::{
+    KEEPALIVE, ProxyHeader, ProxyPass, UpstreamBlock, forwarded_for, header, no_connection_header,
+    proxy_pass, upstream_block,
+};
+use super::{Arg, Raw, named, stem};
+use crate::escape::NginxWord;
+use crate::plan::{Fact, Facts, Origin};
+use crate::spec::{Directive, HeaderName, Location, ProxyTarget, Site};
+use crate::units::ByteSize;
+
+/// A directive of the spec's own: `name args…;`.
+#[derive(Serialize)]
+pub(super) struct ExtraDirective {
+    pub(super) name: Fact<String>,
+    pub(super) args: Fact<Vec<NginxWord>>,
+}
+
+/// The directives of the spec at `pointer`, in its order.
+pub(super) fn directives(
+    list: &[Directive],
+    pointer: &str,
+    facts: &mut Facts,
+) -> Vec<ExtraDirective> {
+    list.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let name = facts.add(
+                &d.name,
+                d.name.clone(),
+                Origin::spec(format!("{pointer}/{i}")).because("a directive the spec adds"),
+            );
+            ExtraDirective {
+                args: name.sibling(
+                    d.args
+                        .iter()
+                        .map(|a| NginxWord(a.as_str().to_owned()))
+                        .collect(),
+                ),
+                name,
+            }
+        })
+        .collect()
+}
+
+/// `add_header NAME VALUE always;`.
+#[derive(Serialize, Clone)]
+pub(super) struct Header {
+    pub(super) name: Fact<String>,
+    pub(super) value: Fact<String>,
+}
+
+/// The headers of the spec at `pointer`, in name order.
+pub(super) fn headers(
+    map: &BTreeMap<HeaderName, String>,
+    pointer: &str,
+    facts: &mut Facts,
+) -> Vec<Header> {
+    map.iter()
+        .map(|(name, value)| {
+            let value = facts.add(
+                "add_header",
+                value.clone(),
+                Origin::spec(format!("{pointer}/{}", name.0))
+                    .because("sent with every answer, errors included"),
+            );
+            Header {
+                name: value.sibling(name.0.clone()),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// The Strict-Transport-Security header of a server, as a [`Header`] to repeat in locations.
+pub(super) fn hsts_header(hsts: &Fact<String>) -> Header {
+    Header {
+        name: hsts.sibling("Strict-Transport-Security".to_owned()),
+        value: hsts.clone(),
+    }
+}
+
+/// A `limit_req_zone` or `limit_conn_zone` line, inside http {}.
+#[derive(Serialize)]
+pub(super) struct Zone {
+    /// `limit_req_zone` or `limit_conn_zone`.
+    pub(super) directive: &'static str,
+    pub(super) key: Fact<Raw>,
+    pub(super) name: Fact<String>,
+    pub(super) size: Fact<&'static str>,
+    pub(super) rate: Option<Fact<String>>,
+}
+
+/// One location of the spec's own.
+#[derive(Serialize)]
+pub(super) struct LocationBlock {
+    pub(super) url: Fact<String>,
+    /// `proxy: app`: the lines of `location /`.
+    pub(super) app: bool,
+    /// `proxy: [servers]`: through an upstream of its own.
+    pub(super) proxy: Option<ProxyPass>,
+    pub(super) alias: Option<Fact<String>>,
+    pub(super) try_files: Option<Fact<Vec<NginxWord>>>,
+    pub(super) answer: Option<Answer>,
+    pub(super) client_max_body_size: Option<Fact<String>>,
+    pub(super) limit_req: Option<LimitReq>,
+    pub(super) limit_conn: Option<LimitConn>,
+    /// The server's headers, repeated because this location adds its own.
+    pub(super) inherited: Vec<Header>,
+    pub(super) headers: Vec<Header>,
+    pub(super) directives: Vec<ExtraDirective>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Answer {
+    pub(super) code: Fact<u16>,
+    pub(super) target: Option<Fact<NginxWord>>,
+}
+
+#[derive(Serialize)]
+pub(super) struct LimitReq {
+    pub(super) zone: Fact<String>,
+    pub(super) burst: Option<Fact<u32>>,
+    pub(super) status: Fact<u16>,
+}
+
+#[derive(Serialize)]
+pub(super) struct LimitConn {
+    pub(super) zone: Fact<String>,
+    pub(super) count: Fact<u32>,
+    pub(super) status: Fact<u16>,
+}
+
+/// The locations of `nginx.https.locations`, the upstreams and zones they need, in the spec's order.
+pub(super) struct Locations {
+    pub(super) blocks: Vec<LocationBlock>,
+    pub(super) upstreams: Vec<UpstreamBlock>,
+    pub(super) zones: Vec<Zone>,
+}
+
+/// Each client address's share of a limit, as nginx keys it.
+const PER_CLIENT: &str = "binary_remote_addr";
+/// 10 MB of shared memory: about 160,000 client addresses.
+const ZONE_SIZE: &str = "10m";
+/// Too Many Requests, rather than nginx's default 503, which clients and monitors read as an outage.
+const LIMITED: u16 = 429;
+
+pub(super) fn locations(
+    site: &Site,
+    list: &[Location],
+    inherited: &[Header],
+    facts: &mut Facts,
+) -> Locations {
+    let mut out = Locations {
+        blocks: Vec::new(),
+        upstreams: Vec::new(),
+        zones: Vec::new(),
+    };
+    for (i, location) in list.iter().enumerate() {
+        let at = |key: &str| format!("/nginx/https/locations/{i}/{key}");
+        let url = facts.add("location", location.url.clone(), Origin::spec(at("url")));
+        let proxy = match &location.proxy {
+            Some(ProxyTarget::Servers(servers)) => {
+                let name = named(
+                    facts,
+                    "upstream",
+                    format!("{}_location_{}", stem(site), i + 1),
+                );
+                let upstream = upstream_block(
+                    facts,
+                    name,
+                    servers,
+                    Origin::spec(at("proxy")).because("the servers of this location"),
+                    KEEPALIVE,
+                );
+                let headers = location_headers(facts);
+                let pass = proxy_pass(facts, &upstream.name, headers);
+                out.upstreams.push(upstream);
+                Some(pass)
+            }
+            _ => None,
+        };
+        let limit_req = location.rate_limit.as_ref().map(|limit| {
+            let name = named(
+                facts,
+                "limit_req_zone",
+                format!("{}_requests_{}", stem(site), i + 1),
+            );
+            out.zones.push(Zone {
+                directive: "limit_req_zone",
+                key: facts.add("limit_req_zone", Raw::var(PER_CLIENT), per_client()),
+                name: name.clone(),
+                size: facts.add("limit_req_zone", ZONE_SIZE, zone_size()),
+                rate: Some(facts.add(
+                    "limit_req_zone",
+                    limit.rate.clone(),
+                    Origin::spec(at("rate_limit/rate")),
+                )),
+            });
+            LimitReq {
+                zone: name,
+                burst: (limit.burst > 0).then(|| {
+                    facts.add(
+                        "limit_req",
+                        limit.burst,
+                        Origin::spec(at("rate_limit/burst"))
+                            .because("served at once (nodelay); any more get 429"),
+                    )
+                }),
+                status: facts.add("limit_req_status", LIMITED, limited()),
+            }
+        });
+        let limit_conn = location.connection_limit.map(|count| {
+            let name = named(
+                facts,
+                "limit_conn_zone",
+                format!("{}_connections_{}", stem(site), i + 1),
+            );
+            out.zones.push(Zone {
+                directive: "limit_conn_zone",
+                key: facts.add("limit_conn_zone", Raw::var(PER_CLIENT), per_client()),
+                name: name.clone(),
+                size: facts.add("limit_conn_zone", ZONE_SIZE, zone_size()),
+                rate: None,
+            });
+            LimitConn {
+                zone: name,
+                count: facts.add("limit_conn", count, Origin::spec(at("connection_limit"))),
+                status: facts.add("limit_conn_status", LIMITED, limited()),
+            }
+        });
+        let headers = headers(&location.headers, &at("headers"), facts);
+        out.blocks.push(LocationBlock {
+            url,
+            app: matches!(location.proxy, Some(ProxyTarget::App(_))),
+            proxy,
+            alias: location.alias.as_ref().map(|folder| {
+                facts.add(
+                    "alias",
+                    alias_of(folder.as_str(), &location.url),
+                    Origin::derived(
+                        Some(&at("alias")),
+                        "the folder, ending in `/` as the URL does",
+                    ),
+                )
+            }),
+            try_files: (!location.try_files.is_empty()).then(|| {
+                facts.add(
+                    "try_files",
+                    words(&location.try_files),
+                    Origin::spec(at("try_files")),
+                )
+            }),
+            answer: location.answer.as_ref().map(|answer| {
+                let code = facts.add("return", answer.code, Origin::spec(at("return/code")));
+                Answer {
+                    target: answer
+                        .url
+                        .as_ref()
+                        .or(answer.text.as_ref())
+                        .map(|t| code.sibling(NginxWord(t.as_str().to_owned()))),
+                    code,
+                }
+            }),
+            client_max_body_size: location
+                .client_max_body_size
+                .map(|size| body_size(size, &at("client_max_body_size"), facts)),
+            limit_req,
+            limit_conn,
+            inherited: if headers.is_empty() {
+                Vec::new()
+            } else {
+                inherited.to_vec()
+            },
+            headers,
+            directives: directives(&location.directives, &at("directives"), facts),
+        });
+    }
+    out
+}
+
+/// `client_max_body_size` as nginx reads it.
+pub(super) fn body_size(size: ByteSize, pointer: &str, facts: &mut Facts) -> Fact<String> {
+    facts.add(
+        "client_max_body_size",
+        size.to_nginx_size(),
+        Origin::spec(pointer).because("a larger request body gets 413"),
+    )
+}
+
+/// nginx's alias of `folder` under `url`: ending in `/` as the URL does, so that no request can
+/// reach the folder's parent.
+fn alias_of(folder: &str, url: &str) -> String {
+    let folder = folder.trim_end_matches('/');
+    if url.ends_with('/') {
+        format!("{folder}/")
+    } else {
+        folder.to_owned()
+    }
+}
+
+fn words(list: &[crate::spec::Word]) -> Vec<NginxWord> {
+    list.iter()
+        .map(|w| NginxWord(w.as_str().to_owned()))
+        .collect()
+}
+
+fn per_client() -> Origin {
+    Origin::default("counted per client address")
+}
+
+fn zone_size() -> Origin {
+    Origin::default("10MB of shared memory, about 160,000 client addresses")
+}
+
+fn limited() -> Origin {
+    Origin::default("429 Too Many Requests, not nginx's 503, which reads as an outage")
+}
+
+/// The request headers of a location that proxies to servers of its own.
+fn location_headers(facts: &mut Facts) -> Vec<ProxyHeader> {
+    vec![
+        no_connection_header(facts),
+        header(
+            facts,
+            "Host",
+            Arg::Raw(Raw::var("host")),
+            Origin::default("the name the client asked for"),
+            None,
+        ),
+        forwarded_for(facts),
+        header(
+            facts,
+            "X-Forwarded-Proto",
+            Arg::Raw(Raw::var("scheme")),
+            Origin::default("the scheme the client used"),
+            None,
+        ),
+    ]
+}
