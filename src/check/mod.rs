@@ -6,6 +6,7 @@
 
 mod django;
 mod hba;
+mod locations;
 mod nginx;
 mod ports;
 mod postgres;
@@ -29,6 +30,7 @@ pub(crate) fn check(
     postgres::check(site, doc, derived, &mut out);
     hba::check(site, doc, derived, &mut out);
     nginx::check(site, doc, &mut out);
+    locations::check(site, doc, &mut out);
     django::check(site, doc, &mut out);
     sysctl::check(site, doc, derived, &mut out);
     ports::check(site, doc, &mut out);

@@ -179,9 +179,24 @@ fn static_folders(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         return;
     };
     let private = private_paths(site);
-    for (i, location) in https.static_locations.iter().enumerate() {
-        let folder = location.folder.as_str().trim_end_matches('/');
-        let pos = doc.value_pos(&format!("/nginx/https/static_locations/{i}/folder"));
+    let statics = https.static_locations.iter().enumerate().map(|(i, s)| {
+        (
+            s.url.as_str(),
+            s.folder.as_str(),
+            format!("/nginx/https/static_locations/{i}/folder"),
+        )
+    });
+    let aliases = https.locations.iter().enumerate().filter_map(|(i, l)| {
+        let folder = l.alias.as_ref()?;
+        Some((
+            l.url.as_str(),
+            folder.as_str(),
+            format!("/nginx/https/locations/{i}/alias"),
+        ))
+    });
+    for (url, folder, pointer) in statics.chain(aliases) {
+        let folder = folder.trim_end_matches('/');
+        let pos = doc.value_pos(&pointer);
         let refuse = |message: String, private: &Private| {
             Diagnostic::error(pos, message)
                 .rule(Rule::NGX014)
@@ -194,16 +209,16 @@ fn static_folders(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             if holds(folder, &p.path) {
                 out.push(refuse(
                     format!(
-                        "nginx would serve everything under {folder}/ at {}, and it holds {} {}: serve a folder of public files only",
-                        location.url, p.what, p.path
+                        "nginx would serve everything under {folder}/ at {url}, and it holds {} {}: serve a folder of public files only",
+                        p.what, p.path
                     ),
                     p,
                 ));
             } else if p.inside && holds(&p.path, folder) {
                 out.push(refuse(
                     format!(
-                        "{folder} is inside {} {}: nginx would serve its files at {}; serve a folder of public files only",
-                        p.what, p.path, location.url
+                        "{folder} is inside {} {}: nginx would serve its files at {url}; serve a folder of public files only",
+                        p.what, p.path
                     ),
                     p,
                 ));

@@ -345,3 +345,114 @@ fn location_headers(facts: &mut Facts) -> Vec<ProxyHeader> {
         ),
     ]
 }
+
+/// Where a directive of the spec's own lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// `nginx.http_directives`: inside http {}.
+    Http,
+    /// The HTTPS server of the web hosts.
+    HttpsServer,
+    /// The public server of the caching proxy.
+    CacheServer,
+    /// A location of `nginx.https.locations`, by what it does.
+    Location(LocationKind),
+    /// `nginx.stream_directives`: inside stream {}.
+    Stream,
+    /// A forward of `nginx.stream`.
+    StreamServer,
+}
+
+/// What a location of the spec does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LocationKind {
+    App,
+    Servers,
+    Other,
+}
+
+/// A directive sitewright writes itself, and the field of the spec that decides it.
+pub(crate) struct Written {
+    pub(crate) name: &'static str,
+    pub(crate) field: &'static str,
+}
+
+const fn w(name: &'static str, field: &'static str) -> Written {
+    Written { name, field }
+}
+
+/// What the front of both HTTPS servers writes (nginx/server.nginx, nginx/tls.nginx).
+const FRONT: &[Written] = &[
+    w("listen", "listen"),
+    w("http2", "nginx.version (sitewright turns HTTP/2 on)"),
+    w("server_name", "server_name"),
+    w("server_tokens", "nothing: sitewright keeps nginx's version out of every answer"),
+    w("ssl_certificate", "tls.certificate"),
+    w("ssl_certificate_key", "tls.certificate_key"),
+    w("ssl_protocols", "tls.profile"),
+    w("ssl_ciphers", "tls.profile"),
+    w("ssl_prefer_server_ciphers", "tls.profile"),
+    w("ssl_ecdh_curve", "nginx.openssl"),
+    w("ssl_session_timeout", "tls.profile"),
+    w("ssl_session_cache", "tls.profile"),
+    w("ssl_session_tickets", "nginx.version"),
+    w("ssl_stapling", "tls.ocsp_stapling"),
+    w("ssl_stapling_verify", "tls.ocsp_stapling"),
+    w("ssl_trusted_certificate", "tls.trusted_certificate"),
+    w("resolver", "tls.resolver"),
+    w("add_header", "headers (so that locations with headers of their own repeat them)"),
+    w("gzip", "nothing: sitewright compresses text responses"),
+    w("gzip_proxied", "nothing: sitewright compresses text responses"),
+    w("gzip_types", "nothing: sitewright compresses text responses"),
+    w("client_max_body_size", "client_max_body_size"),
+];
+
+/// What the HTTPS server writes besides its front.
+const HTTPS_SERVER: &[Written] = &[
+    w("access_log", "access_log"),
+    w("error_log", "error_log_level"),
+    w("client_body_buffer_size", "client_body_buffer_size"),
+];
+
+/// What every location of the spec may have from typed fields.
+const LOCATION: &[Written] = &[
+    w("alias", "alias"),
+    w("try_files", "try_files"),
+    w("return", "return"),
+    w("add_header", "headers (so that the server's headers are repeated beside them)"),
+    w("client_max_body_size", "client_max_body_size"),
+    w("limit_req", "rate_limit"),
+    w("limit_req_status", "rate_limit (sitewright answers 429)"),
+    w("limit_conn", "connection_limit"),
+    w("limit_conn_status", "connection_limit (sitewright answers 429)"),
+    w("proxy_pass", "proxy"),
+];
+
+/// What a proxying location writes (nginx/proxy.nginx).
+const PROXYING: &[Written] = &[w("proxy_http_version", "proxy (keepalive needs HTTP/1.1)")];
+
+/// What a location that proxies to the application writes as `location /` does.
+pub(crate) const APP_LOCATION: &[Written] = &[
+    w("proxy_hide_header", "nothing: nginx sends Strict-Transport-Security itself"),
+    w("proxy_buffer_size", "nginx.https.proxy_buffer_size"),
+    w("proxy_buffers", "nginx.https.proxy_buffers"),
+    w("proxy_busy_buffers_size", "nginx.https.proxy_buffers"),
+    w("proxy_set_header", "nothing: sitewright sets the headers the application trusts"),
+];
+
+/// What a forward of the stream block writes.
+const STREAM_SERVER: &[Written] = &[w("listen", "listen"), w("proxy_pass", "to")];
+
+/// The directives sitewright writes at `place` that a directive of the spec's own would clash with.
+pub(crate) fn written_at(place: Place) -> Vec<&'static Written> {
+    let lists: &[&[Written]] = match place {
+        Place::Http | Place::Stream => &[],
+        Place::HttpsServer => &[FRONT, HTTPS_SERVER],
+        Place::CacheServer => &[FRONT],
+        Place::Location(LocationKind::App) => &[LOCATION, PROXYING, APP_LOCATION],
+        Place::Location(LocationKind::Servers) => &[LOCATION, PROXYING],
+        Place::Location(LocationKind::Other) => &[LOCATION],
+        Place::StreamServer => &[STREAM_SERVER],
+    };
+    lists.iter().flat_map(|list| list.iter()).collect()
+}

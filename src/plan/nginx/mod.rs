@@ -12,6 +12,8 @@ use crate::spec::{Host, NginxLayout, Role, Site};
 
 mod cache;
 mod extra;
+
+pub(crate) use extra::{LocationKind, Place, Written, written_at};
 mod front;
 mod https;
 mod proxy;

@@ -280,6 +280,16 @@ fn cache_proxy(rng: &mut Rng, proxy_address: &str, backends: &[String], out: &mu
             rng.pick(&["3s", "30s", "60s", "2min"])
         );
     }
+    if rng.chance(30) {
+        let _ = writeln!(
+            out,
+            "    client_max_body_size: {}",
+            rng.pick(&["64kB", "10MB"])
+        );
+    }
+    if rng.chance(30) {
+        directives(rng, "    ", SERVER_DIRECTIVES, out);
+    }
 }
 
 /// A public read-only site of proxy hosts alone (IDR's front end).
@@ -604,6 +614,17 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
                     "\"[2001:db8::50]:6379\""
                 ])
             );
+            if rng.chance(40) {
+                directives(rng, "      ", STREAM_SERVER_DIRECTIVES, &mut out);
+            }
+        }
+        if rng.chance(20) {
+            out.push_str("  stream_directives:\n");
+            directive_items(rng, "    ", STREAM_DIRECTIVES, &mut out);
+        }
+        if rng.chance(20) {
+            out.push_str("  http_directives:\n");
+            directive_items(rng, "    ", HTTP_DIRECTIVES, &mut out);
         }
         if !web_hosts.is_empty() {
             let only = (web_hosts.len() == 1).then(|| web_hosts[0].address.as_str());
@@ -807,6 +828,140 @@ fn https(rng: &mut Rng, address: Option<&str>, out: &mut String) {
             "    expected_connections: {}",
             rng.pick(&[10, 100, 1000, 10000])
         );
+    }
+    if rng.chance(40) {
+        let _ = writeln!(
+            out,
+            "    client_max_body_size: {}",
+            rng.pick(&["0B", "1MB", "100MB", "1GB"])
+        );
+    }
+    if rng.chance(30) {
+        out.push_str("    headers: { X-Frame-Options: DENY, X-Content-Type-Options: nosniff }\n");
+    }
+    if rng.chance(40) {
+        directives(rng, "    ", SERVER_DIRECTIVES, out);
+    }
+    if rng.chance(50) {
+        locations(rng, out);
+    }
+}
+
+/// Directives each real nginx build accepts at its level, with one now and then that `check`
+/// must refuse (and nginx too).
+const SERVER_DIRECTIVES: &[&str] = &[
+    "{ name: client_body_timeout, args: [30s] }",
+    "{ name: keepalive_timeout, args: [65s] }",
+    "{ name: send_timeout, args: [60] }",
+    "{ name: large_client_header_buffers, args: [4, 16k] }",
+    "{ name: proxy_read_timeout, args: [120s] }",
+    "{ name: charset, args: [utf-8] }",
+    "{ name: if_modified_since, args: [before] }",
+    "{ name: reset_timedout_connection, args: [on] }",
+];
+const LOCATION_DIRECTIVES: &[&str] = &[
+    "{ name: expires, args: [1h] }",
+    "{ name: etag, args: [off] }",
+    "{ name: charset, args: [utf-8] }",
+    "{ name: proxy_read_timeout, args: [300s] }",
+    "{ name: proxy_request_buffering, args: [off] }",
+    "{ name: set, args: [$site_part, \"a b\"] }",
+];
+const HTTP_DIRECTIVES: &[&str] = &[
+    "{ name: server_names_hash_bucket_size, args: [128] }",
+    "{ name: client_header_timeout, args: [30s] }",
+    "{ name: map_hash_bucket_size, args: [128] }",
+    "{ name: variables_hash_max_size, args: [2048] }",
+];
+const STREAM_DIRECTIVES: &[&str] = &[
+    "{ name: tcp_nodelay, args: [on] }",
+    "{ name: proxy_timeout, args: [10m] }",
+];
+const STREAM_SERVER_DIRECTIVES: &[&str] = &[
+    "{ name: proxy_timeout, args: [1h] }",
+    "{ name: proxy_connect_timeout, args: [10s] }",
+];
+/// Directives `check` refuses: misspelt, misplaced, a bad value, a line sitewright writes, a
+/// variable nginx lacks, and one that only 1.25.1 and later have.
+const REFUSED_DIRECTIVES: &[&str] = &[
+    "{ name: client_max_body_sise, args: [1m] }",
+    "{ name: worker_processes, args: [2] }",
+    "{ name: etag, args: [maybe] }",
+    "{ name: server_tokens, args: [on] }",
+    "{ name: add_header, args: [X-Request, $request_idd] }",
+    "{ name: http2, args: [on] }",
+];
+
+/// `directives:` at `indent`, one or two of `pool`, or now and then one `check` refuses.
+fn directives(rng: &mut Rng, indent: &str, pool: &[&str], out: &mut String) {
+    let _ = writeln!(out, "{indent}directives:");
+    directive_items(rng, &format!("{indent}  "), pool, out);
+}
+
+fn directive_items(rng: &mut Rng, indent: &str, pool: &[&str], out: &mut String) {
+    let first = rng.below(pool.len());
+    let _ = writeln!(out, "{indent}- {}", pool[first]);
+    if rng.chance(40) {
+        let second = (first + 1 + rng.below(pool.len() - 1)) % pool.len();
+        let _ = writeln!(out, "{indent}- {}", pool[second]);
+    }
+    if rng.chance(4) {
+        let _ = writeln!(out, "{indent}- {}", rng.pick(REFUSED_DIRECTIVES));
+    }
+}
+
+/// One to three locations of the HTTPS server, of every kind.
+fn locations(rng: &mut Rng, out: &mut String) {
+    out.push_str("    locations:\n");
+    let kinds = rng.range(1, 3);
+    let first = rng.below(4);
+    for k in 0..kinds {
+        match (first + k) % 4 {
+            0 => {
+                out.push_str("      - url: /media/\n        alias: /srv/app/media\n");
+                if rng.chance(50) {
+                    out.push_str("        try_files: [$uri, =404]\n");
+                }
+                if rng.chance(50) {
+                    out.push_str("        headers: { Cache-Control: public }\n");
+                }
+            }
+            1 => {
+                out.push_str("      - url: /upload/\n        proxy: app\n");
+                if rng.chance(60) {
+                    out.push_str("        client_max_body_size: 1GB\n");
+                }
+                if rng.chance(50) {
+                    let _ = writeln!(
+                        out,
+                        "        rate_limit: {{ rate: {}, burst: {} }}",
+                        rng.pick(&["10r/s", "30r/m"]),
+                        rng.pick(&[0, 20])
+                    );
+                }
+                if rng.chance(50) {
+                    out.push_str("        connection_limit: 10\n");
+                }
+            }
+            2 => {
+                let _ = writeln!(
+                    out,
+                    "      - url: /tiles\n        proxy: [{}]",
+                    rng.pick(&["127.0.0.1:9000", "192.0.2.70:9000, 192.0.2.71:9000"])
+                );
+            }
+            _ => {
+                let answer = rng.pick(&[
+                    "{ code: 301, url: \"https://new.example.org$request_uri\" }",
+                    "{ code: 410, text: gone }",
+                    "{ code: 403 }",
+                ]);
+                let _ = writeln!(out, "      - url: /old/\n        return: {answer}");
+            }
+        }
+        if rng.chance(40) {
+            directives(rng, "        ", LOCATION_DIRECTIVES, out);
+        }
     }
 }
 
