@@ -16,6 +16,7 @@ pub(crate) mod export;
 pub(crate) mod live;
 pub mod load;
 pub(crate) mod manifest;
+pub(crate) mod nginx_directives;
 pub(crate) mod parallel;
 pub mod pg_settings;
 pub mod plan;
