@@ -45,7 +45,7 @@ fn blocks(nginx: &Nginx) -> Vec<Block<'_>> {
             list: &nginx.http_directives,
             pointer: "/nginx/http_directives".to_owned(),
             level: Level::Http,
-            place: Place::Http,
+            place: Place::Http(nginx.layout),
         },
         Block {
             list: &nginx.stream_directives,
@@ -102,7 +102,11 @@ fn defined_variables(blocks: &[Block<'_>]) -> Vec<String> {
         .filter(|d| d.name == "set")
         .filter_map(|d| d.args.first())
         .filter_map(|a| a.as_str().strip_prefix('$'))
-        .map(|name| name.trim_start_matches('{').trim_end_matches('}').to_owned())
+        .map(|name| {
+            name.trim_start_matches('{')
+                .trim_end_matches('}')
+                .to_owned()
+        })
         .collect()
 }
 
@@ -122,7 +126,10 @@ impl Judge<'_> {
         pointer: &str,
         out: &mut Vec<Diagnostic>,
     ) -> Option<Found> {
-        if let Some(index) = args.iter().position(|a| a.contains(|c: char| c.is_control())) {
+        if let Some(index) = args
+            .iter()
+            .position(|a| a.contains(|c: char| c.is_control()))
+        {
             out.push(
                 Diagnostic::error(
                     self.doc.value_pos(&format!("{pointer}/args/{index}")),
@@ -156,7 +163,9 @@ impl Judge<'_> {
                     }
                     _ => (Rule::NGX017, format!("{pointer}/name")),
                 };
-                out.push(Diagnostic::error(self.doc.value_pos(&at), problem.to_string()).rule(rule));
+                out.push(
+                    Diagnostic::error(self.doc.value_pos(&at), problem.to_string()).rule(rule),
+                );
                 None
             }
         }
@@ -177,13 +186,14 @@ impl Judge<'_> {
             if let Some(w) = own.iter().find(|w| w.name == name)
                 && (!repeats || name == "add_header")
             {
-                out.push(
-                    Diagnostic::error(
-                        name_pos,
-                        format!("sitewright writes `{name}` here itself, from {}: set it there, not as a directive", w.field),
-                    )
-                    .rule(Rule::NGX018),
-                );
+                let message = match w.field.strip_prefix("nothing: ") {
+                    Some(why) => format!("`{name}` is already set here: {why}; leave it out"),
+                    None => format!(
+                        "sitewright writes `{name}` here itself, from `{}`: set that instead of a directive",
+                        w.field
+                    ),
+                };
+                out.push(Diagnostic::error(name_pos, message).rule(Rule::NGX018));
                 continue;
             }
             if let Some(first) = seen.insert(name, i)
@@ -205,9 +215,15 @@ impl Judge<'_> {
     }
 
     /// A directive a lower block sets again, where nginx then uses the lower one.
-    fn hidden(&self, place: Place, name: &str, pos: crate::diagnostic::Pos, out: &mut Vec<Diagnostic>) {
+    fn hidden(
+        &self,
+        place: Place,
+        name: &str,
+        pos: crate::diagnostic::Pos,
+        out: &mut Vec<Diagnostic>,
+    ) {
         let below = match place {
-            Place::Http => written_at(Place::HttpsServer)
+            Place::Http(_) => written_at(Place::HttpsServer)
                 .into_iter()
                 .chain(written_at(Place::CacheServer))
                 .find(|w| w.name == name)
@@ -260,13 +276,25 @@ fn typed_words(nginx: &Nginx, judge: &Judge<'_>, out: &mut Vec<Diagnostic>) {
         if !location.try_files.is_empty() {
             let args: Vec<&str> = location.try_files.iter().map(|w| w.as_str()).collect();
             let mut found = Vec::new();
-            judge.verdict(Level::Location, "try_files", &args, &at("try_files"), &mut found);
+            judge.verdict(
+                Level::Location,
+                "try_files",
+                &args,
+                &at("try_files"),
+                &mut found,
+            );
             relocate(found, judge.doc, &at("try_files"), out);
         }
         if let Some(answer) = &location.answer {
             let code = answer.code.to_string();
             let mut args = vec![code.as_str()];
-            args.extend(answer.url.as_ref().or(answer.text.as_ref()).map(|w| w.as_str()));
+            args.extend(
+                answer
+                    .url
+                    .as_ref()
+                    .or(answer.text.as_ref())
+                    .map(|w| w.as_str()),
+            );
             let mut found = Vec::new();
             judge.verdict(Level::Location, "return", &args, &at("return"), &mut found);
             relocate(found, judge.doc, &at("return"), out);

@@ -19,7 +19,12 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         .static_locations
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.url.as_str(), format!("/nginx/https/static_locations/{i}/url")))
+        .map(|(i, s)| {
+            (
+                s.url.as_str(),
+                format!("/nginx/https/static_locations/{i}/url"),
+            )
+        })
         .collect();
     for (i, location) in https.locations.iter().enumerate() {
         let at = |key: &str| format!("/nginx/https/locations/{i}/{key}");
@@ -94,13 +99,19 @@ fn shape(location: &Location, at: &dyn Fn(&str) -> String, refuse: &mut dyn FnMu
         if redirect && answer.url.is_none() {
             refuse(
                 at("return/code"),
-                format!("{} is a redirect: give `url`, where it sends the client", answer.code),
+                format!(
+                    "{} is a redirect: give `url`, where it sends the client",
+                    answer.code
+                ),
             );
         }
         if redirect && answer.text.is_some() {
             refuse(
                 at("return/text"),
-                format!("{} is a redirect: it takes a `url`, not a `text`", answer.code),
+                format!(
+                    "{} is a redirect: it takes a `url`, not a `text`",
+                    answer.code
+                ),
             );
         }
         if !redirect && answer.url.is_some() {

@@ -4,6 +4,7 @@
 //! searchable. One module per service; each reads the spec, and where a rule is about what the
 //! files will say, the plan.
 
+mod directives;
 mod django;
 mod hba;
 mod locations;
@@ -31,6 +32,7 @@ pub(crate) fn check(
     hba::check(site, doc, derived, &mut out);
     nginx::check(site, doc, &mut out);
     locations::check(site, doc, &mut out);
+    directives::check(site, doc, &mut out);
     django::check(site, doc, &mut out);
     sysctl::check(site, doc, derived, &mut out);
     ports::check(site, doc, &mut out);

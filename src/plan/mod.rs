@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use derived::Derived;
-pub(crate) use nginx::{LocationKind, Place, Written, written_at};
 pub(crate) use fact::{Fact, FactId, Facts, Origin, OriginKind, Record};
+pub(crate) use nginx::{LocationKind, Place, written_at};
 
 use crate::spec::{Host, HostName, SecretRef, Site};
 

@@ -9,6 +9,7 @@
 mod check;
 mod corpus;
 mod diff;
+mod directives;
 mod django;
 mod explain;
 mod faults;

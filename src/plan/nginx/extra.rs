@@ -13,7 +13,7 @@ use super::proxy::{
 use super::{Arg, Raw, named, stem};
 use crate::escape::NginxWord;
 use crate::plan::{Fact, Facts, Origin};
-use crate::spec::{Directive, HeaderName, Location, ProxyTarget, Site};
+use crate::spec::{Directive, HeaderName, Location, NginxLayout, ProxyTarget, Site};
 use crate::units::ByteSize;
 
 /// A directive of the spec's own: `name args…;`.
@@ -349,8 +349,8 @@ fn location_headers(facts: &mut Facts) -> Vec<ProxyHeader> {
 /// Where a directive of the spec's own lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
-    /// `nginx.http_directives`: inside http {}.
-    Http,
+    /// `nginx.http_directives`: inside http {}, beside what the distribution's nginx.conf sets there.
+    Http(NginxLayout),
     /// The HTTPS server of the web hosts.
     HttpsServer,
     /// The public server of the caching proxy.
@@ -371,7 +371,8 @@ pub(crate) enum LocationKind {
     Other,
 }
 
-/// A directive sitewright writes itself, and the field of the spec that decides it.
+/// A directive sitewright writes itself, and the field of the spec that decides it, or
+/// `nothing: ` and why no field does.
 pub(crate) struct Written {
     pub(crate) name: &'static str,
     pub(crate) field: &'static str,
@@ -384,9 +385,12 @@ const fn w(name: &'static str, field: &'static str) -> Written {
 /// What the front of both HTTPS servers writes (nginx/server.nginx, nginx/tls.nginx).
 const FRONT: &[Written] = &[
     w("listen", "listen"),
-    w("http2", "nginx.version (sitewright turns HTTP/2 on)"),
+    w("http2", "nginx.version"),
     w("server_name", "server_name"),
-    w("server_tokens", "nothing: sitewright keeps nginx's version out of every answer"),
+    w(
+        "server_tokens",
+        "nothing: sitewright keeps nginx's version out of every answer",
+    ),
     w("ssl_certificate", "tls.certificate"),
     w("ssl_certificate_key", "tls.certificate_key"),
     w("ssl_protocols", "tls.profile"),
@@ -400,10 +404,16 @@ const FRONT: &[Written] = &[
     w("ssl_stapling_verify", "tls.ocsp_stapling"),
     w("ssl_trusted_certificate", "tls.trusted_certificate"),
     w("resolver", "tls.resolver"),
-    w("add_header", "headers (so that locations with headers of their own repeat them)"),
+    w("add_header", "headers"),
     w("gzip", "nothing: sitewright compresses text responses"),
-    w("gzip_proxied", "nothing: sitewright compresses text responses"),
-    w("gzip_types", "nothing: sitewright compresses text responses"),
+    w(
+        "gzip_proxied",
+        "nothing: sitewright compresses text responses",
+    ),
+    w(
+        "gzip_types",
+        "nothing: sitewright compresses text responses",
+    ),
     w("client_max_body_size", "client_max_body_size"),
 ];
 
@@ -419,34 +429,106 @@ const LOCATION: &[Written] = &[
     w("alias", "alias"),
     w("try_files", "try_files"),
     w("return", "return"),
-    w("add_header", "headers (so that the server's headers are repeated beside them)"),
+    w("add_header", "headers"),
     w("client_max_body_size", "client_max_body_size"),
     w("limit_req", "rate_limit"),
-    w("limit_req_status", "rate_limit (sitewright answers 429)"),
+    w("limit_req_status", "rate_limit"),
     w("limit_conn", "connection_limit"),
-    w("limit_conn_status", "connection_limit (sitewright answers 429)"),
+    w("limit_conn_status", "connection_limit"),
     w("proxy_pass", "proxy"),
 ];
 
 /// What a proxying location writes (nginx/proxy.nginx).
-const PROXYING: &[Written] = &[w("proxy_http_version", "proxy (keepalive needs HTTP/1.1)")];
+const PROXYING: &[Written] = &[w("proxy_http_version", "proxy")];
 
 /// What a location that proxies to the application writes as `location /` does.
 pub(crate) const APP_LOCATION: &[Written] = &[
-    w("proxy_hide_header", "nothing: nginx sends Strict-Transport-Security itself"),
+    w(
+        "proxy_hide_header",
+        "nothing: nginx sends Strict-Transport-Security itself",
+    ),
     w("proxy_buffer_size", "nginx.https.proxy_buffer_size"),
     w("proxy_buffers", "nginx.https.proxy_buffers"),
     w("proxy_busy_buffers_size", "nginx.https.proxy_buffers"),
-    w("proxy_set_header", "nothing: sitewright sets the headers the application trusts"),
+    w(
+        "proxy_set_header",
+        "nothing: sitewright sets the headers the application trusts",
+    ),
 ];
 
 /// What a forward of the stream block writes.
 const STREAM_SERVER: &[Written] = &[w("listen", "listen"), w("proxy_pass", "to")];
 
+/// What Debian's nginx.conf sets inside http {} (Debian 12 and 13 alike).
+const DEBIAN_HTTP: &[Written] = &[
+    w(
+        "sendfile",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "tcp_nopush",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "types_hash_max_size",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "default_type",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "ssl_protocols",
+        "nothing: Debian's nginx.conf sets it inside http {}, and each server's tls.profile decides it",
+    ),
+    w(
+        "ssl_prefer_server_ciphers",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "access_log",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "gzip",
+        "nothing: Debian's nginx.conf sets it inside http {}",
+    ),
+];
+
+/// What the nginx.conf of RHEL and its rebuilds sets inside http {}.
+const RHEL_HTTP: &[Written] = &[
+    w(
+        "sendfile",
+        "nothing: RHEL's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "tcp_nopush",
+        "nothing: RHEL's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "keepalive_timeout",
+        "nothing: RHEL's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "types_hash_max_size",
+        "nothing: RHEL's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "default_type",
+        "nothing: RHEL's nginx.conf sets it inside http {}",
+    ),
+    w(
+        "access_log",
+        "nothing: RHEL's nginx.conf sets it inside http {}",
+    ),
+];
+
 /// The directives sitewright writes at `place` that a directive of the spec's own would clash with.
 pub(crate) fn written_at(place: Place) -> Vec<&'static Written> {
     let lists: &[&[Written]] = match place {
-        Place::Http | Place::Stream => &[],
+        Place::Http(NginxLayout::Debian) => &[DEBIAN_HTTP],
+        Place::Http(NginxLayout::Rhel) => &[RHEL_HTTP],
+        Place::Stream => &[],
         Place::HttpsServer => &[FRONT, HTTPS_SERVER],
         Place::CacheServer => &[FRONT],
         Place::Location(LocationKind::App) => &[LOCATION, PROXYING, APP_LOCATION],

@@ -13,7 +13,7 @@ use crate::spec::{Host, NginxLayout, Role, Site};
 mod cache;
 mod extra;
 
-pub(crate) use extra::{LocationKind, Place, Written, written_at};
+pub(crate) use extra::{LocationKind, Place, written_at};
 mod front;
 mod https;
 mod proxy;

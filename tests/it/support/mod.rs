@@ -352,6 +352,7 @@ pub fn running_as_root() -> bool {
 pub mod backend;
 pub mod cases;
 pub mod cron;
+pub mod directives;
 pub mod nginx;
 pub mod pg;
 pub mod sites;

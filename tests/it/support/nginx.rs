@@ -67,6 +67,13 @@ impl Layout {
                  fastcgi_temp_path {p}/tmp/fastcgi;\n    uwsgi_temp_path {p}/tmp/uwsgi;\n    scgi_temp_path {p}/tmp/scgi;\n    \
                  access_log {p}/logs/access.log;\n"
             ));
+            // What Debian's own nginx.conf sets inside http {}, so that a rendered directive
+            // that would clash with it ("is duplicate") fails here as it would on the host.
+            conf.push_str(
+                "    sendfile on;\n    tcp_nopush on;\n    types_hash_max_size 2048;\n    \
+                 default_type application/octet-stream;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
+                 ssl_prefer_server_ciphers on;\n    gzip on;\n",
+            );
             for include in http {
                 conf.push_str(&format!("    include {};\n", include.display()));
             }
