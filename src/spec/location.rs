@@ -175,6 +175,7 @@ pub(crate) struct Return {
     pub(crate) url: Option<Word>,
     /// For any other status: the response body.
     #[serde(default)]
+    #[schemars(example = &"gone")]
     pub(crate) text: Option<Word>,
 }
 

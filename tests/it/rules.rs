@@ -218,6 +218,48 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "folder: /etc/nginx",
     ),
     (
+        "NGX015",
+        "catmaid",
+        "    access_log: off\n",
+        "    locations:\n      - url: /downloads/\n    access_log: off\n",
+    ),
+    (
+        "NGX016",
+        "catmaid",
+        "    access_log: off\n",
+        "    directives: [{ name: client_max_body_sise, args: [1m] }]\n    access_log: off\n",
+    ),
+    (
+        "NGX017",
+        "catmaid",
+        "    access_log: off\n",
+        "    directives: [{ name: gzip_vary, args: [maybe] }]\n    access_log: off\n",
+    ),
+    (
+        "NGX018",
+        "catmaid",
+        "    access_log: off\n",
+        "    directives: [{ name: server_tokens, args: [on] }]\n    access_log: off\n",
+    ),
+    (
+        "NGX019",
+        "catmaid",
+        "    access_log: off\n",
+        "    directives: [{ name: proxy_buffer_size, args: [8k] }]\n    access_log: off\n",
+    ),
+    (
+        "NGX020",
+        "idr",
+        "  layout: rhel\n",
+        "  layout: rhel\n  stream_directives: [{ name: tcp_nodelay, args: [on] }]\n",
+    ),
+    (
+        "NGX021",
+        "catmaid",
+        "    access_log: off\n",
+        "    directives: [{ name: http2_max_requests, args: [1000] }]\n    access_log: off\n",
+    ),
+    (
         "PG001",
         "catmaid",
         "    roles: [postgres-replica]",
