@@ -26,6 +26,26 @@ pub(super) fn check(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
             )
         })
         .collect();
+    let header_lists = std::iter::once(("/nginx/https/headers".to_owned(), &https.headers)).chain(
+        https
+            .locations
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (format!("/nginx/https/locations/{i}/headers"), &l.headers)),
+    );
+    for (pointer, headers) in header_lists {
+        for name in headers.keys() {
+            if name.0.eq_ignore_ascii_case("Strict-Transport-Security") {
+                out.push(
+                    Diagnostic::error(
+                        doc.key_pos(&format!("{pointer}/{}", name.0)),
+                        "sitewright writes Strict-Transport-Security itself, from `tls.hsts`, and repeats it wherever a location adds headers: set it there",
+                    )
+                    .rule(Rule::NGX018),
+                );
+            }
+        }
+    }
     for (i, location) in https.locations.iter().enumerate() {
         let at = |key: &str| format!("/nginx/https/locations/{i}/{key}");
         let mut refuse = |pointer: String, message: String| {

@@ -37,6 +37,9 @@ pub(super) struct HttpsContext<'a> {
     pub(super) locations: Vec<LocationBlock>,
     pub(super) proxy: ProxyPass,
     pub(super) hide_hsts: Fact<&'static str>,
+    /// The server's own headers that Django sends too, hidden from the application's answers so
+    /// that each is sent once, as nginx has it.
+    pub(super) hide_django: Vec<Fact<String>>,
     pub(super) proxy_buffer_size: Fact<String>,
     pub(super) proxy_buffers: ProxyBuffersFacts,
     pub(super) proxy_busy_buffers_size: Fact<String>,
@@ -225,6 +228,24 @@ pub(super) fn https_context<'a>(
         "Strict-Transport-Security",
         Origin::default("Django sets the same header; nginx sends it once, for every response"),
     );
+    let hide_django = server_headers
+        .iter()
+        .filter(|h| {
+            DJANGO_SENDS
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&h.name.value))
+        })
+        .map(|h| {
+            facts.add(
+                "proxy_hide_header",
+                h.name.value.clone(),
+                Origin::derived(
+                    Some(&format!("/nginx/https/headers/{}", h.name.value)),
+                    "Django's middleware sends it too; nginx sends it once, as the spec has it",
+                ),
+            )
+        })
+        .collect();
     let buffers = proxy_buffers(https, facts);
     HttpsContext {
         site: &site.site,
@@ -241,11 +262,21 @@ pub(super) fn https_context<'a>(
         locations: own.blocks,
         proxy,
         hide_hsts,
+        hide_django,
         proxy_buffer_size: buffers.0,
         proxy_buffers: buffers.1,
         proxy_busy_buffers_size: buffers.2,
     }
 }
+
+/// The response headers Django's security and clickjacking middleware send (as sitewright
+/// configures them), which a server's `headers` may set too.
+const DJANGO_SENDS: &[&str] = &[
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+];
 
 pub(super) fn static_locations(
     https: &Https,
