@@ -117,13 +117,14 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
-    /// nginx's verdict on `name args…` at `level`, as a diagnostic at `pointer` when it refuses.
+    /// nginx's verdict on `name args…` at `level`, as a diagnostic when it refuses: at `name_at`,
+    /// the pointer of the directive's name, or in `args_at`, that of its list of arguments.
     fn verdict(
         &self,
         level: Level,
         name: &str,
         args: &[&str],
-        pointer: &str,
+        (name_at, args_at): (&str, &str),
         out: &mut Vec<Diagnostic>,
     ) -> Option<Found> {
         if let Some(index) = args
@@ -132,7 +133,7 @@ impl Judge<'_> {
         {
             out.push(
                 Diagnostic::error(
-                    self.doc.value_pos(&format!("{pointer}/args/{index}")),
+                    self.doc.value_pos(&format!("{args_at}/{index}")),
                     format!("`{name}`: argument {} holds a control character, which an nginx word cannot", index + 1),
                 )
                 .rule(Rule::NGX017),
@@ -144,7 +145,7 @@ impl Judge<'_> {
                 if let Some(instead) = found.deprecated {
                     out.push(
                         Diagnostic::warning(
-                            self.doc.value_pos(&format!("{pointer}/name")),
+                            self.doc.value_pos(name_at),
                             format!("nginx {} calls `{name}` deprecated and warns at every start: {instead}", self.version),
                         )
                         .rule(Rule::NGX021),
@@ -155,13 +156,24 @@ impl Judge<'_> {
             Err(problem) => {
                 let (rule, at) = match &problem.what {
                     What::Unknown { .. } | What::NotInVersion { .. } | What::Module { .. } => {
-                        (Rule::NGX016, format!("{pointer}/name"))
+                        (Rule::NGX016, name_at.to_owned())
                     }
-                    What::Value { index, .. } => (Rule::NGX017, format!("{pointer}/args/{index}")),
-                    What::Variable { .. } | What::ArgCount { .. } if !args.is_empty() => {
-                        (Rule::NGX017, format!("{pointer}/args"))
+                    What::Value { index, .. } => (Rule::NGX017, format!("{args_at}/{index}")),
+                    What::Variable { name, .. } => {
+                        let index = args
+                            .iter()
+                            .position(|a| {
+                                a.contains(&format!("${name}"))
+                                    || a.contains(&format!("${{{name}}}"))
+                            })
+                            .or_else(|| args.iter().position(|a| a.contains('$')));
+                        match index {
+                            Some(index) => (Rule::NGX017, format!("{args_at}/{index}")),
+                            None => (Rule::NGX017, args_at.to_owned()),
+                        }
                     }
-                    _ => (Rule::NGX017, format!("{pointer}/name")),
+                    What::ArgCount { .. } if !args.is_empty() => (Rule::NGX017, args_at.to_owned()),
+                    _ => (Rule::NGX017, name_at.to_owned()),
                 };
                 out.push(
                     Diagnostic::error(self.doc.value_pos(&at), problem.to_string()).rule(rule),
@@ -178,7 +190,9 @@ impl Judge<'_> {
             let pointer = format!("{}/{i}", block.pointer);
             let name = directive.name.as_str();
             let args: Vec<&str> = directive.args.iter().map(|a| a.as_str()).collect();
-            let Some(found) = self.verdict(block.level, name, &args, &pointer, out) else {
+            let places = (format!("{pointer}/name"), format!("{pointer}/args"));
+            let Some(found) = self.verdict(block.level, name, &args, (&places.0, &places.1), out)
+            else {
                 continue;
             };
             let name_pos = self.doc.value_pos(&format!("{pointer}/name"));
@@ -275,15 +289,8 @@ fn typed_words(nginx: &Nginx, judge: &Judge<'_>, out: &mut Vec<Diagnostic>) {
         let at = |key: &str| format!("/nginx/https/locations/{i}/{key}");
         if !location.try_files.is_empty() {
             let args: Vec<&str> = location.try_files.iter().map(|w| w.as_str()).collect();
-            let mut found = Vec::new();
-            judge.verdict(
-                Level::Location,
-                "try_files",
-                &args,
-                &at("try_files"),
-                &mut found,
-            );
-            relocate(found, judge.doc, &at("try_files"), out);
+            let field = at("try_files");
+            judge.verdict(Level::Location, "try_files", &args, (&field, &field), out);
         }
         if let Some(answer) = &location.answer {
             let code = answer.code.to_string();
@@ -295,9 +302,20 @@ fn typed_words(nginx: &Nginx, judge: &Judge<'_>, out: &mut Vec<Diagnostic>) {
                     .or(answer.text.as_ref())
                     .map(|w| w.as_str()),
             );
+            let field = at(match (&answer.url, &answer.text) {
+                (Some(_), _) => "return/url",
+                (None, Some(_)) => "return/text",
+                (None, None) => "return/code",
+            });
             let mut found = Vec::new();
-            judge.verdict(Level::Location, "return", &args, &at("return"), &mut found);
-            relocate(found, judge.doc, &at("return"), out);
+            judge.verdict(
+                Level::Location,
+                "return",
+                &args,
+                (&field, &field),
+                &mut found,
+            );
+            relocate(found, judge.doc, &field, out);
         }
     }
 }

@@ -108,6 +108,8 @@ pub(super) struct LocationBlock {
     pub(super) proxy: Option<ProxyPass>,
     pub(super) alias: Option<Fact<String>>,
     pub(super) try_files: Option<Fact<Vec<NginxWord>>>,
+    /// With try_files: nginx keeps the files' lookups open rather than asking the disk each time.
+    pub(super) open_file_cache: Option<Fact<Vec<&'static str>>>,
     pub(super) answer: Option<Answer>,
     pub(super) client_max_body_size: Option<Fact<String>>,
     pub(super) limit_req: Option<LimitReq>,
@@ -256,6 +258,16 @@ pub(super) fn locations(
                     "try_files",
                     words(&location.try_files),
                     Origin::spec(at("try_files")),
+                )
+            }),
+            open_file_cache: (!location.try_files.is_empty()).then(|| {
+                facts.add(
+                    "open_file_cache",
+                    vec!["max=1000", "inactive=60s"],
+                    Origin::derived(
+                        Some(&at("try_files")),
+                        "try_files looks each file up: the lookups of the last minute's 1000 files are kept (a missing file is not, so a new one is found at once)",
+                    ),
                 )
             }),
             answer: location.answer.as_ref().map(|answer| {
@@ -428,6 +440,7 @@ const HTTPS_SERVER: &[Written] = &[
 const LOCATION: &[Written] = &[
     w("alias", "alias"),
     w("try_files", "try_files"),
+    w("open_file_cache", "try_files"),
     w("return", "return"),
     w("add_header", "headers"),
     w("client_max_body_size", "client_max_body_size"),
