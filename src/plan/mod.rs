@@ -533,6 +533,30 @@ mod tests {
     }
 
     #[test]
+    fn include_directives_are_compared_as_a_list_and_take_a_reload() {
+        let conf = ConfSettings {
+            major: 16,
+            written: BTreeMap::new(),
+            includes: vec![
+                ("include_dir".to_owned(), "conf.d".to_owned()),
+                ("include".to_owned(), "a.conf".to_owned()),
+                ("include".to_owned(), "b.conf".to_owned()),
+            ],
+        };
+        let same = "include_dir = 'conf.d'\ninclude = 'a.conf'\ninclude = b.conf\n";
+        assert_eq!(conf.changed_from(same), []);
+        // Only the first `include` differs: the last one alone would not show it.
+        let live = "include_dir = 'conf.d'\ninclude = 'x.conf'\ninclude = 'b.conf'\ninclude_if_exists = 'c.conf'\n";
+        assert_eq!(
+            conf.changed_from(live),
+            [
+                ("include".to_owned(), false),
+                ("include_if_exists".to_owned(), false),
+            ]
+        );
+    }
+
+    #[test]
     fn passfile_masks_only_the_password() {
         let text = "# comment\n192.0.2.11:7432:replication:rep:s3cr\\:et\n";
         assert_eq!(
