@@ -158,18 +158,21 @@ fn includes(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic
             format!("{conf_dir}/pg_hba.conf"),
             "pg_hba.conf, which sitewright writes in another syntax: PostgreSQL cannot read it as settings and does not start",
         ),
-        (
+    ];
+    let replicas = site.hosts_with(Role::PostgresReplica).next().is_some();
+    if replicas && pg.replication.is_some() {
+        own.push((
             crate::plan::postgres::passfile_path(pg),
             "the replication passfile, which sitewright writes in another syntax: PostgreSQL cannot read it as settings and does not start",
-        ),
-        (
+        ));
+    }
+    if site.django.is_some() {
+        own.push((
             format!("{conf_dir}/sitewright-role-defaults.sql"),
             "the role defaults SQL, which PostgreSQL cannot read as settings and so does not start",
-        ),
-    ];
-    if Major(pg.version).standby() == crate::pg_settings::Standby::RecoveryConf
-        && site.hosts_with(Role::PostgresReplica).next().is_some()
-    {
+        ));
+    }
+    if Major(pg.version).standby() == crate::pg_settings::Standby::RecoveryConf && replicas {
         own.push((
             format!("{data}/recovery.conf"),
             "recovery.conf, whose standby settings PostgreSQL 11 refuses in postgresql.conf, and so does not start",
