@@ -299,7 +299,8 @@ def postgres_files(site, host):
     conf = file(f"{config_dir}/postgresql.conf", "postgres/postgresql.conf.pgconf",
                 {"site": site.name, "host": host["name"],
                  "role": "replica" if replica else "primary", "version": pg["version"],
-                 "settings": postgresql_conf(site, host)}, 0o644, "restart")
+                 "settings": postgresql_conf(site, host),
+                 "includes": postgresql_includes(pg)}, 0o644, "restart")
     conf.pg_major = pg["version"]
     out = [conf,
            file(f"{config_dir}/pg_hba.conf", "postgres/pg_hba.conf.pghba",
@@ -358,6 +359,16 @@ def postgresql_conf(site, host):
     for name, value in sorted(pg.get("settings", {}).items()):
         out = [s for s in out if s["name"].lower() != name.lower()]
         out.append(setting(name, value))
+    return out
+
+
+def postgresql_includes(pg):
+    """The include directives, written after the settings: the folder, then the files."""
+    out = []
+    if "include_dir" in pg:
+        out.append(setting("include_dir", pg["include_dir"]))
+    for name in ("include", "include_if_exists"):
+        out += [setting(name, path) for path in pg.get(name, [])]
     return out
 
 

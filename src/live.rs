@@ -1,7 +1,8 @@
 //! What a live host holds beside the rendered files: the files an earlier render put there that
 //! the spec no longer produces (stale, by the host's own manifest), and files sitewright does not
-//! manage that change what its files mean (a later sysctl.d file, postgresql.auto.conf, a leftover
-//! recovery.conf or standby.signal). Pure: the caller says how to read the live tree.
+//! manage that change what its files mean (a later sysctl.d file, postgresql.auto.conf, the files
+//! postgresql.conf includes, a leftover recovery.conf or standby.signal). Pure: the caller says
+//! how to read the live tree.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +22,9 @@ pub(crate) trait LiveFiles {
 /// How much a finding asks of the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Severity {
+    /// What a live file holds that bears on a rendered one, without changing what it means: a
+    /// file postgresql.conf includes, and what it sets.
+    Note,
     /// Changes what a rendered file means; worth knowing before a deploy.
     Warning,
     /// Must be dealt with: the service will not run as the spec says until it is.
@@ -185,6 +189,8 @@ struct Server<'a> {
     major: u32,
     data: String,
     written: &'a BTreeMap<String, (String, crate::plan::OnChange)>,
+    /// The include directives at the end of the file, in order, with the paths as written.
+    includes: &'a [(String, String)],
     primary: bool,
 }
 
@@ -219,6 +225,7 @@ fn postgres(host: &str, files: &[&RenderedFile], live: &impl LiveFiles) -> Vec<F
                 out.push(finding(Severity::Warning, "postgresql.auto.conf", effect));
             }
         }
+        out.extend(included(host, &server, live));
         let recovery = format!("{}/recovery.conf", server.data);
         if server.major >= 12 && live.exists(host, &recovery) {
             let effect = format!(
@@ -245,6 +252,181 @@ fn postgres(host: &str, files: &[&RenderedFile], live: &impl LiveFiles) -> Vec<F
     out
 }
 
+/// A file PostgreSQL reads because postgresql.conf includes it: its path on the host, the line
+/// that includes it, and the settings it sets.
+struct Included {
+    path: String,
+    by: String,
+    lines: Vec<crate::pg_settings::ConfLine>,
+}
+
+/// What the files postgresql.conf includes hold, read as PostgreSQL reads them, in its order: a
+/// note for each file and what it sets; a warning for each setting that our postgresql.conf
+/// sets too, since the included file is read after it and wins; `required` for a missing
+/// include_dir or `include` file, without which the server does not start. A missing
+/// include_if_exists file is skipped by the server, and said so in a note.
+fn included(host: &str, server: &Server, live: &impl LiveFiles) -> Vec<Finding> {
+    use crate::plan::postgres::conf::is_include;
+    let folder = server
+        .conf
+        .rsplit_once('/')
+        .map_or("", |(folder, _)| folder);
+    let resolve = |path: &str| {
+        if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("{folder}/{path}")
+        }
+    };
+    let finding = |severity, path: String, effect: String| Finding {
+        severity,
+        host: host.to_owned(),
+        path,
+        effect,
+    };
+    // In the order PostgreSQL reads them: a file read, or what is said of one it cannot read.
+    let mut order: Vec<Result<usize, Finding>> = Vec::new();
+    let mut read: Vec<Included> = Vec::new();
+    for (directive, written) in server.includes {
+        let path = resolve(written);
+        let by = format!("{directive} = '{written}'");
+        match directive.as_str() {
+            "include_dir" if !live.exists(host, &path) => order.push(Err(finding(
+                Severity::Required,
+                path,
+                format!(
+                    "{} includes this folder ({by}), and it is not there: PostgreSQL {} will not \
+                     start (\"could not open configuration directory\"); create it, or remove \
+                     postgres.include_dir from the spec",
+                    server.conf, server.major
+                ),
+            ))),
+            "include_dir" => {
+                // PostgreSQL reads the `.conf` files of the folder, not its hidden ones, in the
+                // C order of their names.
+                let mut names: Vec<String> = live
+                    .list(host, &path)
+                    .into_iter()
+                    .filter(|n| n.ends_with(".conf") && !n.starts_with('.'))
+                    .collect();
+                names.sort();
+                for name in names {
+                    let file = format!("{path}/{name}");
+                    if let Some(text) = live.read(host, &file) {
+                        order.push(Ok(read.len()));
+                        read.push(Included {
+                            path: file,
+                            by: by.clone(),
+                            lines: crate::pg_settings::conf_lines(&text),
+                        });
+                    }
+                }
+            }
+            _ => match live.read(host, &path) {
+                Some(text) => {
+                    order.push(Ok(read.len()));
+                    read.push(Included {
+                        path,
+                        by,
+                        lines: crate::pg_settings::conf_lines(&text),
+                    });
+                }
+                None if directive == "include" => order.push(Err(finding(
+                    Severity::Required,
+                    path,
+                    format!(
+                        "{} includes this file ({by}), and it is not there: PostgreSQL {} will \
+                         not start (\"could not open configuration file\"); create it, or name it \
+                         in postgres.include_if_exists instead",
+                        server.conf, server.major
+                    ),
+                ))),
+                None => order.push(Err(finding(
+                    Severity::Note,
+                    path,
+                    format!(
+                        "{} includes this file if it exists ({by}); it is not there, and \
+                         PostgreSQL skips it",
+                        server.conf
+                    ),
+                ))),
+            },
+        }
+    }
+    // Where each of our settings is last set: the value the server runs.
+    let mut last: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (i, file) in read.iter().enumerate() {
+        for line in &file.lines {
+            if server.written.contains_key(&line.name) {
+                last.insert(line.name.as_str(), (i, line.line));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for entry in order {
+        let i = match entry {
+            Ok(i) => i,
+            Err(said) => {
+                out.push(said);
+                continue;
+            }
+        };
+        let file = &read[i];
+        let mut names: Vec<&str> = Vec::new();
+        for line in file.lines.iter().filter(|l| !is_include(&l.name)) {
+            if !names.contains(&line.name.as_str()) {
+                names.push(&line.name);
+            }
+        }
+        let sets = if names.is_empty() {
+            "sets nothing".to_owned()
+        } else {
+            format!("sets {}", names.join(", "))
+        };
+        let further = if file.lines.iter().any(|l| is_include(&l.name)) {
+            "; it includes further files, which this survey does not read"
+        } else {
+            ""
+        };
+        out.push(finding(
+            Severity::Note,
+            file.path.clone(),
+            format!(
+                "read after the lines of {} ({}): {sets}{further}",
+                server.conf, file.by
+            ),
+        ));
+        // Each of our settings once a file, at the line of it that counts there.
+        for name in names {
+            let Some((ours, _)) = server.written.get(name) else {
+                continue;
+            };
+            let Some(line) = file.lines.iter().rev().find(|l| l.name == name) else {
+                continue;
+            };
+            let verdict = match last.get(name) {
+                Some((j, at)) if *j != i => {
+                    format!("{}:{at}, read later, sets it again and wins", read[*j].path)
+                }
+                _ if line.value == *ours => "the same value today, but a change to the spec's \
+                                              would not take effect"
+                    .to_owned(),
+                _ => "its value wins, not the spec's".to_owned(),
+            };
+            out.push(finding(
+                Severity::Warning,
+                format!("{}:{}", file.path, line.line),
+                format!(
+                    "sets {name} = '{}', which {} sets to '{ours}'; PostgreSQL reads this file \
+                     after it ({}): {verdict}",
+                    line.value, server.conf, file.by
+                ),
+            ));
+        }
+    }
+    out
+}
+
 /// Each postgresql.conf among a host's files, with its data directory (its `data_directory`,
 /// else its own folder) and whether the host is a primary (no standby marker is rendered).
 fn servers<'a>(files: &[&'a RenderedFile]) -> Vec<Server<'a>> {
@@ -266,6 +448,7 @@ fn servers<'a>(files: &[&'a RenderedFile]) -> Vec<Server<'a>> {
                 major: conf.major,
                 data,
                 written: &conf.written,
+                includes: &conf.includes,
                 primary,
             })
         })

@@ -435,8 +435,28 @@ impl Def {
 /// The settings a postgresql.conf text sets, by lower-case name, as the server reads them:
 /// `#` starts a comment outside quotes, `''` and backslash escapes inside, a later line wins.
 pub fn read_conf(text: &str) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    for line in text.lines() {
+    conf_lines(text)
+        .into_iter()
+        .map(|line| (line.name, line.value))
+        .collect()
+}
+
+/// One `name = value` line of a postgresql.conf text, as the server reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfLine {
+    /// 1-based, as the server's messages and pg_file_settings count.
+    pub(crate) line: usize,
+    /// In lower case: names are case-insensitive.
+    pub(crate) name: String,
+    /// Unquoted, its escapes undone.
+    pub(crate) value: String,
+}
+
+/// Every `name = value` line of a postgresql.conf text, in order (include directives among
+/// them, by their names).
+pub(crate) fn conf_lines(text: &str) -> Vec<ConfLine> {
+    let mut out = Vec::new();
+    for (number, line) in text.lines().enumerate() {
         let line = line.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -491,7 +511,11 @@ pub fn read_conf(text: &str) -> std::collections::BTreeMap<String, String> {
                 .take_while(|c| !c.is_whitespace() && *c != '#')
                 .collect();
         }
-        out.insert(name.to_ascii_lowercase(), value);
+        out.push(ConfLine {
+            line: number + 1,
+            name: name.to_ascii_lowercase(),
+            value,
+        });
     }
     out
 }

@@ -183,6 +183,9 @@ fn expectation(pattern_or_format: &str) -> String {
             "an absolute path of letters, digits and `._+@-`, such as /etc/ssl/server.crt"
                 .to_owned()
         }
+        p if p == s::CONF_PATH_PATTERN => {
+            "a path of letters, digits and `._+@-`, absolute or relative to the config directory, such as conf.d or /etc/postgresql-common/shared.conf".to_owned()
+        }
         p if p == s::DOTTED_NAME_PATTERN => {
             "a Python module path such as mysite.settings".to_owned()
         }

@@ -192,7 +192,8 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
 }
 
 /// Files sitewright does not manage that change what its files mean, as a block of their own:
-/// `warning:` for an effect to know of, `required:` for what must be done before the service
+/// `note:` for what a file holds that bears on ours (an included file), `warning:` for an effect
+/// to know of, `required:` for what must be done before the service
 /// runs as the spec says (which makes the exit 1).
 fn print_findings(out: &mut impl io::Write, findings: &[Finding], color: Paint) -> io::Result<()> {
     if findings.is_empty() {
@@ -201,6 +202,7 @@ fn print_findings(out: &mut impl io::Write, findings: &[Finding], color: Paint) 
     writeln!(out)?;
     for finding in findings {
         let (label, code) = match finding.severity {
+            Severity::Note => ("note", "36"),
             Severity::Warning => ("warning", "33"),
             Severity::Required => ("required", "1;31"),
         };
@@ -252,7 +254,8 @@ fn print_diffs(
         )?;
     }
     let unread = print_not_compared(out, diffs, color)?;
-    if differing.is_empty() && stale.is_empty() {
+    // A file that must be dealt with first is a step of its host's, differences or not.
+    if differing.is_empty() && stale.is_empty() && shown.required.is_empty() {
         return match unread {
             0 => writeln!(out, "no differences in {} files", diffs.len()),
             n => writeln!(

@@ -5,7 +5,7 @@ use super::role_positions;
 use crate::diagnostic::{Diagnostic, Pos, Severity};
 use crate::pg_settings::{Major, PromoteFile};
 use crate::plan::Derived;
-use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, typed_setting};
+use crate::plan::postgres::conf::{REPLICA_TYPED_SETTINGS, is_include, typed_setting};
 use crate::rules::Rule;
 use crate::source::Document;
 use crate::spec::{HbaMethod, HbaType, Host, PlainText, Postgres, Role, Site};
@@ -78,6 +78,7 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
         );
     }
     settings_table(site, pg, doc, out);
+    includes(site, pg, doc, out);
     tls(site, pg, doc, out);
     if let Some(django) = &site.django
         && let Some(host) = &django.database.host
@@ -108,6 +109,141 @@ fn postgres(site: &Site, doc: &Document, out: &mut Vec<Diagnostic>) {
                     .rule(Rule::NGX001),
                 );
             }
+        }
+    }
+}
+
+/// One include directive of the spec: where it is, which directive, and the path it reads on the
+/// host (a relative one resolved against the config directory, as PostgreSQL does).
+struct Include {
+    pointer: String,
+    directive: &'static str,
+    path: String,
+}
+
+/// The include directives: a file read twice (PG031), postgresql.conf read within itself or a
+/// file sitewright writes in another syntax read as settings (PG032), and included files kept
+/// in the data directory while postgresql.conf is kept outside it (PG033).
+fn includes(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let config = pg.config_directory();
+    let conf_dir = config.as_str().trim_end_matches('/');
+    let data = pg.data_directory.as_str().trim_end_matches('/');
+    let mut entries: Vec<Include> = Vec::new();
+    if let Some(dir) = &pg.include_dir {
+        entries.push(Include {
+            pointer: "/postgres/include_dir".to_owned(),
+            directive: "include_dir",
+            path: dir.resolved(config),
+        });
+    }
+    for (directive, files) in [
+        ("include", &pg.include),
+        ("include_if_exists", &pg.include_if_exists),
+    ] {
+        for (i, file) in files.iter().enumerate() {
+            entries.push(Include {
+                pointer: format!("/postgres/{directive}/{i}"),
+                directive,
+                path: file.resolved(config),
+            });
+        }
+    }
+    // The files sitewright writes that the server must not read as settings.
+    let mut own: Vec<(String, &str)> = vec![
+        (
+            format!("{conf_dir}/postgresql.conf"),
+            "postgresql.conf itself, which PostgreSQL refuses to read within itself (\"configuration file recursion\") and so does not start",
+        ),
+        (
+            format!("{conf_dir}/pg_hba.conf"),
+            "pg_hba.conf, which sitewright writes in another syntax: PostgreSQL cannot read it as settings and does not start",
+        ),
+    ];
+    let replicas = site.hosts_with(Role::PostgresReplica).next().is_some();
+    if replicas && pg.replication.is_some() {
+        own.push((
+            crate::plan::postgres::passfile_path(pg),
+            "the replication passfile, which sitewright writes in another syntax: PostgreSQL cannot read it as settings and does not start",
+        ));
+    }
+    if site.django.is_some() {
+        own.push((
+            format!("{conf_dir}/sitewright-role-defaults.sql"),
+            "the role defaults SQL, which PostgreSQL cannot read as settings and so does not start",
+        ));
+    }
+    if Major(pg.version).standby() == crate::pg_settings::Standby::RecoveryConf && replicas {
+        own.push((
+            format!("{data}/recovery.conf"),
+            "recovery.conf, whose standby settings PostgreSQL 11 refuses in postgresql.conf, and so does not start",
+        ));
+    }
+    let separate = data != conf_dir;
+    for (n, entry) in entries.iter().enumerate() {
+        let at = doc.value_pos(&entry.pointer);
+        if entry.directive == "include_dir" && entry.path == conf_dir {
+            out.push(
+                Diagnostic::error(
+                    at,
+                    format!("{} is the config directory: PostgreSQL would read postgresql.conf itself from it, which it refuses (\"configuration file recursion\"), and would not start; name a folder of its own, such as conf.d", entry.path),
+                )
+                .rule(Rule::PG032),
+            );
+        }
+        if entry.directive != "include_dir"
+            && let Some((_, what)) = own.iter().find(|(path, _)| *path == entry.path)
+        {
+            out.push(Diagnostic::error(at, format!("{} is {what}", entry.path)).rule(Rule::PG032));
+            // Read twice or not, the file must go: PG032 says all there is to say.
+            continue;
+        }
+        // A file read before: named earlier, or a `.conf` file of the folder include_dir reads.
+        let earlier = entries[..n]
+            .iter()
+            .find(|e| e.path == entry.path)
+            .or_else(|| {
+                entries[..n].iter().find(|e| {
+                    // An include_dir that is the config directory is PG032's already.
+                    e.directive == "include_dir"
+                        && e.path != conf_dir
+                        && entry.directive != "include_dir"
+                        && entry.path.rsplit_once('/').is_some_and(|(folder, name)| {
+                            folder == e.path && name.ends_with(".conf") && !name.starts_with('.')
+                        })
+                })
+            });
+        if let Some(e) = earlier {
+            let how = if e.path == entry.path {
+                format!("{} names it already", e.directive)
+            } else {
+                format!(
+                    "include_dir reads it already, as a `.conf` file of {}",
+                    e.path
+                )
+            };
+            out.push(
+                Diagnostic::warning(
+                    at,
+                    format!(
+                        "PostgreSQL reads {} again here: {how}, and its last reading is the one that counts; name it once",
+                        entry.path
+                    ),
+                )
+                .rule(Rule::PG031)
+                .also(doc.value_pos(&e.pointer)),
+            );
+        }
+        if separate && (entry.path == data || entry.path.starts_with(&format!("{data}/"))) {
+            out.push(
+                Diagnostic::warning(
+                    at,
+                    format!(
+                        "{} is in the data directory {data}, while postgresql.conf is kept in {conf_dir}: pg_basebackup copies the primary's files to each replica it makes, replacing the replica's own, and a new data directory (initdb, pg_upgrade) starts without them; keep it beside postgresql.conf",
+                        entry.path
+                    ),
+                )
+                .rule(Rule::PG033),
+            );
         }
     }
 }
@@ -209,8 +345,11 @@ fn settings_table(site: &Site, pg: &Postgres, doc: &Document, out: &mut Vec<Diag
             continue;
         }
         // A name this major does not have falls to PG012, which says what the major uses instead:
-        // promote_trigger_file on 16 has no typed field to send the user to.
-        if let (Some(field), Some(_)) = (typed_setting(name), table.get(name)) {
+        // promote_trigger_file on 16 has no typed field to send the user to. The include
+        // directives are no settings of any major's table, but lines their typed fields write.
+        if let Some(field) =
+            typed_setting(name).filter(|_| table.get(name).is_some() || is_include(name))
+        {
             out.push(
                 Diagnostic::error(
                     doc.key_pos(&pointer),

@@ -119,6 +119,9 @@ pub(crate) struct ConfSettings {
     pub(crate) major: u32,
     /// Each setting's value as PostgreSQL reads it (unquoted), and what a change to it needs.
     pub(crate) written: BTreeMap<String, (String, OnChange)>,
+    /// The include directives at the end of the file, in order: each directive's name and the
+    /// path as written (relative ones to the file's folder).
+    pub(crate) includes: Vec<(String, String)>,
 }
 
 impl ConfSettings {
@@ -137,12 +140,21 @@ impl ConfSettings {
 
     /// The settings whose value differs between `live`, a postgresql.conf on a host, and what
     /// sitewright writes, each with whether the change needs a restart.
-    pub(crate) fn changed_from(&self, live: &str) -> Vec<(String, bool)> {
-        let live = crate::pg_settings::read_conf(live);
-        let mut names: Vec<&String> = live.keys().chain(self.written.keys()).collect();
+    ///
+    /// An include directive is compared as the list of them all, in order, and a change to it
+    /// takes a reload: the server then reads the files it names, each of whose settings takes
+    /// what it takes.
+    pub(crate) fn changed_from(&self, live_text: &str) -> Vec<(String, bool)> {
+        use crate::plan::postgres::conf::is_include;
+        let live = crate::pg_settings::read_conf(live_text);
+        let mut names: Vec<&String> = live
+            .keys()
+            .chain(self.written.keys())
+            .filter(|name| !is_include(name))
+            .collect();
         names.sort();
         names.dedup();
-        names
+        let mut changed: Vec<(String, bool)> = names
             .into_iter()
             .filter(|name| live.get(*name) != self.written.get(*name).map(|(text, _)| text))
             .map(|name| {
@@ -152,7 +164,34 @@ impl ConfSettings {
                     .map_or_else(|| Self::effect(self.major, name), |(_, effect)| *effect);
                 (name.clone(), effect == OnChange::Restart)
             })
-            .collect()
+            .collect();
+        let live_includes: Vec<(String, String)> = crate::pg_settings::conf_lines(live_text)
+            .into_iter()
+            .filter(|line| is_include(&line.name))
+            .map(|line| (line.name, line.value))
+            .collect();
+        if live_includes != self.includes {
+            let mut directives: Vec<&String> = live_includes
+                .iter()
+                .chain(&self.includes)
+                .map(|(name, _)| name)
+                .collect();
+            directives.sort();
+            directives.dedup();
+            for directive in directives {
+                let of = |list: &[(String, String)]| -> Vec<String> {
+                    list.iter()
+                        .filter(|(name, _)| name == directive)
+                        .map(|(_, path)| path.clone())
+                        .collect()
+                };
+                if of(&live_includes) != of(&self.includes) {
+                    changed.push((directive.clone(), false));
+                }
+            }
+            changed.sort();
+        }
+        changed
     }
 }
 
@@ -477,7 +516,11 @@ mod tests {
                 (name.to_owned(), (text.to_owned(), effect))
             })
             .collect();
-        let conf = ConfSettings { major: 16, written };
+        let conf = ConfSettings {
+            major: 16,
+            written,
+            includes: Vec::new(),
+        };
         // A setting only the live file has reverts to its default: shared_buffers needs a restart.
         let live = "port = 1\nwork_mem = '8MB'\njit = on\nshared_buffers = 1GB\n";
         assert_eq!(
@@ -486,6 +529,30 @@ mod tests {
                 ("jit".to_owned(), false),
                 ("port".to_owned(), true),
                 ("shared_buffers".to_owned(), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn include_directives_are_compared_as_a_list_and_take_a_reload() {
+        let conf = ConfSettings {
+            major: 16,
+            written: BTreeMap::new(),
+            includes: vec![
+                ("include_dir".to_owned(), "conf.d".to_owned()),
+                ("include".to_owned(), "a.conf".to_owned()),
+                ("include".to_owned(), "b.conf".to_owned()),
+            ],
+        };
+        let same = "include_dir = 'conf.d'\ninclude = 'a.conf'\ninclude = b.conf\n";
+        assert_eq!(conf.changed_from(same), []);
+        // Only the first `include` differs: the last one alone would not show it.
+        let live = "include_dir = 'conf.d'\ninclude = 'x.conf'\ninclude = 'b.conf'\ninclude_if_exists = 'c.conf'\n";
+        assert_eq!(
+            conf.changed_from(live),
+            [
+                ("include".to_owned(), false),
+                ("include_if_exists".to_owned(), false),
             ]
         );
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::scalar::{AbsPath, Identifier, Port};
+use super::scalar::{AbsPath, ConfPath, Identifier, Port};
 use super::secret::SecretRef;
 use crate::units::{ByteSize, Duration};
 
@@ -58,6 +58,18 @@ pub struct Postgres {
     #[serde(default)]
     #[schemars(extend("propertyNames" = {"pattern": r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"}))]
     pub(crate) settings: BTreeMap<String, SettingValue>,
+    /// A folder of further settings files, written as `include_dir` at the end of postgresql.conf (Debian's conf.d, where extensions and tools drop their files): PostgreSQL reads the files in it whose names end in `.conf`, but not those starting with `.`, in the C order of their names, after every line above, and the last value read of a setting is the one that counts, so what these files set wins over the spec. Absolute, or relative to the config directory (the folder of postgresql.conf), as PostgreSQL resolves it. The folder must exist, or PostgreSQL refuses to start. sitewright does not write the folder nor its files: their content, modes and owners are yours (the postgres user must be able to read them); `diff --live` lists what they set that the spec sets too.
+    #[serde(default)]
+    #[schemars(example = &"conf.d")]
+    pub(crate) include_dir: Option<ConfPath>,
+    /// Settings files written as `include` lines at the end of postgresql.conf, after `include_dir`, in this order: what they set wins over the spec, and a later file over an earlier one. Each file must exist, or PostgreSQL refuses to start. Absolute, or relative to the config directory (the folder of postgresql.conf). sitewright does not write them: their content, modes and owners are yours (the postgres user must be able to read them).
+    #[serde(default)]
+    #[schemars(example = &["/etc/postgresql-common/shared.conf"])]
+    pub(crate) include: Vec<ConfPath>,
+    /// Settings files written as `include_if_exists` lines at the very end of postgresql.conf, in this order: read when they exist and skipped (with a line in the server's log) when they do not. What they set wins over the spec and over `include_dir` and `include`. Absolute, or relative to the config directory (the folder of postgresql.conf). sitewright does not write them: their content, modes and owners are yours (the postgres user must be able to read them).
+    #[serde(default)]
+    #[schemars(example = &["local.conf"])]
+    pub(crate) include_if_exists: Vec<ConfPath>,
 }
 
 fn default_port() -> Port {

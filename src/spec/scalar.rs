@@ -71,6 +71,9 @@ pub(crate) const DOTTED_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z
 pub(crate) const VERSION_PATTERN: &str = r"^[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?$";
 /// Absolute paths of plain characters: nothing that any target format would have to quote.
 pub(crate) const ABS_PATH_PATTERN: &str = r"^(/[A-Za-z0-9._+@-]+)+/?$";
+/// A path PostgreSQL's include directives take: absolute, or relative to the folder of
+/// postgresql.conf, of the same plain characters and without a trailing `/`.
+pub(crate) const CONF_PATH_PATTERN: &str = r"^/?[A-Za-z0-9._+@-]+(/[A-Za-z0-9._+@-]+)*$";
 pub(crate) const SITE_NAME_PATTERN: &str = r"^[a-z][a-z0-9-]{0,62}$";
 pub(crate) const DNS_NAME_PATTERN: &str =
     r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
@@ -143,6 +146,18 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
                             .all(|b| b.is_ascii_alphanumeric() || b"._+@-".contains(&b))
                 })
         }
+        CONF_PATH_PATTERN => {
+            let relative = text.strip_prefix('/').unwrap_or(text);
+            !relative.is_empty()
+                && relative.split('/').all(|part| {
+                    !part.is_empty()
+                        && part != "."
+                        && part != ".."
+                        && part
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"._+@-".contains(&b))
+                })
+        }
         _ => unreachable!("pattern_matches knows every pattern of this module"),
     }
 }
@@ -199,6 +214,32 @@ string_newtype!(
     {"pattern": ABS_PATH_PATTERN, "not": {"pattern": DOT_SEGMENT_PATTERN}},
     |text| require(matches(ABS_PATH_PATTERN)(text), "an absolute path of letters, digits and ._+@-")
 );
+
+string_newtype!(
+    /// A file or folder that postgresql.conf includes: absolute, or relative to the folder of
+    /// postgresql.conf (the config directory), as PostgreSQL resolves it.
+    ConfPath,
+    "A path of letters, digits and `._+@-` separated by `/`: absolute, or relative to the config directory, the folder of postgresql.conf.",
+    "conf.d",
+    {"pattern": CONF_PATH_PATTERN, "not": {"pattern": DOT_SEGMENT_PATTERN}},
+    |text| require(matches(CONF_PATH_PATTERN)(text), "a path of letters, digits and ._+@-, absolute or relative to the config directory, without . or .. segments")
+);
+
+impl ConfPath {
+    /// The absolute path on the host: a relative path is resolved against `config_directory`,
+    /// the folder of the postgresql.conf that names it.
+    pub(crate) fn resolved(&self, config_directory: &AbsPath) -> String {
+        if self.0.starts_with('/') {
+            self.0.clone()
+        } else {
+            format!(
+                "{}/{}",
+                config_directory.as_str().trim_end_matches('/'),
+                self.0
+            )
+        }
+    }
+}
 
 string_newtype!(
     /// An IPv4 or IPv6 address.

@@ -412,6 +412,30 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "",
     ),
     (
+        "PG031",
+        "catmaid",
+        HBA_AT,
+        "  include_dir: conf.d\n  include: [conf.d/extra.conf]\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG032",
+        "catmaid",
+        HBA_AT,
+        "  include: [pg_hba.conf]\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG032",
+        "catmaid",
+        HBA_AT,
+        "  include_dir: /etc/postgresql/16/main\n  settings:\n    autovacuum: true",
+    ),
+    (
+        "PG033",
+        "catmaid",
+        HBA_AT,
+        "  include_dir: /var/lib/postgresql/16/main/conf.d\n  settings:\n    autovacuum: true",
+    ),
+    (
         "SEC001",
         "catmaid",
         "password: { env: CATMAID_DB_PASSWORD }",

@@ -408,3 +408,109 @@ fn standby_signal_on_the_primary_is_required_to_go() {
          PostgreSQL starts as a standby and accepts no writes; remove it\n"
     ));
 }
+
+/// The CATMAID spec with an include_dir, an `include` file and an include_if_exists file, in
+/// `dir`; and a live tree that is what it renders.
+fn with_includes(dir: &Path) -> (PathBuf, PathBuf) {
+    let text = fs::read_to_string(catmaid()).unwrap().replacen(
+        "  settings:\n    autovacuum: true",
+        "  include_dir: conf.d\n  include: [/etc/postgresql-common/shared.conf]\n  include_if_exists: [local.conf]\n  settings:\n    autovacuum: true",
+        1,
+    );
+    let spec = dir.join("includes.yaml");
+    fs::write(&spec, text).unwrap();
+    let live = dir.join("live");
+    render(&spec, &live, &[]).code(0);
+    (spec, live)
+}
+
+const CONF: &str = "/etc/postgresql/16/main/postgresql.conf";
+
+#[test]
+fn included_files_that_set_our_settings_win_and_are_said_to() {
+    let dir = temp_dir();
+    let (spec, live) = with_includes(dir.path());
+    let conf_d = live.join("db1/etc/postgresql/16/main/conf.d");
+    fs::create_dir_all(&conf_d).unwrap();
+    fs::write(
+        conf_d.join("50-local.conf"),
+        "# by hand\nshared_preload_libraries = 'pg_stat_statements'\nwork_mem = '64MB'\nmax_connections = 200\n",
+    )
+    .unwrap();
+    fs::write(conf_d.join("90-late.conf"), "Work_Mem = 32MB\n").unwrap();
+    // Neither is read: a hidden file, and one whose name does not end in .conf.
+    fs::write(conf_d.join(".hidden.conf"), "shared_buffers = 1MB\n").unwrap();
+    fs::write(conf_d.join("README"), "shared_buffers = 2MB\n").unwrap();
+    let common = live.join("db1/etc/postgresql-common");
+    fs::create_dir_all(&common).unwrap();
+    fs::write(common.join("shared.conf"), "cluster_name = 'main'\n").unwrap();
+    let out = diff(&spec, &["--live", live.to_str().unwrap(), "--host", "db1"]);
+    // In the order PostgreSQL reads them: the folder's files by name, then the other files.
+    let expected = format!(
+        "\nnote: db1/etc/postgresql/16/main/conf.d/50-local.conf: read after the lines of {CONF} \
+         (include_dir = 'conf.d'): sets shared_preload_libraries, work_mem, max_connections\n\
+         warning: db1/etc/postgresql/16/main/conf.d/50-local.conf:3: sets work_mem = '64MB', \
+         which {CONF} sets to '77672kB'; PostgreSQL reads this file after it (include_dir = \
+         'conf.d'): /etc/postgresql/16/main/conf.d/90-late.conf:1, read later, sets it again and \
+         wins\n\
+         warning: db1/etc/postgresql/16/main/conf.d/50-local.conf:4: sets max_connections = \
+         '200', which {CONF} sets to '200'; PostgreSQL reads this file after it (include_dir = \
+         'conf.d'): the same value today, but a change to the spec's would not take effect\n\
+         note: db1/etc/postgresql/16/main/conf.d/90-late.conf: read after the lines of {CONF} \
+         (include_dir = 'conf.d'): sets work_mem\n\
+         warning: db1/etc/postgresql/16/main/conf.d/90-late.conf:1: sets work_mem = '32MB', which \
+         {CONF} sets to '77672kB'; PostgreSQL reads this file after it (include_dir = 'conf.d'): \
+         its value wins, not the spec's\n\
+         note: db1/etc/postgresql-common/shared.conf: read after the lines of {CONF} (include = \
+         '/etc/postgresql-common/shared.conf'): sets cluster_name\n\
+         note: db1/etc/postgresql/16/main/local.conf: {CONF} includes this file if it exists \
+         (include_if_exists = 'local.conf'); it is not there, and PostgreSQL skips it\n"
+    );
+    out.code(0).stdout_has(&expected);
+    assert!(out.stdout.ends_with(&expected), "{}", out.stdout);
+    assert!(!out.stdout.contains("hidden"), "{}", out.stdout);
+    assert!(!out.stdout.contains("README"), "{}", out.stdout);
+    assert!(!out.stdout.contains("required"), "{}", out.stdout);
+}
+
+#[test]
+fn a_missing_include_dir_or_include_file_is_required_and_include_if_exists_is_not() {
+    let dir = temp_dir();
+    let (spec, live) = with_includes(dir.path());
+    let out = diff(&spec, &["--live", live.to_str().unwrap(), "--host", "db2"]);
+    out.code(1)
+        .stdout_has(
+            "  db2:\n    first: deal with /etc/postgresql/16/main/conf.d (see required: below)\n    \
+             first: deal with /etc/postgresql-common/shared.conf (see required: below)\n",
+        )
+        .stdout_has(&format!(
+            "required: db2/etc/postgresql/16/main/conf.d: {CONF} includes this folder \
+             (include_dir = 'conf.d'), and it is not there: PostgreSQL 16 will not start (\"could \
+             not open configuration directory\"); create it, or remove postgres.include_dir from \
+             the spec\n\
+             required: db2/etc/postgresql-common/shared.conf: {CONF} includes this file (include = \
+             '/etc/postgresql-common/shared.conf'), and it is not there: PostgreSQL 16 will not \
+             start (\"could not open configuration file\"); create it, or name it in \
+             postgres.include_if_exists instead\n\
+             note: db2/etc/postgresql/16/main/local.conf: {CONF} includes this file if it exists \
+             (include_if_exists = 'local.conf'); it is not there, and PostgreSQL skips it\n"
+        ));
+    // Both there, and empty: nothing required; the include_if_exists file, there, is listed.
+    fs::create_dir_all(live.join("db2/etc/postgresql/16/main/conf.d")).unwrap();
+    fs::create_dir_all(live.join("db2/etc/postgresql-common")).unwrap();
+    fs::write(live.join("db2/etc/postgresql-common/shared.conf"), "").unwrap();
+    fs::write(
+        live.join("db2/etc/postgresql/16/main/local.conf"),
+        "work_mem = 1MB\n",
+    )
+    .unwrap();
+    let out = diff(&spec, &["--live", live.to_str().unwrap(), "--host", "db2"]);
+    out.code(0).neither_has("required").stdout_has(&format!(
+        "note: db2/etc/postgresql-common/shared.conf: read after the lines of {CONF} (include = \
+             '/etc/postgresql-common/shared.conf'): sets nothing\n\
+             note: db2/etc/postgresql/16/main/local.conf: read after the lines of {CONF} \
+             (include_if_exists = 'local.conf'): sets work_mem\n\
+             warning: db2/etc/postgresql/16/main/local.conf:1: sets work_mem = '1MB', which {CONF} \
+             sets to "
+    ));
+}

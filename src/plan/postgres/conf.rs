@@ -34,7 +34,21 @@ pub const TYPED_SETTINGS: &[(&str, &str)] = &[
     ),
     ("trigger_file", "postgres.replication.promote_trigger_file"),
     ("restore_command", "postgres.archive.restore_command"),
+    ("include_dir", "postgres.include_dir"),
+    ("include", "postgres.include"),
+    ("include_if_exists", "postgres.include_if_exists"),
 ];
+
+/// postgresql.conf's include directives: not settings, but lines of the file that make
+/// PostgreSQL read other files there.
+pub(crate) const INCLUDE_DIRECTIVES: [&str; 3] = ["include_dir", "include", "include_if_exists"];
+
+/// Whether `name` is one of postgresql.conf's include directives.
+pub(crate) fn is_include(name: &str) -> bool {
+    INCLUDE_DIRECTIVES
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(name))
+}
 
 /// Settings a typed field writes on replicas only, and only when the field is set: the primary's
 /// own value stays the user's.
@@ -54,6 +68,9 @@ pub(crate) fn typed_setting(name: &str) -> Option<&'static str> {
 pub(crate) struct Conf {
     pub(crate) postgresql: Vec<Setting>,
     pub(crate) recovery: Vec<Setting>,
+    /// postgresql.conf's include directives, written after its settings: what the files they
+    /// name set is read last, and wins.
+    pub(crate) includes: Vec<Setting>,
 }
 
 /// Works out the settings of `host`; the primary's, which a replica's depend on, come from
@@ -124,7 +141,26 @@ pub(crate) fn conf(site: &Site, derived: &Derived, pg: &Postgres, host: &Host) -
     Conf {
         postgresql,
         recovery,
+        includes: includes(pg),
     }
+}
+
+/// The include directives of the spec, in the order they are written: the folder, the files
+/// that must exist, then the files that may not.
+fn includes(pg: &Postgres) -> Vec<Setting> {
+    let mut out = Vec::new();
+    if let Some(dir) = &pg.include_dir {
+        out.push(Setting::new("include_dir", dir.as_str()).given_at("/postgres/include_dir"));
+    }
+    for (name, files) in [
+        ("include", &pg.include),
+        ("include_if_exists", &pg.include_if_exists),
+    ] {
+        for (i, file) in files.iter().enumerate() {
+            out.push(Setting::new(name, file.as_str()).given_at(format!("/postgres/{name}/{i}")));
+        }
+    }
+    out
 }
 
 /// Where `host` is in the spec's list of hosts, for the pointers of values derived from it.
@@ -495,13 +531,18 @@ mod tests {
                     continue;
                 }
                 let yaml = format!(
-                    "site: s\nhosts:\n  - {{ name: a, address: 192.0.2.1, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }}\n  - {{ name: b, address: 192.0.2.2, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-replica] }}\npostgres:\n  version: {major}\n  data_directory: /d\n  config_directory: /c\n  ssl: {{ cert: /c.pem, key: /k.pem }}\n  replica_statement_timeout: 5s\n  replication:\n    user: r\n    password: {{ env: P }}\n    wal_keep: 1GB\n{public_port}{trigger}  archive:\n    command: cp %p /a/%f\n    restore_command: cp /a/%f %p\n"
+                    "site: s\nhosts:\n  - {{ name: a, address: 192.0.2.1, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }}\n  - {{ name: b, address: 192.0.2.2, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-replica] }}\npostgres:\n  version: {major}\n  data_directory: /d\n  config_directory: /c\n  ssl: {{ cert: /c.pem, key: /k.pem }}\n  replica_statement_timeout: 5s\n  replication:\n    user: r\n    password: {{ env: P }}\n    wal_keep: 1GB\n{public_port}{trigger}  archive:\n    command: cp %p /a/%f\n    restore_command: cp /a/%f %p\n  include_dir: conf.d\n  include: [a.conf]\n  include_if_exists: [b.conf]\n"
                 );
                 let site: Site = serde_saphyr::from_str(&yaml).unwrap();
                 let pg = site.postgres.as_ref().unwrap();
                 for host in &site.hosts {
                     let conf = conf(&site, &crate::plan::Derived::new(&site), pg, host);
-                    for setting in conf.postgresql.iter().chain(&conf.recovery) {
+                    for setting in conf
+                        .postgresql
+                        .iter()
+                        .chain(&conf.recovery)
+                        .chain(&conf.includes)
+                    {
                         let from_field = setting
                             .from_spec
                             .as_deref()

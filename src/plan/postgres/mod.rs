@@ -42,6 +42,15 @@ struct ConfContext<'a> {
     settings: Vec<SettingLine>,
 }
 
+/// postgresql.conf: its settings, then the include directives, read last.
+#[derive(Serialize)]
+struct PostgresqlConfContext<'a> {
+    #[serde(flatten)]
+    header: Header<'a>,
+    settings: Vec<SettingLine>,
+    includes: Vec<SettingLine>,
+}
+
 #[derive(Serialize)]
 struct HbaContext<'a> {
     #[serde(flatten)]
@@ -106,7 +115,7 @@ pub(super) fn files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedF
         version: pg.version,
     };
     let mut out = vec![
-        postgresql_conf(host, pg, header(), &conf.postgresql),
+        postgresql_conf(host, pg, header(), &conf.postgresql, &conf.includes),
         pg_hba(derived.hba(site), host, pg, header()),
     ];
     if replica {
@@ -131,6 +140,7 @@ fn postgresql_conf(
     pg: &Postgres,
     header: Header,
     settings: &[super::Setting],
+    includes: &[super::Setting],
 ) -> PlannedFile {
     let major = pg.version;
     // A later line of one name wins, as PostgreSQL reads the file.
@@ -147,13 +157,28 @@ fn postgresql_conf(
     let settings = SettingLine::record(settings, &mut facts, |name| {
         written.get(name).map(|(_, effect)| *effect)
     });
+    // The server reads the included files again on a reload; each of their settings then takes
+    // what it takes.
+    let lines = SettingLine::record(includes, &mut facts, |_| Some(OnChange::Reload));
+    let includes = includes
+        .iter()
+        .map(|s| (s.name.clone(), s.text()))
+        .collect();
     let mut meta = meta(Mode::PUBLIC, OnChange::Restart);
-    meta.conf = Some(Arc::new(ConfSettings { major, written }));
+    meta.conf = Some(Arc::new(ConfSettings {
+        major,
+        written,
+        includes,
+    }));
     PlannedFile::new(
         &host.name,
         format!("{}/postgresql.conf", pg.config_directory()),
         "postgres/postgresql.conf.pgconf",
-        &ConfContext { header, settings },
+        &PostgresqlConfContext {
+            header,
+            settings,
+            includes: lines,
+        },
         facts,
         meta,
     )
@@ -390,7 +415,7 @@ pub(crate) fn sysv_shared_buffers(site: &Site, derived: &Derived, host: &Host) -
     }
 }
 
-fn passfile_path(pg: &Postgres) -> String {
+pub(crate) fn passfile_path(pg: &Postgres) -> String {
     pg.replication
         .as_ref()
         .and_then(|r| r.passfile.as_ref())

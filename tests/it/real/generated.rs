@@ -11,7 +11,12 @@
 //! ports (on 127.0.0.1), certificates, shared_buffers above what this machine can map (the file's
 //! own value is read by `postgres -C` first), a replica's primary_conninfo host and port (a closed
 //! port on 127.0.0.1, so no packet leaves the machine), and one pg_hba.conf line put first that
-//! lets the test's superuser ask the server what it read. The embedded PostgreSQL builds have no
+//! lets the test's superuser ask the server what it read. The files postgresql.conf includes are
+//! made by the test where the server looks for them: a relative path beside the rendered file, an
+//! absolute one rewritten to the same path under the host's folder of the rendered tree. The
+//! include_dir folder gets a file that sets work_mem, which the server must then run with, and
+//! a hidden file and a README with values it would refuse, which it must skip; every `include`
+//! file and every include_if_exists file but those named `missing-*` is made. The embedded PostgreSQL builds have no
 //! GSSAPI, so there the server's "not supported by this build" for a hostgssenc record is the one
 //! pg_hba_file_rules error allowed; a replica with hot_standby off takes no query and is proven by
 //! booting into recovery.
@@ -485,6 +490,64 @@ fn conf_line<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// What the file the test puts in an include_dir sets: read after every rendered line, it wins.
+const INCLUDED_WORK_MEM: &str = "3MB";
+
+/// Makes the files the rendered postgresql.conf at `file` (`path` on its host) includes, and
+/// rewrites each absolute path of its include lines to the same path under the host's folder
+/// of the tree. Whether it has an include_dir, whose file sets work_mem.
+fn include_files(file: &Path, path: &str) -> Result<bool, String> {
+    let text = fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let host_root = PathBuf::from(
+        file.to_str()
+            .unwrap()
+            .strip_suffix(path)
+            .ok_or("the rendered file is not at its path under its host's folder")?,
+    );
+    let folder = file.parent().unwrap();
+    let mut dir = false;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let Some((directive, value)) = line
+            .split_once(" = ")
+            .filter(|(d, _)| ["include_dir", "include", "include_if_exists"].contains(d))
+        else {
+            lines.push(line.to_owned());
+            continue;
+        };
+        let value = value.trim_matches('\'');
+        let at = match value.strip_prefix('/') {
+            Some(relative) => host_root.join(relative),
+            None => folder.join(value),
+        };
+        let name = at.file_name().unwrap().to_string_lossy().into_owned();
+        match directive {
+            "include_dir" => {
+                fs::create_dir_all(&at).unwrap();
+                fs::write(
+                    at.join("50-test.conf"),
+                    format!("work_mem = '{INCLUDED_WORK_MEM}'\n"),
+                )
+                .unwrap();
+                // PostgreSQL reads neither: it would refuse both values.
+                fs::write(at.join(".hidden.conf"), "work_mem = 'hidden'\n").unwrap();
+                fs::write(at.join("README"), "not a setting\n").unwrap();
+                dir = true;
+            }
+            _ if directive == "include_if_exists" && name.starts_with("missing") => {}
+            _ => {
+                fs::create_dir_all(at.parent().unwrap()).unwrap();
+                if !at.exists() {
+                    fs::write(&at, "# made by the test\n").unwrap();
+                }
+            }
+        }
+        lines.push(format!("{directive} = '{}'", at.display()));
+    }
+    fs::write(file, lines.join("\n") + "\n").unwrap();
+    Ok(dir)
+}
+
 /// primary_conninfo pointed at a port on 127.0.0.1 that nothing listens on: the replica stays in
 /// recovery, retrying, and no packet leaves the machine. Its other keys are the rendered ones.
 fn conninfo_on_loopback(line: &str, port: u16) -> String {
@@ -514,6 +577,7 @@ fn postgres(
     pg.give(&dir);
     let data = dir.join("data");
     lab.data_directory(&pg, primary_data, &data)?;
+    let included = include_files(&local(conf), &conf.path)?;
 
     // The rendered file as it is, read by the server's own parser without starting it.
     let output = pg
@@ -635,6 +699,15 @@ fn postgres(
         )?;
         if !hba_errors.is_empty() {
             return Err(format!("pg_hba_file_rules: {hba_errors}\n{}", hba.content));
+        }
+        if included {
+            let work_mem = psql("show work_mem")?;
+            if work_mem != INCLUDED_WORK_MEM {
+                return Err(format!(
+                    "work_mem is {work_mem}, not the {INCLUDED_WORK_MEM} of the include_dir's file"
+                ));
+            }
+            proved.by("SHOW of an included setting");
         }
         let in_recovery = psql("select pg_is_in_recovery()")?;
         if in_recovery != if replica { "t" } else { "f" } {

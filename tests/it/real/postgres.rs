@@ -382,3 +382,139 @@ fn each_major_accepts_exactly_the_other_names_its_tables_say() {
         }
     }
 }
+
+/// The include directives on every major, 11 to 18: the server starts from the rendered
+/// postgresql.conf with its `include_dir` folder holding a file that sets work_mem, which the
+/// rendered file sets too, and runs with the included value (`SHOW`, and pg_file_settings names
+/// the included file as the one applied), as `diff --live` on the same files warns; an
+/// include_if_exists file that is not there is skipped. With the folder gone, `diff` says it is
+/// required, and the server refuses to start.
+#[test]
+fn every_major_reads_the_included_folder_last_and_refuses_to_start_without_it() {
+    for major in 11..=18 {
+        let pg = Binaries::of(major);
+        let work = temp_dir();
+        let root = work.path();
+        let spec = format!(
+            "site: s\nhosts:\n  - {{ name: db1, address: 127.0.0.1, memory: 1GiB, cpus: 2, storage: ssd, roles: [postgres-primary] }}\npostgres:\n  version: {major}\n  data_directory: /var/lib/postgresql/{major}/main\n  config_directory: /etc/postgresql/{major}/main\n  include_dir: conf.d\n  include_if_exists: [missing.conf]\n"
+        );
+        fs::write(root.join("site.yaml"), spec).unwrap();
+        Sitewright::new()
+            .in_dir(root)
+            .args(["check", "site.yaml", "--deny-warnings"])
+            .run()
+            .code(0);
+        Sitewright::new()
+            .in_dir(root)
+            .args(["render", "site.yaml", "-o", "tree"])
+            .run()
+            .code(0);
+        let host = root.join("tree/db1");
+        let conf_dir = host.join(format!("etc/postgresql/{major}/main"));
+        let conf = conf_dir.join("postgresql.conf");
+        let rendered = fs::read_to_string(&conf).unwrap();
+        assert!(
+            rendered.ends_with("include_dir = 'conf.d'\ninclude_if_exists = 'missing.conf'\n"),
+            "{rendered}"
+        );
+        let ours = sitewright::pg_settings::read_conf(&rendered)["work_mem"].clone();
+        assert_ne!(ours, "3MB");
+        fs::create_dir(conf_dir.join("conf.d")).unwrap();
+        fs::write(
+            conf_dir.join("conf.d/50-local.conf"),
+            "# by hand\nwork_mem = '3MB'\n",
+        )
+        .unwrap();
+        let diff = |code: i32| {
+            let out = Sitewright::new()
+                .in_dir(root)
+                .args(["diff", "site.yaml", "--live", "tree", "--host", "db1"])
+                .run();
+            out.code(code);
+            out
+        };
+        let conf_path = format!("/etc/postgresql/{major}/main/postgresql.conf");
+        diff(0).stdout_has(&format!(
+            "warning: db1/etc/postgresql/{major}/main/conf.d/50-local.conf:2: sets work_mem = \
+             '3MB', which {conf_path} sets to '{ours}'; PostgreSQL reads this file after it \
+             (include_dir = 'conf.d'): its value wins, not the spec's\n"
+        ));
+        let (socket_dir, data) = (root.join("socket"), root.join("data"));
+        fs::create_dir(&socket_dir).unwrap();
+        pg.give(root);
+        pg.initdb(&data);
+        // Only paths, the port and the listen address are overridden.
+        let overrides = [
+            ("config_file", conf.display().to_string()),
+            (
+                "hba_file",
+                conf_dir.join("pg_hba.conf").display().to_string(),
+            ),
+            ("data_directory", data.display().to_string()),
+            ("listen_addresses", "127.0.0.1".to_owned()),
+        ];
+        let log = root.join("postgres.log");
+        {
+            let server = Server::start(&pg, &data, free_port(), &socket_dir, &log, &overrides);
+            assert_eq!(
+                server.file_errors(&["data_directory", "hba_file", "port", "listen_addresses"]),
+                "",
+                "PostgreSQL {major}"
+            );
+            assert_eq!(server.sql("show work_mem"), "3MB", "PostgreSQL {major}");
+            assert_eq!(
+                server.sql(
+                    "select sourcefile || ':' || sourceline from pg_file_settings where name = 'work_mem' and applied"
+                ),
+                format!("{}:2", conf_dir.join("conf.d/50-local.conf").display()),
+                "PostgreSQL {major}"
+            );
+            assert!(
+                server.log().contains(&format!(
+                    "skipping missing configuration file \"{}\"",
+                    conf_dir.join("missing.conf").display()
+                )),
+                "PostgreSQL {major}: {}",
+                server.log()
+            );
+        }
+
+        // Without the folder: required, and the server does not start.
+        fs::remove_dir_all(conf_dir.join("conf.d")).unwrap();
+        diff(1).stdout_has(&format!(
+            "required: db1/etc/postgresql/{major}/main/conf.d: {conf_path} includes this folder \
+             (include_dir = 'conf.d'), and it is not there: PostgreSQL {major} will not start"
+        ));
+        let options = overrides
+            .iter()
+            .map(|(name, value)| format!("-c {name}={value}"))
+            .chain([
+                format!("-c port={}", free_port()),
+                format!("-c unix_socket_directories={}", socket_dir.display()),
+            ])
+            .collect::<Vec<_>>()
+            .join(" ");
+        let refused_log = root.join("refused.log");
+        let started = pg
+            .command(pg.bin.join("pg_ctl"))
+            .args(["start", "-w", "-t", "30", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(&refused_log)
+            .args(["-o", &options])
+            .output()
+            .unwrap();
+        let text = fs::read_to_string(&refused_log).unwrap_or_default();
+        assert!(
+            !started.status.success(),
+            "PostgreSQL {major} started without its include_dir\n{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "could not open configuration directory \"{}\"",
+                conf_dir.join("conf.d").display()
+            )),
+            "PostgreSQL {major}: {text}"
+        );
+    }
+}

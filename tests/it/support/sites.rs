@@ -600,6 +600,14 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
         }
     }
 
+    // Drawn from a generator of their own, so that every other draw of a seed stays as it was.
+    includes(
+        &mut Rng::new(seed ^ 0x1_4C1D),
+        version,
+        layout_debian,
+        &mut out,
+    );
+
     let web_hosts: Vec<&HostDraw> = hosts.iter().filter(|h| h.roles.contains(&"web")).collect();
     if needs_nginx || rng.chance(5) {
         nginx_head(rng, &mut out);
@@ -666,6 +674,61 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
             _ => "primary and replicas",
         },
         yaml: out,
+    }
+}
+
+/// postgresql.conf's include directives: Debian's conf.d beside postgresql.conf or a folder
+/// elsewhere, files that must exist and files that may not (the generated-spec test makes the
+/// folder, with a file that sets a setting, and every file but those named `missing-*`). Now and
+/// then one that check refuses (pg_hba.conf read as settings, PG032) or warns about (a file read
+/// twice, PG031; one in the data directory, PG033).
+fn includes(rng: &mut Rng, version: usize, layout_debian: bool, out: &mut String) {
+    if rng.chance(45) {
+        let dir = match rng.below(10) {
+            0..=5 => "conf.d".to_owned(),
+            6..=7 => "/etc/postgresql-common/sitewright.d".to_owned(),
+            8 if layout_debian => format!("/var/lib/postgresql/{version}/main/conf.d"),
+            _ => "conf.d/site".to_owned(),
+        };
+        let _ = writeln!(out, "  include_dir: {dir}");
+    }
+    if rng.chance(30) {
+        let mut files: Vec<&str> = Vec::new();
+        for file in [
+            "shared.conf",
+            "/etc/postgresql-common/shared.conf",
+            "conf.d/late.conf",
+        ] {
+            if rng.chance(40) {
+                files.push(file);
+            }
+        }
+        if rng.chance(4) {
+            files.push("pg_hba.conf");
+        }
+        if files.is_empty() {
+            files.push("shared.conf");
+        }
+        let _ = writeln!(out, "  include: [{}]", files.join(", "));
+    }
+    if rng.chance(30) {
+        let mut files: Vec<&str> = Vec::new();
+        for file in [
+            "local.conf",
+            "missing-local.conf",
+            "/etc/postgresql-common/missing.conf",
+        ] {
+            if rng.chance(50) {
+                files.push(file);
+            }
+        }
+        if rng.chance(5) {
+            files.push("shared.conf");
+        }
+        if files.is_empty() {
+            files.push("missing-local.conf");
+        }
+        let _ = writeln!(out, "  include_if_exists: [{}]", files.join(", "));
     }
 }
 
