@@ -4,6 +4,7 @@
 //! (sh, chown, unshare), so `cargo test --test it -- --skip real::` is the fast lane.
 
 mod baseline;
+mod directives;
 mod django;
 mod export;
 mod generated;
