@@ -37,6 +37,7 @@ struct Row {
     args: String,
     block: bool,
     kind: String,
+    repeat: String,
     since: (u32, u32, u32),
     until: Option<(u32, u32, u32)>,
 }
@@ -60,6 +61,7 @@ fn table() -> Vec<Row> {
                 args: f[4].to_owned(),
                 block: f[5] == "yes",
                 kind: f[6].to_owned(),
+                repeat: f[7].to_owned(),
                 since: release(f[10]).unwrap(),
                 until: release(f[11]),
             }
@@ -139,36 +141,32 @@ fn write_sample(
     build: &Build,
     lines: &[(String, &'static str, Vec<String>)],
 ) -> (Layout, BTreeMap<usize, Line>) {
-    let mut text = String::new();
+    let mut out: Vec<String> = Vec::new();
     let mut at = BTreeMap::new();
-    let mut push = |text: &mut String, indent: &str, name: &str, level, args: &[String]| {
-        let number = text.lines().count() + 1;
-        text.push_str(&format!("{indent}{name} {};\n", args.join(" ")));
-        at.insert(
-            number,
-            Line {
-                name: name.to_owned(),
-                level,
-            },
-        );
-    };
-    for (name, level, args) in lines.iter().filter(|l| l.1 == "http") {
-        push(&mut text, "", name, level, args);
+    for (level, indent) in [("http", ""), ("server", "    "), ("location", "        ")] {
+        match level {
+            "server" => {
+                out.push("server {".to_owned());
+                out.push(format!("    listen 127.0.0.1:{};", free_port()));
+            }
+            "location" => out.push("    location / {".to_owned()),
+            _ => {}
+        }
+        for (name, l, args) in lines.iter().filter(|l| l.1 == level) {
+            out.push(format!("{indent}{name} {};", args.join(" ")));
+            // Line numbers count from 1.
+            at.insert(
+                out.len(),
+                Line {
+                    name: name.clone(),
+                    level: l,
+                },
+            );
+        }
     }
-    text.push_str(&format!(
-        "server {{\n    listen 127.0.0.1:{};\n",
-        free_port()
-    ));
-    for (name, level, args) in lines.iter().filter(|l| l.1 == "server") {
-        push(&mut text, "    ", name, level, args);
-    }
-    text.push_str("    location / {\n");
-    for (name, level, args) in lines.iter().filter(|l| l.1 == "location") {
-        push(&mut text, "        ", name, level, args);
-    }
-    text.push_str("        return 204;\n    }\n}\n");
+    out.push("        return 204;\n    }\n}\n".to_owned());
     let http = dir.join("sample.conf");
-    fs::write(&http, text).unwrap();
+    fs::write(&http, out.join("\n")).unwrap();
     (
         Layout::new(dir, build, &[], std::slice::from_ref(&http)),
         at,
@@ -568,5 +566,117 @@ fn the_variables_match_both_builds() {
             );
             eprintln!("nginx {label} lacks the {scope} variables the table says: {names:?}");
         }
+    }
+}
+
+/// Custom-handler directives whose `repeat` the script's short lists decide, each with two lines
+/// valid at that level (those that need a zone, a file or a certificate to be valid are left
+/// out).
+const CUSTOM_REPEATS: &[(&str, &str, &str, &str)] = &[
+    ("access_log", "location", "off", "off"),
+    ("add_header", "location", "X-A b", "X-B c"),
+    ("add_trailer", "location", "X-A b", "X-B c"),
+    ("allow", "location", "127.0.0.1", "127.0.0.2"),
+    ("deny", "location", "all", "all"),
+    ("error_log", "location", "stderr", "stderr"),
+    ("error_page", "location", "404 /a", "500 /b"),
+    ("index", "location", "a", "b"),
+    ("mirror", "location", "/a", "/b"),
+    ("proxy_cache_valid", "location", "200 1m", "404 1m"),
+    ("proxy_redirect", "location", "/a /b", "/c /d"),
+    ("return", "location", "204", "200"),
+    ("rewrite", "location", "^/a /b", "^/c /d"),
+    ("server_name", "server", "a.example", "b.example"),
+    ("set", "location", "$a b", "$b c"),
+    ("set_real_ip_from", "location", "127.0.0.1", "127.0.0.2"),
+    ("sub_filter", "location", "a b", "c d"),
+    ("valid_referers", "location", "a.example", "b.example"),
+    ("alias", "location", "/a", "/b"),
+    ("auth_basic_user_file", "location", "/a", "/b"),
+    ("auth_request", "location", "/a", "/b"),
+    ("charset", "location", "utf-8", "koi8-r"),
+    ("expires", "location", "1h", "2h"),
+    ("internal", "location", "", ""),
+    ("keepalive_timeout", "location", "5", "6"),
+    ("limit_rate", "location", "1k", "2k"),
+    (
+        "proxy_pass",
+        "location",
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:8",
+    ),
+    ("fastcgi_pass", "location", "127.0.0.1:9", "127.0.0.1:8"),
+    ("uwsgi_pass", "location", "127.0.0.1:9", "127.0.0.1:8"),
+    ("scgi_pass", "location", "127.0.0.1:9", "127.0.0.1:8"),
+    ("grpc_pass", "location", "127.0.0.1:9", "127.0.0.1:8"),
+    ("memcached_pass", "location", "127.0.0.1:9", "127.0.0.1:8"),
+    ("real_ip_header", "location", "X-Real-IP", "X-Other"),
+    ("resolver", "location", "127.0.0.1", "127.0.0.2"),
+    ("root", "location", "/a", "/b"),
+    ("try_files", "location", "$uri =404", "$uri =403"),
+];
+
+/// The `repeat` column against both builds: a directive the table calls repeatable is accepted
+/// twice at one level, one it calls single is refused as "is duplicate". The standard-kind rows
+/// the sample writes (the same values as above), one per module, value kind and answer (each
+/// single one costs an `nginx -t` run; the slot code that says "is duplicate" is shared), and the
+/// custom ones of CUSTOM_REPEATS.
+#[test]
+fn repeats_match_both_builds() {
+    let rows = table();
+    for (build, name, version) in [
+        (Build::debian12(), "debian12", (1, 22, 1)),
+        (Build::debian13(), "debian13", (1, 26, 3)),
+    ] {
+        let ours = rows_for(&rows, version, name);
+        let row_at = |directive: &str, level: &str| {
+            ours.iter()
+                .find(|r| r.name == directive && r.contexts.iter().any(|c| c == level))
+                .copied()
+        };
+        let mut pairs = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (directive, level, args) in sample(&ours) {
+            let Some(row) = row_at(&directive, level) else {
+                continue;
+            };
+            let kind = row.kind.split(':').next().unwrap_or_default().to_owned();
+            if row.repeat != "unknown"
+                && seen.insert((row.module.clone(), kind, row.repeat.clone()))
+            {
+                pairs.push((directive, level, args.clone(), args));
+            }
+        }
+        for (directive, level, first, second) in CUSTOM_REPEATS {
+            let level = LEVELS.iter().find(|l| *l == level).unwrap();
+            let words = |a: &str| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+            pairs.push(((*directive).to_owned(), *level, words(first), words(second)));
+        }
+        let lines: Vec<_> = pairs
+            .iter()
+            .flat_map(|(d, l, a, b)| [(d.clone(), *l, a.clone()), (d.clone(), *l, b.clone())])
+            .collect();
+        let refused = refusals(&build, lines);
+        let mut wrong = Vec::new();
+        for (directive, level, _, _) in &pairs {
+            let said = refused.get(&(directive.clone(), *level));
+            let duplicate = said.is_some_and(|m| m.contains("is duplicate"));
+            match (row_at(directive, level).map(|r| r.repeat.as_str()), said) {
+                (Some("yes"), None) => {}
+                (Some("no"), Some(_)) if duplicate => {}
+                (repeat, said) => wrong.push(format!(
+                    "{directive} at {level}: table says repeat {repeat:?}, nginx -t on two lines says {said:?}"
+                )),
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{name}: the repeat column is wrong:\n{}",
+            wrong.join("\n")
+        );
+        eprintln!(
+            "{name}: nginx -t agrees with the repeat column on {} directives",
+            pairs.len()
+        );
     }
 }
