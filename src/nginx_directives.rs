@@ -199,8 +199,9 @@ pub(crate) struct Found {
     pub(crate) kind: Kind,
     /// Whether it may appear more than once in one block.
     pub(crate) repeat: Repeat,
-    /// What to use instead, when nginx calls the directive deprecated.
-    pub(crate) deprecated: Option<&'static str>,
+    /// nginx's warning about the directive, from the table's note: `deprecated, use X` (nginx
+    /// warns; X is the replacement) or `obsolete, ignored` (nginx warns and does nothing).
+    pub(crate) warning: Option<&'static str>,
 }
 
 /// Why nginx would refuse a directive: what is wrong, with the directive's name and the spec's
@@ -377,7 +378,7 @@ struct Row {
     block: bool,
     kind: &'static str,
     repeat: Repeat,
-    deprecated: Option<&'static str>,
+    note: Option<&'static str>,
     span: Span,
 }
 
@@ -427,7 +428,7 @@ fn tables() -> &'static Tables {
                     "no" => Repeat::No,
                     _ => Repeat::Unknown,
                 },
-                deprecated: f[9].strip_prefix("deprecated, use "),
+                note: Some(f[9]).filter(|n| !n.is_empty()),
                 span: Span::new(f[10], f[11]),
             });
         }
@@ -635,7 +636,7 @@ pub(crate) fn check(
         module: row.module,
         kind,
         repeat: row.repeat,
-        deprecated: row.deprecated,
+        warning: row.note,
     })
 }
 
@@ -841,7 +842,15 @@ mod tests {
         // The stream module is dynamic in Debian, and sitewright loads it.
         assert!(at("1.22", Level::StreamServer, "ssl_preread", &["on"]).is_ok());
         let found = at("1.22", Level::Server, "ssl", &["on"]).unwrap();
-        assert_eq!(found.deprecated, Some("listen ... ssl"));
+        assert_eq!(found.warning, Some("deprecated, use listen ... ssl"));
+        let found = at("1.26", Level::Server, "http2_push_preload", &["on"]).unwrap();
+        assert_eq!(found.warning, Some("obsolete, ignored"));
+        assert_eq!(
+            at("1.22", Level::Server, "http2_push_preload", &["on"])
+                .unwrap()
+                .warning,
+            None
+        );
     }
 
     #[test]
