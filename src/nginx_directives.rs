@@ -222,10 +222,12 @@ pub(crate) enum What {
     /// No release of nginx has a directive of that name.
     Unknown { nearest: Option<String> },
     /// Other releases have it: `since` when it arrived after this version, `until` the release
-    /// that removed it when that was this version or earlier.
+    /// that removed it when that was this version or earlier, and `instead` what nginx's last
+    /// releases with it said to use instead.
     NotInVersion {
-        since: Option<String>,
-        until: Option<String>,
+        since: Option<&'static str>,
+        until: Option<&'static str>,
+        instead: Option<&'static str>,
     },
     /// The directive exists but not in this block; `allowed` are the contexts where it does.
     WrongLevel {
@@ -242,8 +244,12 @@ pub(crate) enum What {
         given: String,
         expected: String,
     },
-    /// The directive or variable comes from a module the build lacks.
-    Module { module: String, why: String },
+    /// The directive, or the variable `variable` it reads, comes from a module the build lacks.
+    Module {
+        module: &'static str,
+        why: String,
+        variable: Option<String>,
+    },
     /// `$name` (or a `$` without a name, `name` empty) is no variable of this nginx.
     Variable {
         name: String,
@@ -269,11 +275,19 @@ impl fmt::Display for Problem {
                 f,
                 "`{d}` arrived in nginx {since} and nginx.version is {v}: leave it out, or raise nginx.version to {since} or later"
             ),
-            What::NotInVersion { until, .. } => write!(
-                f,
-                "`{d}` was removed in nginx {} and nginx.version is {v}: leave it out (nginx {v} refuses it)",
-                until.as_deref().unwrap_or("?")
-            ),
+            What::NotInVersion { until, instead, .. } => {
+                let until = until.unwrap_or("?");
+                match instead {
+                    Some(instead) => write!(
+                        f,
+                        "`{d}` was removed in nginx {until} and nginx.version is {v}: use `{instead}` instead"
+                    ),
+                    None => write!(
+                        f,
+                        "`{d}` was removed in nginx {until} and nginx.version is {v}: leave it out (nginx {v} refuses it)"
+                    ),
+                }
+            }
             What::WrongLevel { level, allowed } => {
                 let places: Vec<&str> = allowed.iter().map(|c| context_phrase(c)).collect();
                 write!(
@@ -300,7 +314,19 @@ impl fmt::Display for Problem {
                 "`{d}`: argument {} is `{given}`, and nginx takes {expected}",
                 index + 1
             ),
-            What::Module { module, why } => write!(f, "`{d}` needs {module}, which {why}"),
+            What::Module {
+                module,
+                why,
+                variable: None,
+            } => write!(f, "`{d}` needs {module}, which {why}"),
+            What::Module {
+                module,
+                why,
+                variable: Some(name),
+            } => write!(
+                f,
+                "`{d}`: `${name}` comes from {module}, which {why}; leave the variable out"
+            ),
             What::Variable { name, nearest } if name.is_empty() => {
                 let _ = nearest;
                 write!(
@@ -562,45 +588,51 @@ pub(crate) fn check(
             .min_by_key(|r| r.span.since);
         let what = match later {
             Some(r) => What::NotInVersion {
-                since: Some(r.span.since_text.to_owned()),
+                since: Some(r.span.since_text),
                 until: None,
+                instead: None,
             },
-            None => What::NotInVersion {
-                since: None,
-                until: rows
-                    .iter()
-                    .filter_map(|r| r.span.until.map(|u| (u, r.span.until_text)))
-                    .max()
-                    .map(|(_, t)| t.to_owned()),
-            },
+            None => {
+                let last = rows.iter().max_by_key(|r| r.span.until);
+                What::NotInVersion {
+                    since: None,
+                    until: last.map(|r| r.span.until_text),
+                    instead: last
+                        .and_then(|r| r.note)
+                        .and_then(|n| n.strip_prefix("deprecated, use ")),
+                }
+            }
         };
         return Err(problem(what));
     }
     let build = build_for(at);
-    let usable: Vec<&Row> = now
+    let usable = |r: &&Row| missing(build, r.module, r.switch).is_none();
+    let here: Vec<&Row> = now
         .iter()
         .copied()
-        .filter(|r| missing(build, r.module, r.switch).is_none())
+        .filter(|r| level.allows(&r.contexts))
         .collect();
-    if usable.is_empty() {
-        // The row of the level's family (http or stream) first, for the message.
-        let row = now
-            .iter()
-            .find(|r| level.allows(&r.contexts))
-            .unwrap_or(&now[0]);
-        return Err(problem(What::Module {
-            module: row.module.to_owned(),
-            why: missing(build, row.module, row.switch).unwrap_or_default(),
-        }));
-    }
-    let Some(row) = usable.iter().find(|r| level.allows(&r.contexts)) else {
+    if here.is_empty() {
+        // Where the build's own modules take it; where any module does when none of them has it.
+        let mut pool: Vec<&Row> = now.iter().copied().filter(usable).collect();
+        if pool.is_empty() {
+            pool = now;
+        }
         let mut allowed: Vec<&'static str> = Vec::new();
-        for c in usable.iter().flat_map(|r| r.contexts.iter()) {
+        for c in pool.iter().flat_map(|r| r.contexts.iter()) {
             if !allowed.contains(c) {
                 allowed.push(c);
             }
         }
         return Err(problem(What::WrongLevel { level, allowed }));
+    }
+    let Some(row) = here.iter().copied().find(usable) else {
+        let row = here[0];
+        return Err(problem(What::Module {
+            module: row.module,
+            why: missing(build, row.module, row.switch).unwrap_or_default(),
+            variable: None,
+        }));
     };
     if row.block {
         return Err(problem(What::Block));
@@ -710,8 +742,9 @@ fn check_variable(
     }
     if let Some(v) = matching.first() {
         return Err(What::Module {
-            module: v.module.to_owned(),
+            module: v.module,
             why: missing(build, v.module, v.switch).unwrap_or_default(),
+            variable: Some(name.to_owned()),
         });
     }
     let mut names: Vec<String> = vars
@@ -965,8 +998,9 @@ mod tests {
         assert_eq!(
             at("1.22.1", Level::Server, "http2", &["on"]),
             Err(What::NotInVersion {
-                since: Some("1.25.1".to_owned()),
-                until: None
+                since: Some("1.25.1"),
+                until: None,
+                instead: None
             })
         );
         assert!(at("1.26.3", Level::Server, "http2", &["on"]).is_ok());
@@ -974,7 +1008,8 @@ mod tests {
             at("1.26", Level::Server, "ssl", &["on"]),
             Err(What::NotInVersion {
                 since: None,
-                until: Some("1.25.1".to_owned())
+                until: Some("1.25.1"),
+                instead: Some("listen ... ssl")
             })
         );
         // Newer than the newest release in the table: the newest rows.
@@ -1011,10 +1046,10 @@ mod tests {
     #[test]
     fn modules_debian_does_not_build_in() {
         let err = at("1.22.1", Level::Http, "perl_modules", &["/x"]).unwrap_err();
-        let What::Module { module, why } = &err else {
+        let What::Module { module, why, .. } = &err else {
             panic!("{err:?}")
         };
-        assert_eq!(module, "ngx_http_perl_module");
+        assert_eq!(*module, "ngx_http_perl_module");
         assert!(why.contains("libnginx-mod-http-perl"), "{why}");
         assert!(matches!(
             at("1.26.3", Level::Location, "image_filter", &["test"]),
@@ -1022,7 +1057,7 @@ mod tests {
         ));
         // Not in any Debian build.
         assert!(matches!(
-            at("1.22.1", Level::Location, "degradation", &["sbrk=500m"]),
+            at("1.22.1", Level::Http, "degradation", &["sbrk=500m"]),
             Err(What::Module { .. })
         ));
     }
@@ -1167,9 +1202,46 @@ mod tests {
             ),
             "`return`: nginx 1.22.1 has no variable `$request_urii`; did you mean `$request_uri`?"
         );
+        assert_eq!(
+            text("1.22.1", Level::Http, "perl_modules", &["/x"]),
+            "`perl_modules` needs ngx_http_perl_module, which Debian 12's nginx 1.22.1 builds as a separate dynamic module (ngx_http_perl_module.so, Debian package libnginx-mod-http-perl) that sitewright does not load"
+        );
+        assert_eq!(
+            text("1.26", Level::Http, "degradation", &["sbrk=500m"]),
+            "`degradation` needs ngx_http_degradation_module, which is not in Debian 13's nginx 1.26.3 (nginx's configure builds it with --with-http_degradation_module)"
+        );
+        assert_eq!(
+            text(
+                "1.22",
+                Level::Location,
+                "return",
+                &["200", "$geoip_country_code"]
+            ),
+            "`return`: `$geoip_country_code` comes from ngx_http_geoip_module, which Debian 12's nginx 1.22.1 builds as a separate dynamic module (ngx_http_geoip_module.so, Debian package libnginx-mod-http-geoip) that sitewright does not load; leave the variable out"
+        );
+        assert_eq!(
+            text("1.22", Level::Location, "add_header", &["X-A"]),
+            "`add_header` takes 2 or 3 arguments, not 1"
+        );
+        assert_eq!(
+            text("1.22", Level::Http, "gzip", &[]),
+            "`gzip` takes 1 argument, not 0"
+        );
+        assert_eq!(
+            text("1.22", Level::Location, "client_max_body_sise", &["1m"]),
+            "nginx has no directive `client_max_body_sise`; did you mean `client_max_body_size`?"
+        );
+        assert_eq!(
+            text("1.26", Level::Server, "ssl", &["on"]),
+            "`ssl` was removed in nginx 1.25.1 and nginx.version is 1.26: use `listen ... ssl` instead"
+        );
         assert!(
-            text("1.22.1", Level::Http, "perl_modules", &["/x"])
-                .contains("separate dynamic module")
+            text("1.22", Level::Server, "location", &["/"]).starts_with("`location` opens a block")
+        );
+        // A mail directive in http: where nginx takes it, not which module.
+        assert_eq!(
+            text("1.22", Level::Http, "smtp_auth", &["login"]),
+            "`smtp_auth` is not allowed in http; nginx takes it in mail or a mail server"
         );
     }
 
