@@ -327,13 +327,10 @@ impl fmt::Display for Problem {
                 f,
                 "`{d}`: `${name}` comes from {module}, which {why}; leave the variable out"
             ),
-            What::Variable { name, nearest } if name.is_empty() => {
-                let _ = nearest;
-                write!(
-                    f,
-                    "`{d}`: a `$` must start a variable name (`$name` or `${{name}}`); nginx has no way to write a literal `$`"
-                )
-            }
+            What::Variable { name, .. } if name.is_empty() => write!(
+                f,
+                "`{d}`: a `$` must start a variable name (`$name` or `${{name}}`); nginx has no way to write a literal `$`"
+            ),
             What::Variable {
                 name,
                 nearest: Some(n),
@@ -550,8 +547,17 @@ const DEFINES_VARIABLE: &[&str] = &["set", "auth_request_set", "perl_set", "js_s
 
 /// Checks a user-written directive line `name args...;` in `level` for the spec's nginx
 /// `version`. `defined` are the variables the spec itself defines (with `set`, `map`, `geo`,
-/// ...), which nginx's table cannot know. Returns the first problem nginx would report, in
-/// nginx's own order: the name, the place, the argument count, the values, then the variables.
+/// named regex captures, ...), which nginx's table cannot know. Returns the first problem, in the order nginx finds
+/// them: the name (and its release), the place, the module, a block, the argument count, the
+/// values of the standard kinds, then the variables.
+///
+/// Every `$` in an argument must start a variable of this nginx (http ones at Http, Server and
+/// Location, stream ones at Stream and StreamServer; names compared without case, as nginx
+/// does; a prefix variable such as `http_` matches `$http_x_foo`), a regex capture `$1`..`$9`,
+/// or one of `defined` -- also where nginx would take the `$` literally, since nginx has no
+/// escape for it and a stray `$` is more likely a mistake. Not read as variables: regexes (an
+/// argument starting with `~`, `rewrite`'s first) and the variable that `set`,
+/// `auth_request_set`, `perl_set` and `js_set` define.
 #[cfg_attr(not(test), allow(dead_code))] // called by check once the spec has directives
 pub(crate) fn check(
     version: &Version,
