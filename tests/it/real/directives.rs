@@ -105,24 +105,18 @@ fn value_for(row: &Row) -> Option<Vec<String>> {
     match kind {
         "flag" => one("on"),
         "time" => one("10s"),
-        // 8k rather than 1k: the proxy/fastcgi/... buffer sizes are checked against each other,
-        // and every one of them set to 8k (with 8 buffers of 8k) satisfies nginx's rules.
-        "size" | "offset" => one("8k"),
-        // 1024 within the bounds: the *_hash_max_size and *_hash_bucket_size numbers must be
-        // large enough for nginx to build its hashes.
+        "size" | "offset" => one("1k"),
+        // 1, or the lower bound when nginx sets one (gzip_comp_level 1..9, limit_req_status
+        // 400..599).
         "number" => {
-            let (lo, hi) = detail.split_once("..").unwrap_or(("", ""));
-            let mut n: i64 = 1024;
-            if let Ok(hi) = hi.parse::<i64>() {
-                n = n.min(hi);
-            }
-            if let Ok(lo) = lo.parse::<i64>() {
-                n = n.max(lo);
-            }
-            one(&n.to_string())
+            let (lo, _) = detail.split_once("..").unwrap_or(("", ""));
+            one(lo
+                .parse::<i64>()
+                .map_or("1".to_owned(), |lo| lo.max(1).to_string())
+                .as_str())
         }
         "enum" | "bitmask" => one(detail.split('|').next().unwrap()),
-        "bufs" => Some(vec!["8".to_owned(), "8k".to_owned()]),
+        "bufs" => Some(vec!["8".to_owned(), "1k".to_owned()]),
         _ => None,
     }
 }
@@ -677,6 +671,67 @@ fn repeats_match_both_builds() {
         eprintln!(
             "{name}: nginx -t agrees with the repeat column on {} directives",
             pairs.len()
+        );
+    }
+}
+
+/// A value the kind's parser refuses, as src/nginx_directives.rs refuses it: nginx refuses it
+/// too. None for kinds it does not check.
+fn bad_value_for(row: &Row) -> Option<Vec<String>> {
+    let kind = row.kind.split(':').next().unwrap_or_default();
+    let one = |v: &str| Some(vec![v.to_owned()]);
+    match kind {
+        "flag" | "enum" | "bitmask" => one("maybe"),
+        "time" => one("10q"),
+        "size" | "offset" => one("1.5k"),
+        "number" => one("x1"),
+        "bufs" => Some(vec!["8".to_owned(), "1q".to_owned()]),
+        _ => None,
+    }
+}
+
+/// The value kinds against both builds: a value of the wrong shape for the row's kind is refused
+/// by nginx. One directive per module and kind (each refusal costs an `nginx -t` run; the
+/// slot's parser is shared).
+#[test]
+fn bad_values_are_refused_by_both_builds() {
+    let rows = table();
+    for (build, name, version) in [
+        (Build::debian12(), "debian12", (1, 22, 1)),
+        (Build::debian13(), "debian13", (1, 26, 3)),
+    ] {
+        let mut lines = Vec::new();
+        let mut seen = BTreeSet::new();
+        for row in rows_for(&rows, version, name) {
+            let kind = row.kind.split(':').next().unwrap_or_default().to_owned();
+            let Some(args) = bad_value_for(row) else {
+                continue;
+            };
+            let Some(level) = LEVELS.iter().find(|l| row.contexts.iter().any(|c| c == *l)) else {
+                continue;
+            };
+            if !row.block && seen.insert((row.module.clone(), kind)) {
+                lines.push((row.name.clone(), *level, args));
+            }
+        }
+        let expected: BTreeSet<(String, &str)> =
+            lines.iter().map(|(n, l, _)| (n.clone(), *l)).collect();
+        let refused = refusals(&build, lines);
+        let mut wrong = Vec::new();
+        for key in &expected {
+            match refused.get(key) {
+                Some(m) if m.contains("invalid") || m.contains("must be") => {}
+                said => wrong.push(format!("{} at {}: nginx -t says {said:?}", key.0, key.1)),
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{name}: nginx takes values the table's kind refuses:\n{}",
+            wrong.join("\n")
+        );
+        eprintln!(
+            "{name}: nginx -t refuses a bad value for all {} directives (one per module and kind)",
+            expected.len()
         );
     }
 }
