@@ -1,9 +1,20 @@
-//! data/nginx/directives.tsv, the table src/nginx_directives.rs judges user-written directives
-//! by, against the two real builds: every directive the table says Debian's nginx 1.22.1 (and
-//! 1.26.3) has at http, server or location level with a standard value kind is written there with
-//! a value made from its kind, and `nginx -t` must not call it unknown, misplaced or miscounted;
-//! every name the table says one build's version lacks and the other's has, the first must call
-//! unknown. A wrong row fails the test with the directive's name.
+//! data/nginx, the tables src/nginx_directives.rs judges user-written directives by, against the
+//! two real builds (Debian 12's nginx 1.22.1, Debian 13's 1.26.3), each `nginx -t` on a throwaway
+//! nginx.conf under a temporary prefix listening on 127.0.0.1:
+//! - every directive the table says the build has at http, server or location level with a
+//!   standard value kind is written at each of those levels it allows, with a value made from its
+//!   kind, and nginx must accept it (not call it unknown, misplaced or miscounted, nor refuse it
+//!   for another reason);
+//! - every name the table says one version lacks and the other has, and every directive of a
+//!   module builds.tsv says the build lacks or loads separately, nginx must call unknown;
+//! - every variable the table gives a version nginx knows (http and stream), and those it gives
+//!   only the other version nginx does not;
+//! - the repeat column: two lines of a repeatable directive pass, of a single one "is duplicate";
+//! - a value of the wrong shape for a row's kind is refused.
+//!
+//! nginx stops at its first error, so each sample is run again without the line nginx stopped at
+//! until it passes, and every line it stopped at is reported. A wrong row fails a test with the
+//! directive's name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -14,8 +25,10 @@ use crate::support::pg::free_port;
 use crate::support::{repo, temp_dir};
 
 /// Directives the table rightly lists that `nginx -t` refuses in a bare configuration for a
-/// reason other than the table's (a value made from the kind is valid syntax but not enough).
-/// Each is left out of the sample; keep it short and say why.
+/// reason other than the table's (a value made from the kind is valid syntax but not enough),
+/// as (name, why). Each is left out of the sample; keep it short and say why. Empty: both builds
+/// accept every sampled line (directives that need a zone or a path take custom or text values,
+/// which the sample does not write).
 const SKIP: &[(&str, &str)] = &[];
 
 /// The three messages that would mean the table is wrong about a directive it says exists.
