@@ -734,7 +734,8 @@ fn check_variable(
         .iter()
         .filter(|v| {
             if v.prefix {
-                lower.starts_with(v.name) && lower.len() > v.name.len()
+                // As nginx: the prefix itself (`$http_`) is a name of it too.
+                lower.starts_with(v.name)
             } else {
                 lower == v.name
             }
