@@ -25,7 +25,6 @@ const BUILDS: &str = include_str!("../data/nginx/builds.tsv");
 
 /// The block a user's directive is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // called by check once the spec has directives
 pub(crate) enum Level {
     /// Inside `http { }`.
     Http,
@@ -199,8 +198,9 @@ pub(crate) struct Found {
     pub(crate) kind: Kind,
     /// Whether it may appear more than once in one block.
     pub(crate) repeat: Repeat,
-    /// What to use instead, when nginx calls the directive deprecated.
-    pub(crate) deprecated: Option<&'static str>,
+    /// nginx's warning about the directive, from the table's note: `deprecated, use X` (nginx
+    /// warns; X is the replacement) or `obsolete, ignored` (nginx warns and does nothing).
+    pub(crate) warning: Option<&'static str>,
 }
 
 /// Why nginx would refuse a directive: what is wrong, with the directive's name and the spec's
@@ -221,10 +221,12 @@ pub(crate) enum What {
     /// No release of nginx has a directive of that name.
     Unknown { nearest: Option<String> },
     /// Other releases have it: `since` when it arrived after this version, `until` the release
-    /// that removed it when that was this version or earlier.
+    /// that removed it when that was this version or earlier, and `instead` what nginx's last
+    /// releases with it said to use instead.
     NotInVersion {
-        since: Option<String>,
-        until: Option<String>,
+        since: Option<&'static str>,
+        until: Option<&'static str>,
+        instead: Option<&'static str>,
     },
     /// The directive exists but not in this block; `allowed` are the contexts where it does.
     WrongLevel {
@@ -241,8 +243,12 @@ pub(crate) enum What {
         given: String,
         expected: String,
     },
-    /// The directive or variable comes from a module the build lacks.
-    Module { module: String, why: String },
+    /// The directive, or the variable `variable` it reads, comes from a module the build lacks.
+    Module {
+        module: &'static str,
+        why: String,
+        variable: Option<String>,
+    },
     /// `$name` (or a `$` without a name, `name` empty) is no variable of this nginx.
     Variable {
         name: String,
@@ -268,11 +274,19 @@ impl fmt::Display for Problem {
                 f,
                 "`{d}` arrived in nginx {since} and nginx.version is {v}: leave it out, or raise nginx.version to {since} or later"
             ),
-            What::NotInVersion { until, .. } => write!(
-                f,
-                "`{d}` was removed in nginx {} and nginx.version is {v}: leave it out (nginx {v} refuses it)",
-                until.as_deref().unwrap_or("?")
-            ),
+            What::NotInVersion { until, instead, .. } => {
+                let until = until.unwrap_or("?");
+                match instead {
+                    Some(instead) => write!(
+                        f,
+                        "`{d}` was removed in nginx {until} and nginx.version is {v}: use `{instead}` instead"
+                    ),
+                    None => write!(
+                        f,
+                        "`{d}` was removed in nginx {until} and nginx.version is {v}: leave it out (nginx {v} refuses it)"
+                    ),
+                }
+            }
             What::WrongLevel { level, allowed } => {
                 let places: Vec<&str> = allowed.iter().map(|c| context_phrase(c)).collect();
                 write!(
@@ -299,14 +313,23 @@ impl fmt::Display for Problem {
                 "`{d}`: argument {} is `{given}`, and nginx takes {expected}",
                 index + 1
             ),
-            What::Module { module, why } => write!(f, "`{d}` needs {module}, which {why}"),
-            What::Variable { name, nearest } if name.is_empty() => {
-                let _ = nearest;
-                write!(
-                    f,
-                    "`{d}`: a `$` must start a variable name (`$name` or `${{name}}`); nginx has no way to write a literal `$`"
-                )
-            }
+            What::Module {
+                module,
+                why,
+                variable: None,
+            } => write!(f, "`{d}` needs {module}, which {why}"),
+            What::Module {
+                module,
+                why,
+                variable: Some(name),
+            } => write!(
+                f,
+                "`{d}`: `${name}` comes from {module}, which {why}; leave the variable out"
+            ),
+            What::Variable { name, .. } if name.is_empty() => write!(
+                f,
+                "`{d}`: a `$` must start a variable name (`$name` or `${{name}}`); nginx has no way to write a literal `$`"
+            ),
             What::Variable {
                 name,
                 nearest: Some(n),
@@ -377,7 +400,7 @@ struct Row {
     block: bool,
     kind: &'static str,
     repeat: Repeat,
-    deprecated: Option<&'static str>,
+    note: Option<&'static str>,
     span: Span,
 }
 
@@ -427,7 +450,7 @@ fn tables() -> &'static Tables {
                     "no" => Repeat::No,
                     _ => Repeat::Unknown,
                 },
-                deprecated: f[9].strip_prefix("deprecated, use "),
+                note: Some(f[9]).filter(|n| !n.is_empty()),
                 span: Span::new(f[10], f[11]),
             });
         }
@@ -523,9 +546,17 @@ const DEFINES_VARIABLE: &[&str] = &["set", "auth_request_set", "perl_set", "js_s
 
 /// Checks a user-written directive line `name args...;` in `level` for the spec's nginx
 /// `version`. `defined` are the variables the spec itself defines (with `set`, `map`, `geo`,
-/// ...), which nginx's table cannot know. Returns the first problem nginx would report, in
-/// nginx's own order: the name, the place, the argument count, the values, then the variables.
-#[cfg_attr(not(test), allow(dead_code))] // called by check once the spec has directives
+/// named regex captures, ...), which nginx's table cannot know. Returns the first problem, in the order nginx finds
+/// them: the name (and its release), the place, the module, a block, the argument count, the
+/// values of the standard kinds, then the variables.
+///
+/// Every `$` in an argument must start a variable of this nginx (http ones at Http, Server and
+/// Location, stream ones at Stream and StreamServer; names compared without case, as nginx
+/// does; a prefix variable such as `http_` matches `$http_x_foo`), a regex capture `$1`..`$9`,
+/// or one of `defined` -- also where nginx would take the `$` literally, since nginx has no
+/// escape for it and a stray `$` is more likely a mistake. Not read as variables: regexes (an
+/// argument starting with `~`, `rewrite`'s first) and the variable that `set`,
+/// `auth_request_set`, `perl_set` and `js_set` define.
 pub(crate) fn check(
     version: &Version,
     level: Level,
@@ -561,45 +592,51 @@ pub(crate) fn check(
             .min_by_key(|r| r.span.since);
         let what = match later {
             Some(r) => What::NotInVersion {
-                since: Some(r.span.since_text.to_owned()),
+                since: Some(r.span.since_text),
                 until: None,
+                instead: None,
             },
-            None => What::NotInVersion {
-                since: None,
-                until: rows
-                    .iter()
-                    .filter_map(|r| r.span.until.map(|u| (u, r.span.until_text)))
-                    .max()
-                    .map(|(_, t)| t.to_owned()),
-            },
+            None => {
+                let last = rows.iter().max_by_key(|r| r.span.until);
+                What::NotInVersion {
+                    since: None,
+                    until: last.map(|r| r.span.until_text),
+                    instead: last
+                        .and_then(|r| r.note)
+                        .and_then(|n| n.strip_prefix("deprecated, use ")),
+                }
+            }
         };
         return Err(problem(what));
     }
     let build = build_for(at);
-    let usable: Vec<&Row> = now
+    let usable = |r: &&Row| missing(build, r.module, r.switch).is_none();
+    let here: Vec<&Row> = now
         .iter()
         .copied()
-        .filter(|r| missing(build, r.module, r.switch).is_none())
+        .filter(|r| level.allows(&r.contexts))
         .collect();
-    if usable.is_empty() {
-        // The row of the level's family (http or stream) first, for the message.
-        let row = now
-            .iter()
-            .find(|r| level.allows(&r.contexts))
-            .unwrap_or(&now[0]);
-        return Err(problem(What::Module {
-            module: row.module.to_owned(),
-            why: missing(build, row.module, row.switch).unwrap_or_default(),
-        }));
-    }
-    let Some(row) = usable.iter().find(|r| level.allows(&r.contexts)) else {
+    if here.is_empty() {
+        // Where the build's own modules take it; where any module does when none of them has it.
+        let mut pool: Vec<&Row> = now.iter().copied().filter(usable).collect();
+        if pool.is_empty() {
+            pool = now;
+        }
         let mut allowed: Vec<&'static str> = Vec::new();
-        for c in usable.iter().flat_map(|r| r.contexts.iter()) {
+        for c in pool.iter().flat_map(|r| r.contexts.iter()) {
             if !allowed.contains(c) {
                 allowed.push(c);
             }
         }
         return Err(problem(What::WrongLevel { level, allowed }));
+    }
+    let Some(row) = here.iter().copied().find(usable) else {
+        let row = here[0];
+        return Err(problem(What::Module {
+            module: row.module,
+            why: missing(build, row.module, row.switch).unwrap_or_default(),
+            variable: None,
+        }));
     };
     if row.block {
         return Err(problem(What::Block));
@@ -635,7 +672,7 @@ pub(crate) fn check(
         module: row.module,
         kind,
         repeat: row.repeat,
-        deprecated: row.deprecated,
+        warning: row.note,
     })
 }
 
@@ -695,7 +732,8 @@ fn check_variable(
         .iter()
         .filter(|v| {
             if v.prefix {
-                lower.starts_with(v.name) && lower.len() > v.name.len()
+                // As nginx: the prefix itself (`$http_`) is a name of it too.
+                lower.starts_with(v.name)
             } else {
                 lower == v.name
             }
@@ -709,8 +747,9 @@ fn check_variable(
     }
     if let Some(v) = matching.first() {
         return Err(What::Module {
-            module: v.module.to_owned(),
+            module: v.module,
             why: missing(build, v.module, v.switch).unwrap_or_default(),
+            variable: Some(name.to_owned()),
         });
     }
     let mut names: Vec<String> = vars
@@ -841,7 +880,15 @@ mod tests {
         // The stream module is dynamic in Debian, and sitewright loads it.
         assert!(at("1.22", Level::StreamServer, "ssl_preread", &["on"]).is_ok());
         let found = at("1.22", Level::Server, "ssl", &["on"]).unwrap();
-        assert_eq!(found.deprecated, Some("listen ... ssl"));
+        assert_eq!(found.warning, Some("deprecated, use listen ... ssl"));
+        let found = at("1.26", Level::Server, "http2_push_preload", &["on"]).unwrap();
+        assert_eq!(found.warning, Some("obsolete, ignored"));
+        assert_eq!(
+            at("1.22", Level::Server, "http2_push_preload", &["on"])
+                .unwrap()
+                .warning,
+            None
+        );
     }
 
     #[test]
@@ -956,8 +1003,9 @@ mod tests {
         assert_eq!(
             at("1.22.1", Level::Server, "http2", &["on"]),
             Err(What::NotInVersion {
-                since: Some("1.25.1".to_owned()),
-                until: None
+                since: Some("1.25.1"),
+                until: None,
+                instead: None
             })
         );
         assert!(at("1.26.3", Level::Server, "http2", &["on"]).is_ok());
@@ -965,7 +1013,8 @@ mod tests {
             at("1.26", Level::Server, "ssl", &["on"]),
             Err(What::NotInVersion {
                 since: None,
-                until: Some("1.25.1".to_owned())
+                until: Some("1.25.1"),
+                instead: Some("listen ... ssl")
             })
         );
         // Newer than the newest release in the table: the newest rows.
@@ -1002,10 +1051,10 @@ mod tests {
     #[test]
     fn modules_debian_does_not_build_in() {
         let err = at("1.22.1", Level::Http, "perl_modules", &["/x"]).unwrap_err();
-        let What::Module { module, why } = &err else {
+        let What::Module { module, why, .. } = &err else {
             panic!("{err:?}")
         };
-        assert_eq!(module, "ngx_http_perl_module");
+        assert_eq!(*module, "ngx_http_perl_module");
         assert!(why.contains("libnginx-mod-http-perl"), "{why}");
         assert!(matches!(
             at("1.26.3", Level::Location, "image_filter", &["test"]),
@@ -1013,7 +1062,7 @@ mod tests {
         ));
         // Not in any Debian build.
         assert!(matches!(
-            at("1.22.1", Level::Location, "degradation", &["sbrk=500m"]),
+            at("1.22.1", Level::Http, "degradation", &["sbrk=500m"]),
             Err(What::Module { .. })
         ));
     }
@@ -1158,9 +1207,46 @@ mod tests {
             ),
             "`return`: nginx 1.22.1 has no variable `$request_urii`; did you mean `$request_uri`?"
         );
+        assert_eq!(
+            text("1.22.1", Level::Http, "perl_modules", &["/x"]),
+            "`perl_modules` needs ngx_http_perl_module, which Debian 12's nginx 1.22.1 builds as a separate dynamic module (ngx_http_perl_module.so, Debian package libnginx-mod-http-perl) that sitewright does not load"
+        );
+        assert_eq!(
+            text("1.26", Level::Http, "degradation", &["sbrk=500m"]),
+            "`degradation` needs ngx_http_degradation_module, which is not in Debian 13's nginx 1.26.3 (nginx's configure builds it with --with-http_degradation_module)"
+        );
+        assert_eq!(
+            text(
+                "1.22",
+                Level::Location,
+                "return",
+                &["200", "$geoip_country_code"]
+            ),
+            "`return`: `$geoip_country_code` comes from ngx_http_geoip_module, which Debian 12's nginx 1.22.1 builds as a separate dynamic module (ngx_http_geoip_module.so, Debian package libnginx-mod-http-geoip) that sitewright does not load; leave the variable out"
+        );
+        assert_eq!(
+            text("1.22", Level::Location, "add_header", &["X-A"]),
+            "`add_header` takes 2 or 3 arguments, not 1"
+        );
+        assert_eq!(
+            text("1.22", Level::Http, "gzip", &[]),
+            "`gzip` takes 1 argument, not 0"
+        );
+        assert_eq!(
+            text("1.22", Level::Location, "client_max_body_sise", &["1m"]),
+            "nginx has no directive `client_max_body_sise`; did you mean `client_max_body_size`?"
+        );
+        assert_eq!(
+            text("1.26", Level::Server, "ssl", &["on"]),
+            "`ssl` was removed in nginx 1.25.1 and nginx.version is 1.26: use `listen ... ssl` instead"
+        );
         assert!(
-            text("1.22.1", Level::Http, "perl_modules", &["/x"])
-                .contains("separate dynamic module")
+            text("1.22", Level::Server, "location", &["/"]).starts_with("`location` opens a block")
+        );
+        // A mail directive in http: where nginx takes it, not which module.
+        assert_eq!(
+            text("1.22", Level::Http, "smtp_auth", &["login"]),
+            "`smtp_auth` is not allowed in http; nginx takes it in mail or a mail server"
         );
     }
 

@@ -145,8 +145,8 @@ rules! {
         "nginx uses the directive of the innermost block: a directive in `http_directives` that every HTTPS server sitewright writes sets too, or one in `nginx.https.directives` that `location /` sets (its proxy headers and buffers), has no effect where the lower block sets its own. For array directives such as `proxy_set_header` the lower block's list replaces the whole upper one. Set it where it takes effect, or through the typed field.";
     NGX020 Warning "Directives no file holds"
         "`http_directives` are written on the hosts that serve HTTP (a web host with `nginx.https`, a proxy host with `nginx.cache_proxy`), and `stream_directives` in the stream block of the PostgreSQL primary when it forwards a port. With no such host they are written nowhere.";
-    NGX021 Warning "A directive nginx calls deprecated"
-        "nginx still accepts the directive but warns each time it starts and may drop it in a later release; the message says what replaces it.";
+    NGX021 Warning "A directive nginx warns about"
+        "nginx still accepts the directive but warns each time it starts: it is deprecated (and may go in a later release; the message says what replaces it) or obsolete (nginx ignores it).";
     PG001 Error "A host both primary and replica"
         "A server is either the primary or a streaming replica of it.";
     PG002 Error "A PostgreSQL role without a postgres section"

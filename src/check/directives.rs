@@ -142,11 +142,14 @@ impl Judge<'_> {
         }
         match nginx_directives::check(self.version, level, name, args, self.defined) {
             Ok(found) => {
-                if let Some(instead) = found.deprecated {
+                if let Some(note) = found.warning {
                     out.push(
                         Diagnostic::warning(
                             self.doc.value_pos(name_at),
-                            format!("nginx {} calls `{name}` deprecated and warns at every start: {instead}", self.version),
+                            format!(
+                                "nginx {} warns about `{name}` at every start ({note}): leave it out",
+                                self.version
+                            ),
                         )
                         .rule(Rule::NGX021),
                     );

@@ -5,6 +5,7 @@
 
 mod baseline;
 mod directive_cases;
+mod directives;
 mod django;
 mod export;
 mod generated;
