@@ -21,7 +21,8 @@ What it leaves out, on purpose (a spec that uses any of these is refused with "n
   wal_keep_segments, trigger files, io_workers), hosts' own postgres_settings and server_name,
   web hosts that are also replicas (Django's read-only mirror), Django's cache, session engine,
   email, allowed_hosts, database.host and replicas, nginx stream forwards, OCSP stapling, listen
-  addresses, the cache proxy's long_timeout and maintenance switch, sysctl profiles, System V
+  addresses, the cache proxy's long_timeout and maintenance switch, nginx's own locations,
+  headers, client_max_body_size and directives of the spec's own, sysctl profiles, System V
   shared memory, pg_dump exclude_tables, replication passfile and promote_trigger_file;
 - sitewright's site-wide rules (src/check, src/rules.rs): `check` here only loads, validates
   and plans; custom schema formats (ip-address, socket-address, hba-address) are not checked;
@@ -179,12 +180,18 @@ def refuse_unported(site):
             problems.append("shared_memory_type = sysv")
     if nginx.get("stream"):
         problems.append("nginx.stream")
+    for key in ("http_directives", "stream_directives"):
+        if nginx.get(key):
+            problems.append(f"nginx.{key}")
     for section in ("https", "cache_proxy"):
         server = nginx.get(section) or {}
         if server.get("tls", {}).get("ocsp_stapling") or "address" in server.get("listen", {}):
             problems.append(f"nginx.{section}: ocsp_stapling or listen.address")
         if "long_timeout" in server or "maintenance" in server:
             problems.append(f"nginx.{section}: long_timeout or maintenance")
+        for key in ("locations", "headers", "client_max_body_size", "directives"):
+            if server.get(key):
+                problems.append(f"nginx.{section}.{key}")
     if django:
         for key in ("cache", "session_engine", "email", "allowed_hosts"):
             if key in django:
@@ -694,7 +701,8 @@ def nginx_files(site, host):
         out.append(file(paths["module_file"], "nginx/mod-stream.conf.nginx",
                         {"module": paths["module"]}))
         out.append(file(paths["stream_file"], "nginx/stream.conf.nginx",
-                        {"site": site.name, "host": host["name"], "forwards": forwards}))
+                        {"site": site.name, "host": host["name"], "directives": [],
+                         "forwards": forwards}))
     if "web" in host["roles"] and nginx.get("https"):
         out.append(file(f"{paths['http_dir']}/{site.name}.conf", "nginx/https.conf.nginx",
                         https_context(site, nginx["https"])))
@@ -719,7 +727,7 @@ def stream_forwards(site, host):
     allow = [str(a) for a in sorted({ipaddress.ip_address(h["address"]) for h in peers})]
     return [{"name": "postgres", "listen": socket_address(host["address"], public),
              "to": f"127.0.0.1:{pg_port(site.pg)}", "pass": "postgres", "allow": allow,
-             "deny": "all",
+             "deny": "all", "directives": [],
              "why": "replicas and web hosts reach PostgreSQL here; "
                     "PostgreSQL itself listens on loopback"}]
 
@@ -813,11 +821,13 @@ def https_context(site, https):
         "upgrade": {"source": "http_upgrade", "variable": upgrade_var,
                     "entries": [{"key": "default", "value": "upgrade"},
                                 {"key": "", "value": ""}]} if asgi else None,
+        "location_upstreams": [], "zones": [], "headers": [], "client_max_body_size": None,
+        "directives": [], "locations": [], "hide_django": [],
         "client_body_buffer_size": size_directive_nginx(
             parse_bytes(https.get("client_body_buffer_size", "512kB"))),
         "static_locations": [{"url": s["url"], "alias": s["folder"].rstrip("/") + "/",
                               "expires": "max", "cache_control": "public",
-                              "hsts": front["tls"]["hsts"]}
+                              "hsts": front["tls"]["hsts"], "inherited": []}
                              for s in https.get("static_locations", [])],
         "proxy": {"pass": f"http://{name}_app", "http_version": "1.1", "headers": headers},
         "hide_hsts": "Strict-Transport-Security",
@@ -886,7 +896,7 @@ def cache_context(site, proxy):
         "upstream": {"name": f"{name}_backends", "servers": proxy["backends"], "keepalive": 16},
         "long_upstream": None,
         "cookie_note": note, "private": private, "upstream_cookie": upstream_cookie,
-        "maintenance": None,
+        "maintenance": None, "client_max_body_size": None, "directives": [],
         "public": cache_server(name, proxy, timeout, False, front["tls"]["hsts"]),
         "buster": (cache_server(name, proxy, timeout, True, None)
                    if proxy.get("buster_port") else None),

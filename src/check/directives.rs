@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostic;
-use crate::nginx_directives::{self, Found, Level, Repeat, What};
+use crate::nginx_directives::{self, Found, Kind, Level, Repeat, What};
 use crate::plan::{LocationKind, Place, written_at};
 use crate::rules::Rule;
 use crate::source::Document;
@@ -199,9 +199,13 @@ impl Judge<'_> {
                 continue;
             };
             let name_pos = self.doc.value_pos(&format!("{pointer}/name"));
-            let repeats = found.repeat == Repeat::Yes;
+            // A line of a list (proxy_set_header) adds to sitewright's; any other would replace
+            // or merge with it (bitmasks such as ssl_protocols add up, with a warning).
+            let adds = found.repeat == Repeat::Yes
+                && !matches!(found.kind, Kind::Bitmask(_))
+                && name != "add_header";
             if let Some(w) = own.iter().find(|w| w.name == name)
-                && (!repeats || name == "add_header")
+                && !adds
             {
                 let message = match w.field.strip_prefix("nothing: ") {
                     Some(why) => format!("`{name}` is already set here: {why}; leave it out"),

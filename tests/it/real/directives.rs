@@ -175,7 +175,7 @@ fn write_sample(
     let http = dir.join("sample.conf");
     fs::write(&http, out.join("\n")).unwrap();
     (
-        Layout::new(dir, build, &[], std::slice::from_ref(&http)),
+        Layout::bare(dir, build, &[], std::slice::from_ref(&http)),
         at,
     )
 }
@@ -510,7 +510,7 @@ fn unknown_variables(build: &Build, stream: bool, names: &BTreeSet<String>) -> B
             .unwrap();
             (vec![], vec![http_conf])
         };
-        let layout = Layout::new(dir.path(), build, &main, &http);
+        let layout = Layout::bare(dir.path(), build, &main, &http);
         let out = layout.test(build);
         if out.status.success() {
             return unknown;

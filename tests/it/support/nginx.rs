@@ -42,10 +42,32 @@ pub struct Layout {
     pub conf: PathBuf,
 }
 
+/// What Debian's nginx.conf (Debian 12 and 13) sets inside http {}.
+const DEBIAN_HTTP: &str = "    sendfile on;\n    tcp_nopush on;\n    types_hash_max_size 2048;\n    \
+    default_type application/octet-stream;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
+    ssl_prefer_server_ciphers on;\n    gzip on;\n";
+
 impl Layout {
     /// nginx.conf under `prefix` that includes `main` files at main level and `http` files inside
-    /// http {}, with pid, logs and temporary files under the prefix.
+    /// http {}, with pid, logs and temporary files under the prefix, and inside http {} what
+    /// Debian's own nginx.conf sets there, so that a rendered directive that would clash with it
+    /// ("is duplicate") fails here as it would on the host.
     pub fn new(prefix: &Path, build: &Build, main: &[PathBuf], http: &[PathBuf]) -> Self {
+        Self::with(prefix, build, main, http, DEBIAN_HTTP)
+    }
+
+    /// [`Layout::new`] without Debian's lines inside http {}: for a test of nginx's own table.
+    pub fn bare(prefix: &Path, build: &Build, main: &[PathBuf], http: &[PathBuf]) -> Self {
+        Self::with(prefix, build, main, http, "")
+    }
+
+    fn with(
+        prefix: &Path,
+        build: &Build,
+        main: &[PathBuf],
+        http: &[PathBuf],
+        distribution: &str,
+    ) -> Self {
         fs::create_dir_all(prefix.join("logs")).unwrap();
         fs::create_dir_all(prefix.join("tmp")).unwrap();
         // The rendered load_module line names `modules/…`, relative to the prefix, as Debian's does.
@@ -67,13 +89,7 @@ impl Layout {
                  fastcgi_temp_path {p}/tmp/fastcgi;\n    uwsgi_temp_path {p}/tmp/uwsgi;\n    scgi_temp_path {p}/tmp/scgi;\n    \
                  access_log {p}/logs/access.log;\n"
             ));
-            // What Debian's own nginx.conf sets inside http {}, so that a rendered directive
-            // that would clash with it ("is duplicate") fails here as it would on the host.
-            conf.push_str(
-                "    sendfile on;\n    tcp_nopush on;\n    types_hash_max_size 2048;\n    \
-                 default_type application/octet-stream;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
-                 ssl_prefer_server_ciphers on;\n    gzip on;\n",
-            );
+            conf.push_str(distribution);
             for include in http {
                 conf.push_str(&format!("    include {};\n", include.display()));
             }
