@@ -18,7 +18,7 @@ use serde::Deserialize;
 pub(crate) use django::{CacheBackend, Django, Email, PythonValue, SessionEngine};
 pub use host::Role;
 pub(crate) use host::{Host, StorageKind};
-pub(crate) use location::{Directive, HeaderName, Location, ProxyTarget, Word};
+pub(crate) use location::{Directive, HeaderName, Location, ProxyTarget, RateLimit, Word};
 pub(crate) use nginx::{
     AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, Nginx, NginxLayout,
     PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, Tls, TlsProfile,

@@ -13,7 +13,9 @@ use super::proxy::{
 use super::{Arg, Raw, named, stem};
 use crate::escape::NginxWord;
 use crate::plan::{Fact, Facts, Origin};
-use crate::spec::{Directive, HeaderName, Location, NginxLayout, ProxyTarget, Site};
+use crate::spec::{
+    Directive, HeaderName, Location, NginxLayout, ProxyTarget, RateLimit, Site, SocketAddr,
+};
 use crate::units::ByteSize;
 
 /// A directive of the spec's own: `name args…;`.
@@ -166,79 +168,31 @@ pub(super) fn locations(
         zones: Vec::new(),
     };
     for (i, location) in list.iter().enumerate() {
-        let at = |key: &str| format!("/nginx/https/locations/{i}/{key}");
-        let url = facts.add("location", location.url.clone(), Origin::spec(at("url")));
+        let place = LocationAt { site, index: i };
+        let url = facts.add(
+            "location",
+            location.url.clone(),
+            Origin::spec(place.at("url")),
+        );
         let proxy = match &location.proxy {
             Some(ProxyTarget::Servers(servers)) => {
-                let name = named(
-                    facts,
-                    "upstream",
-                    format!("{}_location_{}", stem(site), i + 1),
-                );
-                let upstream = upstream_block(
-                    facts,
-                    name,
-                    servers,
-                    Origin::spec(at("proxy")).because("the servers of this location"),
-                    KEEPALIVE,
-                );
-                let headers = location_headers(facts);
-                let pass = proxy_pass(facts, &upstream.name, headers);
+                let (upstream, pass) = place.own_upstream(servers, facts);
                 out.upstreams.push(upstream);
                 Some(pass)
             }
             _ => None,
         };
         let limit_req = location.rate_limit.as_ref().map(|limit| {
-            let name = named(
-                facts,
-                "limit_req_zone",
-                format!("{}_requests_{}", stem(site), i + 1),
-            );
-            out.zones.push(Zone {
-                directive: "limit_req_zone",
-                key: facts.add("limit_req_zone", Raw::var(PER_CLIENT), per_client()),
-                name: name.clone(),
-                size: facts.add("limit_req_zone", ZONE_SIZE, zone_size()),
-                rate: Some(facts.add(
-                    "limit_req_zone",
-                    limit.rate.clone(),
-                    Origin::spec(at("rate_limit/rate")),
-                )),
-            });
-            LimitReq {
-                zone: name,
-                burst: (limit.burst > 0).then(|| {
-                    facts.add(
-                        "limit_req",
-                        limit.burst,
-                        Origin::spec(at("rate_limit/burst"))
-                            .because("served at once (nodelay); any more get 429"),
-                    )
-                }),
-                status: facts.add("limit_req_status", LIMITED, limited()),
-            }
+            let (zone, limit) = place.rate_limit(limit, facts);
+            out.zones.push(zone);
+            limit
         });
         let limit_conn = location.connection_limit.map(|count| {
-            let name = named(
-                facts,
-                "limit_conn_zone",
-                format!("{}_connections_{}", stem(site), i + 1),
-            );
-            out.zones.push(Zone {
-                directive: "limit_conn_zone",
-                key: facts.add("limit_conn_zone", Raw::var(PER_CLIENT), per_client()),
-                name: name.clone(),
-                size: facts.add("limit_conn_zone", ZONE_SIZE, zone_size()),
-                rate: None,
-            });
-            LimitConn {
-                zone: name,
-                count: facts.add("limit_conn", count, Origin::spec(at("connection_limit"))),
-                status: facts.add("limit_conn_status", LIMITED, limited()),
-            }
+            let (zone, limit) = place.connection_limit(count, facts);
+            out.zones.push(zone);
+            limit
         });
-        let headers = headers(&location.headers, &at("headers"), facts);
+        let headers = headers(&location.headers, &place.at("headers"), facts);
         out.blocks.push(LocationBlock {
             url,
             app: matches!(location.proxy, Some(ProxyTarget::App(_))),
@@ -248,7 +202,7 @@ pub(super) fn locations(
                     "alias",
                     alias_of(folder.as_str(), &location.url),
                     Origin::derived(
-                        Some(&at("alias")),
+                        Some(&place.at("alias")),
                         "the folder, ending in `/` as the URL does",
                     ),
                 )
@@ -257,7 +211,7 @@ pub(super) fn locations(
                 facts.add(
                     "try_files",
                     words(&location.try_files),
-                    Origin::spec(at("try_files")),
+                    Origin::spec(place.at("try_files")),
                 )
             }),
             open_file_cache: (!location.try_files.is_empty()).then(|| {
@@ -265,13 +219,13 @@ pub(super) fn locations(
                     "open_file_cache",
                     vec!["max=1000", "inactive=60s"],
                     Origin::derived(
-                        Some(&at("try_files")),
+                        Some(&place.at("try_files")),
                         "try_files looks each file up: the lookups of the last minute's 1000 files are kept (a missing file is not, so a new one is found at once)",
                     ),
                 )
             }),
             answer: location.answer.as_ref().map(|answer| {
-                let code = facts.add("return", answer.code, Origin::spec(at("return/code")));
+                let code = facts.add("return", answer.code, Origin::spec(place.at("return/code")));
                 Answer {
                     target: answer
                         .url
@@ -283,7 +237,7 @@ pub(super) fn locations(
             }),
             client_max_body_size: location
                 .client_max_body_size
-                .map(|size| body_size(size, &at("client_max_body_size"), facts)),
+                .map(|size| body_size(size, &place.at("client_max_body_size"), facts)),
             limit_req,
             limit_conn,
             inherited: if headers.is_empty() {
@@ -292,10 +246,97 @@ pub(super) fn locations(
                 inherited.to_vec()
             },
             headers,
-            directives: directives(&location.directives, &at("directives"), facts),
+            directives: directives(&location.directives, &place.at("directives"), facts),
         });
     }
     out
+}
+
+/// One location of `nginx.https.locations`: where its values sit in the spec, and the names of
+/// what it adds at http level (numbered by its place, as nginx names take no URL).
+struct LocationAt<'a> {
+    site: &'a Site,
+    index: usize,
+}
+
+impl LocationAt<'_> {
+    fn at(&self, key: &str) -> String {
+        format!("/nginx/https/locations/{}/{key}", self.index)
+    }
+
+    fn name(&self, what: &str) -> String {
+        format!("{}_{what}_{}", stem(self.site), self.index + 1)
+    }
+
+    /// `proxy: [servers]`: an upstream of the location's own, and the lines that pass to it.
+    fn own_upstream(
+        &self,
+        servers: &[SocketAddr],
+        facts: &mut Facts,
+    ) -> (UpstreamBlock, ProxyPass) {
+        let name = named(facts, "upstream", self.name("location"));
+        let upstream = upstream_block(
+            facts,
+            name,
+            servers,
+            Origin::spec(self.at("proxy")).because("the servers of this location"),
+            KEEPALIVE,
+        );
+        let headers = location_headers(facts);
+        let pass = proxy_pass(facts, &upstream.name, headers);
+        (upstream, pass)
+    }
+
+    /// `rate_limit`: its zone inside http {} and its lines in the location.
+    fn rate_limit(&self, limit: &RateLimit, facts: &mut Facts) -> (Zone, LimitReq) {
+        let name = named(facts, "limit_req_zone", self.name("requests"));
+        let zone = Zone {
+            directive: "limit_req_zone",
+            key: facts.add("limit_req_zone", Raw::var(PER_CLIENT), per_client()),
+            name: name.clone(),
+            size: facts.add("limit_req_zone", ZONE_SIZE, zone_size()),
+            rate: Some(facts.add(
+                "limit_req_zone",
+                limit.rate.clone(),
+                Origin::spec(self.at("rate_limit/rate")),
+            )),
+        };
+        let limit = LimitReq {
+            zone: name,
+            burst: (limit.burst > 0).then(|| {
+                facts.add(
+                    "limit_req",
+                    limit.burst,
+                    Origin::spec(self.at("rate_limit/burst"))
+                        .because("served at once (nodelay); any more get 429"),
+                )
+            }),
+            status: facts.add("limit_req_status", LIMITED, limited()),
+        };
+        (zone, limit)
+    }
+
+    /// `connection_limit`: its zone inside http {} and its lines in the location.
+    fn connection_limit(&self, count: u32, facts: &mut Facts) -> (Zone, LimitConn) {
+        let name = named(facts, "limit_conn_zone", self.name("connections"));
+        let zone = Zone {
+            directive: "limit_conn_zone",
+            key: facts.add("limit_conn_zone", Raw::var(PER_CLIENT), per_client()),
+            name: name.clone(),
+            size: facts.add("limit_conn_zone", ZONE_SIZE, zone_size()),
+            rate: None,
+        };
+        let limit = LimitConn {
+            zone: name,
+            count: facts.add(
+                "limit_conn",
+                count,
+                Origin::spec(self.at("connection_limit")),
+            ),
+            status: facts.add("limit_conn_status", LIMITED, limited()),
+        };
+        (zone, limit)
+    }
 }
 
 /// `client_max_body_size` as nginx reads it.
