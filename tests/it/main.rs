@@ -22,4 +22,5 @@ mod shapes;
 mod stale;
 mod support;
 mod sysctl;
+mod templates;
 mod tools;
