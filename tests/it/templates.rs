@@ -1,5 +1,6 @@
-//! `sitewright templates`: the built-in templates listed and printed byte for byte, and a folder
-//! of overrides checked against their names.
+//! `sitewright templates`: the built-in templates listed and printed byte for byte, a folder of
+//! overrides checked against their names, and the harness that hands the real lane the templates
+//! under test.
 
 use std::fs;
 use std::path::Path;
@@ -308,4 +309,37 @@ fn the_manual_and_the_completions_know_the_templates_command() {
         .code(0)
         .stdout_has("'templates:List the built-in templates")
         .stdout_has("'show:Print a built-in template byte for byte");
+}
+
+/// The real lane proves the templates under test (SITEWRIGHT_TEST_TEMPLATES) only if no test in
+/// it renders around the harness: through the library with a renderer of its own, or by reading a
+/// golden tree, which is what the built-in templates render.
+#[test]
+fn the_real_lane_renders_only_through_the_harness() {
+    let real = repo().join("tests/it/real");
+    let mut found = Vec::new();
+    for (name, bytes) in tree(&real) {
+        let text = String::from_utf8(bytes).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            for around in [
+                "Renderer::new(",
+                "Renderer::tracing(",
+                "Overrides::default(",
+                "\"expected\"",
+                "/expected",
+            ] {
+                if code.contains(around) {
+                    found.push(format!("real/{name}:{}: {around}", number + 1));
+                }
+            }
+            if code.contains(".builtin_templates()") && name != "baseline.rs" {
+                found.push(format!("real/{name}:{}: builtin_templates()", number + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "render through crate::support (the Sitewright builder, renderer(), rendered_fixture()): {found:#?}"
+    );
 }
