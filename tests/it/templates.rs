@@ -312,8 +312,8 @@ fn the_manual_and_the_completions_know_the_templates_command() {
 }
 
 /// The real lane proves the templates under test (SITEWRIGHT_TEST_TEMPLATES) only if no test in
-/// it renders around the harness: through the library with a renderer of its own, or by reading a
-/// golden tree, which is what the built-in templates render.
+/// it renders around the harness: by running the binary itself, through the library with a
+/// renderer of its own, or by reading a golden tree, which is what the built-in templates render.
 #[test]
 fn the_real_lane_renders_only_through_the_harness() {
     let real = repo().join("tests/it/real");
@@ -323,6 +323,7 @@ fn the_real_lane_renders_only_through_the_harness() {
         for (number, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap();
             for around in [
+                "CARGO_BIN_EXE",
                 "Renderer::new(",
                 "Renderer::tracing(",
                 "Overrides::default(",
