@@ -59,7 +59,7 @@ thread_local! {
 }
 
 /// Runs `proof` with `dir` as the templates under test, as SITEWRIGHT_TEST_TEMPLATES=`dir` would
-/// for the whole run (whatever it says), for the runs `proof` makes on this thread: so a test
+/// (whatever the variable says), for the renders `proof` makes on this thread only: so a test
 /// proves a folder of overrides through the same harness as the one scripts/verify-templates runs.
 pub fn with_templates_under_test<R>(dir: &Path, proof: impl FnOnce() -> R) -> R {
     struct Restore(Option<PathBuf>);
@@ -88,8 +88,8 @@ pub fn test_templates() -> Option<PathBuf> {
     )
 }
 
-/// The overrides SITEWRIGHT_TEST_TEMPLATES names, read as sitewright reads `--templates DIR`, or
-/// none.
+/// The templates under test ([`test_templates`]), read as sitewright reads `--templates DIR`; none
+/// when there are none.
 #[track_caller]
 pub fn test_overrides() -> Overrides {
     let Some(dir) = test_templates() else {
@@ -112,7 +112,8 @@ pub fn renderer() -> Renderer {
 }
 
 /// A fixture's tree as `render` writes it with the templates under test; without them, its
-/// golden tree (`fixtures/NAME/expected`) byte for byte, which `render::every_fixture_renders_exactly_its_golden_tree` proves.
+/// golden tree (`fixtures/NAME/expected`) byte for byte, as
+/// `render::every_fixture_renders_exactly_its_golden_tree` proves.
 pub struct RenderedFixture {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
