@@ -34,13 +34,39 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff); `man COMMAND` prints that command's own page.
     Man(ManArgs),
+    /// List the built-in templates, or print one: the start of an override for `--templates DIR`.
+    Templates(TemplatesArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TemplatesArgs {
+    #[command(subcommand)]
+    pub(crate) command: TemplatesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TemplatesCommand {
+    /// Name each built-in template, what it lays out and which files it is for; with --templates
+    /// DIR, which of them DIR overrides and which files in DIR override nothing (exit 1).
+    List {
+        /// A folder of templates, as render and diff are given: which ones it overrides.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+    },
+    /// Print a built-in template byte for byte, as embedded (`templates show NAME > DIR/NAME`).
+    Show {
+        /// The template's name, as `templates list` prints it (nginx/https.conf.nginx).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ManArgs {
-    /// The command whose page to print, such as check; without it, sitewright(1).
+    /// The command whose page to print, such as check, or `templates list`; without it,
+    /// sitewright(1).
     #[arg(value_name = "COMMAND")]
-    pub(crate) command: Option<String>,
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

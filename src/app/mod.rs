@@ -18,6 +18,7 @@ mod explain;
 mod export;
 mod options;
 mod render;
+mod templates;
 mod tools;
 
 use std::fmt;
@@ -37,7 +38,7 @@ use crate::schema::schema_text;
 use crate::secrets::{SecretError, resolve};
 use crate::source::Source;
 use crate::spec::Host;
-use crate::templates::{BUILTIN, Overrides};
+use crate::templates::Overrides;
 use crate::write::WriteError;
 
 /// Why a command could not do its job; each kind knows its exit code.
@@ -114,6 +115,7 @@ fn perform(request: Request) -> Result<Outcome, Failure> {
         Request::Export(options) => export::export(&options),
         Request::Init(starter) => tools::init(starter),
         Request::Print(text) => tools::print(&text),
+        Request::Templates(request) => templates::templates(&request),
     }
 }
 
@@ -133,8 +135,13 @@ fn report(failure: &Failure) {
 /// other error is one that no later line would fare better with or that a message could mend, so
 /// the line is dropped and the command goes on.
 fn print_line(line: &str) -> Result<(), Failure> {
+    print_exactly(&format!("{line}\n"))
+}
+
+/// `text` on stdout as it is, without a line break added, as [`print_line`] prints a line.
+fn print_exactly(text: &str) -> Result<(), Failure> {
     let mut stdout = io::stdout().lock();
-    match stdout.write_all(format!("{line}\n").as_bytes()) {
+    match stdout.write_all(text.as_bytes()) {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Err(Failure::ReaderGone),
         _ => Ok(()),
     }
@@ -174,11 +181,54 @@ fn print_diagnostics(source: &Source, diagnostics: &[crate::diagnostic::Diagnost
     }
 }
 
+/// The overrides of `--templates DIR`, read; a file in DIR that is named after no built-in
+/// template is refused, every such file at once, each with the name it may have meant.
 fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
     let Templates::OverriddenFrom(dir) = templates else {
         return Ok(Overrides::default());
     };
-    let mut templates = Vec::new();
+    let files = override_files(dir)?;
+    let unknown: Vec<String> = files
+        .iter()
+        .filter_map(|(path, name)| {
+            crate::templates::find(name)
+                .err()
+                .map(|e| format!("{}: {e}", path.display()))
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Failure::Templates(format!(
+            "{}\n{}",
+            unknown.join("\n"),
+            stray_note(dir, unknown.len())
+        )));
+    }
+    let mut texts = Vec::new();
+    for (path, name) in files {
+        let text = fs::read_to_string(&path).map_err(|e| Failure::Read(path.clone(), e))?;
+        texts.push((name, text));
+    }
+    Overrides::new(texts).map_err(|e| Failure::Templates(e.to_string()))
+}
+
+/// What a file in the templates folder that overrides nothing means for the commands that render.
+fn stray_note(dir: &Path, count: usize) -> String {
+    let (files, verb, each) = if count == 1 {
+        ("a file".to_owned(), "replaces", "it")
+    } else {
+        (format!("{count} files"), "replace", "each")
+    };
+    format!(
+        "{files} in {} {verb} no built-in template: name {each} after the template it replaces \
+         (`sitewright templates list`) or remove it",
+        dir.display()
+    )
+}
+
+/// Every file under `dir`, with the template name it stands for (its path below `dir`), in the
+/// order of the names.
+fn override_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, Failure> {
+    let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
         let entries = fs::read_dir(&folder).map_err(|e| Failure::Read(folder.clone(), e))?;
@@ -193,22 +243,11 @@ fn read_overrides(templates: &Templates) -> Result<Overrides, Failure> {
                 .expect("walked from dir")
                 .to_string_lossy()
                 .into_owned();
-            if !BUILTIN.iter().any(|(builtin, _)| *builtin == name) {
-                return Err(Failure::Templates(format!(
-                    "{}: no built-in template is named `{name}`; the names are {}",
-                    path.display(),
-                    BUILTIN
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            let text = fs::read_to_string(&path).map_err(|e| Failure::Read(path.clone(), e))?;
-            templates.push((name, text));
+            files.push((path, name));
         }
     }
-    Ok(Overrides { templates })
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(files)
 }
 
 /// The plan, narrowed to the hosts the user named.

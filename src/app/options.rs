@@ -23,6 +23,8 @@ pub(super) enum Request {
     Init(Starter),
     /// Text that clap writes about the command line itself: a completion script or the manual page.
     Print(String),
+    /// `templates list` or `templates show`.
+    Templates(TemplatesRequest),
 }
 
 impl Request {
@@ -85,40 +87,77 @@ impl Request {
                 );
                 Self::Print(String::from_utf8_lossy(&script).into_owned())
             }
-            cli::Command::Man(args) => Self::Print(manual_page(args.command.as_deref())?),
+            cli::Command::Man(args) => Self::Print(manual_page(&args.command)?),
+            cli::Command::Templates(args) => Self::Templates(match args.command {
+                cli::TemplatesCommand::List { templates } => TemplatesRequest::List(
+                    templates.map_or(Templates::BuiltIn, Templates::OverriddenFrom),
+                ),
+                cli::TemplatesCommand::Show { name } => TemplatesRequest::Show(name),
+            }),
         })
     }
 }
 
-/// The manual page of sitewright, or of one of its commands. The top page lists each command it
-/// shows as sitewright-COMMAND(1), so each of those pages must be one this prints.
-fn manual_page(command: Option<&str>) -> Result<String, Failure> {
+/// The manual page of sitewright, or of one of its commands (`man check`, `man templates list`).
+/// Each page lists the commands under it as sitewright-COMMAND(1), so each of those pages must be
+/// one this prints.
+fn manual_page(command: &[String]) -> Result<String, Failure> {
     let mut cli = cli::Cli::command();
     // Built, each command's display name is sitewright-COMMAND, its page's title. clap's own `help`
-    // command would list pages of its own (sitewright-help-check(1)) that are no one's: it is left
-    // out of the manual, as `--help` and `sitewright help` say all it would.
+    // commands would list pages of their own (sitewright-help-check(1)) that are no one's: they are
+    // left out of the manual, as `--help` and `sitewright help` say all they would.
     cli.build();
-    let cli = cli.mut_subcommand("help", |help| help.hide(true));
-    let page = match command {
-        None => clap_mangen::Man::new(cli),
-        Some(name) => {
-            let pages: Vec<&clap::Command> = cli
-                .get_subcommands()
-                .filter(|sub| !sub.is_hide_set())
-                .collect();
-            let Some(sub) = pages.iter().find(|sub| sub.get_name() == name) else {
-                let names: Vec<&str> = pages.iter().map(|sub| sub.get_name()).collect();
-                return Err(Failure::Usage(format!(
-                    "no manual page for `{name}`: the commands are {}",
+    let mut page = hide_help(cli);
+    for (depth, name) in command.iter().enumerate() {
+        let pages: Vec<&clap::Command> = page
+            .get_subcommands()
+            .filter(|sub| !sub.is_hide_set())
+            .collect();
+        let Some(sub) = pages.iter().find(|sub| sub.get_name() == name) else {
+            let names: Vec<&str> = pages.iter().map(|sub| sub.get_name()).collect();
+            let asked = command[..=depth].join(" ");
+            return Err(Failure::Usage(if names.is_empty() {
+                format!(
+                    "no manual page for `{asked}`: `{}` has no commands",
+                    command[..depth].join(" ")
+                )
+            } else {
+                format!(
+                    "no manual page for `{asked}`: the commands are {}",
                     names.join(", ")
-                )));
-            };
-            clap_mangen::Man::new((*sub).clone())
-        }
-    };
+                )
+            }));
+        };
+        page = (*sub).clone();
+    }
     let mut text = Vec::new();
-    page.render(&mut text).map_err(Failure::Output)?;
+    clap_mangen::Man::new(page)
+        .render(&mut text)
+        .map_err(Failure::Output)?;
     Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// `command` with clap's `help` command hidden at every level that has one.
+fn hide_help(command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    names.into_iter().fold(command, |command, name| {
+        if name == "help" {
+            command.mut_subcommand(name, |help| help.hide(true))
+        } else {
+            command.mut_subcommand(name, hide_help)
+        }
+    })
+}
+
+/// What `templates` is asked for.
+pub(super) enum TemplatesRequest {
+    /// Every built-in template, and which of them a folder overrides.
+    List(Templates),
+    /// One built-in template's text, by name.
+    Show(String),
 }
 
 /// The hosts a command works on.

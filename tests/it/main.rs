@@ -23,4 +23,5 @@ mod shapes;
 mod stale;
 mod support;
 mod sysctl;
+mod templates;
 mod tools;

@@ -99,31 +99,48 @@ fn completions_and_the_manual_page_come_from_the_command_line() {
         .stdout_has("explain");
 }
 
-/// The top page lists each command as sitewright-COMMAND(1): each of those pages is one that
-/// `sitewright man COMMAND` prints, and no other page is named.
+/// Each page lists the commands under it as sitewright-COMMAND(1) (sitewright-templates-list(1)
+/// under sitewright-templates(1)): each of those pages is one that `sitewright man COMMAND...`
+/// prints, and no other page is named.
 #[test]
 fn every_manual_page_the_top_page_names_is_printed() {
-    let top = Sitewright::new().arg("man").run().code(0).stdout.clone();
-    let named: Vec<&str> = top
-        .split("sitewright\\-")
-        .skip(1)
-        .filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name))
-        .collect();
-    assert!(named.contains(&"check"), "{named:?}");
-    assert!(
-        !named.contains(&"help"),
-        "clap's help command has no page: {named:?}"
-    );
-    for name in named {
-        assert!(
-            name.chars().all(|c| c.is_ascii_lowercase()),
-            "the top page names a page `sitewright-{name}(1)`"
-        );
-        Sitewright::new()
-            .args(["man", name])
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    let mut printed = Vec::new();
+    while let Some(command) = pending.pop() {
+        let title = std::iter::once("sitewright".to_owned())
+            .chain(command.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("-");
+        let page = Sitewright::new()
+            .arg("man")
+            .args(&command)
             .run()
             .code(0)
-            .stdout_has(&format!(".TH sitewright-{name} 1"));
+            .stdout_has(&format!(".TH {title} 1"))
+            .stdout
+            .clone();
+        let prefix = format!("{}\\-", title.replace('-', "\\-"));
+        for rest in page.split(prefix.as_str()).skip(1) {
+            let Some((name, _)) = rest.split_once("(1)") else {
+                continue;
+            };
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase()),
+                "{title}(1) names a page `{title}-{name}(1)`"
+            );
+            assert_ne!(name, "help", "clap's help command has no page");
+            let mut sub = command.clone();
+            sub.push(name.to_owned());
+            pending.push(sub);
+        }
+        printed.push(title);
+    }
+    for page in [
+        "sitewright-check",
+        "sitewright-templates",
+        "sitewright-templates-list",
+    ] {
+        assert!(printed.iter().any(|p| p == page), "{page}: {printed:?}");
     }
     Sitewright::new()
         .args(["man", "help"])

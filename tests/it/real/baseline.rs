@@ -36,7 +36,10 @@ fn the_python_baseline_renders_the_100_host_site_byte_for_byte() {
         .unwrap();
     succeeded(&generated, "benches/generate.py 100");
     fs::write(&spec, &generated.stdout).unwrap();
+    // The baseline loads the built-in templates from templates/ in place: its parity is with them,
+    // and it proves no file to a program that reads it, so overrides under test do not apply.
     Sitewright::new()
+        .builtin_templates()
         .arg("render")
         .arg(&spec)
         .arg("-o")

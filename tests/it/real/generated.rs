@@ -38,10 +38,9 @@ use serde_json::Value;
 use sitewright::load::load;
 use sitewright::pg_settings::read_conf;
 use sitewright::plan::{Service, plan};
-use sitewright::render::{RenderedFile, Renderer, Secrets};
+use sitewright::render::{RenderedFile, Secrets};
 use sitewright::source::Source;
 use sitewright::spec::{Role, Site};
-use sitewright::templates::Overrides;
 
 use crate::support::cron::read_crontab;
 use crate::support::nginx::{Build, Layout};
@@ -408,7 +407,7 @@ fn prove(lab: &Lab, case: &Case) -> Result<Outcome, String> {
         }
     };
     let site = &loaded.site;
-    let tree = Renderer::new(&Overrides::default())
+    let tree = crate::support::renderer()
         .render(&plan(site), &Secrets::none())
         .map_err(|e| format!("render failed: {e:?}"))?;
     let mut proved = Proved {

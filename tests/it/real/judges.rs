@@ -9,14 +9,13 @@ use std::process::Command;
 
 use sitewright::load::load;
 use sitewright::plan::{Service, plan};
-use sitewright::render::{Renderer, Secrets};
+use sitewright::render::Secrets;
 use sitewright::source::Source;
-use sitewright::templates::Overrides;
 
 use crate::support::nginx::{Build, Layout, Nginx};
 use crate::support::pg::succeeded;
 use crate::support::sites::{CI_SEEDS, generate};
-use crate::support::{fixture, installed, repo, temp_dir, tree};
+use crate::support::{fixture_names, installed, rendered_fixture, renderer, repo, temp_dir, tree};
 
 /// The gixy findings sitewright's files may draw, with why each is right where it is drawn: the
 /// plugin, a text the finding's configuration excerpt must hold, and the reason.
@@ -45,14 +44,13 @@ const ACCEPTED: &[(&str, &str, &str)] = &[
 /// The nginx files of one host: (path on the host, content).
 type HostFiles = Vec<(String, String)>;
 
-/// Every fixture's hosts that have nginx files, read from the golden trees.
+/// Every fixture's hosts that have nginx files, as rendered with the templates under test.
 fn fixture_hosts() -> Vec<(String, HostFiles)> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(fixture("")).unwrap() {
-        let dir = entry.unwrap().path();
-        let expected = dir.join("expected");
+    for site in fixture_names() {
+        let rendered = rendered_fixture(&site);
         let mut by_host: std::collections::BTreeMap<String, HostFiles> = Default::default();
-        for (name, bytes) in tree(&expected) {
+        for (name, bytes) in tree(&rendered.root) {
             let Some((host, path)) = name.split_once('/') else {
                 continue;
             };
@@ -63,7 +61,6 @@ fn fixture_hosts() -> Vec<(String, HostFiles)> {
                     .push((format!("/{path}"), String::from_utf8(bytes).unwrap()));
             }
         }
-        let site = dir.file_name().unwrap().to_string_lossy().into_owned();
         out.extend(by_host.into_iter().map(|(h, f)| (format!("{site}/{h}"), f)));
     }
     out
@@ -76,7 +73,7 @@ fn generated_hosts() -> Vec<(String, HostFiles)> {
         let spec = generate(seed);
         let source = Source::from_bytes("site.yaml", spec.yaml.into_bytes()).unwrap();
         let Ok(loaded) = load(&source) else { continue };
-        let rendered = Renderer::new(&Overrides::default())
+        let rendered = renderer()
             .render(&plan(&loaded.site), &Secrets::none())
             .unwrap();
         for host in &loaded.site.hosts {
@@ -189,7 +186,7 @@ fn serve(work: &Path, build: &Build, version: &str, openssl: &str, profile: &str
         .replace("profile: intermediate", &format!("profile: {profile}"));
     let source = Source::from_bytes("site.yaml", spec.into_bytes()).unwrap();
     let loaded = load(&source).unwrap_or_else(|e| panic!("{:?}", e.diagnostics));
-    let rendered = Renderer::new(&Overrides::default())
+    let rendered = renderer()
         .render(&plan(&loaded.site), &Secrets::none())
         .unwrap();
     let files: Vec<(&str, &str)> = rendered

@@ -12,6 +12,7 @@ mod generated;
 mod injection;
 mod judges;
 mod nginx;
+mod overrides;
 mod pg_tls;
 mod postgres;
 mod pre_commit;

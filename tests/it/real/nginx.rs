@@ -18,14 +18,14 @@ use crate::support::pg::{Binaries, Server, free_port, succeeded};
 use crate::support::{Sitewright, fixture, installed, temp_dir};
 
 /// An nginx build, the OpenSSL command line beside it, and the versions a spec names for it.
-struct Target {
+pub(super) struct Target {
     build: Build,
     openssl: String,
-    nginx_version: &'static str,
+    pub(super) nginx_version: &'static str,
     openssl_version: &'static str,
 }
 
-fn nginx_1_22() -> Target {
+pub(super) fn nginx_1_22() -> Target {
     Target {
         build: Build::debian12(),
         openssl: installed("SITEWRIGHT_OPENSSL"),
@@ -34,7 +34,7 @@ fn nginx_1_22() -> Target {
     }
 }
 
-fn nginx_1_26() -> Target {
+pub(super) fn nginx_1_26() -> Target {
     Target {
         build: Build::debian13(),
         openssl: installed("SITEWRIGHT_OPENSSL35"),
@@ -305,7 +305,7 @@ fn nginx_t_on_every_host(what: &str, spec: &str, work: &Path, target: &Target) -
     checked
 }
 
-fn every_fixture_passes_nginx_t(target: &Target) {
+pub(super) fn every_fixture_passes_nginx_t(target: &Target) {
     let mut checked = 0;
     for entry in fs::read_dir(fixture("")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
@@ -323,7 +323,7 @@ fn every_fixture_passes_nginx_t(target: &Target) {
 /// What `sitewright init` writes, unchanged but for paths, ports and certificates: single.yaml
 /// with its default proxy buffers once failed here ("proxy_busy_buffers_size" must be less than
 /// the size of all "proxy_buffers" minus one buffer).
-fn every_init_spec_passes_nginx_t(target: &Target) {
+pub(super) fn every_init_spec_passes_nginx_t(target: &Target) {
     let mut checked = 0;
     for entry in fs::read_dir(crate::support::repo().join("init")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
@@ -1036,6 +1036,15 @@ on_both!(
 
 /// `nginx -t` of CATMAID's web host rendered for `spec_target`'s versions, run on `run_on`.
 fn cross_test(spec_target: &Target, run_on: &Target) -> std::process::Output {
+    catmaid_web_host_nginx_t(spec_target, run_on).0
+}
+
+/// `nginx -t` of CATMAID's web host rendered for `spec_target`'s versions, run on `run_on`, and
+/// the HTTPS server file it read (`/etc/nginx/conf.d/catmaid.conf`, on loopback).
+pub(super) fn catmaid_web_host_nginx_t(
+    spec_target: &Target,
+    run_on: &Target,
+) -> (std::process::Output, String) {
     let work = temp_dir();
     certificate(work.path());
     let ports = Ports::new(free_port(), free_port());
@@ -1043,7 +1052,10 @@ fn cross_test(spec_target: &Target, run_on: &Target) -> std::process::Output {
         &for_target(&on_loopback("catmaid", work.path(), &ports), spec_target),
         work.path(),
     );
-    host_layout(&tree, "web1", &work.path().join("nginx"), &run_on.build).test(&run_on.build)
+    let conf = fs::read_to_string(tree.join("web1/etc/nginx/conf.d/catmaid.conf")).unwrap();
+    let test =
+        host_layout(&tree, "web1", &work.path().join("nginx"), &run_on.build).test(&run_on.build);
+    (test, conf)
 }
 
 #[test]

@@ -137,12 +137,16 @@ fn the_pre_commit_hooks_pass_a_good_site_and_fail_a_broken_spec_and_a_stale_tree
         .args(["render", "site.yaml", "-o", "rendered"])
         .run()
         .code(0);
+    // The hook renders with the templates under test too, as the tree above was rendered.
+    let templates = crate::support::test_templates()
+        .map(|dir| format!(", --templates, {}", dir.display()))
+        .unwrap_or_default();
     fs::write(
         site.join(".pre-commit-config.yaml"),
         format!(
             "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: sitewright-check\n        \
              args: [site.yaml]\n      - id: sitewright-render-check\n        args: [site.yaml, -o, \
-             rendered]\n",
+             rendered{templates}]\n",
             dir.path().join("hooks").display()
         ),
     )

@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::process::Command;
 
-use crate::support::{fixture, repo, tree};
+use crate::support::{fixture_names, rendered_fixture, repo, tree};
 use crate::sysctl::parse_sysctl;
 
 #[test]
 fn python_parses_the_django_settings() {
-    let settings =
-        fixture("catmaid/expected/web1/srv/catmaid/django/projects/mysite/settings_production.py");
+    let rendered = rendered_fixture("catmaid");
+    let settings = rendered
+        .root
+        .join("web1/srv/catmaid/django/projects/mysite/settings_production.py");
     let script = "import ast, sys\n\
 tree = ast.parse(open(sys.argv[1]).read())\n\
 names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]\n\
@@ -44,9 +46,9 @@ fn sysctl_accepts_every_rendered_file_without_applying_it() {
         .map(|l| l.split('\t').next().unwrap().to_owned())
         .collect();
     let mut files = 0;
-    for entry in fs::read_dir(fixture("")).unwrap() {
-        let expected = entry.unwrap().path().join("expected");
-        for (name, bytes) in tree(&expected) {
+    for site in fixture_names() {
+        let rendered = rendered_fixture(&site);
+        for (name, bytes) in tree(&rendered.root) {
             if !name.contains("/etc/sysctl.d/") {
                 continue;
             }
@@ -60,7 +62,7 @@ fn sysctl_accepts_every_rendered_file_without_applying_it() {
             }
             let output = Command::new("sysctl")
                 .args(["--dry-run", "-p"])
-                .arg(expected.join(&name))
+                .arg(rendered.root.join(&name))
                 .output()
                 .expect("sysctl (procps) runs");
             assert!(

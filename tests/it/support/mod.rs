@@ -1,12 +1,23 @@
 //! A fluent builder that runs the real sitewright binary and checks what it printed against what
 //! the test expects (nothing, unless it says), and helpers to find fixtures and the programs that
 //! scripts/install-test-deps installs.
+//!
+//! Templates under test: with `SITEWRIGHT_TEST_TEMPLATES=DIR` set, every run of the binary that
+//! renders (`render`, `diff`, `explain`, `export`) is given `--templates DIR` by the builder, and
+//! every render through the library uses [`renderer`], so the real lane (`real::`) proves DIR's
+//! overrides with the same programs it proves the built-in templates with (scripts/verify-templates).
+//! A test never renders around these two; `templates::the_real_lane_renders_only_through_the_harness`
+//! keeps it so. The fast lane compares with golden files of the built-in templates, so it is not
+//! meant to run with the variable set.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sitewright::render::Renderer;
+use sitewright::templates::Overrides;
 
 /// One run of the sitewright binary, built up call by call.
 ///
@@ -24,6 +35,111 @@ pub struct Sitewright {
     stdout: Expected,
     stderr: Expected,
     absent: Vec<String>,
+    templates: TemplatesUnderTest,
+}
+
+/// Whether a run that renders is given the templates under test.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TemplatesUnderTest {
+    /// `--templates DIR` when SITEWRIGHT_TEST_TEMPLATES names DIR and the run names no folder itself.
+    FromEnvironment,
+    /// The built-in templates, whatever the environment says.
+    BuiltIn,
+}
+
+/// The variable that names the folder of template overrides the tests render with.
+pub const TEST_TEMPLATES: &str = "SITEWRIGHT_TEST_TEMPLATES";
+
+/// The commands that render through the templates, each of which takes `--templates DIR`.
+const RENDERING: &[&str] = &["render", "diff", "explain", "export"];
+
+thread_local! {
+    /// The folder [`with_templates_under_test`] names for the runs of this thread.
+    static SCOPED: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `proof` with `dir` as the templates under test, as SITEWRIGHT_TEST_TEMPLATES=`dir` would
+/// (whatever the variable says), for the renders `proof` makes on this thread only: so a test
+/// proves a folder of overrides through the same harness as the one scripts/verify-templates runs.
+pub fn with_templates_under_test<R>(dir: &Path, proof: impl FnOnce() -> R) -> R {
+    struct Restore(Option<PathBuf>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED.set(self.0.take());
+        }
+    }
+    let _restore = Restore(SCOPED.replace(Some(dir.to_path_buf())));
+    proof()
+}
+
+/// The folder of template overrides under test: the one [`with_templates_under_test`] names,
+/// else SITEWRIGHT_TEST_TEMPLATES's; made absolute (the runs have other working directories),
+/// or none when neither names one. A folder that is not there fails the test: a typo must not
+/// prove the built-in templates instead.
+#[track_caller]
+pub fn test_templates() -> Option<PathBuf> {
+    let dir = SCOPED
+        .with_borrow(|dir| dir.clone().map(PathBuf::into_os_string))
+        .or_else(|| std::env::var_os(TEST_TEMPLATES))
+        .filter(|d| !d.is_empty())?;
+    Some(
+        fs::canonicalize(&dir)
+            .unwrap_or_else(|e| panic!("{TEST_TEMPLATES}={}: {e}", Path::new(&dir).display())),
+    )
+}
+
+/// The templates under test ([`test_templates`]), read as sitewright reads `--templates DIR`; none
+/// when there are none.
+#[track_caller]
+pub fn test_overrides() -> Overrides {
+    let Some(dir) = test_templates() else {
+        return Overrides::default();
+    };
+    let files = tree(&dir)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|_| panic!("{}: not UTF-8", dir.join(&name).display()));
+            (name, text)
+        })
+        .collect();
+    Overrides::new(files).unwrap_or_else(|e| panic!("{TEST_TEMPLATES}={}: {e}", dir.display()))
+}
+
+/// The renderer a test that renders through the library uses: the templates under test.
+pub fn renderer() -> Renderer {
+    Renderer::new(&test_overrides())
+}
+
+/// A fixture's tree as `render` writes it with the templates under test; without them, its
+/// golden tree (`fixtures/NAME/expected`) byte for byte, as
+/// `render::every_fixture_renders_exactly_its_golden_tree` proves.
+pub struct RenderedFixture {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+pub fn rendered_fixture(name: &str) -> RenderedFixture {
+    let dir = temp_dir();
+    let root = dir.path().join("tree");
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture(name).join("site.yaml"))
+        .arg("-o")
+        .arg(&root)
+        .run()
+        .code(0);
+    RenderedFixture { _dir: dir, root }
+}
+
+/// The name of each folder of fixtures/, in order.
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(fixture(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// What one stream must hold when the run ends.
@@ -65,7 +181,32 @@ impl Sitewright {
             stdout: Expected::Exactly(String::new()),
             stderr: Expected::Exactly(String::new()),
             absent: Vec::new(),
+            templates: TemplatesUnderTest::FromEnvironment,
         }
+    }
+
+    /// Renders with the built-in templates even when SITEWRIGHT_TEST_TEMPLATES names a folder:
+    /// only for a test whose point is the built-in text itself, with why at the call.
+    pub fn builtin_templates(mut self) -> Self {
+        self.templates = TemplatesUnderTest::BuiltIn;
+        self
+    }
+
+    /// `--templates DIR` added to a run that renders, when the templates under test are
+    /// overrides and the run names no folder of its own.
+    fn with_test_templates(mut self) -> Self {
+        let renders = self
+            .shown
+            .first()
+            .is_some_and(|command| RENDERING.contains(&command.as_str()));
+        if self.templates == TemplatesUnderTest::FromEnvironment
+            && renders
+            && !self.shown.iter().any(|a| a == "--templates")
+            && let Some(dir) = test_templates()
+        {
+            self = self.arg("--templates").arg(dir);
+        }
+        self
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
@@ -160,7 +301,8 @@ impl Sitewright {
             stdout,
             stderr,
             absent,
-        } = self;
+            templates: _,
+        } = self.with_test_templates();
         let outcome = execute(command, &shown);
         let mut problems = Vec::new();
         if outcome.code != status {
@@ -183,7 +325,7 @@ impl Sitewright {
             shown,
             dir: _dir,
             ..
-        } = self;
+        } = self.with_test_templates();
         execute(command, &shown)
     }
 }
