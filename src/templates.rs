@@ -226,7 +226,7 @@ mod tests {
     fn an_unknown_name_suggests_the_one_meant() {
         let near = |name: &str| find(name).unwrap_err().suggestion;
         assert_eq!(
-            near("nginx/http.conf.nginx"),
+            near("nginx/htps.conf.nginx"),
             Some("nginx/https.conf.nginx")
         );
         assert_eq!(
@@ -247,8 +247,8 @@ mod tests {
         );
         assert_eq!(near("README.md"), None);
         assert_eq!(
-            find("nginx/http.conf.nginx").unwrap_err().to_string(),
-            "no built-in template is named `nginx/http.conf.nginx`; did you mean `nginx/https.conf.nginx`?"
+            find("nginx/htps.conf.nginx").unwrap_err().to_string(),
+            "no built-in template is named `nginx/htps.conf.nginx`; did you mean `nginx/https.conf.nginx`?"
         );
         assert!(Overrides::new(vec![("nginx/tls.nginx".into(), String::new())]).is_ok());
         assert!(Overrides::new(vec![("nginx/tls".into(), String::new())]).is_err());

@@ -34,8 +34,9 @@ fn list_names_every_built_in_template_with_what_it_lays_out_and_where() {
         );
     }
     out.stdout_has(
-        "nginx/https.conf.nginx           the HTTPS front end: upstream, the redirect from HTTP, the \
-         HTTPS server and its locations; for /etc/nginx/conf.d/SITE.conf on each web host\n",
+        "nginx/https.conf.nginx           the HTTPS front end: upstreams, limit zones, the redirect \
+         from HTTP, the HTTPS server, its headers, directives and locations; for \
+         /etc/nginx/conf.d/SITE.conf on each web host\n",
     )
     .stdout_has(
         "nginx/tls.nginx                  certificate, protocols, ciphers, sessions, stapling and \
@@ -64,10 +65,10 @@ fn show_prints_every_template_byte_for_byte() {
 #[test]
 fn show_refuses_an_unknown_name_with_the_name_meant() {
     Sitewright::new()
-        .args(["templates", "show", "nginx/http.conf.nginx"])
+        .args(["templates", "show", "nginx/htps.conf.nginx"])
         .status(2)
         .stderr(
-            "sitewright: no built-in template is named `nginx/http.conf.nginx`; did you mean \
+            "sitewright: no built-in template is named `nginx/htps.conf.nginx`; did you mean \
              `nginx/https.conf.nginx`?\n",
         )
         .check();
@@ -143,14 +144,14 @@ fn list_marks_what_a_folder_overrides() {
 fn a_misspelt_override_is_refused_with_the_name_meant() {
     let https = builtin("nginx/https.conf.nginx");
     let dir = overrides(&[
-        ("nginx/http.conf.nginx", &https),
+        ("nginx/htps.conf.nginx", &https),
         ("ngnix/tls.nginx", "x"),
         ("nginx/server.nginx", &builtin("nginx/server.nginx")),
     ]);
     let folder = dir.path().display().to_string();
     let refusal = format!(
-        "sitewright: {folder}/nginx/http.conf.nginx: no built-in template is named \
-         `nginx/http.conf.nginx`; did you mean `nginx/https.conf.nginx`?\n\
+        "sitewright: {folder}/nginx/htps.conf.nginx: no built-in template is named \
+         `nginx/htps.conf.nginx`; did you mean `nginx/https.conf.nginx`?\n\
          {folder}/ngnix/tls.nginx: no built-in template is named `ngnix/tls.nginx`; did you mean \
          `nginx/tls.nginx`?\n\
          2 files in {folder} replace no built-in template: name each after the template it \
@@ -216,8 +217,8 @@ fn a_misspelt_override_is_refused_with_the_name_meant() {
         tail,
         [
             format!(
-                "{folder}/nginx/http.conf.nginx overrides nothing: no built-in template is named \
-                 `nginx/http.conf.nginx`; did you mean `nginx/https.conf.nginx`?"
+                "{folder}/nginx/htps.conf.nginx overrides nothing: no built-in template is named \
+                 `nginx/htps.conf.nginx`; did you mean `nginx/https.conf.nginx`?"
             ),
             format!(
                 "{folder}/ngnix/tls.nginx overrides nothing: no built-in template is named \
