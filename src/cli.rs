@@ -21,6 +21,8 @@ pub(crate) enum Command {
     Render(RenderArgs),
     /// Show how the rendered files differ from the live ones (exit 0: same, 1: differ, 2: error).
     Diff(DiffArgs),
+    /// Copy each host's live files over ssh into a folder that `diff --live` reads (nothing is written on the hosts).
+    Fetch(FetchArgs),
     /// Print the JSON Schema of the spec.
     Schema,
     /// Explain a rule (`explain PG017`), or where each value of a rendered file came from
@@ -146,6 +148,11 @@ pub(crate) struct DiffArgs {
     /// The live files of one host (--host) at DIR/<path>; `--live-root /` on the host itself.
     #[arg(long, value_name = "DIR", group = "live_tree")]
     pub(crate) live_root: Option<PathBuf>,
+    /// Read each host's live files over ssh (`ssh NAME`, or as --inventory says); nothing is written there.
+    #[arg(long, group = "live_tree")]
+    pub(crate) ssh: bool,
+    #[command(flatten)]
+    pub(crate) reach: SshArgs,
     #[command(flatten)]
     pub(crate) selection: Selection,
     /// When to colour the diff.
@@ -157,6 +164,37 @@ pub(crate) struct DiffArgs {
     /// Read the secrets the files hold and compare them with the live ones (never shown).
     #[arg(long)]
     pub(crate) with_secrets: bool,
+}
+
+/// How the hosts are reached over ssh.
+#[derive(Debug, Args)]
+pub(crate) struct SshArgs {
+    /// An ssh_config file to use instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ssh_config: Option<PathBuf>,
+    /// Where each host is reached: `hosts: { NAME: { ssh: DEST, sudo: true, root: DIR } }`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) inventory: Option<PathBuf>,
+    /// How many hosts are read at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub(crate) jobs: usize,
+    /// Seconds one host may take, connecting included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// The site spec (YAML).
+    pub(crate) spec: PathBuf,
+    /// The folder to write into, as `diff --live` reads it: DIR/<host>/<path>.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Only this host (repeat for more).
+    #[arg(long = "host", value_name = "NAME")]
+    pub(crate) hosts: Vec<String>,
+    #[command(flatten)]
+    pub(crate) reach: SshArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

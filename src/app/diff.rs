@@ -1,14 +1,15 @@
 //! `diff`: the rendered files against the live ones, files the spec no longer produces, and what
 //! each host needs after a deploy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::exit::Outcome;
-use super::options::{Detail, DiffOptions, Paint, SecretPolicy};
+use super::options::{Detail, DiffOptions, FetchOptions, LiveTree, Paint, SecretPolicy};
+use super::remote::{self, Ssh};
 use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, HostSteps, LiveFile, RenderedSecrets, diff, steps};
 use crate::live::{self, Finding, LiveFiles, Severity};
@@ -106,10 +107,90 @@ fn fingerprints(
     out
 }
 
+/// Each host's rendered paths and its manifest: what a snapshot of the live hosts reads first.
+fn first_round(tree: &Tree) -> BTreeMap<String, BTreeSet<String>> {
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &tree.files {
+        let paths = wanted.entry(file.host.as_str().to_owned()).or_default();
+        paths.insert(file.path.clone());
+        paths.insert(crate::manifest::HOST_MANIFEST.to_owned());
+    }
+    wanted
+}
+
+/// An inventory names only hosts of the spec: a misspelt name would leave its host reached by
+/// its default destination.
+fn known_hosts(ssh: &Ssh, loaded: &crate::load::Loaded) -> Result<(), Failure> {
+    let known: Vec<&str> = loaded.site.hosts.iter().map(|h| h.name.as_str()).collect();
+    match ssh.inventory.unknown(&known).first() {
+        Some(name) => Err(Failure::Usage(format!(
+            "the inventory names host `{name}`, which the spec does not have (its hosts: {})",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The live hosts read over ssh: the rendered files, and what a look at the tree asks beyond
+/// them. Each host that could not be read is said on stderr and left out of `tree`.
+fn snapshot_hosts(ssh: &Ssh, tree: &mut Tree) -> (remote::Snapshot, usize) {
+    let snapshot = remote::snapshot(ssh, first_round(tree), |live| {
+        let _ = live::survey(tree, live);
+    });
+    let mut failed = 0;
+    for (host, reason) in snapshot.failures() {
+        failed += 1;
+        eprintln!("sitewright: {host}: not compared: {reason}");
+    }
+    tree.files.retain(|f| snapshot.reached(f.host.as_str()));
+    (snapshot, failed)
+}
+
+/// `fetch`: each host's managed files, and the files beside them that bear on them, copied into
+/// `DIR/<host>/<path>` for `diff --live`.
+pub(super) fn fetch_command(args: &FetchOptions) -> Result<Outcome, Failure> {
+    let (_, loaded) = load_spec(&args.spec)?;
+    let mut tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
+    known_hosts(&args.ssh, &loaded)?;
+    let (snapshot, failed) = snapshot_hosts(&args.ssh, &mut tree);
+    let mut written = 0;
+    for (host, path, bytes, mode) in snapshot.files() {
+        let to = args.out.join(host).join(path.trim_start_matches('/'));
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|e| Failure::Read(parent.to_owned(), e))?;
+        }
+        fs::write(&to, bytes).map_err(|e| Failure::Read(to.clone(), e))?;
+        fs::set_permissions(&to, fs::Permissions::from_mode(mode & 0o777))
+            .map_err(|e| Failure::Read(to.clone(), e))?;
+        written += 1;
+    }
+    outln!(
+        "fetched {written} files from {} hosts into {}",
+        tree.files
+            .iter()
+            .map(|f| f.host.as_str())
+            .collect::<BTreeSet<_>>()
+            .len(),
+        args.out.display()
+    )?;
+    Ok(if failed > 0 {
+        Outcome::Incomplete
+    } else {
+        Outcome::Done
+    })
+}
+
 pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     // The tree shown is the one without secrets; their values are compared apart, by hash.
-    let tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
+    let mut tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
+    let remote = match &args.live {
+        LiveTree::Ssh(ssh) => {
+            known_hosts(ssh, &loaded)?;
+            Some(snapshot_hosts(ssh, &mut tree))
+        }
+        _ => None,
+    };
     let keys = Fingerprints::new();
     let values = match args.secrets {
         SecretPolicy::Resolve => Some(fingerprints(&tree, &keys)),
@@ -127,26 +208,30 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     // The look at files beside ours (stale, or changing what ours mean) needs only the tree: it
     // runs beside the comparison.
     let (diffs, survey) = std::thread::scope(|scope| {
-        let survey = scope.spawn(|| {
-            live::survey(
+        let survey = scope.spawn(|| match &remote {
+            Some((snapshot, _)) => live::survey(&tree, snapshot),
+            None => live::survey(
                 &tree,
                 &OnDisk(|host: &str, path: &str| args.live.path_on(host, path)),
-            )
+            ),
         });
         let diffs = diff(
             &tree,
-            |file| match read_live(&args.live.path_of(file), owners) {
-                Ok(found) => Ok(found),
-                // A live file that holds a secret is often readable by its owner alone: said
-                // beside the other files, not a reason to show none of them.
-                Err(Failure::Read(_, e)) if !file.meta.secrets.is_empty() => Err(e.to_string()),
-                Err(f) => {
-                    let mut failure = failure
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    failure.get_or_insert(f);
-                    Ok(None)
-                }
+            |file| match &remote {
+                Some((snapshot, _)) => snapshot.file(file.host.as_str(), &file.path),
+                None => match read_live(&args.live.path_of(file), owners) {
+                    Ok(found) => Ok(found),
+                    // A live file that holds a secret is often readable by its owner alone: said
+                    // beside the other files, not a reason to show none of them.
+                    Err(Failure::Read(_, e)) if !file.meta.secrets.is_empty() => Err(e.to_string()),
+                    Err(f) => {
+                        let mut failure = failure
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        failure.get_or_insert(f);
+                        Ok(None)
+                    }
+                },
             },
             secrets,
         );
@@ -178,7 +263,14 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         .iter()
         .map(|d| d.secrets.unreadable.len())
         .sum::<usize>();
-    Ok(if unread > 0 {
+    let hosts_failed = remote.as_ref().map_or(0, |(_, failed)| *failed);
+    Ok(if hosts_failed > 0 {
+        eprintln!(
+            "sitewright: the comparison is incomplete: {hosts_failed} host{} could not be read",
+            if hosts_failed == 1 { "" } else { "s" }
+        );
+        Outcome::Incomplete
+    } else if unread > 0 {
         eprintln!(
             "sitewright: the comparison is incomplete: {unread} secret{} could not be compared",
             if unread == 1 { "" } else { "s" }

@@ -17,6 +17,7 @@ mod exit;
 mod explain;
 mod export;
 mod options;
+mod remote;
 mod render;
 mod templates;
 mod tools;
@@ -107,6 +108,7 @@ fn perform(request: Request) -> Result<Outcome, Failure> {
         Request::Check(options) => check::check(&options),
         Request::Render(options) => render::render(&options),
         Request::Diff(options) => diff::diff_command(&options),
+        Request::Fetch(options) => diff::fetch_command(&options),
         Request::Schema => {
             outln!("{}", schema_text().trim_end())?;
             Ok(Outcome::Done)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::CommandFactory as _;
 
 use super::Failure;
+use super::remote::{Inventory, Ssh};
 use crate::cli;
 use crate::render::RenderedFile;
 use crate::rules::Rule;
@@ -17,6 +18,7 @@ pub(super) enum Request {
     Check(CheckOptions),
     Render(RenderOptions),
     Diff(DiffOptions),
+    Fetch(FetchOptions),
     Schema,
     Explain(Explain),
     Export(ExportOptions),
@@ -61,6 +63,15 @@ impl Request {
                 },
             }),
             cli::Command::Diff(args) => Self::Diff(DiffOptions::from_cli(args)?),
+            cli::Command::Fetch(args) => Self::Fetch(FetchOptions {
+                spec: args.spec,
+                out: args.out,
+                selection: Selection::from(cli::Selection {
+                    hosts: args.hosts,
+                    templates: None,
+                }),
+                ssh: Ssh::from_cli(args.reach)?,
+            }),
             cli::Command::Schema => Self::Schema,
             cli::Command::Explain(args) => Self::Explain(Explain::from_cli(args)?),
             cli::Command::Export(args) => Self::Export(ExportOptions {
@@ -259,6 +270,30 @@ pub(super) enum LiveTree {
     Fetched(PathBuf),
     /// One host's own files at `DIR/<path>`: `/` on the host itself.
     HostRoot(PathBuf),
+    /// The hosts themselves, over ssh.
+    Ssh(Box<Ssh>),
+}
+
+impl Ssh {
+    pub(super) fn from_cli(args: cli::SshArgs) -> Result<Self, Failure> {
+        Ok(Self {
+            config: args.ssh_config,
+            inventory: match &args.inventory {
+                Some(path) => Inventory::load(path)?,
+                None => Inventory::default(),
+            },
+            jobs: args.jobs.max(1),
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        })
+    }
+}
+
+/// What `fetch` is asked for.
+pub(super) struct FetchOptions {
+    pub(super) spec: PathBuf,
+    pub(super) out: PathBuf,
+    pub(super) selection: Selection,
+    pub(super) ssh: Ssh,
 }
 
 impl LiveTree {
@@ -267,6 +302,7 @@ impl LiveTree {
         match self {
             Self::Fetched(dir) => destination(dir, file),
             Self::HostRoot(root) => root.join(file.path.trim_start_matches('/')),
+            Self::Ssh(_) => PathBuf::from(&file.path),
         }
     }
 
@@ -276,12 +312,13 @@ impl LiveTree {
         match self {
             Self::Fetched(dir) => dir.join(host).join(path),
             Self::HostRoot(root) => root.join(path),
+            Self::Ssh(_) => PathBuf::from("/").join(path),
         }
     }
 
     /// A host's own filesystem has real owners; a fetched copy belongs to whoever fetched it.
     pub(super) fn has_real_owners(&self) -> bool {
-        matches!(self, Self::HostRoot(_))
+        matches!(self, Self::HostRoot(_) | Self::Ssh(_))
     }
 }
 
@@ -327,6 +364,7 @@ pub(super) struct DiffOptions {
 impl DiffOptions {
     fn from_cli(args: cli::DiffArgs) -> Result<Self, Failure> {
         let live = match (args.live, args.live_root) {
+            _ if args.ssh => LiveTree::Ssh(Box::new(Ssh::from_cli(args.reach)?)),
             (Some(dir), _) => LiveTree::Fetched(dir),
             (None, Some(_)) if args.selection.hosts.len() != 1 => {
                 return Err(Failure::Usage(
@@ -337,7 +375,7 @@ impl DiffOptions {
             // clap's argument group asks for one of them before this runs; said again, not assumed.
             (None, None) => {
                 return Err(Failure::Usage(
-                    "diff needs the live files: --live DIR or --live-root ROOT".to_owned(),
+                    "diff needs the live files: --live DIR, --live-root ROOT or --ssh".to_owned(),
                 ));
             }
         };

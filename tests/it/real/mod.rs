@@ -18,3 +18,4 @@ mod postgres;
 mod pre_commit;
 mod programs;
 mod replication;
+mod ssh;
