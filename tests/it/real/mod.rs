@@ -1,7 +1,8 @@
 //! The tests that run a real program besides sitewright: PostgreSQL, nginx, Django and Python,
-//! procps' sysctl, pg_dump, Ansible, Nix, the outside judges (gixy, sslyze), pre-commit. The tests
-//! outside this module run only the sitewright binary, its library and the system's basic tools
-//! (sh, chown, unshare), so `cargo test --test it -- --skip real::` is the fast lane.
+//! procps' sysctl, pg_dump, Ansible, Nix, the outside judges (gixy, sslyze), pre-commit, OpenSSH's
+//! sshd and ssh. The tests outside this module run only the sitewright binary, its library and the
+//! system's basic tools (sh, chown, unshare), so `cargo test --test it -- --skip real::` is the
+//! fast lane.
 
 mod baseline;
 mod directive_cases;
@@ -19,3 +20,4 @@ mod pre_commit;
 mod programs;
 mod replication;
 mod ssh;
+mod ssh_harness;

@@ -498,6 +498,7 @@ pub mod directives;
 pub mod nginx;
 pub mod pg;
 pub mod sites;
+pub mod ssh;
 mod yaml;
 
 pub use yaml::yaml_quoted;
