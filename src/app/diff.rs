@@ -132,17 +132,53 @@ fn known_hosts(ssh: &Ssh, loaded: &crate::load::Loaded) -> Result<(), Failure> {
 }
 
 /// The live hosts read over ssh: the rendered files, and what a look at the tree asks beyond
-/// them. Each host that could not be read is said on stderr and left out of `tree`.
-fn snapshot_hosts(ssh: &Ssh, tree: &mut Tree) -> (remote::Snapshot, usize) {
+/// them. Each host that could not be read, and each file there that could not be, is said on
+/// stderr and left out of `tree`; how many, for the exit code.
+/// How many hosts, and files of the hosts that were read, could not be read.
+#[derive(Debug, Default, Clone, Copy)]
+struct Unreached {
+    hosts: usize,
+    files: usize,
+}
+
+impl Unreached {
+    fn any(self) -> bool {
+        self.hosts + self.files > 0
+    }
+}
+
+impl std::fmt::Display for Unreached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        match (self.hosts, self.files) {
+            (h, 0) => f.write_str(&count(h, "host")),
+            (0, n) => f.write_str(&count(n, "file")),
+            (h, n) => write!(f, "{} and {}", count(h, "host"), count(n, "file")),
+        }
+    }
+}
+
+fn snapshot_hosts(ssh: &Ssh, tree: &mut Tree) -> (remote::Snapshot, Unreached) {
     let snapshot = remote::snapshot(ssh, first_round(tree), |live| {
         let _ = live::survey(tree, live);
     });
-    let mut failed = 0;
+    let mut failed = Unreached::default();
     for (host, reason) in snapshot.failures() {
-        failed += 1;
+        failed.hosts += 1;
         eprintln!("sitewright: {host}: not compared: {reason}");
     }
     tree.files.retain(|f| snapshot.reached(f.host.as_str()));
+    // A file that is there and could not be read is not compared: said, never taken for the same.
+    // Those that hold secrets are said with the secrets, as for a live tree on disk.
+    tree.files
+        .retain(|f| match snapshot.file(f.host.as_str(), &f.path) {
+            Err(reason) if f.meta.secrets.is_empty() => {
+                failed.files += 1;
+                eprintln!("sitewright: {}{}: not compared: {reason}", f.host, f.path);
+                false
+            }
+            _ => true,
+        });
     (snapshot, failed)
 }
 
@@ -173,7 +209,7 @@ pub(super) fn fetch_command(args: &FetchOptions) -> Result<Outcome, Failure> {
             .len(),
         args.out.display()
     )?;
-    Ok(if failed > 0 {
+    Ok(if failed.any() {
         Outcome::Incomplete
     } else {
         Outcome::Done
@@ -263,12 +299,9 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         .iter()
         .map(|d| d.secrets.unreadable.len())
         .sum::<usize>();
-    let hosts_failed = remote.as_ref().map_or(0, |(_, failed)| *failed);
-    Ok(if hosts_failed > 0 {
-        eprintln!(
-            "sitewright: the comparison is incomplete: {hosts_failed} host{} could not be read",
-            if hosts_failed == 1 { "" } else { "s" }
-        );
+    let unreached = remote.as_ref().map_or(Unreached::default(), |(_, u)| *u);
+    Ok(if unreached.any() {
+        eprintln!("sitewright: the comparison is incomplete: {unreached} could not be read");
         Outcome::Incomplete
     } else if unread > 0 {
         eprintln!(

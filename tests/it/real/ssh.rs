@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::support::ssh::{Host, Lab};
@@ -279,4 +280,45 @@ fn fetch_writes_the_live_layout_that_diff_live_reads() {
         .env("SHOP_REPLICATION_PASSWORD", PASSWORD)
         .run()
         .code(0);
+}
+
+#[test]
+fn a_file_only_root_reads_is_not_compared_without_sudo_and_a_refused_sudo_is_said() {
+    let lab = Lab::new();
+    let site = Site::new();
+    let db1 = lab.host("db1", "127.0.0.51");
+    site.deploy(&db1);
+    // The unprivileged user must reach the tree; pg_hba.conf stays postgres's own, 0640.
+    let mut folder = Some(db1.root());
+    while let Some(dir) = folder {
+        if dir == lab.dir().parent().unwrap() {
+            break;
+        }
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+        folder = dir.parent();
+    }
+    let user = crate::support::installed("SITEWRIGHT_SSH_USER");
+    let inventory = |sudo: bool| {
+        let path = site.work.path().join("inventory.yaml");
+        fs::write(
+            &path,
+            format!(
+                "hosts:\n  db1: {{ ssh: {user}@db1, sudo: {sudo}, root: {} }}\n",
+                db1.root().display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let out = site.diff(&lab, &inventory(false), &["--host", "db1"]);
+    out.code(2)
+        .stderr_has("db1/etc/postgresql/17/main/pg_hba.conf: not compared: /etc/postgresql/17/main/pg_hba.conf is not readable by the user ssh logs in as: give the host `sudo: true` in the inventory")
+        .stderr_has("the comparison is incomplete: 1 file could not be read");
+    // postgresql.conf, which anyone may read, is compared all the same.
+    assert!(!out.stdout.contains("postgresql.conf"), "{}", out.stdout);
+
+    let refused = site.diff(&lab, &inventory(true), &["--host", "db1"]);
+    refused
+        .code(2)
+        .stderr_has("db1: not compared: sudo refused: sudo: a password is required");
 }
