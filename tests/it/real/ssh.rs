@@ -100,6 +100,15 @@ impl Site {
         }
     }
 
+    /// Deploys each of `hosts` and gives each its tree as `/` in the inventory it returns.
+    fn deploy_all(&self, hosts: &[&Host<'_>]) -> std::path::PathBuf {
+        for host in hosts {
+            self.deploy(host);
+        }
+        let roots: Vec<(&str, &Path)> = hosts.iter().map(|h| (h.name(), h.root())).collect();
+        self.inventory(&roots)
+    }
+
     /// An inventory that gives each host its tree as `/`.
     fn inventory(&self, hosts: &[(&str, &Path)]) -> std::path::PathBuf {
         let mut text = String::from("hosts:\n");
@@ -148,14 +157,7 @@ fn identical_edited_and_missing_files_over_ssh_and_nothing_written_on_a_host() {
     let db1 = lab.host("db1", "127.0.0.21");
     let db2 = lab.host("db2", "127.0.0.22");
     let web1 = lab.host("web1", "127.0.0.23");
-    for host in [&db1, &db2, &web1] {
-        site.deploy(host);
-    }
-    let inventory = site.inventory(&[
-        ("db1", db1.root()),
-        ("db2", db2.root()),
-        ("web1", web1.root()),
-    ]);
+    let inventory = site.deploy_all(&[&db1, &db2, &web1]);
     let before = trees(&[&db1, &db2, &web1]);
 
     let same = site.diff(&lab, &inventory, &[]);
@@ -247,14 +249,7 @@ fn fetch_writes_the_live_layout_that_diff_live_reads() {
     let db1 = lab.host("db1", "127.0.0.41");
     let db2 = lab.host("db2", "127.0.0.42");
     let web1 = lab.host("web1", "127.0.0.43");
-    for host in [&db1, &db2, &web1] {
-        site.deploy(host);
-    }
-    let inventory = site.inventory(&[
-        ("db1", db1.root()),
-        ("db2", db2.root()),
-        ("web1", web1.root()),
-    ]);
+    let inventory = site.deploy_all(&[&db1, &db2, &web1]);
     let out_dir = site.work.path().join("fetched");
     Sitewright::new()
         .arg("fetch")
