@@ -153,6 +153,10 @@ pub(crate) struct DiffArgs {
     pub(crate) ssh: bool,
     #[command(flatten)]
     pub(crate) reach: SshArgs,
+    /// With --ssh, also ask what runs: PostgreSQL's settings, recovery state and pg_hba.conf
+    /// errors, `nginx -T`, the kernel's values; each drift says what to run.
+    #[arg(long, requires = "ssh")]
+    pub(crate) running: bool,
     #[command(flatten)]
     pub(crate) selection: Selection,
     /// When to colour the diff.
@@ -172,7 +176,7 @@ pub(crate) struct SshArgs {
     /// An ssh_config file to use instead of ~/.ssh/config.
     #[arg(long, value_name = "FILE")]
     pub(crate) ssh_config: Option<PathBuf>,
-    /// Where each host is reached: `hosts: { NAME: { ssh: DEST, sudo: true, root: DIR } }`.
+    /// Where each host is reached: `hosts: { NAME: { ssh: DEST, sudo: true, root: DIR, postgres_user: USER } }`.
     #[arg(long, value_name = "FILE")]
     pub(crate) inventory: Option<PathBuf>,
     /// How many hosts are read at once.

@@ -22,6 +22,7 @@ pub mod pg_settings;
 pub mod plan;
 pub mod render;
 pub mod rules;
+pub(crate) mod running;
 pub mod schema;
 pub(crate) mod secrets;
 pub mod source;

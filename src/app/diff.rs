@@ -8,13 +8,14 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::exit::Outcome;
-use super::options::{Detail, DiffOptions, FetchOptions, LiveTree, Paint, SecretPolicy};
+use super::options::{Detail, DiffOptions, FetchOptions, LiveTree, Paint, Running, SecretPolicy};
 use super::remote::{self, Ssh};
 use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, HostSteps, LiveFile, RenderedSecrets, diff, steps};
 use crate::live::{self, Finding, LiveFiles, Severity};
 use crate::plan::Mode;
 use crate::render::Tree;
+use crate::running;
 use crate::secrets::{Fingerprint, Fingerprints};
 use crate::spec::SecretRef;
 
@@ -107,6 +108,15 @@ fn fingerprints(
     out
 }
 
+/// The rendered files of each host, in the tree's order.
+fn by_host(tree: &Tree) -> BTreeMap<&str, Vec<&crate::render::RenderedFile>> {
+    let mut hosts: BTreeMap<&str, Vec<&crate::render::RenderedFile>> = BTreeMap::new();
+    for file in &tree.files {
+        hosts.entry(file.host.as_str()).or_default().push(file);
+    }
+    hosts
+}
+
 /// Each host's rendered paths and its manifest: what a snapshot of the live hosts reads first.
 fn first_round(tree: &Tree) -> BTreeMap<String, BTreeSet<String>> {
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -158,10 +168,23 @@ impl std::fmt::Display for Unreached {
     }
 }
 
-fn snapshot_hosts(ssh: &Ssh, tree: &mut Tree) -> (remote::Snapshot, Unreached) {
-    let snapshot = remote::snapshot(ssh, first_round(tree), |live| {
-        let _ = live::survey(tree, live);
-    });
+fn snapshot_hosts(ssh: &Ssh, tree: &mut Tree, running: Running) -> (remote::Snapshot, Unreached) {
+    let probes: BTreeMap<String, running::Probe> = match running {
+        Running::FilesOnly => BTreeMap::new(),
+        Running::AlsoPrograms => by_host(tree)
+            .into_iter()
+            .filter(|(host, _)| !ssh.has_root(host))
+            .filter_map(|(host, files)| running::probe(&files).map(|p| (host.to_owned(), p)))
+            .collect(),
+    };
+    let snapshot = remote::snapshot(
+        ssh,
+        first_round(tree),
+        |live| {
+            let _ = live::survey(tree, live);
+        },
+        &probes,
+    );
     let mut failed = Unreached::default();
     for (host, reason) in snapshot.failures() {
         failed.hosts += 1;
@@ -188,7 +211,7 @@ pub(super) fn fetch_command(args: &FetchOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     let mut tree = rendered(&loaded, &args.selection, SecretPolicy::Placeholders)?;
     known_hosts(&args.ssh, &loaded)?;
-    let (snapshot, failed) = snapshot_hosts(&args.ssh, &mut tree);
+    let (snapshot, failed) = snapshot_hosts(&args.ssh, &mut tree, Running::FilesOnly);
     let mut written = 0;
     for (host, path, bytes, mode) in snapshot.files() {
         let to = args.out.join(host).join(path.trim_start_matches('/'));
@@ -223,7 +246,7 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let remote = match &args.live {
         LiveTree::Ssh(ssh) => {
             known_hosts(ssh, &loaded)?;
-            Some(snapshot_hosts(ssh, &mut tree))
+            Some(snapshot_hosts(ssh, &mut tree, args.running))
         }
         _ => None,
     };
@@ -279,12 +302,41 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         )
     });
     let stale = survey.stale;
+    let mut findings = survey.findings;
+    let mut unasked = 0;
+    if let (Some((snapshot, _)), LiveTree::Ssh(ssh), Running::AlsoPrograms) =
+        (&remote, &args.live, args.running)
+    {
+        for (host, files) in by_host(&tree) {
+            if ssh.has_root(host) {
+                eprintln!(
+                    "sitewright: {host}: what runs is not asked: its files are under `root:`, not the running system's"
+                );
+                continue;
+            }
+            match snapshot.answers(host) {
+                Some(Ok(answers)) => match running::findings(host, &files, answers, |path| {
+                    snapshot.mtime(host, path)
+                }) {
+                    Ok(found) => findings.extend(found),
+                    Err(reason) => {
+                        unasked += 1;
+                        eprintln!("sitewright: {host}: what runs was not compared: {reason}");
+                    }
+                },
+                Some(Err(reason)) => {
+                    unasked += 1;
+                    eprintln!("sitewright: {host}: what runs was not compared: {reason}");
+                }
+                None => {}
+            }
+        }
+    }
     if let Some(failure) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(failure);
     }
     let mut out = io::stdout().lock();
-    let required: Vec<&Finding> = survey
-        .findings
+    let required: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.severity == Severity::Required)
         .collect();
@@ -293,13 +345,14 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         required: &required,
     };
     print_diffs(&mut out, &diffs, &shown, args.paint, args.detail).map_err(Failure::Output)?;
-    print_findings(&mut out, &survey.findings, args.paint).map_err(Failure::Output)?;
+    print_findings(&mut out, &findings, args.paint).map_err(Failure::Output)?;
     let required = !required.is_empty();
     let unread = diffs
         .iter()
         .map(|d| d.secrets.unreadable.len())
         .sum::<usize>();
-    let unreached = remote.as_ref().map_or(Unreached::default(), |(_, u)| *u);
+    let mut unreached = remote.as_ref().map_or(Unreached::default(), |(_, u)| *u);
+    unreached.hosts += unasked;
     Ok(if unreached.any() {
         eprintln!("sitewright: the comparison is incomplete: {unreached} could not be read");
         Outcome::Incomplete

@@ -359,6 +359,16 @@ pub(super) struct DiffOptions {
     pub(super) detail: Detail,
     /// Whether the secrets are read, to compare them with the live ones.
     pub(super) secrets: SecretPolicy,
+    pub(super) running: Running,
+}
+
+/// What `diff --ssh` holds the rendered files against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Running {
+    /// The live files only.
+    FilesOnly,
+    /// The live files, and what the programs run (`--running`).
+    AlsoPrograms,
 }
 
 impl DiffOptions {
@@ -393,6 +403,11 @@ impl DiffOptions {
                 SecretPolicy::Resolve
             } else {
                 SecretPolicy::Placeholders
+            },
+            running: if args.running {
+                Running::AlsoPrograms
+            } else {
+                Running::FilesOnly
             },
         })
     }

@@ -5,10 +5,11 @@
 //! reason and leaves the others be.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -17,6 +18,7 @@ use super::Failure;
 use crate::diff::LiveFile;
 use crate::live::LiveFiles;
 use crate::plan::Mode;
+use crate::running::{Answers, Output, Probe};
 
 /// How the hosts are reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,14 @@ pub(super) struct Ssh {
     pub(super) jobs: usize,
     /// How long one host may take, connection included.
     pub(super) timeout: Duration,
+}
+
+impl Ssh {
+    /// Whether `host`'s files are read under a folder standing for its `/`, where what runs is
+    /// not the host's.
+    pub(super) fn has_root(&self, host: &str) -> bool {
+        self.inventory.has_root(host)
+    }
 }
 
 /// Where each host of the spec is reached: by default `ssh NAME`, its name in the spec, which
@@ -50,6 +60,10 @@ struct Target {
     /// The folder that is the host's `/` (a mounted image or a container's root).
     #[serde(default)]
     root: Option<String>,
+    /// The OS user PostgreSQL runs as, whom `psql` runs as for `--running` (through `sudo -n
+    /// -u` unless ssh logs in as it): peer authentication makes it the server's superuser.
+    #[serde(default)]
+    postgres_user: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,10 +90,18 @@ impl Inventory {
             .collect()
     }
 
+    /// Whether `host`'s files are read under a folder standing for its `/`.
+    pub(super) fn has_root(&self, host: &str) -> bool {
+        self.hosts.get(host).is_some_and(|t| t.root.is_some())
+    }
+
     fn target(&self, host: &str) -> Target {
         self.hosts.get(host).cloned().unwrap_or_default()
     }
 }
+
+/// An answer's lines, without their newlines.
+type Lines = Vec<Vec<u8>>;
 
 /// What was read of one host: each path's entry, or why the host could not be read.
 type HostRead = Result<HashMap<String, Entry>, String>;
@@ -91,6 +113,8 @@ enum Entry {
         bytes: Vec<u8>,
         mode: u32,
         owner: String,
+        /// When it was last written, in seconds since the epoch.
+        mtime: i64,
     },
     Missing,
     /// There, and not readable by the user ssh logs in as (without `sudo`).
@@ -105,6 +129,8 @@ enum Entry {
 #[derive(Debug, Default)]
 pub(super) struct Snapshot {
     hosts: BTreeMap<String, HostRead>,
+    /// What the programs running on each host answered (`diff --running`), or why they did not.
+    answers: BTreeMap<String, Result<Answers, String>>,
 }
 
 impl Snapshot {
@@ -119,6 +145,19 @@ impl Snapshot {
         matches!(self.hosts.get(host), Some(Ok(_)))
     }
 
+    /// What the programs on `host` answered, when they were asked.
+    pub(super) fn answers(&self, host: &str) -> Option<&Result<Answers, String>> {
+        self.answers.get(host)
+    }
+
+    /// When the file at `path` on `host` was last written, in seconds since the epoch.
+    pub(super) fn mtime(&self, host: &str, path: &str) -> Option<i64> {
+        match self.entry(host, path)? {
+            Entry::File { mtime, .. } => Some(*mtime),
+            _ => None,
+        }
+    }
+
     fn entry(&self, host: &str, path: &str) -> Option<&Entry> {
         self.hosts.get(host)?.as_ref().ok()?.get(path)
     }
@@ -127,7 +166,9 @@ impl Snapshot {
     /// could not be read.
     pub(super) fn file(&self, host: &str, path: &str) -> Result<Option<LiveFile>, String> {
         match self.entry(host, path) {
-            Some(Entry::File { bytes, mode, owner }) => Ok(Some(LiveFile {
+            Some(Entry::File {
+                bytes, mode, owner, ..
+            }) => Ok(Some(LiveFile {
                 content: String::from_utf8_lossy(bytes).into_owned(),
                 mode: Some(Mode(*mode)),
                 owner: Some(owner.clone()),
@@ -237,17 +278,19 @@ impl Asking<'_> {
 const ROUNDS: usize = 4;
 
 /// Reads `wanted` from each host, then whatever `look` asks of the live tree beyond it, round by
-/// round, until it asks nothing new.
+/// round, until it asks nothing new; then, when `ask` has a question for a host, asks it there
+/// through the same session (`diff --running`).
 pub(super) fn snapshot(
     ssh: &Ssh,
     wanted: BTreeMap<String, BTreeSet<String>>,
     look: impl Fn(&Asking<'_>),
+    probes: &BTreeMap<String, Probe>,
 ) -> Snapshot {
-    let control = ControlDir::new();
+    let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
     let mut snapshot = Snapshot::default();
     let mut wanted = wanted;
     // What the look asks of an empty tree (the folders and files it always reads) goes in the
-    // first round too: each round is a session a host, which costs a server a tenth of a second.
+    // first round too, so that a host where nothing is stale is read in one exchange.
     let asking = Asking {
         snapshot: &snapshot,
         asked: Mutex::new(BTreeMap::new()),
@@ -263,8 +306,20 @@ pub(super) fn snapshot(
         if unread.is_empty() {
             break;
         }
-        let results = read_hosts(ssh, &control, &unread);
-        for (host, result) in results {
+        let requests = unread
+            .into_iter()
+            .map(|(host, paths)| {
+                let target = ssh.inventory.target(&host);
+                let request = read_request(&target, &paths);
+                (host, request)
+            })
+            .collect();
+        for (host, result) in exchange(ssh, &mut sessions, requests) {
+            let root = ssh.inventory.target(&host).root.unwrap_or_default();
+            let result = result.and_then(|lines| {
+                parse(&lines, root.trim_end_matches('/'))
+                    .ok_or_else(|| "the host's answer could not be read".to_owned())
+            });
             match (result, snapshot.hosts.get_mut(&host)) {
                 (Ok(entries), Some(Ok(read))) => read.extend(entries),
                 (result, _) => {
@@ -282,149 +337,340 @@ pub(super) fn snapshot(
             wanted.entry(host).or_default().extend(paths);
         }
     }
+    let questions: BTreeMap<String, String> = probes
+        .iter()
+        .filter(|(host, _)| snapshot.reached(host))
+        .map(|(host, probe)| {
+            (
+                host.clone(),
+                probe_request(&ssh.inventory.target(host), probe),
+            )
+        })
+        .collect();
+    for (host, result) in exchange(ssh, &mut sessions, questions) {
+        let answers = result.and_then(|lines| {
+            answers(&lines).ok_or_else(|| "the host's answer could not be read".to_owned())
+        });
+        snapshot.answers.insert(host, answers);
+    }
+    for session in sessions.into_values() {
+        session.close();
+    }
     snapshot
 }
 
-/// A private folder for the connections' control sockets, removed when dropped.
-struct ControlDir(PathBuf);
-
-impl ControlDir {
-    fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("sitewright-ssh-{}-{nanos}", std::process::id()));
-        let _ = std::fs::create_dir(&dir);
-        let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
-        Self(dir)
-    }
-}
-
-impl Drop for ControlDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// One round: each host's `paths`, read by one `ssh` each, `ssh.jobs` at a time.
-fn read_hosts(
+/// Sends each host its request, through its session (opened on first use), `ssh.jobs` hosts at
+/// a time; each host's answer lines, or why there are none. A host whose session failed is
+/// left closed, and asked nothing more.
+fn exchange(
     ssh: &Ssh,
-    control: &ControlDir,
-    paths: &BTreeMap<String, Vec<String>>,
-) -> Vec<(String, HostRead)> {
-    let queue = Mutex::new(paths.iter().collect::<Vec<_>>());
-    let results = Mutex::new(Vec::new());
+    sessions: &mut BTreeMap<String, Session>,
+    requests: BTreeMap<String, String>,
+) -> Vec<(String, Result<Lines, String>)> {
+    let mut work: Vec<(String, Option<Session>, String)> = requests
+        .into_iter()
+        .map(|(host, request)| {
+            let session = sessions.remove(&host);
+            (host, session, request)
+        })
+        .collect();
+    work.reverse();
+    let queue = Mutex::new(work);
+    let done = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..ssh.jobs.clamp(1, paths.len().max(1)) {
+        for _ in 0..ssh.jobs.max(1) {
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                    let Some((host, paths)) = next else { break };
+                    let Some((host, session, request)) = next else {
+                        break;
+                    };
                     let deadline = Instant::now() + ssh.timeout;
-                    let result = read_host(ssh, control, host, paths, deadline);
-                    results
-                        .lock()
+                    let outcome = match session {
+                        Some(session) => Ok(session),
+                        None => Session::open(ssh, &host, deadline),
+                    }
+                    .and_then(|mut session| {
+                        match session.exchange(&request, deadline) {
+                            Ok(lines) => Ok((session, lines)),
+                            Err(e) => Err(session.failure(e, ssh.timeout)),
+                        }
+                    });
+                    done.lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .push((host.clone(), result));
+                        .push((host, outcome));
                 }
             });
         }
     });
-    results.into_inner().unwrap_or_else(|p| p.into_inner())
+    let mut out = Vec::new();
+    for (host, outcome) in done.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        match outcome {
+            Ok((session, lines)) => {
+                sessions.insert(host.clone(), session);
+                out.push((host, Ok(lines)));
+            }
+            Err(reason) => out.push((host, Err(reason))),
+        }
+    }
+    out
 }
 
-/// What the host runs: for each path, a header line and, for a file, its bytes in base64 on the
-/// next line (for a folder, its file names). Only reads: `test`, `stat`, `base64`, `printf`.
-const SCRIPT: &str = r#"for p in "$@"; do
-if [ -d "$p" ]; then printf 'L\t%s\n' "$p"; for f in "$p"/* "$p"/.[!.]*; do if [ -e "$f" ] && [ ! -d "$f" ]; then printf '%s\n' "${f##*/}"; fi; done | base64 -w0; printf '\n'
-elif [ -f "$p" ]; then if [ -r "$p" ]; then printf 'F\t%s\t%s\n' "$p" "$(stat -c '%a %U:%G' "$p")"; base64 -w0 < "$p"; printf '\n'; else printf 'D\t%s\n' "$p"; fi
+/// The shell the host runs for the whole session: it reads requests from ssh's standard input,
+/// one command a line, and answers each on standard output, ending it with a line `E`. It only
+/// reads: the shell's own tests, `tar` (one for all the files of a request, with their mode,
+/// owner and time) and `base64`; `--running` adds `psql`, `nginx -T` and reads of /proc/sys.
+const SESSION: &str = r#"PATH=$PATH:/usr/sbin:/sbin
+r() {
+for p in "$@"; do
+if [ -d "$p" ]; then printf 'L\t%s\n' "$p"; for f in "$p"/* "$p"/.[!.]*; do if [ -e "$f" ] && [ ! -d "$f" ]; then case ${f##*/} in *'
+'*) ;; *) printf 'N\t%s\n' "${f##*/}";; esac; fi; done
+elif [ -f "$p" ]; then if [ -r "$p" ]; then printf 'F\t%s\n' "$p"; else printf 'D\t%s\n' "$p"; fi
 elif [ -e "$p" ]; then printf 'O\t%s\n' "$p"
 else printf 'M\t%s\n' "$p"; fi
-done"#;
+done
+for p in "$@"; do shift; if [ -f "$p" ] && [ -r "$p" ]; then set -- "$@" "$p"; fi; done
+if [ $# -gt 0 ]; then printf 'T\t'; tar -c -h -P -b 1 --no-recursion -f - "$@" </dev/null 2>/dev/null | base64 -w0; printf '\n'; fi
+}
+c() { t=$1; shift; o=$("$@" 2>&1 </dev/null); printf 'C\t%s\t%s\t' "$t" "$?"; printf '%s' "$o" | base64 -w0; printf '\n'; }
+as() { u=$1; shift; if [ "$(id -un)" = "$u" ]; then "$@"; else sudo -n -u "$u" -- "$@"; fi; }
+k() { for p in "$@"; do if IFS= read -r v < "/proc/sys/$p"; then printf 'K\t%s\t%s\n' "$p" "$v"; else printf 'K\t%s\n' "$p"; fi 2>/dev/null; done; }
+"#;
+
+/// The request that reads `paths` (under the host's `root`, when it has one).
+fn read_request(target: &Target, paths: &[String]) -> String {
+    let root = target.root.as_deref().unwrap_or("").trim_end_matches('/');
+    let mut request = "r".to_owned();
+    for path in paths {
+        request.push(' ');
+        request.push_str(&shell_word(&format!("{root}{path}")));
+    }
+    request
+}
+
+/// The request that asks a host's programs what `probe` wants to know: `c` runs a command and
+/// answers its exit code and output, `as` runs it as another user, `k` reads /proc/sys.
+fn probe_request(target: &Target, probe: &Probe) -> String {
+    let words = |argv: &[String]| {
+        argv.iter()
+            .map(|w| shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut request = Vec::new();
+    if let Some(postgres) = &probe.postgres {
+        let user = target.postgres_user.as_deref().unwrap_or("postgres");
+        request.push(format!(
+            "c postgres as {} {}",
+            shell_word(user),
+            words(&postgres.psql())
+        ));
+    }
+    if probe.nginx {
+        request.push("c nginx nginx -T".to_owned());
+    }
+    if !probe.kernel.is_empty() {
+        request.push(format!("k {}", words(&probe.kernel)));
+    }
+    request.join("\n")
+}
+
+/// A probe's answer: `C`, a program's name, its exit code and its output in base64; `K`, a
+/// /proc/sys path and its value, or the path alone when it is not there.
+fn answers(lines: &[Vec<u8>]) -> Option<Answers> {
+    let mut out = Answers::default();
+    for line in lines {
+        let text = std::str::from_utf8(line).ok()?;
+        let mut fields = text.splitn(4, '\t');
+        match fields.next()? {
+            "C" => {
+                let program = fields.next()?;
+                let code = fields.next()?.parse().ok()?;
+                let output = base64_decode(fields.next().unwrap_or(""))?;
+                let output = Some(Output {
+                    code,
+                    text: String::from_utf8_lossy(&output).into_owned(),
+                });
+                match program {
+                    "postgres" => out.postgres = output,
+                    "nginx" => out.nginx = output,
+                    _ => return None,
+                }
+            }
+            "K" => {
+                let path = fields.next()?;
+                let value = fields.next().map(|v| {
+                    let rest: Vec<&str> = fields.collect();
+                    if rest.is_empty() {
+                        v.to_owned()
+                    } else {
+                        format!("{v}\t{}", rest.join("\t"))
+                    }
+                });
+                out.kernel.insert(path.to_owned(), value);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
 
 /// `text` as one word of a POSIX shell command line.
-fn shell_word(text: &str) -> String {
+pub(super) fn shell_word(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-fn read_host(
-    ssh: &Ssh,
-    control: &ControlDir,
-    host: &str,
-    paths: &[String],
-    deadline: Instant,
-) -> HostRead {
-    let target = ssh.inventory.target(host);
-    let root = target.root.as_deref().unwrap_or("").trim_end_matches('/');
-    let mut remote = String::new();
-    if target.sudo {
-        remote.push_str("sudo -n ");
-    }
-    remote.push_str("sh -c ");
-    remote.push_str(&shell_word(SCRIPT));
-    remote.push_str(" sitewright-read");
-    for path in paths {
-        remote.push(' ');
-        remote.push_str(&shell_word(&format!("{root}{path}")));
-    }
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(format!("timed out after {}s", ssh.timeout.as_secs()));
-    }
-    let mut command = Command::new("ssh");
-    if let Some(config) = &ssh.config {
-        command.arg("-F").arg(config);
-    }
-    command
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ControlMaster=auto",
-            "-o",
-            "ControlPersist=5",
-        ])
-        .arg("-o")
-        .arg(format!("ControlPath={}/%C", control.0.display()))
-        .arg("-o")
-        .arg(format!("ConnectTimeout={}", left.as_secs().max(1)))
-        .arg("-T")
-        .arg(target.ssh.as_deref().unwrap_or(host))
-        .arg("--")
-        .arg(remote);
-    let errors = control.0.join(format!("{host}.stderr"));
-    let stderr = std::fs::File::create(&errors).map_err(|e| e.to_string())?;
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("cannot run ssh: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("ssh has no output")?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {}s", ssh.timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(e.to_string()),
+/// One host's ssh session: a shell there reading our requests, open for every round, so a host
+/// costs one connection however many rounds it takes.
+struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    output: Receiver<Vec<u8>>,
+    buffer: Vec<u8>,
+    errors: std::thread::JoinHandle<String>,
+    sudo: bool,
+}
+
+impl Session {
+    fn open(ssh: &Ssh, host: &str, deadline: Instant) -> Result<Self, String> {
+        let target = ssh.inventory.target(host);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut command = Command::new("ssh");
+        if let Some(config) = &ssh.config {
+            command.arg("-F").arg(config);
         }
-    };
-    let out = reader.join().unwrap_or_default();
-    let said = std::fs::read_to_string(&errors).unwrap_or_default();
-    if !status.success() {
-        return Err(failure_reason(&said, status.code(), target.sudo));
+        command
+            .args(["-o", "BatchMode=yes"])
+            .arg("-o")
+            .arg(format!("ConnectTimeout={}", left.as_secs().max(1)))
+            .arg("-T")
+            .arg(target.ssh.as_deref().unwrap_or(host))
+            .arg("--")
+            .arg(if target.sudo {
+                "sudo -n sh -s"
+            } else {
+                "sh -s"
+            });
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run ssh: {e}"))?;
+        let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("ssh gave no pipes".to_owned());
+        };
+        let (sender, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut chunk = vec![0; 1 << 16];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 || sender.send(chunk[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let errors = std::thread::spawn(move || {
+            let mut said = String::new();
+            let _ = stderr.read_to_string(&mut said);
+            said
+        });
+        let mut session = Self {
+            child,
+            stdin,
+            output,
+            buffer: Vec::new(),
+            errors,
+            sudo: target.sudo,
+        };
+        session.send(SESSION)?;
+        Ok(session)
     }
-    parse(&out, root).ok_or_else(|| "the host's answer could not be read".to_owned())
+
+    fn send(&mut self, text: &str) -> Result<(), String> {
+        self.stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| self.stdin.flush())
+            .map_err(|_| Closed::Ended.to_string())
+    }
+
+    /// Sends `request` and reads its answer: every line up to the `E` that ends it.
+    fn exchange(&mut self, request: &str, deadline: Instant) -> Result<Lines, Closed> {
+        self.send(&format!("{request}\nprintf 'E\\n'\n"))
+            .map_err(|_| Closed::Ended)?;
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line(deadline)?;
+            if line == b"E" {
+                return Ok(lines);
+            }
+            lines.push(line);
+        }
+    }
+
+    fn line(&mut self, deadline: Instant) -> Result<Vec<u8>, Closed> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buffer.drain(..=end).collect();
+                line.pop();
+                return Ok(line);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(chunk) => self.buffer.extend_from_slice(&chunk),
+                Err(RecvTimeoutError::Timeout) => return Err(Closed::TimedOut),
+                Err(RecvTimeoutError::Disconnected) => return Err(Closed::Ended),
+            }
+        }
+    }
+
+    /// Why the session ended, in ssh's (or sudo's) words; the session is gone after it.
+    fn failure(mut self, closed: Closed, timeout: Duration) -> String {
+        let _ = self.child.kill();
+        let status = self.child.wait().ok();
+        if closed == Closed::TimedOut {
+            return format!("timed out after {}s", timeout.as_secs());
+        }
+        let said = self.errors.join().unwrap_or_default();
+        failure_reason(&said, status.and_then(|s| s.code()), self.sudo)
+    }
+
+    /// Ends the shell on the host (its standard input closes) and waits for ssh to go.
+    fn close(self) {
+        let Self {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// How an exchange ended before its answer was whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// ssh exited: the connection, the login or the shell failed.
+    Ended,
+    TimedOut,
+}
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ended => "the session ended",
+            Self::TimedOut => "timed out",
+        })
+    }
 }
 
 /// Why `ssh` failed, in ssh's own words where it gave some.
@@ -444,42 +690,122 @@ fn failure_reason(stderr: &str, code: Option<i32>, sudo: bool) -> String {
     }
 }
 
-/// The script's answer, paths given back without `root`.
-fn parse(out: &[u8], root: &str) -> Option<HashMap<String, Entry>> {
-    let text = std::str::from_utf8(out).ok()?;
-    let mut lines = text.lines();
+/// A request's answer, paths given back without `root`: a line a path (`F` a readable file,
+/// `D` one that is not, `M` missing, `O` neither file nor folder, `L` a folder followed by an `N`
+/// line a name in it), then `T` and the readable files as one tar archive in base64.
+fn parse(lines: &[Vec<u8>], root: &str) -> Option<HashMap<String, Entry>> {
+    let strip = |p: &str| p.strip_prefix(root).unwrap_or(p).to_owned();
     let mut entries = HashMap::new();
-    while let Some(line) = lines.next() {
-        let mut fields = line.split('\t');
-        let kind = fields.next()?;
-        let path = fields.next()?;
-        let path = path.strip_prefix(root).unwrap_or(path).to_owned();
-        let entry = match kind {
-            "F" => {
-                let (mode, owner) = fields.next()?.split_once(' ')?;
-                Entry::File {
-                    mode: u32::from_str_radix(mode, 8).ok()?,
-                    owner: owner.to_owned(),
-                    bytes: base64_decode(lines.next()?)?,
-                }
+    let mut files: Vec<&str> = Vec::new();
+    let mut archive = HashMap::new();
+    let mut folder: Option<(String, Vec<String>)> = None;
+    for line in lines {
+        let text = std::str::from_utf8(line).ok()?;
+        let (kind, rest) = text.split_once('\t')?;
+        if kind != "N"
+            && let Some((path, names)) = folder.take()
+        {
+            entries.insert(path, Entry::Folder(names));
+        }
+        match kind {
+            "N" => folder.as_mut()?.1.push(rest.to_owned()),
+            "L" => folder = Some((strip(rest), Vec::new())),
+            "F" => files.push(rest),
+            "D" => {
+                entries.insert(strip(rest), Entry::Denied);
             }
-            "L" => {
-                let names = base64_decode(lines.next()?)?;
-                Entry::Folder(
-                    String::from_utf8_lossy(&names)
-                        .lines()
-                        .map(str::to_owned)
-                        .collect(),
-                )
+            "O" => {
+                entries.insert(strip(rest), Entry::Other);
             }
-            "D" => Entry::Denied,
-            "O" => Entry::Other,
-            "M" => Entry::Missing,
+            "M" => {
+                entries.insert(strip(rest), Entry::Missing);
+            }
+            "T" => archive = untar(&base64_decode(rest)?)?,
             _ => return None,
-        };
-        entries.insert(path, entry);
+        }
+    }
+    if let Some((path, names)) = folder {
+        entries.insert(path, Entry::Folder(names));
+    }
+    for path in files {
+        // A file the archive lacks went, or became unreadable, between the look and the read.
+        let entry = archive
+            .remove(path.trim_start_matches('/'))
+            .unwrap_or(Entry::Denied);
+        entries.insert(strip(path), entry);
     }
     Some(entries)
+}
+
+/// The regular files of a tar archive (GNU's format, or POSIX ustar), by name without a leading
+/// `/`: content, permission bits, `owner:group` (their ids where the host has no names) and
+/// modification time.
+fn untar(data: &[u8]) -> Option<HashMap<String, Entry>> {
+    let text = |field: &[u8]| {
+        let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+        String::from_utf8_lossy(&field[..end]).into_owned()
+    };
+    let number = |field: &[u8]| -> Option<u64> {
+        let digits = text(field);
+        let digits = digits.trim_matches(|c: char| c == ' ' || c == '\0');
+        if digits.is_empty() {
+            return Some(0);
+        }
+        u64::from_str_radix(digits, 8).ok()
+    };
+    let mut files = HashMap::new();
+    let mut long_name: Option<String> = None;
+    let mut at = 0;
+    while let Some(header) = data.get(at..at + 512) {
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let size = usize::try_from(number(&header[124..136])?).ok()?;
+        let body = data.get(at + 512..at + 512 + size)?;
+        at += 512 + size.div_ceil(512) * 512;
+        match header[156] {
+            b'L' => {
+                long_name = Some(text(body));
+                continue;
+            }
+            b'0' | 0 => {}
+            _ => {
+                long_name = None;
+                continue;
+            }
+        }
+        let name = long_name.take().unwrap_or_else(|| {
+            let name = text(&header[..100]);
+            let prefix = text(&header[345..500]);
+            if &header[257..263] == b"ustar\0" && !prefix.is_empty() {
+                format!("{prefix}/{name}")
+            } else {
+                name
+            }
+        });
+        let who = |name: &[u8], id: &[u8]| {
+            let name = text(name);
+            if name.is_empty() {
+                number(id).map_or_else(String::new, |id| id.to_string())
+            } else {
+                name
+            }
+        };
+        files.insert(
+            name.trim_start_matches('/').to_owned(),
+            Entry::File {
+                bytes: body.to_vec(),
+                mode: u32::try_from(number(&header[100..108])? & 0o7777).ok()?,
+                owner: format!(
+                    "{}:{}",
+                    who(&header[265..297], &header[108..116]),
+                    who(&header[297..329], &header[116..124])
+                ),
+                mtime: i64::try_from(number(&header[136..148])?).ok()?,
+            },
+        );
+    }
+    Some(files)
 }
 
 /// Standard base64, as coreutils' `base64` writes it.
@@ -527,17 +853,74 @@ mod tests {
         assert!(base64_decode("Y$==").is_none());
     }
 
+    /// A tar archive of `files` (path under a temporary root, content), as the host's GNU tar
+    /// writes it, and the root.
+    fn archive(files: &[(&str, &[u8])]) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut argv = Vec::new();
+        for (path, content) in files {
+            let at = dir.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(&at, content).unwrap();
+            std::fs::set_permissions(&at, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+                .unwrap();
+            argv.push(at);
+        }
+        let out = Command::new("tar")
+            .args(["-c", "-h", "-P", "-b", "1", "--no-recursion", "-f", "-"])
+            .args(&argv)
+            .output()
+            .expect("tar runs");
+        assert!(out.status.success());
+        let encoded = Command::new("base64")
+            .arg("-w0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(&out.stdout)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        (dir, String::from_utf8(encoded.stdout).unwrap())
+    }
+
     #[test]
     fn the_answer_is_read_back_without_the_root() {
-        let out = b"F\t/r/etc/a.conf\t640 root:postgres\nYWJj\nM\t/r/etc/b\nD\t/r/etc/c\nL\t/r/etc/d\nYS5jb25mCmIuY29uZgo=\nO\t/r/run/s\n";
-        let entries = parse(out, "/r").unwrap();
-        assert_eq!(
-            entries["/etc/a.conf"],
-            Entry::File {
-                bytes: b"abc".to_vec(),
-                mode: 0o640,
-                owner: "root:postgres".to_owned()
-            }
+        let long = format!("/etc/{}/a.conf", "d".repeat(120));
+        let (dir, tar) = archive(&[("/etc/a.conf", b"abc"), (&long, b"long\n")]);
+        let root = dir.path().to_str().unwrap();
+        let lines: Vec<Vec<u8>> = [
+            format!("F\t{root}/etc/a.conf"),
+            format!("F\t{root}{long}"),
+            format!("M\t{root}/etc/b"),
+            format!("D\t{root}/etc/c"),
+            format!("L\t{root}/etc/d"),
+            "N\ta.conf".to_owned(),
+            "N\tb.conf".to_owned(),
+            format!("O\t{root}/run/s"),
+            format!("F\t{root}/etc/gone"),
+            format!("T\t{tar}"),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+        let entries = parse(&lines, root).unwrap();
+        let Entry::File {
+            bytes,
+            mode,
+            owner,
+            mtime,
+        } = &entries["/etc/a.conf"]
+        else {
+            panic!("{:?}", entries["/etc/a.conf"]);
+        };
+        assert_eq!((bytes.as_slice(), *mode), (&b"abc"[..], 0o640));
+        assert_eq!(owner, "root:root");
+        assert!(*mtime > 1_700_000_000, "{mtime}");
+        assert!(
+            matches!(&entries[&long], Entry::File { bytes, .. } if bytes == b"long\n"),
+            "a name past tar's 100 bytes comes through GNU's long-name entry"
         );
         assert_eq!(entries["/etc/b"], Entry::Missing);
         assert_eq!(entries["/etc/c"], Entry::Denied);
@@ -546,6 +929,35 @@ mod tests {
             Entry::Folder(vec!["a.conf".to_owned(), "b.conf".to_owned()])
         );
         assert_eq!(entries["/run/s"], Entry::Other);
+        assert_eq!(
+            entries["/etc/gone"],
+            Entry::Denied,
+            "a file the archive lacks is not taken for missing"
+        );
+        assert!(parse(&[b"X\t/etc/a".to_vec()], "").is_none());
+    }
+
+    #[test]
+    fn probe_answers_carry_each_programs_code_and_output() {
+        let lines: Vec<Vec<u8>> = [
+            "C\tpostgres\t0\tYWJj",
+            "C\tnginx\t1\t",
+            "K\tvm/swappiness\t60",
+            "K\tnet/ipv4/ip_local_port_range\t32768\t60999",
+            "K\tvm/nothing",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        let answers = answers(&lines).unwrap();
+        assert_eq!(answers.postgres.unwrap().text, "abc");
+        assert_eq!(answers.nginx.unwrap().code, 1);
+        assert_eq!(answers.kernel["vm/swappiness"].as_deref(), Some("60"));
+        assert_eq!(
+            answers.kernel["net/ipv4/ip_local_port_range"].as_deref(),
+            Some("32768\t60999")
+        );
+        assert_eq!(answers.kernel["vm/nothing"], None);
     }
 
     #[test]

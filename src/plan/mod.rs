@@ -85,6 +85,10 @@ pub struct FileMeta {
     /// The command that applies the file, for files no service reloads (sysctl, SQL).
     #[serde(skip)]
     pub(crate) apply: Option<String>,
+    /// Set for a sysctl file: each kernel setting it writes and its value, which `diff
+    /// --running` holds against the running kernel's.
+    #[serde(skip)]
+    pub(crate) kernel: Option<Arc<Vec<(String, String)>>>,
     /// The secrets the file holds, in the order it writes them: a diff compares their values
     /// without the plan, which is gone by then.
     #[serde(skip)]
@@ -107,6 +111,7 @@ impl FileMeta {
             mask: Mask::None,
             conf: None,
             apply: None,
+            kernel: None,
             secrets: Vec::new(),
         }
     }

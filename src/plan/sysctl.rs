@@ -36,6 +36,12 @@ pub(crate) fn files(site: &Site, derived: &Derived, host: &Host) -> Vec<PlannedF
     let path = format!("/etc/sysctl.d/{:02}-sitewright.conf", sysctl.priority);
     let mut meta = FileMeta::new(Mode::PUBLIC, "root", Service::Sysctl, OnChange::Apply);
     meta.apply = Some(format!("sysctl -p {path} (or sysctl --system)"));
+    meta.kernel = Some(std::sync::Arc::new(
+        settings
+            .iter()
+            .map(|s| (s.name.clone(), s.text()))
+            .collect(),
+    ));
     let mut facts = Facts::default();
     let context = SysctlContext {
         site: &site.site,
