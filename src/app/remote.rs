@@ -353,8 +353,15 @@ pub(super) fn snapshot(
         });
         snapshot.answers.insert(host, answers);
     }
-    for session in sessions.into_values() {
-        session.close();
+    // Every shell is told to end before any is waited for: each takes a round trip to go.
+    let closing: Vec<Child> = sessions.into_values().map(Session::close).collect();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for mut child in closing {
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
     snapshot
 }
@@ -638,21 +645,11 @@ impl Session {
         failure_reason(&said, status.and_then(|s| s.code()), self.sudo)
     }
 
-    /// Ends the shell on the host (its standard input closes) and waits for ssh to go.
-    fn close(self) {
-        let Self {
-            mut child, stdin, ..
-        } = self;
+    /// Tells the shell on the host to end (its standard input closes); the ssh to wait for.
+    fn close(self) -> Child {
+        let Self { child, stdin, .. } = self;
         drop(stdin);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        child
     }
 }
 
