@@ -155,7 +155,7 @@ pub(crate) struct DiffArgs {
     pub(crate) reach: SshArgs,
     /// With --ssh, also ask what runs: PostgreSQL's settings, recovery state and pg_hba.conf
     /// errors, `nginx -T`, the kernel's values; each drift says what to run.
-    #[arg(long, requires = "ssh")]
+    #[arg(long)]
     pub(crate) running: bool,
     #[command(flatten)]
     pub(crate) selection: Selection,

@@ -373,6 +373,12 @@ pub(super) enum Running {
 
 impl DiffOptions {
     fn from_cli(args: cli::DiffArgs) -> Result<Self, Failure> {
+        // clap's `requires` takes a flag's default for its presence: said here instead.
+        if args.running && !args.ssh {
+            return Err(Failure::Usage(
+                "--running asks the programs on the hosts themselves: it needs --ssh".to_owned(),
+            ));
+        }
         let live = match (args.live, args.live_root) {
             _ if args.ssh => LiveTree::Ssh(Box::new(Ssh::from_cli(args.reach)?)),
             (Some(dir), _) => LiveTree::Fetched(dir),

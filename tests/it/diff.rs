@@ -203,6 +203,21 @@ fn one_host_against_its_own_root() {
 }
 
 #[test]
+fn running_asks_the_hosts_themselves_so_it_needs_ssh() {
+    let live = temp_dir();
+    Sitewright::new()
+        .arg("diff")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("--live")
+        .arg(live.path())
+        .arg("--running")
+        .run()
+        .code(2)
+        .neither_has("---")
+        .stderr_has("--running asks the programs on the hosts themselves: it needs --ssh");
+}
+
+#[test]
 fn an_invalid_spec_is_exit_2() {
     let dir = temp_dir();
     fs::write(dir.path().join("site.yaml"), "site: [\n").unwrap();
