@@ -437,6 +437,299 @@ fn same_words(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::{Renderer, Secrets, Tree};
+
+    /// A primary, its replica and a web host with a sysctl section, rendered as `render` does.
+    const SPEC: &str = r#"site: shop
+hosts:
+  - { name: db1, address: 192.0.2.11, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }
+  - { name: db2, address: 192.0.2.12, memory: 8GiB, cpus: 4, storage: ssd, roles: [postgres-replica] }
+  - { name: web1, address: 192.0.2.21, memory: 8GiB, cpus: 4, storage: ssd, roles: [web] }
+postgres:
+  version: 17
+  data_directory: /var/lib/postgresql/17/main
+  config_directory: /etc/postgresql/17/main
+  plain_text: accepted
+  replication: { user: replicator, password: { env: SHOP_REPLICATION_PASSWORD } }
+nginx:
+  version: "1.22"
+  openssl: "3.0"
+  https:
+    server_name: shop.example.org
+    tls: { certificate: /etc/ssl/certs/shop.pem, certificate_key: /etc/ssl/private/shop.key }
+    upstream: { servers: [127.0.0.1:8000] }
+django:
+  version: "5.2"
+  settings_file: /srv/shop/app/settings_production.py
+  base_module: app.settings
+  secret_key: { env: SHOP_SECRET_KEY }
+  database: { name: shop, user: shop, password: { env: SHOP_DB_PASSWORD }, host: db1 }
+sysctl:
+  profile: database
+"#;
+
+    fn tree() -> Tree {
+        let source = crate::source::Source::from_bytes("site.yaml", SPEC.as_bytes().to_vec())
+            .expect("the spec reads");
+        let loaded = crate::load::load(&source).expect("the spec is valid");
+        let plan = crate::plan::plan_with(&loaded.site, &loaded.derived);
+        Renderer::new(&Default::default())
+            .render(&plan, &Secrets::none())
+            .expect("the spec renders")
+    }
+
+    fn files<'a>(tree: &'a Tree, host: &str) -> Vec<&'a RenderedFile> {
+        tree.files
+            .iter()
+            .filter(|f| f.host.as_str() == host)
+            .collect()
+    }
+
+    const CONF: &str = "/etc/postgresql/17/main/postgresql.conf";
+
+    /// The running kernel's values as the host's sysctl file sets them.
+    fn kernel_as_written(files: &[&RenderedFile]) -> BTreeMap<String, Option<String>> {
+        files
+            .iter()
+            .filter_map(|f| f.meta.kernel.as_ref())
+            .flat_map(|settings| settings.iter())
+            .map(|(k, v)| (proc_path(k), Some(v.clone())))
+            .collect()
+    }
+
+    /// PostgreSQL's answer: the recovery row, then `rows` as they are.
+    fn server(in_recovery: bool, loaded_at: i64, rows: &[&str]) -> Option<Output> {
+        let mut text = format!("recovery\x1f{in_recovery}\x1f{loaded_at}\x1f\x1f\x1f\x1f\x1e");
+        for row in rows {
+            text.push_str(&row.replace('|', "\x1f"));
+            text.push('\x1e');
+        }
+        Some(Output { code: 0, text })
+    }
+
+    /// The effects of what `host`'s programs answered, each `severity path: effect`.
+    fn judge(host: &str, answers: Answers, mtime: i64) -> Result<Vec<String>, String> {
+        let tree = tree();
+        let files = files(&tree, host);
+        Ok(findings(host, &files, &answers, |_| Some(mtime))?
+            .into_iter()
+            .map(|f| format!("{:?} {}: {}", f.severity, f.path, f.effect))
+            .collect())
+    }
+
+    #[test]
+    fn what_is_asked_follows_the_hosts_files() {
+        let tree = tree();
+        let db1 = probe(&files(&tree, "db1")).unwrap();
+        assert_eq!(
+            db1.postgres,
+            Some(PostgresProbe {
+                port: "5432".to_owned(),
+                socket: None
+            })
+        );
+        assert!(
+            db1.kernel.contains(&"vm/swappiness".to_owned()),
+            "{:?}",
+            db1.kernel
+        );
+        let web1 = probe(&files(&tree, "web1")).unwrap();
+        assert!(web1.nginx && web1.postgres.is_none());
+        let argv = db1.postgres.unwrap().psql();
+        assert_eq!(argv[..2], ["psql", "-X"]);
+        assert!(argv.windows(2).any(|w| w == ["-p", "5432"]));
+    }
+
+    #[test]
+    fn a_server_that_runs_what_its_files_say_has_no_finding() {
+        let answers = Answers {
+            postgres: server(
+                false,
+                2_000,
+                &[&format!(
+                    "setting|port|5432|configuration file|{CONF}|6|false"
+                )],
+            ),
+            ..Answers::default()
+        };
+        let found = judge("db1", answers, 1_000).unwrap();
+        assert!(found.iter().all(|f| !f.contains(CONF)), "{found:#?}");
+    }
+
+    #[test]
+    fn each_drift_of_postgresql_says_what_to_run() {
+        let cases: &[(&str, bool, &[&str], &str)] = &[
+            ("db2", false, &[], "it has been promoted"),
+            ("db1", true, &[], "`SELECT pg_promote()`"),
+            (
+                "db1",
+                false,
+                &[
+                    "setting|shared_buffers|16384|configuration file|/etc/postgresql/17/main/postgresql.conf|9|true",
+                ],
+                "shared_buffers changed in the configuration and the server runs the old value until it restarts (pending_restart): run `systemctl restart postgresql`",
+            ),
+            (
+                "db1",
+                false,
+                &[
+                    "setting|max_connections|300|configuration file|/var/lib/postgresql/17/main/postgresql.auto.conf|3|false",
+                ],
+                "max_connections runs as 300 from ALTER SYSTEM (postgresql.auto.conf), which wins over the file's 200: run `ALTER SYSTEM RESET max_connections` and reload",
+            ),
+            (
+                "db1",
+                false,
+                &["setting|port|5433|command line|||false"],
+                "port runs as 5433 from the server's command line, which wins over the file's 5432",
+            ),
+            (
+                "db1",
+                false,
+                &[
+                    "file|work_mem|4XB|invalid value for parameter \"work_mem\": \"4XB\"|/etc/postgresql/17/main/postgresql.conf|21|false",
+                ],
+                "line 21: work_mem: invalid value for parameter \"work_mem\": \"4XB\": the server keeps its old value",
+            ),
+            (
+                "db1",
+                false,
+                &["hba|7|invalid authentication method \"md6\"||||"],
+                "line 7: invalid authentication method \"md6\": a reload is refused and the server keeps its old rules",
+            ),
+        ];
+        for (host, in_recovery, rows, expected) in cases {
+            let answers = Answers {
+                postgres: server(*in_recovery, 2_000, rows),
+                ..Answers::default()
+            };
+            let found = judge(host, answers, 1_000).unwrap();
+            assert!(
+                found
+                    .iter()
+                    .any(|f| f.starts_with("Required") && f.contains(expected)),
+                "{host} {rows:?}: no finding with {expected:?} in {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_written_after_the_server_read_its_configuration_asks_for_a_reload() {
+        let answers = Answers {
+            postgres: server(false, 1_000, &[]),
+            ..Answers::default()
+        };
+        let found = judge("db1", answers, 2_000).unwrap();
+        for path in [CONF, "/etc/postgresql/17/main/pg_hba.conf"] {
+            assert!(
+                found.iter().any(|f| f.starts_with(&format!(
+                    "Required {path}: changed after the server last read its configuration"
+                )) && f.contains("`systemctl reload postgresql`")),
+                "{path}: {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_that_cannot_be_asked_makes_the_comparison_incomplete() {
+        let answers = Answers {
+            postgres: Some(Output {
+                code: 2,
+                text: "psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory\n".to_owned(),
+            }),
+            ..Answers::default()
+        };
+        let reason = judge("db1", answers, 0).unwrap_err();
+        assert!(
+            reason.starts_with("psql: psql: error: connection"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn nginx_that_fails_its_test_or_reads_no_file_of_ours_is_said() {
+        let tree = tree();
+        let web1 = files(&tree, "web1");
+        let ours = web1
+            .iter()
+            .find(|f| f.meta.service == Service::Nginx)
+            .unwrap()
+            .path
+            .clone();
+        let failing = Answers {
+            nginx: Some(Output {
+                code: 1,
+                text: "nginx: [emerg] unknown directive \"ssl_protocol\" in /etc/nginx/conf.d/shop.conf:9\nnginx: configuration file /etc/nginx/nginx.conf test failed\n".to_owned(),
+            }),
+            kernel: kernel_as_written(&web1),
+            ..Answers::default()
+        };
+        let found = judge("web1", failing, 0).unwrap();
+        assert!(
+            found.iter().any(|f| f.contains("`nginx -T` fails on the host (nginx: configuration file /etc/nginx/nginx.conf test failed)")),
+            "{found:#?}"
+        );
+        let unread = Answers {
+            nginx: Some(Output {
+                code: 0,
+                text: "# configuration file /etc/nginx/nginx.conf:\nhttp {}\n".to_owned(),
+            }),
+            kernel: kernel_as_written(&web1),
+            ..Answers::default()
+        };
+        let found = judge("web1", unread, 0).unwrap();
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with(&format!("Required {ours}: nginx does not read this file"))),
+            "{found:#?}"
+        );
+        let read = Answers {
+            nginx: Some(Output {
+                code: 0,
+                text: web1
+                    .iter()
+                    .map(|f| format!("# configuration file {}:\n{}\n", f.path, f.content))
+                    .collect(),
+            }),
+            kernel: kernel_as_written(&web1),
+            ..Answers::default()
+        };
+        assert_eq!(judge("web1", read, 0).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn kernel_values_other_than_the_files_are_drift() {
+        let tree = tree();
+        let db1 = files(&tree, "db1");
+        let sysctl = db1.iter().find(|f| f.meta.kernel.is_some()).unwrap();
+        let settings = sysctl.meta.kernel.as_ref().unwrap();
+        let mut kernel = kernel_as_written(&db1);
+        let (first, value) = &settings[0];
+        kernel.insert(proc_path(first), Some(format!("{value}1")));
+        let (last, _) = &settings[settings.len() - 1];
+        kernel.insert(proc_path(last), None);
+        let answers = Answers {
+            postgres: server(false, 2_000, &[]),
+            kernel,
+            ..Answers::default()
+        };
+        let found = judge("db1", answers, 1_000).unwrap();
+        assert_eq!(
+            found,
+            vec![
+                format!(
+                    "Required {}: {first} is {value}1 in the running kernel and {value} in the file: run `sysctl -p {} (or sysctl --system)`",
+                    sysctl.path, sysctl.path
+                ),
+                format!(
+                    "Warning {}: the running kernel has no {last} (/proc/sys/{} is not there: a module not loaded, or a key of another kernel), so the file's value is not applied",
+                    sysctl.path,
+                    proc_path(last)
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn sysctl_keys_become_proc_paths_as_sysctl_reads_them() {
