@@ -133,10 +133,6 @@ fn pgrep(marker: &str) -> String {
 #[test]
 fn a_primary_a_replica_and_a_web_host_run_their_rendered_files_and_answer_over_ssh() {
     let before = real_folders();
-    assert!(
-        !Path::new("/etc/sitewright").exists(),
-        "this machine is not a host"
-    );
     let work = temp_dir();
     let rendered = render(work.path());
     let lab = Lab::new();
@@ -275,7 +271,8 @@ fn a_primary_a_replica_and_a_web_host_run_their_rendered_files_and_answer_over_s
     );
     let swappiness = stdout_of(&db1.ssh("cat /proc/sys/vm/swappiness"), "cat swappiness");
     assert!(swappiness.trim().parse::<u32>().is_ok(), "{swappiness:?}");
-    // The host's manifest is at its path too, though the real machine has no /etc/sitewright.
+    // The host's manifest is at its path too, whether the real machine has an /etc/sitewright
+    // to mount on or not (it has none, but benches/ssh.py makes one, empty, for its run).
     assert_eq!(
         stdout_of(
             &db2.ssh("cat /etc/sitewright/manifest.json"),
@@ -300,7 +297,6 @@ fn a_primary_a_replica_and_a_web_host_run_their_rendered_files_and_answer_over_s
         real_folders(),
         "a machine changed the real machine's folders"
     );
-    assert!(!Path::new("/etc/sitewright").exists());
 
     let processes: Vec<Process> = [&db1, &db2, &web1]
         .iter()

@@ -4,7 +4,9 @@
 //! [`Host`] is Debian's sshd, run as root on its own address 127.0.0.N (every 127.0.0.0/8 address
 //! routes to `lo` on Linux with no set-up) and a free port, with its own file tree standing for its
 //! `/`. Hosts that fail as real ones do are there too: nothing listening, a changed host key, a
-//! host that accepts and never answers.
+//! host that accepts and never answers. A [`Machine`] (tests/it/support/machine.rs) is a host whose
+//! rendered files sit at their real paths in a mount namespace of its own, with PostgreSQL and
+//! nginx running from them, for `diff --ssh --running`.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
