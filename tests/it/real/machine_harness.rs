@@ -3,7 +3,8 @@
 //! replica and a web host, each a mount namespace with the rendered files at their real paths;
 //! over ssh, as the deploy user an operator is, psql (through sudo, over /var/run/postgresql),
 //! `nginx -T` and /proc/sys answer as they would on the hosts; the real machine's own folders are
-//! untouched, and nothing the machines ran outlives them.
+//! untouched, and nothing the machines ran outlives them. Two machines of one host run side by
+//! side, each with its own network, /run and /etc.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -327,7 +328,7 @@ fn a_primary_a_replica_and_a_web_host_run_their_rendered_files_and_answer_over_s
 }
 
 #[test]
-fn two_web_machines_serve_the_same_port_side_by_side() {
+fn two_web_machines_run_side_by_side_each_with_its_own_port_443_pid_file_and_etc() {
     let work = temp_dir();
     let rendered = render(work.path());
     let lab = Lab::new();
@@ -341,6 +342,12 @@ fn two_web_machines_serve_the_same_port_side_by_side() {
         .status()
         .unwrap();
     assert!(status.success());
+    // A folder under /etc that no machine has: it is mounted on all the same (through the
+    // overlay of /etc that gives it a folder to mount on), and never made on the real machine.
+    let probe = "/etc/sitewright-machine-probe";
+    fs::create_dir_all(copy.join(&probe[1..])).unwrap();
+    fs::write(copy.join(&probe[1..]).join("file"), "only on webb\n").unwrap();
+    assert!(!Path::new(probe).exists());
     let a = lab.machine("weba", "127.0.0.74", &rendered.join("web1"));
     let b = lab.machine("webb", "127.0.0.75", &copy);
     for machine in [&a, &b] {
@@ -361,6 +368,26 @@ fn two_web_machines_serve_the_same_port_side_by_side() {
         assert!(pids.contains(&pid));
         stdout_of(&machine.ssh("sudo -n nginx -t"), "nginx -t");
     }
+    assert_eq!(
+        stdout_of(&b.ssh(&format!("cat {probe}/file")), "cat probe"),
+        "only on webb\n"
+    );
+    assert!(!a.ssh(&format!("test -e {probe}")).status.success());
+    assert!(
+        !Path::new(probe).exists(),
+        "{probe} was made on the real machine"
+    );
+    // The overlaid /etc is read-only; the tree's folders mounted on it are not.
+    assert!(
+        !b.run("touch /etc/sitewright-machine-write")
+            .status
+            .success()
+    );
+    stdout_of(
+        &b.run(&format!("touch {probe}/written")),
+        "touch in the tree",
+    );
+    assert!(copy.join(&probe[1..]).join("written").is_file());
     assert!(
         !Path::new("/run/nginx.pid").exists(),
         "the real /run got a pid file"

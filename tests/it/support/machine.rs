@@ -6,9 +6,9 @@
 //! nginx and the test's own commands enter it with `nsenter`.
 //!
 //! In the namespace, `TREE/<dir>` is bind-mounted over each of [`TREE_DIRS`] and over any other
-//! folder the tree has under /etc, e.g. /etc/sitewright, which the machine may lack (/etc is then
-//! first overlaid, read-only, with empty folders to mount on); such a folder replaces the real one
-//! whole (certificates under /etc/ssl would hide the machine's CA bundle). A folder of the
+//! folder the tree has under /etc, e.g. /etc/sitewright, which the machine may lack (/etc is
+//! first overlaid, read-only, with empty folders to mount on, so /etc itself cannot be written in
+//! a machine, only the tree's folders); such a folder replaces the real one whole (certificates under /etc/ssl would hide the machine's CA bundle). A folder of the
 //! machine's own is mounted over /run (so /var/run/postgresql, /run/nginx.pid and /run/sshd are
 //! its own), /var/log/nginx, /var/log/postgresql and /var/lib/nginx. The rendered files are run
 //! unchanged, so the servers listen where the spec says, which for PostgreSQL is
@@ -108,12 +108,6 @@ impl Namespace {
             }
         }
         from_tree.sort();
-        // A mount needs a folder to mount on: one the real machine lacks gets an empty one in a
-        // read-only overlay of /etc, so that nothing is made on the real machine.
-        let missing: Vec<&String> = from_tree
-            .iter()
-            .filter(|d| !Path::new(d).is_dir())
-            .collect();
         // Outside /etc a folder to mount on cannot be made without changing the real machine.
         for target in STATE_DIRS.iter().copied().chain(TREE_DIRS.iter().copied()) {
             assert!(
@@ -122,20 +116,21 @@ impl Namespace {
                  run scripts/install-test-deps (postgresql-common and nginx-common make them)"
             );
         }
-        let mut script = String::from("set -e\nip link set lo up\n");
-        if !missing.is_empty() {
-            let top = dir.join("etc-mount-points");
-            for path in &missing {
-                let relative = path.strip_prefix("/etc/").unwrap_or_else(|| {
-                    panic!("{path} is not on this machine: the lab can make mount points under /etc only")
-                });
+        // Under /etc the machine mounts on folders of its own: a read-only overlay of /etc with an
+        // empty folder for each of the tree's. So a folder the real machine lacks (/etc/sitewright)
+        // is not made there, and a real one removed while the machine runs (benches/ssh.py makes
+        // /etc/sitewright for its run, then removes it) does not take the mount on it along.
+        let top = dir.join("etc-mount-points");
+        for path in &from_tree {
+            if let Some(relative) = path.strip_prefix("/etc/") {
                 fs::create_dir_all(top.join(relative)).unwrap();
             }
-            script.push_str(&format!(
-                "mount -t overlay overlay -o ro,lowerdir={}:/etc /etc\n",
-                top.display()
-            ));
         }
+        let mut script = String::from("set -e\nip link set lo up\n");
+        script.push_str(&format!(
+            "mount -t overlay overlay -o ro,lowerdir={}:/etc /etc\n",
+            top.display()
+        ));
         for path in &from_tree {
             let source = tree.join(&path[1..]);
             fs::create_dir_all(&source).unwrap();
