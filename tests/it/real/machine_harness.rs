@@ -393,3 +393,46 @@ fn two_web_machines_run_side_by_side_each_with_its_own_port_443_pid_file_and_etc
         "the real /run got a pid file"
     );
 }
+
+#[test]
+fn a_primary_run_as_postgres_has_its_files_as_the_manifest_says() {
+    let work = temp_dir();
+    let rendered = render(work.path());
+    let lab = Lab::new();
+    // The rendered files are postgres:postgres in the manifest: run as `postgres`, the server
+    // owns them as a host's would, and `diff --ssh` sees no owner changed.
+    let db1 = lab
+        .machine("db1", "127.0.0.76", &rendered.join("db1"))
+        .with_pg_user("postgres");
+    db1.start_postgres(17);
+    assert_eq!(psql_over_ssh(&db1, "select current_user"), "postgres");
+    assert_eq!(psql_over_ssh(&db1, "select pg_is_in_recovery()"), "f");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(rendered.join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<&serde_json::Value> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["host"] == "db1" && f["path"].as_str().unwrap().starts_with("/etc/postgresql/")
+        })
+        .collect();
+    assert!(!files.is_empty());
+    for file in files {
+        let path = file["path"].as_str().unwrap();
+        let seen = stdout_of(
+            &db1.ssh(&format!("sudo -n stat -c '%U:%G %a' {path}")),
+            path,
+        );
+        let mode = u32::from_str_radix(file["mode"].as_str().unwrap(), 8).unwrap();
+        assert_eq!(
+            seen,
+            format!(
+                "{}:{} {mode:o}\n",
+                file["owner"].as_str().unwrap(),
+                file["group"].as_str().unwrap()
+            ),
+            "{path}"
+        );
+    }
+}

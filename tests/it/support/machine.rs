@@ -75,7 +75,6 @@ impl Namespace {
             "{}: the machine's tree is not a folder",
             tree.display()
         );
-        let pg_user = installed("SITEWRIGHT_PG_USER");
         let state = dir.join("state");
         for path in STATE_DIRS {
             fs::create_dir_all(state.join(&path[1..])).unwrap();
@@ -89,10 +88,6 @@ impl Namespace {
             fs::set_permissions(run.join(sub), fs::Permissions::from_mode(mode)).unwrap();
         }
         fs::set_permissions(&run, fs::Permissions::from_mode(0o755)).unwrap();
-        chown(&pg_user, &run.join("postgresql"), false);
-        // Debian's /var/log/postgresql is postgres's (pg_ctl writes the log as the server's
-        // user); /var/log/nginx stays root's, as nginx's master opens its logs as root.
-        chown(&pg_user, &state.join("var/log/postgresql"), false);
         let mut mounts: Vec<(PathBuf, String)> = Vec::new();
         for path in STATE_DIRS {
             mounts.push((state.join(&path[1..]), (*path).to_owned()));
@@ -336,11 +331,33 @@ impl<'lab> Machine<'lab> {
         &self.tree
     }
 
-    /// The OS user PostgreSQL runs as (SITEWRIGHT_PG_USER, since the test machine's own
-    /// `postgres` is not the tests'), and the name of its superuser role (initdb's default, the
-    /// OS user's name, as Debian's is `postgres`): what an inventory's `postgres_user:` names.
+    /// The OS user PostgreSQL runs as (SITEWRIGHT_PG_USER unless [`Machine::with_pg_user`] said
+    /// otherwise), and the name of its superuser role (the OS user's name, as Debian's is
+    /// `postgres`, so that the rendered `local all all peer` lets it in): what an inventory's
+    /// `postgres_user:` names.
     pub fn pg_user(&self) -> &str {
         &self.pg_user
+    }
+
+    /// PostgreSQL run as `user` instead, before [`Machine::start_postgres`]: `postgres`, say,
+    /// which postgresql-common makes, so that the rendered files can be owned as the manifest
+    /// says (postgres:postgres) and `diff --ssh` finds no owner changed. The test machine's own
+    /// account then runs the test's server, in the machine's namespaces only.
+    #[track_caller]
+    pub fn with_pg_user(mut self, user: &str) -> Self {
+        assert!(
+            self.postgres.lock().unwrap().is_empty(),
+            "{}: PostgreSQL already runs as {}",
+            self.host.name(),
+            self.pg_user
+        );
+        let known = Command::new("id").arg("-u").arg(user).output().unwrap();
+        assert!(
+            known.status.success(),
+            "there is no user {user} on this machine: run scripts/install-test-deps (postgresql-common makes `postgres`)"
+        );
+        self.pg_user = user.to_owned();
+        self
     }
 
     /// `program` inside the machine's namespaces (mount and network), as root.
@@ -379,13 +396,23 @@ impl<'lab> Machine<'lab> {
         processes_in(self.namespace.pid())
     }
 
-    /// Where the machine's `path` (absolute, as on the host) is on this machine: in the tree for
-    /// the folders of [`TREE_DIRS`], else in the machine's own state (`/run`, the logs).
+    /// Where the machine's `path` (absolute, as on the host), in one of its own folders (/run,
+    /// also as /var/run, and the logs), is on this machine. (A path in the tree is
+    /// [`Host::path`]'s.)
     #[track_caller]
     pub fn state_path(&self, path: &str) -> PathBuf {
-        self.namespace
-            .state
-            .join(path.strip_prefix('/').expect("an absolute path"))
+        // /var/run is a link to /run, on Debian as here.
+        let path = path
+            .strip_prefix("/var")
+            .filter(|p| p.starts_with("/run"))
+            .unwrap_or(path);
+        assert!(
+            STATE_DIRS
+                .iter()
+                .any(|d| path == *d || path.starts_with(&format!("{d}/"))),
+            "{path} is in none of the machine's own folders {STATE_DIRS:?}"
+        );
+        self.namespace.state.join(&path[1..])
     }
 
     /// A self-signed certificate for `name` at the machine's `cert` and `key` (absolute paths on
@@ -438,6 +465,14 @@ impl<'lab> Machine<'lab> {
             TREE_DIRS.iter().any(|d| data.starts_with(&format!("{d}/"))),
             "{config}: data_directory {data} is in none of the machine's folders {TREE_DIRS:?}"
         );
+        // Debian's socket folder and log folder are the server's user's: pg_ctl writes the log
+        // as that user. (/var/log/nginx stays root's: nginx's master opens its logs as root.)
+        chown(&self.pg_user, &self.state_path(PG_SOCKET_DIR), false);
+        chown(
+            &self.pg_user,
+            &self.state_path("/var/log/postgresql"),
+            false,
+        );
         let data_in_tree = self.host.path(&data);
         if !data_in_tree.join("PG_VERSION").exists() {
             self.initdb(&pg, &data, &data_in_tree);
@@ -452,7 +487,7 @@ impl<'lab> Machine<'lab> {
         if let Some(logs) = conf_value(&text, "log_directory").filter(|d| d.starts_with('/')) {
             fs::create_dir_all(self.host.path(&logs)).unwrap();
         }
-        // The rendered files are postgres's in the manifest; here the server's user is the tests'.
+        // The rendered files are postgres's in the manifest; here they are the server's user's.
         chown(&self.pg_user, &self.host.path("/etc/postgresql"), true);
         chown(&self.pg_user, &self.host.path("/var/lib/postgresql"), true);
         let log = format!("/var/log/postgresql/postgresql-{major}-main.log");
