@@ -12,6 +12,7 @@ mod export;
 mod generated;
 mod injection;
 mod judges;
+mod machine_harness;
 mod nginx;
 mod overrides;
 mod pg_tls;

@@ -495,6 +495,7 @@ pub mod backend;
 pub mod cases;
 pub mod cron;
 pub mod directives;
+pub mod machine;
 pub mod nginx;
 pub mod pg;
 pub mod sites;

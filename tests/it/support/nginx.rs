@@ -47,6 +47,22 @@ const DEBIAN_HTTP: &str = "    sendfile on;\n    tcp_nopush on;\n    types_hash_
     default_type application/octet-stream;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
     ssl_prefer_server_ciphers on;\n    gzip on;\n";
 
+/// Debian's own /etc/nginx/nginx.conf (Debian 12 and 13, comments left out), for a machine of the
+/// ssh lab whose rendered tree has none: the modules of modules-enabled/ at main level, pid and
+/// logs where the package puts them, inside http {} what [`DEBIAN_HTTP`] sets with mime.types,
+/// then conf.d/*.conf and sites-enabled/*, where the rendered files go.
+pub fn debian_nginx_conf() -> String {
+    format!(
+        "# Debian's nginx.conf, written by the tests' ssh lab (tests/it/support/machine.rs).\n\
+         user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n\
+         error_log /var/log/nginx/error.log;\ninclude /etc/nginx/modules-enabled/*.conf;\n\n\
+         events {{\n    worker_connections 768;\n}}\n\n\
+         http {{\n    include /etc/nginx/mime.types;\n{DEBIAN_HTTP}    \
+         access_log /var/log/nginx/access.log;\n    include /etc/nginx/conf.d/*.conf;\n    \
+         include /etc/nginx/sites-enabled/*;\n}}\n"
+    )
+}
+
 impl Layout {
     /// nginx.conf under `prefix` that includes `main` files at main level and `http` files inside
     /// http {}, with pid, logs and temporary files under the prefix, and inside http {} what

@@ -4,7 +4,9 @@
 //! [`Host`] is Debian's sshd, run as root on its own address 127.0.0.N (every 127.0.0.0/8 address
 //! routes to `lo` on Linux with no set-up) and a free port, with its own file tree standing for its
 //! `/`. Hosts that fail as real ones do are there too: nothing listening, a changed host key, a
-//! host that accepts and never answers.
+//! host that accepts and never answers. A [`Machine`] (tests/it/support/machine.rs) is a host whose
+//! rendered files sit at their real paths in a mount namespace of its own, with PostgreSQL and
+//! nginx running from them, for `diff --ssh --running`.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -18,6 +20,8 @@ use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+pub use super::machine::Machine;
+use super::machine::Namespace;
 use super::pg::free_port;
 use super::{installed, running_as_root, temp_dir};
 
@@ -164,10 +168,30 @@ impl Lab {
     /// server listens; the server is killed when the [`Host`] is dropped.
     #[track_caller]
     pub fn host(&self, name: &str, address: &str) -> Host<'_> {
-        let host = self.start(name, address);
+        check_address(address);
+        self.claim(name);
+        let host = self.start(name, address, None, None);
         let public = fs::read_to_string(host.dir.join("host_key.pub")).unwrap();
-        self.register(name, address, host.port, Some(&public));
+        self.register(name, address, host.port, "root", Some(&public));
         host
+    }
+
+    /// Starts machine `name` on `address` from `tree`, the host's folder of `sitewright render`'s
+    /// output: its files at their real paths in a mount namespace of its own, where its sshd,
+    /// and the PostgreSQL and nginx the test starts, run (see [`Machine`]). The lab's
+    /// configuration logs in to it as SITEWRIGHT_SSH_DEPLOY_USER, who has sudo without a password.
+    #[track_caller]
+    pub fn machine(&self, name: &str, address: &str, tree: &Path) -> Machine<'_> {
+        check_address(address);
+        self.claim(name);
+        let dir = self.dir.path().join("hosts").join(name);
+        fs::create_dir_all(&dir).unwrap();
+        let namespace = Namespace::new(&dir, tree);
+        let host = self.start(name, address, Some(namespace.pid()), Some(tree));
+        let user = installed("SITEWRIGHT_SSH_DEPLOY_USER");
+        let public = fs::read_to_string(host.dir.join("host_key.pub")).unwrap();
+        self.register(name, address, host.port, &user, Some(&public));
+        Machine::new(host, namespace, tree)
     }
 
     /// A configuration entry `name` for `address` and a port where nothing listens: the client
@@ -181,7 +205,7 @@ impl Lab {
             TcpListener::bind((address, port)).is_ok(),
             "{address}:{port} is taken"
         );
-        self.register(name, address, port, None);
+        self.register(name, address, port, "root", None);
         port
     }
 
@@ -190,11 +214,13 @@ impl Lab {
     /// middle).
     #[track_caller]
     pub fn wrong_key_host(&self, name: &str, address: &str) -> Host<'_> {
-        let host = self.start(name, address);
+        check_address(address);
+        self.claim(name);
+        let host = self.start(name, address, None, None);
         let other = host.dir.join("other_key");
         self.keygen(&other, "not-this-host");
         let public = fs::read_to_string(other.with_extension("pub")).unwrap();
-        self.register(name, address, host.port, Some(&public));
+        self.register(name, address, host.port, "root", Some(&public));
         host
     }
 
@@ -213,7 +239,7 @@ impl Lab {
             }
         };
         let silent = Silent { listener };
-        self.register(name, address, silent.port(), None);
+        self.register(name, address, silent.port(), "root", None);
         silent
     }
 
@@ -247,13 +273,19 @@ impl Lab {
         assert!(names.insert(name.to_owned()), "host {name:?} made twice");
     }
 
-    /// An sshd for host `name` on `address`, listening; not yet in the configuration.
+    /// An sshd for host `name` (claimed) on `address`, listening; not yet in the configuration.
+    /// With `namespace`, sshd runs in that process's mount namespace and `root` is the tree the
+    /// namespace shows at the real paths; else `root` is a fresh folder.
     #[track_caller]
-    fn start(&self, name: &str, address: &str) -> Host<'_> {
-        check_address(address);
-        self.claim(name);
+    fn start(
+        &self,
+        name: &str,
+        address: &str,
+        namespace: Option<u32>,
+        root: Option<&Path>,
+    ) -> Host<'_> {
         let dir = self.dir.path().join("hosts").join(name);
-        let root = dir.join("root");
+        let root = root.map_or_else(|| dir.join("root"), Path::to_path_buf);
         fs::create_dir_all(&root).unwrap();
         self.keygen(&dir.join("host_key"), name);
         fs::copy(
@@ -265,7 +297,7 @@ impl Lab {
         let mut failures = Vec::new();
         for _ in 0..5 {
             let port = free_port();
-            match self.spawn(&dir, address, port) {
+            match self.spawn(&dir, address, port, namespace) {
                 Ok(child) => {
                     return Host {
                         lab: self,
@@ -286,13 +318,33 @@ impl Lab {
         );
     }
 
-    /// Writes `dir/sshd_config` for `address:port` and runs sshd on it until it says it listens;
-    /// Err(why, with its log) when it exits or stays silent first.
-    fn spawn(&self, dir: &Path, address: &str, port: u16) -> Result<Child, String> {
+    /// Writes `dir/sshd_config` for `address:port` and runs sshd on it (in the mount namespace of
+    /// process `namespace`, if given) until it says it listens; Err(why, with its log) when it
+    /// exits or stays silent first.
+    fn spawn(
+        &self,
+        dir: &Path,
+        address: &str,
+        port: u16,
+        namespace: Option<u32>,
+    ) -> Result<Child, String> {
         let config = dir.join("sshd_config");
         let log = dir.join("sshd.log");
         fs::write(&config, sshd_config(dir, address, port)).unwrap();
-        let mut child = Command::new(&self.sshd)
+        let mut command = match namespace {
+            // nsenter joins the namespace and execs sshd itself (no fork for a mount namespace),
+            // so the child is the listener.
+            Some(pid) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--mount=/proc/{pid}/ns/mnt"))
+                    .arg("--")
+                    .arg(&self.sshd);
+                command
+            }
+            None => Command::new(&self.sshd),
+        };
+        let mut child = command
             // -D: in the foreground, a child of the test; -e: the log to stderr (the log file).
             .arg("-D")
             .arg("-e")
@@ -324,11 +376,11 @@ impl Lab {
         }
     }
 
-    /// Adds host `name` at `address:port` to the configuration, and `host_key` (a public key line)
-    /// for it to `known_hosts` when given.
-    fn register(&self, name: &str, address: &str, port: u16, host_key: Option<&str>) {
+    /// Adds host `name` at `address:port`, logged in to as `user`, to the configuration, and
+    /// `host_key` (a public key line) for it to `known_hosts` when given.
+    fn register(&self, name: &str, address: &str, port: u16, user: &str, host_key: Option<&str>) {
         let block = format!(
-            "\nHost {name}\n    HostName {address}\n    Port {port}\n    User root\n    \
+            "\nHost {name}\n    HostName {address}\n    Port {port}\n    User {user}\n    \
              IdentityFile \"{key}\"\n    IdentitiesOnly yes\n    UserKnownHostsFile \"{known}\"\n    \
              GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    BatchMode yes\n",
             key = self.key_path().display(),
@@ -401,7 +453,7 @@ fn append(path: &Path, text: &str) {
 }
 
 /// `path` in single quotes for sh.
-fn sh_quoted(path: &Path) -> String {
+pub(super) fn sh_quoted(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
@@ -415,6 +467,18 @@ pub struct Host<'lab> {
     dir: PathBuf,
     root: PathBuf,
     child: Child,
+}
+
+impl Host<'_> {
+    /// The host's own folder in the lab (its sshd's keys, configuration and log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The lab's folder.
+    pub fn lab_dir(&self) -> &Path {
+        self.lab.dir()
+    }
 }
 
 impl Host<'_> {
@@ -503,7 +567,7 @@ impl Drop for Host<'_> {
 }
 
 /// The processes descending from `ancestor` (children, theirs, …), by /proc's parent links.
-fn descendants(ancestor: u32) -> Vec<i32> {
+pub(super) fn descendants(ancestor: u32) -> Vec<i32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
