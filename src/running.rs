@@ -67,8 +67,8 @@ pub(crate) struct Output {
 pub(crate) struct Answers {
     pub(crate) postgres: Option<Output>,
     pub(crate) nginx: Option<Output>,
-    /// Each /proc/sys path asked, and its value (none when the running kernel has no such key).
-    pub(crate) kernel: BTreeMap<String, Option<String>>,
+    /// Each /proc/sys path asked that the running kernel has, and its value.
+    pub(crate) kernel: BTreeMap<String, String>,
 }
 
 /// The /proc/sys path of a sysctl key: dots are the separators, and a `/` in a key stands for a
@@ -124,7 +124,7 @@ pub(crate) fn findings(
         severity,
         host: host.to_owned(),
         path: path.to_owned(),
-        effect,
+        effect: mask_passwords(&effect),
     };
     if let Some(conf) = files.iter().find(|f| f.meta.conf.is_some()) {
         let Some(answer) = &answers.postgres else {
@@ -157,6 +157,18 @@ pub(crate) fn findings(
         let Some(answer) = &answers.nginx else {
             return Err("nginx was not asked".to_owned());
         };
+        if answer.code == 127 || answer.text.contains("(13: Permission denied)") {
+            // Not nginx's verdict on the files: it could not run, or not read them as this user.
+            return Err(format!(
+                "nginx -T: {}{}",
+                last_line(&answer.text),
+                if answer.code == 127 {
+                    ""
+                } else {
+                    " (give the host `sudo: true` in the inventory)"
+                }
+            ));
+        }
         if answer.code != 0 {
             out.push(finding(
                 Severity::Required,
@@ -191,8 +203,8 @@ pub(crate) fn findings(
             .unwrap_or_else(|| format!("sysctl -p {}", file.path));
         for (key, value) in settings.iter() {
             match answers.kernel.get(&proc_path(key)) {
-                Some(Some(running)) if same_words(running, value) => {}
-                Some(Some(running)) => out.push(finding(
+                Some(running) if same_words(running, value) => {}
+                Some(running) => out.push(finding(
                     Severity::Required,
                     &file.path,
                     format!(
@@ -200,7 +212,7 @@ pub(crate) fn findings(
                         running.split_whitespace().collect::<Vec<_>>().join(" ")
                     ),
                 )),
-                Some(None) | None => out.push(finding(
+                None => out.push(finding(
                     Severity::Warning,
                     &file.path,
                     format!(
@@ -421,6 +433,26 @@ fn loaded_files(dump: &str) -> BTreeSet<&str> {
         .collect()
 }
 
+/// `text` with the value of every `password=` hidden: a running value (a `primary_conninfo` set
+/// by ALTER SYSTEM, an error quoting it) may hold one, and no secret is ever shown.
+fn mask_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("password=") {
+        let (head, tail) = rest.split_at(at + "password=".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == ',')
+            .unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str("********");
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn last_line(text: &str) -> &str {
     text.lines()
         .map(str::trim)
@@ -488,12 +520,12 @@ sysctl:
     const CONF: &str = "/etc/postgresql/17/main/postgresql.conf";
 
     /// The running kernel's values as the host's sysctl file sets them.
-    fn kernel_as_written(files: &[&RenderedFile]) -> BTreeMap<String, Option<String>> {
+    fn kernel_as_written(files: &[&RenderedFile]) -> BTreeMap<String, String> {
         files
             .iter()
             .filter_map(|f| f.meta.kernel.as_ref())
             .flat_map(|settings| settings.iter())
-            .map(|(k, v)| (proc_path(k), Some(v.clone())))
+            .map(|(k, v)| (proc_path(k), v.clone()))
             .collect()
     }
 
@@ -706,9 +738,9 @@ sysctl:
         let settings = sysctl.meta.kernel.as_ref().unwrap();
         let mut kernel = kernel_as_written(&db1);
         let (first, value) = &settings[0];
-        kernel.insert(proc_path(first), Some(format!("{value}1")));
+        kernel.insert(proc_path(first), format!("{value}1"));
         let (last, _) = &settings[settings.len() - 1];
-        kernel.insert(proc_path(last), None);
+        kernel.remove(&proc_path(last));
         let answers = Answers {
             postgres: server(false, 2_000, &[]),
             kernel,
@@ -775,6 +807,18 @@ hba\x1f7\x1finvalid authentication method \"md6\"\x1f\x1f\x1f\x1f\x1e";
             None,
             "no recovery row: not an answer"
         );
+    }
+
+    #[test]
+    fn passwords_in_running_values_are_hidden() {
+        assert_eq!(
+            mask_passwords(
+                "primary_conninfo runs as host=db1 user=r password=s3cret port=5432 from"
+            ),
+            "primary_conninfo runs as host=db1 user=r password=******** port=5432 from"
+        );
+        assert_eq!(mask_passwords("'password=x'"), "'password=********'");
+        assert_eq!(mask_passwords("no secret"), "no secret");
     }
 
     #[test]

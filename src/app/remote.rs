@@ -441,7 +441,7 @@ if [ $# -gt 0 ]; then printf 'T\t'; tar -c -h -P -b 1 --no-recursion -f - "$@" <
 }
 c() { t=$1; shift; o=$("$@" 2>&1 </dev/null); printf 'C\t%s\t%s\t' "$t" "$?"; printf '%s' "$o" | base64 -w0; printf '\n'; }
 as() { u=$1; shift; if [ "$(id -un)" = "$u" ]; then "$@"; else sudo -n -u "$u" -- "$@"; fi; }
-k() { for p in "$@"; do if IFS= read -r v < "/proc/sys/$p"; then printf 'K\t%s\t%s\n' "$p" "$v"; else printf 'K\t%s\n' "$p"; fi 2>/dev/null; done; }
+k() { for p in "$@"; do shift; set -- "$@" "/proc/sys/$p"; done; grep -sH '' "$@" </dev/null | while IFS= read -r l; do printf 'K\t%s\n' "${l#/proc/sys/}"; done; }
 "#;
 
 /// The request that reads `paths` (under the host's `root`, when it has one).
@@ -456,7 +456,9 @@ fn read_request(target: &Target, paths: &[String]) -> String {
 }
 
 /// The request that asks a host's programs what `probe` wants to know: `c` runs a command and
-/// answers its exit code and output, `as` runs it as another user, `k` reads /proc/sys.
+/// answers its exit code and output, `as` runs it as another user, `k` reads /proc/sys (with
+/// one grep: the shell's `read` takes a byte at a time, and a /proc/sys file ends after the
+/// first read).
 fn probe_request(target: &Target, probe: &Probe) -> String {
     let words = |argv: &[String]| {
         argv.iter()
@@ -483,7 +485,7 @@ fn probe_request(target: &Target, probe: &Probe) -> String {
 }
 
 /// A probe's answer: `C`, a program's name, its exit code and its output in base64; `K`, a
-/// /proc/sys path and its value, or the path alone when it is not there.
+/// /proc/sys path, `:` and its value (a path the kernel does not have is not there).
 fn answers(lines: &[Vec<u8>]) -> Option<Answers> {
     let mut out = Answers::default();
     for line in lines {
@@ -505,16 +507,8 @@ fn answers(lines: &[Vec<u8>]) -> Option<Answers> {
                 }
             }
             "K" => {
-                let path = fields.next()?;
-                let value = fields.next().map(|v| {
-                    let rest: Vec<&str> = fields.collect();
-                    if rest.is_empty() {
-                        v.to_owned()
-                    } else {
-                        format!("{v}\t{}", rest.join("\t"))
-                    }
-                });
-                out.kernel.insert(path.to_owned(), value);
+                let (path, value) = text["K\t".len()..].split_once(':')?;
+                out.kernel.insert(path.to_owned(), value.to_owned());
             }
             _ => return None,
         }
@@ -939,9 +933,8 @@ mod tests {
         let lines: Vec<Vec<u8>> = [
             "C\tpostgres\t0\tYWJj",
             "C\tnginx\t1\t",
-            "K\tvm/swappiness\t60",
-            "K\tnet/ipv4/ip_local_port_range\t32768\t60999",
-            "K\tvm/nothing",
+            "K\tvm/swappiness:60",
+            "K\tnet/ipv4/ip_local_port_range:32768\t60999",
         ]
         .iter()
         .map(|l| l.as_bytes().to_vec())
@@ -949,12 +942,12 @@ mod tests {
         let answers = answers(&lines).unwrap();
         assert_eq!(answers.postgres.unwrap().text, "abc");
         assert_eq!(answers.nginx.unwrap().code, 1);
-        assert_eq!(answers.kernel["vm/swappiness"].as_deref(), Some("60"));
+        assert_eq!(answers.kernel["vm/swappiness"], "60");
         assert_eq!(
-            answers.kernel["net/ipv4/ip_local_port_range"].as_deref(),
-            Some("32768\t60999")
+            answers.kernel["net/ipv4/ip_local_port_range"],
+            "32768\t60999"
         );
-        assert_eq!(answers.kernel["vm/nothing"], None);
+        assert!(!answers.kernel.contains_key("vm/nothing"));
     }
 
     #[test]
