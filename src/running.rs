@@ -175,7 +175,7 @@ pub(crate) fn findings(
                 &first.path,
                 format!(
                     "`nginx -T` fails on the host ({}): a reload is refused and nginx keeps running its old configuration; fix what it names, then run `nginx -t && systemctl reload nginx`",
-                    last_line(&answer.text)
+                    nginx_error(&answer.text)
                 ),
             ));
         } else {
@@ -453,6 +453,29 @@ fn mask_passwords(text: &str) -> String {
     out
 }
 
+/// What nginx said was wrong: its `[emerg]` line, which names the file and line, before the
+/// "test failed" that follows it; without the time and process ids that nginx puts before it
+/// once the configuration names an error log.
+fn nginx_error(text: &str) -> String {
+    let Some(message) = text
+        .lines()
+        .find_map(|l| l.split_once("[emerg] ").map(|(_, rest)| rest))
+    else {
+        return last_line(text).to_owned();
+    };
+    let message = match message.split_once(": ") {
+        Some((ids, rest))
+            if ids
+                .split('#')
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            rest
+        }
+        _ => message,
+    };
+    format!("[emerg] {message}")
+}
+
 fn last_line(text: &str) -> &str {
     text.lines()
         .map(str::trim)
@@ -697,8 +720,15 @@ sysctl:
             ..Answers::default()
         };
         let found = judge("web1", failing, 0).unwrap();
+        assert_eq!(
+            nginx_error(
+                "2026/12/02 14:07:05 [emerg] 24992#24992: unknown directive \"x\" in /etc/nginx/conf.d/a.conf:2\nnginx: configuration file /etc/nginx/nginx.conf test failed\n"
+            ),
+            "[emerg] unknown directive \"x\" in /etc/nginx/conf.d/a.conf:2",
+            "with an error log, nginx puts the time and process ids first"
+        );
         assert!(
-            found.iter().any(|f| f.contains("`nginx -T` fails on the host (nginx: configuration file /etc/nginx/nginx.conf test failed)")),
+            found.iter().any(|f| f.contains("`nginx -T` fails on the host ([emerg] unknown directive \"ssl_protocol\" in /etc/nginx/conf.d/shop.conf:9)")),
             "{found:#?}"
         );
         let unread = Answers {

@@ -683,12 +683,16 @@ fn print_summary(
 fn print_host(out: &mut impl io::Write, host: &HostSteps, shown: &Shown) -> io::Result<()> {
     writeln!(out, "  {}:", host.host)?;
     let name = host.host.as_str();
+    let mut said = BTreeSet::new();
     for finding in shown.required.iter().filter(|f| f.host == name) {
-        writeln!(
-            out,
-            "    first: deal with {} (see required: below)",
-            finding.path
-        )?;
+        // A file with several findings is one thing to deal with.
+        if said.insert(finding.path.as_str()) {
+            writeln!(
+                out,
+                "    first: deal with {} (see required: below)",
+                finding.path
+            )?;
+        }
     }
     for (number, step) in host.steps.iter().enumerate() {
         let files: Vec<String> = step

@@ -20,5 +20,6 @@ mod postgres;
 mod pre_commit;
 mod programs;
 mod replication;
+mod running;
 mod ssh;
 mod ssh_harness;
