@@ -321,7 +321,7 @@ fn postgres(
         (true, false) => found(
             Severity::Required,
             &conf.path,
-            "the spec makes this host a replica and its server is out of recovery: it has been promoted. Make it the primary in the spec (its roles), or rebuild it as a replica with pg_basebackup; writing standby.signal on a promoted server does not demote it".to_owned(),
+            "the spec makes this host a replica and its server is out of recovery: it has been promoted. Make it the primary in the spec (its roles), or rebuild it as a replica with pg_basebackup; do not deploy standby.signal and restart it: it would come up as a standby of a primary whose timeline it has left".to_owned(),
         ),
         (false, true) => found(
             Severity::Required,
