@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The benchmark of `sitewright diff --ssh` against Ansible's check mode (issue 19): sites of 10
 and 100 hosts (benches/generate.py), each host a real OpenSSH server on its own loopback address
-(127.0.0.2 …, on a port free on all of them, from 2322) that serves the files `sitewright render` wrote for it at their real
-paths, nothing differing.
+(127.0.0.2 …, on the first port from 2322 free on all of them) that serves the files `sitewright
+render` wrote for it at their real paths, nothing differing.
 
-    python3 benches/ssh.py                  # build the release binary, measure 10 and 100 hosts
-    python3 benches/ssh.py 10 50 100        # other sizes (at most 250)
-    python3 benches/ssh.py --no-ansible 100 # sitewright and the bare-ssh floor only
+    python3 benches/ssh.py                    # build the release binary, measure 10 and 100 hosts
+    python3 benches/ssh.py 10 50 100          # other sizes (at most 250)
+    python3 benches/ssh.py --no-ansible 100   # sitewright and the bare-ssh floor only
+    python3 benches/ssh.py --ansible both     # Ansible as one playbook run and a run a host
     python3 benches/ssh.py --jobs 16 --runs 5 --ansible-runs 3 10 100
 
 Run as root, after scripts/install-test-deps (its env file names sshd, ssh-keygen,
@@ -25,7 +26,7 @@ sudo (`sudo: true` in sitewright's inventory, `become` in Ansible's), with the s
 key and known_hosts. Secrets get a dummy value: `render --with-secrets` writes it, `diff
 --with-secrets` compares it, and Ansible's templates get it in `sitewright_secrets`.
 
-Three figures a size, each the median of fresh runs, wall time and client CPU (user + system of
+The figures of a size, each the median of fresh runs, wall time and client CPU (user + system of
 the command and every process under it, ssh clients and ssh control masters included, the
 script being their subreaper; the servers' share is not counted, and it runs on the same two
 cores):
@@ -36,7 +37,9 @@ cores):
   multiplexing (each run has its own ControlPath folder, and its masters are closed after it);
   every host's recap must say changed=0 unreachable=0 failed=0. The export writes one play per
   host, and Ansible runs plays one after another: -f J gives it no parallelism here, it checks
-  the hosts one at a time;
+  the hosts one at a time. So `--ansible per-host` (or `both`) measures the other way to give
+  it J at once: one `ansible-playbook --check --diff -l HOST` a host, J at a time (xargs -P J),
+  each its own Ansible process; the ratio is taken to the faster Ansible figure;
 - the floor: `ssh HOST true` to each host, J at once (xargs -P J; 5 runs), what OpenSSH alone
   costs here.
 
@@ -331,8 +334,11 @@ def ansible_inventory(work, lab, hosts):
     return inventory
 
 
-def ansible_run(work, export, inventory, hosts, jobs, env, k):
-    """One `ansible-playbook --check --diff` run with its own ControlPath folder: (wall, cpu)."""
+def ansible_run(work, export, inventory, hosts, jobs, env, k, per_host=False):
+    """One `ansible-playbook --check --diff -f J` run, or with per_host one `ansible-playbook
+    --check --diff -l HOST` a host, J at once (xargs -P J); with its own ControlPath folder:
+    (wall, cpu)."""
+    k = f"{'h' if per_host else 'p'}{k}"
     home = work / f"ansible-home-{k}"
     control = work / f"cp{k}"
     for d in (home, home / "tmp", control):
@@ -352,23 +358,34 @@ def ansible_run(work, export, inventory, hosts, jobs, env, k):
             subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "master"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    argv = [env_value("SITEWRIGHT_ANSIBLE_PLAYBOOK"), "-i", inventory, "-f", jobs, "--check", "--diff",
-            "-e", f"@{export / 'secrets.yml'}", export / "site.yml"]
+    playbook = [env_value("SITEWRIGHT_ANSIBLE_PLAYBOOK"), "-i", inventory, "--check", "--diff",
+                "-e", f"@{export / 'secrets.yml'}", export / "site.yml"]
+    logs = {h: log for h in hosts}
+    if per_host:
+        (work / k).mkdir()
+        logs = {h: work / k / f"{h}.log" for h in hosts}
+        one = work / f"{k}.sh"
+        one.write_text(f'exec {shlex.join(map(str, playbook))} -l "$1" >{shlex.quote(str(work / k))}/"$1".log 2>&1\n')
+        argv = ["sh", "-c", f"xargs -P {jobs} -n 1 sh {shlex.quote(str(one))} < {shlex.quote(str(work / 'hosts.txt'))}"]
+    else:
+        argv = playbook + ["-f", jobs]
     old = os.getcwd()
     os.chdir(export)
     try:
         code, wall, cpu, _ = measure(argv, env=env, after=close_masters, log=log)
     finally:
         os.chdir(old)
-    text = log.read_text(errors="replace")
-    recap = text.split("PLAY RECAP", 1)[-1]
     bad = []
     for h in hosts:
+        text = logs[h].read_text(errors="replace") if logs[h].exists() else ""
+        recap = text.split("PLAY RECAP", 1)[-1]
         m = re.search(rf"^{re.escape(h)}\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                       recap, re.M)
         if not m or m.groups() != ("0", "0", "0"):
             bad.append(h)
     if code != 0 or bad:
+        log = logs[bad[0]] if bad and logs[bad[0]].exists() else log
+        text = log.read_text(errors="replace")
         fail(f"ansible-playbook --check --diff exited {code}; hosts not changed=0 unreachable=0 "
              f"failed=0: {', '.join(bad[:10]) or 'none'}; its output ({log}) ends:\n{text[-3000:]}")
     return wall, cpu
@@ -413,7 +430,7 @@ def one_size(n, args, user, jobs):
             runs.append((wall, cpu))
         sw = medians(runs)
 
-        hostlist = work / "hosts.txt"
+        hostlist = work / "hosts.txt"  # for the floor and Ansible per host
         hostlist.write_text("".join(f"{h}\n" for h in hosts))
         floor_argv = ["sh", "-c", f"xargs -P {jobs} -I HOST ssh -F {lab.config} HOST true < {hostlist}"]
         runs = []
@@ -424,12 +441,13 @@ def one_size(n, args, user, jobs):
             runs.append((wall, cpu))
         floor = medians(runs)
 
-        ans = None
-        if not args.no_ansible:
-            ansible_inv = ansible_inventory(work, lab, hosts)
-            runs = [ansible_run(work, export, ansible_inv, hosts, jobs, env, k)
-                    for k in range(ansible_runs_of(args, n))]
-            ans = medians(runs)
+        ans = {}
+        ansible_inv = ansible_inventory(work, lab, hosts)
+        for per_host in (False, True):
+            if args.ansible in ("both", "per-host" if per_host else "playbook"):
+                ans[per_host] = medians([
+                    ansible_run(work, export, ansible_inv, hosts, jobs, env, k, per_host)
+                    for k in range(ansible_runs_of(args, n))])
         files = len(manifest["files"])
         if snapshot(MOUNTED) != before:
             fail("the machine's own folders changed outside the hosts' namespaces")
@@ -449,7 +467,12 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="runs of sitewright and of the floor (5)")
     parser.add_argument("--ansible-runs", type=int,
                         help="runs of ansible-playbook (3 up to 10 hosts, 1 above)")
-    parser.add_argument("--no-ansible", action="store_true", help="leave Ansible out")
+    parser.add_argument("--ansible", choices=["playbook", "per-host", "both", "none"],
+                        default="playbook",
+                        help="ansible-playbook -f J over all hosts (playbook, the default), one "
+                             "ansible-playbook -l HOST a host J at once (per-host), both, or none")
+    parser.add_argument("--no-ansible", dest="ansible", action="store_const", const="none",
+                        help="the same as --ansible none")
     args = parser.parse_args()
     if os.geteuid() != 0:
         fail("run as root (sshd runs as root, and the files get their owners)")
@@ -459,27 +482,32 @@ def main():
     run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
     # Ctrl-C and a kill end the run through the cleanup of `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def cell(figure):
+        return f"{figure[0]:.2f} s ({figure[1]:.2f} s CPU)" if figure else "not run"
+
     rows, missed, ansible_runs = [], [], []
     for n in args.sizes:
         files, sw, ans, floor = one_size(n, args, user, args.jobs)
         ansible_runs.append(f"{ansible_runs_of(args, n)} at {n} hosts")
-        ratio = ans[0] / sw[0] if ans else None
-        rows.append(
-            f"| {n} | {files} | {sw[0]:.2f} s ({sw[1]:.2f} s CPU) | "
-            + (f"{ans[0]:.2f} s ({ans[1]:.2f} s CPU) | {ratio:.1f}x |" if ans else "not run | – |")
-            + f" {floor[0]:.2f} s ({floor[1]:.2f} s CPU) |")
+        ratio = min(a[0] for a in ans.values()) / sw[0] if ans else None
+        rows.append(f"| {n} | {files} | {cell(sw)} | {cell(ans.get(False))} | "
+                    + (f"{cell(ans.get(True))} | " if args.ansible in ("per-host", "both") else "")
+                    + (f"{ratio:.1f}x" if ratio else "–") + f" | {cell(floor)} |")
         if n == 100 and sw[0] > TARGET_100:
             missed.append(f"100 hosts in at most {TARGET_100:g} s (took {sw[0]:.2f} s)")
         if ratio is not None and ratio < TARGET_RATIO:
             missed.append(f"{n} hosts: at least {TARGET_RATIO:g}x faster than Ansible's check mode "
                           f"(is {ratio:.1f}x)")
-    print(f"{os.cpu_count()} cores, --jobs/-f {args.jobs}, nothing differing; wall time (client CPU); "
-          f"median of {args.runs} runs (sitewright, floor); Ansible: "
-          + ("not run" if args.no_ansible else ", ".join(ansible_runs) + " (runs)"))
+    print(f"{os.cpu_count()} cores, --jobs/-f/-P {args.jobs}, nothing differing; wall time (client "
+          f"CPU); median of {args.runs} runs (sitewright, floor); Ansible: "
+          + ("not run" if args.ansible == "none" else ", ".join(ansible_runs) + " (runs)"))
     print()
-    print("| hosts | files | sitewright diff --ssh | ansible-playbook --check --diff | ratio "
-          "| floor (bare ssh) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    per_host = args.ansible in ("per-host", "both")
+    print(f"| hosts | files | sitewright diff --ssh | ansible-playbook --check --diff (-f {args.jobs}) | "
+          + (f"ansible-playbook -l HOST, a process a host (-P {args.jobs}) | " if per_host else "")
+          + "ratio (fastest Ansible) | floor (bare ssh) |")
+    print("|---:|---:|---:|---:|" + ("---:|" if per_host else "") + "---:|---:|")
     for row in rows:
         print(row)
     if missed:
