@@ -322,3 +322,67 @@ fn each_drift_in_what_runs_is_said_with_what_to_run_and_goes_once_the_host_conve
     assert_eq!(fs::read_to_string(db1.path(CONF)).unwrap(), conf);
     assert_eq!(fs::read_to_string(db1.path(HBA)).unwrap(), hba);
 }
+
+/// A primary alone, of PostgreSQL `major`, on Debian's paths.
+fn primary_spec(major: u32) -> String {
+    format!(
+        "site: shop
+hosts:
+  - {{ name: db1, address: 127.0.0.84, memory: 512MiB, cpus: 2, storage: ssd, roles: [postgres-primary] }}
+postgres:
+  version: {major}
+  data_directory: /var/lib/postgresql/{major}/main
+  config_directory: /etc/postgresql/{major}/main
+  port: {PG_PORT}
+"
+    )
+}
+
+#[test]
+fn every_major_from_11_to_18_answers_what_running_asks() {
+    for major in 11..=18 {
+        let work = temp_dir();
+        fs::write(work.path().join("site.yaml"), primary_spec(major)).unwrap();
+        Sitewright::new()
+            .arg("render")
+            .arg(work.path().join("site.yaml"))
+            .arg("-o")
+            .arg(work.path().join("tree"))
+            .run()
+            .code(0);
+        fs::write(
+            work.path().join("inventory.yaml"),
+            "hosts:\n  db1: { sudo: true, postgres_user: postgres }\n",
+        )
+        .unwrap();
+        let lab = Lab::new();
+        let db1 = lab
+            .machine("db1", "127.0.0.84", &work.path().join("tree/db1"))
+            .with_pg_user("postgres");
+        db1.start_postgres(major);
+        let diff = || {
+            Sitewright::new()
+                .arg("diff")
+                .arg(work.path().join("site.yaml"))
+                .args(["--ssh", "--running", "--timeout", "30"])
+                .arg("--ssh-config")
+                .arg(lab.config_path())
+                .arg("--inventory")
+                .arg(work.path().join("inventory.yaml"))
+                .run()
+        };
+        let clean = diff();
+        assert_eq!(
+            (clean.code, clean.stderr.as_str()),
+            (0, ""),
+            "PostgreSQL {major}:\n{}",
+            clean.stdout
+        );
+        // The server's answer is read on every major: a drift in it is found.
+        db1.sql("alter system set work_mem = '8MB'");
+        reload(&db1);
+        diff().code(1).stdout_has(&format!(
+            "required: db1/etc/postgresql/{major}/main/postgresql.conf: work_mem runs as 8192 from ALTER SYSTEM (postgresql.auto.conf)"
+        ));
+    }
+}
