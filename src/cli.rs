@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Diff(DiffArgs),
     /// Copy each host's live files over ssh into a folder that `diff --live` reads (nothing is written on the hosts).
     Fetch(FetchArgs),
+    /// Write a spec from a site's live files (the `--live` layout), then diff it against them: PostgreSQL's files so far
+    Import(ImportArgs),
     /// Print the JSON Schema of the spec.
     Schema,
     /// Explain a rule (`explain PG017`), or where each value of a rendered file came from
@@ -185,6 +187,21 @@ pub(crate) struct SshArgs {
     /// Seconds one host may take, connecting included.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The live files of every host, laid out as DIR/<host>/<path> (as `fetch` or Ansible's fetch module writes them).
+    pub(crate) dir: PathBuf,
+    /// The spec to write (never overwritten).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// The site's name (default: the hosts' manifest says it, else DIR's name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) site: Option<String>,
+    /// Keep each live setting the spec would change, as the host's `postgres_settings`.
+    #[arg(long)]
+    pub(crate) keep_live: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub(crate) mod diff;
 pub(crate) mod escape;
 pub(crate) mod explain;
 pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod live;
 pub mod load;
 pub(crate) mod manifest;

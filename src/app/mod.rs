@@ -16,6 +16,7 @@ mod diff;
 mod exit;
 mod explain;
 mod export;
+mod import;
 mod options;
 mod remote;
 mod render;
@@ -109,6 +110,7 @@ fn perform(request: Request) -> Result<Outcome, Failure> {
         Request::Render(options) => render::render(&options),
         Request::Diff(options) => diff::diff_command(&options),
         Request::Fetch(options) => diff::fetch_command(&options),
+        Request::Import(options) => import::import(&options),
         Request::Schema => {
             outln!("{}", schema_text().trim_end())?;
             Ok(Outcome::Done)

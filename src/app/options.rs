@@ -19,6 +19,7 @@ pub(super) enum Request {
     Render(RenderOptions),
     Diff(DiffOptions),
     Fetch(FetchOptions),
+    Import(ImportOptions),
     Schema,
     Explain(Explain),
     Export(ExportOptions),
@@ -71,6 +72,16 @@ impl Request {
                     templates: None,
                 }),
                 ssh: Ssh::from_cli(args.reach)?,
+            }),
+            cli::Command::Import(args) => Self::Import(ImportOptions {
+                dir: args.dir,
+                out: args.out,
+                site: args.site,
+                values: if args.keep_live {
+                    crate::import::Values::KeepLive
+                } else {
+                    crate::import::Values::Derived
+                },
             }),
             cli::Command::Schema => Self::Schema,
             cli::Command::Explain(args) => Self::Explain(Explain::from_cli(args)?),
@@ -286,6 +297,14 @@ impl Ssh {
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         })
     }
+}
+
+/// What `import` is asked for.
+pub(super) struct ImportOptions {
+    pub(super) dir: PathBuf,
+    pub(super) out: PathBuf,
+    pub(super) site: Option<String>,
+    pub(super) values: crate::import::Values,
 }
 
 /// What `fetch` is asked for.

@@ -13,6 +13,7 @@ mod directives;
 mod django;
 mod explain;
 mod faults;
+mod import;
 mod injection;
 mod real;
 mod render;

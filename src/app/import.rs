@@ -1,0 +1,142 @@
+//! `import`: reads a folder of live files (DIR/<host>/<path>), writes the spec the import stage
+//! works out from them (never over an existing file), says what it guessed and left out, and
+//! states the round trip: the diff of the written spec against the same files.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+
+use super::exit::Outcome;
+use super::options::{
+    Detail, DiffOptions, Hosts, ImportOptions, LiveTree, Paint, Running, SecretPolicy, Selection,
+    Templates,
+};
+use super::{Failure, diff};
+use crate::import::{HostTree, import as import_site};
+
+/// Files larger than this are not configuration: not read.
+const LARGEST: u64 = 1 << 20;
+
+pub(super) fn import(args: &ImportOptions) -> Result<Outcome, Failure> {
+    if args.out.exists() {
+        return Err(Failure::Usage(format!(
+            "{} exists: import never overwrites a spec; remove it or give another -o",
+            args.out.display()
+        )));
+    }
+    let hosts = read_hosts(&args.dir)?;
+    if hosts.is_empty() {
+        return Err(Failure::Usage(format!(
+            "{}: no host folders (the --live layout is DIR/<host>/<path>)",
+            args.dir.display()
+        )));
+    }
+    let site = match &args.site {
+        Some(site) => site.clone(),
+        None => site_name(&args.dir, &hosts),
+    };
+    let imported = import_site(&site, &hosts, args.values);
+    if imported.hosts == 0 {
+        return Err(Failure::Usage(format!(
+            "{}: no PostgreSQL server found (a postgresql.conf under /etc/postgresql/MAJOR/CLUSTER/ or /var/lib/pgsql/MAJOR/data/): import reads PostgreSQL's files only, so far; nothing written",
+            args.dir.display()
+        )));
+    }
+    let temporary = args.out.with_extension("yaml.partial");
+    fs::write(&temporary, &imported.spec)
+        .and_then(|()| fs::rename(&temporary, &args.out))
+        .map_err(|e| {
+            let _ = fs::remove_file(&temporary);
+            Failure::Read(args.out.clone(), e)
+        })?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "sitewright: wrote {} (site {site}, {} hosts read)",
+        args.out.display(),
+        hosts.len()
+    );
+    for note in &imported.notes {
+        let _ = writeln!(err, "note: {}: {}", note.at, note.text);
+    }
+    if !imported.secrets.is_empty() {
+        let _ = writeln!(
+            err,
+            "secrets: no password is copied; set {} before rendering or diffing with --with-secrets",
+            imported.secrets.join(", ")
+        );
+    }
+    let _ = writeln!(
+        err,
+        "sitewright: the round trip, `sitewright diff {} --live {}`:",
+        args.out.display(),
+        args.dir.display()
+    );
+    drop(err);
+    diff::diff_command(&DiffOptions {
+        spec: args.out.clone(),
+        live: LiveTree::Fetched(args.dir.clone()),
+        selection: Selection {
+            hosts: Hosts::All,
+            templates: Templates::BuiltIn,
+        },
+        paint: Paint::Plain,
+        detail: Detail::Hunks,
+        secrets: SecretPolicy::Placeholders,
+        running: Running::FilesOnly,
+    })
+}
+
+/// Each host folder of `dir` with the text files under it, by their path on the host.
+fn read_hosts(dir: &Path) -> Result<Vec<HostTree>, Failure> {
+    let mut hosts = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| Failure::Read(dir.to_owned(), e))?;
+    let mut names: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .collect();
+    names.sort_by_key(|e| e.file_name());
+    for entry in names {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mut files = BTreeMap::new();
+        walk(&entry.path(), "", &mut files)?;
+        hosts.push(HostTree { name, files });
+    }
+    Ok(hosts)
+}
+
+fn walk(dir: &Path, prefix: &str, files: &mut BTreeMap<String, String>) -> Result<(), Failure> {
+    let entries = fs::read_dir(dir).map_err(|e| Failure::Read(dir.to_owned(), e))?;
+    for entry in entries.filter_map(Result::ok) {
+        let path = format!("{prefix}/{}", entry.file_name().to_string_lossy());
+        let Ok(meta) = fs::metadata(entry.path()) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&entry.path(), &path, files)?;
+        } else if meta.is_file() && meta.len() <= LARGEST {
+            // A file that is not text is no configuration of ours: left out, as a note says.
+            let text = fs::read(entry.path())
+                .map(|b| String::from_utf8(b).unwrap_or_default())
+                .unwrap_or_default();
+            files.insert(path, text);
+        }
+    }
+    Ok(())
+}
+
+/// The site's name: what a host's manifest says (an earlier render's), else the folder's.
+fn site_name(dir: &Path, hosts: &[HostTree]) -> String {
+    hosts
+        .iter()
+        .find_map(|h| h.files.get(crate::manifest::HOST_MANIFEST))
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|m| m["site"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| {
+            dir.canonicalize()
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "site".to_owned())
+        })
+}

@@ -1,0 +1,184 @@
+//! `sitewright import` on the renders of the fixtures: the spec it writes passes `check`; with
+//! `--keep-live` each PostgreSQL server's settings render as the live ones, and every live
+//! setting is either rendered the same or named in the report, none dropped silently; no
+//! password is copied; an existing spec is never overwritten.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use crate::support::{Sitewright, fixture, temp_dir};
+
+/// The fixtures whose renders are imported.
+const FIXTURES: &[&str] = &["catmaid", "catmaid-pg11", "idr", "research", "synapse"];
+
+/// Each `name = value` of a postgresql.conf text, unquoted, as the server reads it.
+fn settings(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once('=')?;
+            let rest = rest.trim();
+            let value = if let Some(quoted) = rest.strip_prefix('\'') {
+                quoted[..quoted.rfind('\'')?].replace("''", "'")
+            } else {
+                rest.split_whitespace().next().unwrap_or("").to_owned()
+            };
+            Some((name.trim().to_lowercase(), value))
+        })
+        .filter(|(name, _)| !name.starts_with("include"))
+        .collect()
+}
+
+fn same(a: &str, b: &str) -> bool {
+    let norm = |v: &str| match v.to_ascii_lowercase().as_str() {
+        "on" | "true" => "on".to_owned(),
+        "off" | "false" => "off".to_owned(),
+        other => other.to_owned(),
+    };
+    norm(a) == norm(b)
+}
+
+/// Every postgresql.conf under `tree`, by `HOST/path`.
+fn confs(tree: &Path) -> BTreeMap<String, String> {
+    crate::support::tree(tree)
+        .into_iter()
+        .filter(|(path, _)| path.ends_with("/postgresql.conf"))
+        .map(|(path, bytes)| (path, String::from_utf8(bytes).unwrap()))
+        .collect()
+}
+
+#[test]
+fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
+    for name in FIXTURES {
+        let work = temp_dir();
+        let live = work.path().join("live");
+        Sitewright::new()
+            .arg("render")
+            .arg(fixture(&format!("{name}/site.yaml")))
+            .arg("-o")
+            .arg(&live)
+            .run()
+            .code(0);
+        let spec = work.path().join("site.yaml");
+        let imported = Sitewright::new()
+            .arg("import")
+            .arg(&live)
+            .arg("-o")
+            .arg(&spec)
+            .arg("--keep-live")
+            .run();
+        assert!(
+            matches!(imported.code, 0 | 1),
+            "{name}: import exited {}\n{}",
+            imported.code,
+            imported.stderr
+        );
+        imported.stderr_has(&format!("sitewright: wrote {}", spec.display()));
+        Sitewright::new().arg("check").arg(&spec).run().code(0);
+        let again = work.path().join("again");
+        Sitewright::new()
+            .arg("render")
+            .arg(&spec)
+            .arg("-o")
+            .arg(&again)
+            .run()
+            .code(0);
+        let before = confs(&live);
+        let after = confs(&again);
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            after.keys().collect::<Vec<_>>(),
+            "{name}: the imported spec renders a postgresql.conf on each server's host"
+        );
+        for (path, text) in &before {
+            let (host, _) = path.split_once('/').unwrap();
+            let live = settings(text);
+            let rendered = settings(&after[path]);
+            for (setting, value) in &live {
+                let kept = rendered.get(setting).is_some_and(|r| same(r, value));
+                let named = imported.stderr.lines().any(|l| {
+                    l.starts_with(&format!("note: {host}")) && l.contains(setting.as_str())
+                });
+                assert!(
+                    kept || named,
+                    "{name}: {path}: {setting} = {value} is neither rendered the same ({:?}) nor named in the report:\n{}",
+                    rendered.get(setting),
+                    imported.stderr
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_password_is_copied_and_its_variable_is_named() {
+    let work = temp_dir();
+    let live = work.path().join("live");
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("catmaid/site.yaml"))
+        .arg("-o")
+        .arg(&live)
+        .arg("--with-secrets")
+        .env("CATMAID_REPLICATION_PASSWORD", "import-Secret-9")
+        .env("CATMAID_DB_PASSWORD", "import-Secret-9")
+        .env("CATMAID_SECRET_KEY", "import-Secret-9")
+        .run()
+        .code(0);
+    let spec = work.path().join("site.yaml");
+    Sitewright::new()
+        .arg("import")
+        .arg(&live)
+        .arg("-o")
+        .arg(&spec)
+        .run()
+        .neither_has("import-Secret-9")
+        .stderr_has("set CATMAID_REPLICATION_PASSWORD");
+    let text = fs::read_to_string(&spec).unwrap();
+    assert!(!text.contains("import-Secret-9"), "{text}");
+    assert!(text.contains("env: CATMAID_REPLICATION_PASSWORD"), "{text}");
+}
+
+#[test]
+fn an_existing_spec_is_never_overwritten() {
+    let work = temp_dir();
+    let live = work.path().join("live");
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("research/site.yaml"))
+        .arg("-o")
+        .arg(&live)
+        .run()
+        .code(0);
+    let spec = work.path().join("site.yaml");
+    fs::write(&spec, "mine\n").unwrap();
+    Sitewright::new()
+        .arg("import")
+        .arg(&live)
+        .arg("-o")
+        .arg(&spec)
+        .run()
+        .code(2)
+        .stderr_has("exists: import never overwrites a spec");
+    assert_eq!(fs::read_to_string(&spec).unwrap(), "mine\n");
+}
+
+#[test]
+fn a_folder_without_postgresql_writes_nothing() {
+    let work = temp_dir();
+    let live = work.path().join("live");
+    fs::create_dir_all(live.join("web1/etc/nginx/conf.d")).unwrap();
+    fs::write(live.join("web1/etc/nginx/conf.d/site.conf"), "server {}\n").unwrap();
+    let spec = work.path().join("site.yaml");
+    Sitewright::new()
+        .arg("import")
+        .arg(&live)
+        .arg("-o")
+        .arg(&spec)
+        .run()
+        .code(2)
+        .stderr_has("no PostgreSQL server found");
+    assert!(!spec.exists());
+}
