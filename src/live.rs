@@ -85,7 +85,7 @@ fn stale(host: &str, files: &[&RenderedFile], live: &impl LiveFiles) -> Vec<Stri
 
 /// The folders `sysctl --system` (procps) reads `*.conf` from; a file named like one in an
 /// earlier folder is masked by it.
-const SYSCTL_DIRS: [&str; 4] = [
+pub(crate) const SYSCTL_DIRS: [&str; 4] = [
     "/etc/sysctl.d",
     "/run/sysctl.d",
     "/usr/local/lib/sysctl.d",
@@ -93,11 +93,11 @@ const SYSCTL_DIRS: [&str; 4] = [
 ];
 
 /// What `sysctl --system` reads after the folders, so it wins over all of them.
-const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+pub(crate) const SYSCTL_CONF: &str = "/etc/sysctl.conf";
 
 /// The keys a sysctl.d file sets, as `sysctl` reads them: `/` is a separator like `.`, a leading
 /// `-` only says to ignore a failure, and `#` and `;` start comments.
-fn sysctl_keys(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn sysctl_keys(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))

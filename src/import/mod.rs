@@ -5,6 +5,7 @@
 //! text: the edge reads the folder, writes the spec and runs the diff that states the round trip.
 
 mod postgres;
+mod sysctl;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -59,20 +60,26 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     top.set("site", Node::text(site));
     let mut spec_hosts = Vec::new();
     let postgres = postgres::import(site, hosts, values, &mut out);
+    let in_spec: Vec<&HostTree> = hosts
+        .iter()
+        .filter(|h| postgres.hosts.contains_key(&h.name))
+        .collect();
+    let sysctl = sysctl::import(&in_spec, &mut out.notes);
     for host in hosts {
         match postgres.hosts.get(&host.name) {
             Some(entry) => spec_hosts.push(Node::Map(entry.clone())),
             None => out.notes.push(Note {
                 at: host.name.clone(),
-                text: "no PostgreSQL server here: the host is not in the spec (nginx, Django and sysctl are not imported yet)".to_owned(),
+                text: "no PostgreSQL server here: the host is not in the spec (nginx and Django are not imported yet)".to_owned(),
             }),
         }
         for path in host.files.keys() {
-            let imported = postgres.read.contains(&(host.name.clone(), path.clone()));
+            let imported = postgres.read.contains(&(host.name.clone(), path.clone()))
+                || sysctl.read.contains(&(host.name.clone(), path.clone()));
             if !imported {
                 out.notes.push(Note {
                     at: format!("{}{path}", host.name),
-                    text: "not imported: sitewright imports PostgreSQL's files only, so far"
+                    text: "not imported: sitewright imports PostgreSQL's and sysctl's files only, so far"
                         .to_owned(),
                 });
             }
@@ -82,6 +89,9 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     top.set("hosts", Node::Seq(spec_hosts));
     if let Some(section) = postgres.section {
         top.set("postgres", Node::Map(section));
+    }
+    if let Some(section) = sysctl.section {
+        top.set("sysctl", Node::Map(section));
     }
     out.spec = format!(
         "# Imported by `sitewright import` from the live files: a comment beside a value says what it\n# was guessed from. Check it, then `sitewright diff` this spec against the same files.\n{}",

@@ -85,6 +85,26 @@ fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
             .arg(&again)
             .run()
             .code(0);
+        // The kernel settings the spec keeps: each live one rendered the same, or named.
+        for (path, bytes) in crate::support::tree(&live) {
+            let Some((host, rest)) = path.split_once('/') else {
+                continue;
+            };
+            if !rest.starts_with("etc/sysctl.d/") || !after_has_host(&again, host) {
+                continue;
+            }
+            let rendered = fs::read_to_string(again.join(host).join(rest)).unwrap_or_default();
+            let rendered = kernel(&rendered);
+            for (key, value) in kernel(&String::from_utf8(bytes).unwrap()) {
+                let kept = rendered.get(&key) == Some(&value);
+                let named = imported.stderr.lines().any(|l| l.contains(&key));
+                assert!(
+                    kept || named,
+                    "{name}: {path}: {key} = {value} neither rendered the same nor named:\n{}",
+                    imported.stderr
+                );
+            }
+        }
         let before = confs(&live);
         let after = confs(&again);
         assert_eq!(
@@ -110,6 +130,84 @@ fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
             }
         }
     }
+}
+
+/// Whether the render in `tree` has a folder for `host` (the spec has the host).
+fn after_has_host(tree: &Path, host: &str) -> bool {
+    tree.join(host).is_dir()
+}
+
+/// The keys a sysctl file sets, as sysctl reads them.
+fn kernel(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn of_two_sysctl_files_setting_one_key_the_later_wins_and_is_named() {
+    let work = temp_dir();
+    let live = work.path().join("live");
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("research/site.yaml"))
+        .arg("-o")
+        .arg(&live)
+        .run()
+        .code(0);
+    for host in ["db1", "db2"] {
+        let dir = live.join(host).join("etc/sysctl.d");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("10-early.conf"),
+            "vm.swappiness = 30
+vm.overcommit_memory = 2
+",
+        )
+        .unwrap();
+        fs::write(
+            dir.join("90-late.conf"),
+            "vm.swappiness = 5
+",
+        )
+        .unwrap();
+    }
+    let spec = work.path().join("site.yaml");
+    let imported = Sitewright::new()
+        .arg("import")
+        .arg(&live)
+        .arg("-o")
+        .arg(&spec)
+        .run();
+    imported.stderr_has(
+        "note: db1/etc/sysctl.d/90-late.conf: vm.swappiness = 5 wins over /etc/sysctl.d/10-early.conf's 30",
+    );
+    Sitewright::new().arg("check").arg(&spec).run().code(0);
+    let again = work.path().join("again");
+    Sitewright::new()
+        .arg("render")
+        .arg(&spec)
+        .arg("-o")
+        .arg(&again)
+        .run()
+        .code(0);
+    let rendered = fs::read_to_string(again.join("db1/etc/sysctl.d/60-sitewright.conf")).unwrap();
+    let keys = kernel(&rendered);
+    assert_eq!(
+        keys.get("vm.swappiness").map(String::as_str),
+        Some("5"),
+        "{rendered}"
+    );
+    assert_eq!(
+        keys.get("vm.overcommit_memory").map(String::as_str),
+        Some("2"),
+        "{rendered}"
+    );
 }
 
 #[test]
