@@ -491,14 +491,6 @@ fn keep_live(
                 }),
             }
         }
-        for (name, value) in written {
-            if !server.settings.contains_key(name) {
-                out.notes.push(Note {
-                    at: format!("{}{}", server.host.name, server.conf_path),
-                    text: format!("the spec adds {name} = {value}"),
-                });
-            }
-        }
         if !kept.is_empty()
             && let Some(entry) = result.hosts.get_mut(&server.host.name)
         {
@@ -530,6 +522,152 @@ fn keep_live(
                 });
             }
             None => break,
+        }
+    }
+    hba(site, servers, values, result, out);
+    // What the spec adds, from the spec as written: the settings kept above change what it
+    // derives (work_mem from max_connections).
+    let Some(rendered) = rendered_settings(site, result, out) else {
+        return;
+    };
+    for server in servers {
+        for (name, value) in rendered.get(&server.host.name).into_iter().flatten() {
+            if !server.settings.contains_key(name) {
+                out.notes.push(Note {
+                    at: format!("{}{}", server.host.name, server.conf_path),
+                    text: format!("the spec adds {name} = {value}"),
+                });
+            }
+        }
+    }
+}
+
+/// The records of a pg_hba.conf text, each as its fields joined by one space.
+fn hba_records(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// A pg_hba.conf record as an entry of the spec's `postgres.hba`, when the spec can say it: a
+/// record with options after its method, or an address given with a separate netmask, it cannot.
+fn hba_entry(record: &str) -> Option<Map> {
+    let fields: Vec<&str> = record.split(' ').collect();
+    let (kind, rest) = fields.split_first()?;
+    let (databases, users, address, method, options) = if *kind == "local" {
+        match rest {
+            [d, u, m, o @ ..] => (*d, *u, None, *m, o),
+            _ => return None,
+        }
+    } else {
+        match rest {
+            [d, u, a, m, o @ ..] if a.contains('/') || !a.contains('.') => {
+                (*d, *u, Some(*a), *m, o)
+            }
+            _ => return None,
+        }
+    };
+    if !options.is_empty() {
+        return None;
+    }
+    let list = |text: &str| Node::Seq(text.split(',').map(Node::text).collect());
+    let mut entry = Map::new();
+    entry
+        .set("type", Node::text(*kind))
+        .set("databases", list(databases))
+        .set("users", list(users));
+    if let Some(address) = address {
+        entry.set("address", Node::text(address));
+    }
+    entry.set("method", Node::text(method));
+    Some(entry)
+}
+
+/// The pg_hba.conf of each server host as the spec so far renders it.
+fn rendered_hba(site: &str, result: &Postgres) -> Option<BTreeMap<String, Vec<String>>> {
+    let text = spec_text(site, result);
+    let source = crate::source::Source::from_bytes("imported.yaml", text.into_bytes()).ok()?;
+    let loaded = crate::load::load(&source).ok()?;
+    let plan = crate::plan::plan_with(&loaded.site, &loaded.derived);
+    let tree = crate::render::Renderer::new(&Default::default())
+        .render(&plan, &crate::render::Secrets::none())
+        .ok()?;
+    Some(
+        tree.files
+            .iter()
+            .filter(|f| f.path.ends_with("/pg_hba.conf"))
+            .map(|f| (f.host.as_str().to_owned(), hba_records(&f.content)))
+            .collect(),
+    )
+}
+
+/// The primary's pg_hba.conf records the spec does not write: kept as `postgres.hba`
+/// (`--keep-live`) where the spec can say them, and each one it does not render named.
+fn hba(
+    site: &str,
+    servers: &[Server<'_>],
+    values: Values,
+    result: &mut Postgres,
+    out: &mut Imported,
+) {
+    let live = |server: &Server<'_>| {
+        server
+            .host
+            .file(&format!("{}/pg_hba.conf", server.config_dir))
+            .map(hba_records)
+            .unwrap_or_default()
+    };
+    if values == Values::KeepLive
+        && let (Some(rendered), Some(primary)) = (
+            rendered_hba(site, result),
+            servers.iter().find(|s| s.standby.is_none()),
+        )
+    {
+        let written = rendered
+            .get(&primary.host.name)
+            .cloned()
+            .unwrap_or_default();
+        let entries: Vec<Node> = live(primary)
+            .iter()
+            .filter(|r| !written.contains(r))
+            .filter_map(|r| hba_entry(r))
+            .map(Node::Map)
+            .collect();
+        if !entries.is_empty()
+            && let Some(section) = result.section.as_mut()
+        {
+            section.set("hba", Node::Seq(entries));
+            if rendered_hba(site, result).is_none() {
+                if let Some(section) = result.section.as_mut() {
+                    section.remove("hba");
+                }
+            } else {
+                out.notes.push(Note {
+                    at: format!("{}{}/pg_hba.conf", primary.host.name, primary.config_dir),
+                    text: "its records the spec does not derive are kept as postgres.hba, which the spec writes after the local records and before the replication and Django ones: check that order, the first record that matches decides".to_owned(),
+                });
+            }
+        }
+    }
+    let Some(rendered) = rendered_hba(site, result) else {
+        return;
+    };
+    for server in servers {
+        let written = rendered.get(&server.host.name).cloned().unwrap_or_default();
+        for record in live(server).iter().filter(|r| !written.contains(r)) {
+            out.notes.push(Note {
+                at: format!("{}{}/pg_hba.conf", server.host.name, server.config_dir),
+                text: format!(
+                    "the record `{record}` is not written by the spec{}",
+                    if values == Values::KeepLive {
+                        " (it has options, or an address the spec cannot say: add it to postgres.hba by hand)"
+                    } else {
+                        " (--keep-live keeps it as postgres.hba)"
+                    }
+                ),
+            });
         }
     }
 }
