@@ -4,8 +4,9 @@
 //! /etc/postgresql and /var/lib/postgresql stay as they were. Its config files, and no file of
 //! the data directory, are the `--live` layout that `import --keep-live` reads. The spec it
 //! writes passes `check`; every setting of Debian's postgresql.conf is rendered with the same
-//! value or named in a `note:` line of the report, none dropped silently; and the rendered
-//! postgresql.conf runs on the real PostgreSQL 15 with no error in pg_file_settings.
+//! value or named in a `note:` line of the report, none dropped silently; the same holds for
+//! each record of Debian's pg_hba.conf; and the rendered postgresql.conf runs on the real
+//! PostgreSQL 15 with no error in pg_file_settings.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -363,4 +364,52 @@ fn debians_postgresql_conf_is_imported_every_setting_kept_or_named_and_its_rende
             assert_eq!(machine.sql(&format!("show {name}")), value, "{name}");
         }
     }
+}
+
+/// The records of a pg_hba.conf text, their fields joined by one space.
+fn hba_records(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn debians_pg_hba_records_are_kept_or_named_in_the_report() {
+    let imported = import_debians_cluster("127.0.0.93");
+    let live = hba_records(&imported.live_file("pg_hba.conf"));
+    assert!(
+        live.iter().any(|r| r.starts_with("host ")),
+        "Debian's pg_hba.conf has host records: {live:?}"
+    );
+    let rendered = hba_records(&imported.rendered_file("pg_hba.conf"));
+    let about_hba: Vec<&str> = notes(&imported.import.stderr, "db1")
+        .into_iter()
+        .filter(|l| l.contains("pg_hba"))
+        .collect();
+    let dropped: Vec<&String> = live
+        .iter()
+        .filter(|record| {
+            let fields: Vec<&str> = record.split(' ').collect();
+            // A note names a record by its text, or by its address (a host record's fourth field).
+            let named = about_hba.iter().any(|note| {
+                note.contains(record.as_str())
+                    || (fields[0] != "local" && fields.len() > 3 && note.contains(fields[3]))
+            });
+            !rendered.contains(record) && !named
+        })
+        .collect();
+    assert!(
+        dropped.is_empty(),
+        "records of Debian's pg_hba.conf neither rendered nor named in a `note:` line:\n{}\n--- rendered pg_hba.conf records\n{}\n--- import's stderr\n{}--- spec\n{}",
+        dropped
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        rendered.join("\n"),
+        imported.import.stderr,
+        imported.spec_text()
+    );
 }
