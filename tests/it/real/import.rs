@@ -5,8 +5,9 @@
 //! the data directory, are the `--live` layout that `import --keep-live` reads. The spec it
 //! writes passes `check`; every setting of Debian's postgresql.conf is rendered with the same
 //! value or named in a `note:` line of the report, none dropped silently; the same holds for
-//! each record of Debian's pg_hba.conf; and the rendered postgresql.conf runs on the real
-//! PostgreSQL 15 with no error in pg_file_settings.
+//! each record of Debian's pg_hba.conf; each setting the report says the spec adds is rendered
+//! with the value it says; and the rendered postgresql.conf runs on the real PostgreSQL 15 with
+//! no error in pg_file_settings.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -410,6 +411,41 @@ fn debians_pg_hba_records_are_kept_or_named_in_the_report() {
             .join("\n"),
         rendered.join("\n"),
         imported.import.stderr,
+        imported.spec_text()
+    );
+}
+
+#[test]
+fn the_settings_the_report_says_the_spec_adds_are_rendered_with_the_values_it_says() {
+    let imported = import_debians_cluster("127.0.0.94");
+    let rendered = settings(&imported.rendered_file("postgresql.conf"));
+    let prefix = format!("note: db1{CONFIG_DIR}/postgresql.conf: the spec adds ");
+    let added: Vec<(&str, &str)> = imported
+        .import
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str())?.split_once(" = "))
+        .collect();
+    assert!(
+        !added.is_empty(),
+        "the report names no setting the spec adds:\n{}",
+        imported.import.stderr
+    );
+    let wrong: Vec<String> = added
+        .iter()
+        .filter(|(name, value)| !rendered.get(*name).is_some_and(|r| same(r, value)))
+        .map(|(name, value)| {
+            format!(
+                "the report says the spec adds {name} = {value}; the render writes {:?}",
+                rendered.get(*name)
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{}\n--- rendered postgresql.conf\n{}--- spec\n{}",
+        wrong.join("\n"),
+        imported.rendered_file("postgresql.conf"),
         imported.spec_text()
     );
 }
