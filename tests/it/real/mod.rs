@@ -10,6 +10,7 @@ mod directives;
 mod django;
 mod export;
 mod generated;
+mod import;
 mod injection;
 mod judges;
 mod machine_harness;
