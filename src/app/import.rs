@@ -2,7 +2,6 @@
 //! works out from them (never over an existing file), says what it guessed and left out, and
 //! states the round trip: the diff of the written spec against the same files.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
@@ -38,9 +37,22 @@ pub(super) fn import(args: &ImportOptions) -> Result<Outcome, Failure> {
     };
     let imported = import_site(&site, &hosts, args.values);
     if imported.hosts == 0 {
+        let unread: Vec<String> = hosts
+            .iter()
+            .flat_map(|h| {
+                h.unread
+                    .iter()
+                    .map(move |(p, why)| format!("{}{p}: {why}", h.name))
+            })
+            .collect();
         return Err(Failure::Usage(format!(
-            "{}: no PostgreSQL server found (a postgresql.conf under /etc/postgresql/MAJOR/CLUSTER/ or /var/lib/pgsql/MAJOR/data/): import reads PostgreSQL's files only, so far; nothing written",
-            args.dir.display()
+            "{}: no PostgreSQL server found (a postgresql.conf under /etc/postgresql/MAJOR/CLUSTER/ or /var/lib/pgsql/MAJOR/data/): import reads PostgreSQL's files only, so far; nothing written{}",
+            args.dir.display(),
+            if unread.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} files not read: {})", unread.len(), unread.join("; "))
+            }
         )));
     }
     let temporary = args.out.with_extension("yaml.partial");
@@ -99,14 +111,17 @@ fn read_hosts(dir: &Path) -> Result<Vec<HostTree>, Failure> {
     names.sort_by_key(|e| e.file_name());
     for entry in names {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let mut files = BTreeMap::new();
-        walk(&entry.path(), "", &mut files)?;
-        hosts.push(HostTree { name, files });
+        let mut host = HostTree {
+            name,
+            ..HostTree::default()
+        };
+        walk(&entry.path(), "", &mut host)?;
+        hosts.push(host);
     }
     Ok(hosts)
 }
 
-fn walk(dir: &Path, prefix: &str, files: &mut BTreeMap<String, String>) -> Result<(), Failure> {
+fn walk(dir: &Path, prefix: &str, host: &mut HostTree) -> Result<(), Failure> {
     let entries = fs::read_dir(dir).map_err(|e| Failure::Read(dir.to_owned(), e))?;
     for entry in entries.filter_map(Result::ok) {
         let path = format!("{prefix}/{}", entry.file_name().to_string_lossy());
@@ -114,13 +129,22 @@ fn walk(dir: &Path, prefix: &str, files: &mut BTreeMap<String, String>) -> Resul
             continue;
         };
         if meta.is_dir() {
-            walk(&entry.path(), &path, files)?;
-        } else if meta.is_file() && meta.len() <= LARGEST {
-            // A file that is not text is no configuration of ours: left out, as a note says.
-            let text = fs::read(entry.path())
-                .map(|b| String::from_utf8(b).unwrap_or_default())
-                .unwrap_or_default();
-            files.insert(path, text);
+            walk(&entry.path(), &path, host)?;
+        } else if meta.is_file() && meta.len() > LARGEST {
+            host.unread
+                .insert(path, format!("larger than {} bytes", LARGEST));
+        } else if meta.is_file() {
+            match fs::read(entry.path()).map(String::from_utf8) {
+                Ok(Ok(text)) => {
+                    host.files.insert(path, text);
+                }
+                Ok(Err(_)) => {
+                    host.unread.insert(path, "not UTF-8 text".to_owned());
+                }
+                Err(e) => {
+                    host.unread.insert(path, e.to_string());
+                }
+            }
         }
     }
     Ok(())

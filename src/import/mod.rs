@@ -17,6 +17,9 @@ pub(crate) use yaml::{Map, Node};
 pub(crate) struct HostTree {
     pub(crate) name: String,
     pub(crate) files: BTreeMap<String, String>,
+    /// Files that could not be read as text, each with why: named in the report, never taken
+    /// for empty.
+    pub(crate) unread: BTreeMap<String, String>,
 }
 
 impl HostTree {
@@ -66,6 +69,12 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         .collect();
     let sysctl = sysctl::import(&in_spec, &mut out.notes);
     for host in hosts {
+        for (path, why) in &host.unread {
+            out.notes.push(Note {
+                at: format!("{}{path}", host.name),
+                text: format!("not read: {why}; what it holds is not in the spec"),
+            });
+        }
         match postgres.hosts.get(&host.name) {
             Some(entry) => spec_hosts.push(Node::Map(entry.clone())),
             None => out.notes.push(Note {

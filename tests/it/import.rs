@@ -280,3 +280,29 @@ fn a_folder_without_postgresql_writes_nothing() {
         .stderr_has("no PostgreSQL server found");
     assert!(!spec.exists());
 }
+
+#[test]
+fn a_file_that_cannot_be_read_as_text_is_named_never_taken_for_empty() {
+    let work = temp_dir();
+    let live = work.path().join("live");
+    Sitewright::new()
+        .arg("render")
+        .arg(fixture("research/site.yaml"))
+        .arg("-o")
+        .arg(&live)
+        .run()
+        .code(0);
+    let odd = live.join("db1/etc/postgresql/17/main/conf.d/tuning.conf");
+    fs::create_dir_all(odd.parent().unwrap()).unwrap();
+    fs::write(&odd, b"work_mem = '64MB' # \xff\xfe\n").unwrap();
+    let spec = work.path().join("site.yaml");
+    Sitewright::new()
+        .arg("import")
+        .arg(&live)
+        .arg("-o")
+        .arg(&spec)
+        .run()
+        .stderr_has(
+            "note: db1/etc/postgresql/17/main/conf.d/tuning.conf: not read: not UTF-8 text; what it holds is not in the spec",
+        );
+}
