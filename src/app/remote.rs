@@ -587,21 +587,22 @@ impl Session {
             errors,
             sudo: target.sudo,
         };
-        session.send(SESSION)?;
-        Ok(session)
+        match session.send(SESSION) {
+            Ok(()) => Ok(session),
+            Err(closed) => Err(session.failure(closed, ssh.timeout)),
+        }
     }
 
-    fn send(&mut self, text: &str) -> Result<(), String> {
+    fn send(&mut self, text: &str) -> Result<(), Closed> {
         self.stdin
             .write_all(text.as_bytes())
             .and_then(|()| self.stdin.flush())
-            .map_err(|_| Closed::Ended.to_string())
+            .map_err(|_| Closed::Ended)
     }
 
     /// Sends `request` and reads its answer: every line up to the `E` that ends it.
     fn exchange(&mut self, request: &str, deadline: Instant) -> Result<Lines, Closed> {
-        self.send(&format!("{request}\nprintf 'E\\n'\n"))
-            .map_err(|_| Closed::Ended)?;
+        self.send(&format!("{request}\nprintf 'E\\n'\n"))?;
         let mut lines = Vec::new();
         loop {
             let line = self.line(deadline)?;
@@ -653,15 +654,6 @@ enum Closed {
     /// ssh exited: the connection, the login or the shell failed.
     Ended,
     TimedOut,
-}
-
-impl std::fmt::Display for Closed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Ended => "the session ended",
-            Self::TimedOut => "timed out",
-        })
-    }
 }
 
 /// Why `ssh` failed, in ssh's own words where it gave some.

@@ -585,11 +585,19 @@ fn hba_entry(record: &str) -> Option<Map> {
     Some(entry)
 }
 
+/// The spec of `result` loaded as `check` loads it: the render and the refusals below read it.
+fn load(site: &str, result: &Postgres) -> Result<crate::load::Loaded, crate::load::Invalid> {
+    let source =
+        crate::source::Source::from_bytes("imported.yaml", spec_text(site, result).into_bytes())
+            .map_err(|diagnostic| crate::load::Invalid {
+                diagnostics: vec![*diagnostic],
+            })?;
+    crate::load::load(&source)
+}
+
 /// The pg_hba.conf of each server host as the spec so far renders it.
 fn rendered_hba(site: &str, result: &Postgres) -> Option<BTreeMap<String, Vec<String>>> {
-    let text = spec_text(site, result);
-    let source = crate::source::Source::from_bytes("imported.yaml", text.into_bytes()).ok()?;
-    let loaded = crate::load::load(&source).ok()?;
+    let loaded = load(site, result).ok()?;
     let plan = crate::plan::plan_with(&loaded.site, &loaded.derived);
     let tree = crate::render::Renderer::new(&Default::default())
         .render(&plan, &crate::render::Secrets::none())
@@ -692,9 +700,7 @@ fn rendered_settings(
     result: &Postgres,
     out: &mut Imported,
 ) -> Option<BTreeMap<String, BTreeMap<String, String>>> {
-    let text = spec_text(site, result);
-    let source = crate::source::Source::from_bytes("imported.yaml", text.into_bytes()).ok()?;
-    let loaded = match crate::load::load(&source) {
+    let loaded = match load(site, result) {
         Ok(loaded) => loaded,
         Err(invalid) => {
             out.notes.push(Note {
@@ -727,10 +733,8 @@ fn rendered_settings(
 /// The first `postgres_settings` entry that the spec refuses, as `(host, name)`: the key on
 /// the line of an error, under a host that keeps a setting of that name.
 fn refused_setting(site: &str, result: &Postgres) -> Option<(String, String)> {
+    let invalid = load(site, result).err()?;
     let text = spec_text(site, result);
-    let source =
-        crate::source::Source::from_bytes("imported.yaml", text.clone().into_bytes()).ok()?;
-    let invalid = crate::load::load(&source).err()?;
     let lines: Vec<&str> = text.lines().collect();
     for diagnostic in invalid
         .diagnostics
@@ -740,9 +744,8 @@ fn refused_setting(site: &str, result: &Postgres) -> Option<(String, String)> {
         let at = lines.get(diagnostic.pos.line.checked_sub(1)?)?;
         let name = at.trim().split(':').next()?.trim().trim_matches('"');
         for (host, entry) in &result.hosts {
-            let mut entry = entry.clone();
-            if let Some(Node::Map(kept)) = entry.get_mut("postgres_settings")
-                && kept.get_mut(name).is_some()
+            if let Some(Node::Map(kept)) = entry.get("postgres_settings")
+                && kept.get(name).is_some()
             {
                 return Some((host.clone(), name.to_owned()));
             }

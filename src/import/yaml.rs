@@ -33,6 +33,10 @@ impl Map {
         self
     }
 
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        self.0.iter().find(|(k, _, _)| k == key).map(|(_, v, _)| v)
+    }
+
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         self.0
             .iter_mut()
