@@ -4,11 +4,13 @@
 //! yet is named in the report, never dropped silently. This stage reads texts and writes a
 //! text: the edge reads the folder, writes the spec and runs the diff that states the round trip.
 
+mod django;
+mod nginx;
 mod postgres;
 mod sysctl;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) use yaml::{Map, Node};
 
@@ -56,18 +58,54 @@ pub(crate) struct Imported {
     pub(crate) hosts: usize,
 }
 
+/// What the services imported before this one found, for a part that refers to them (Django's
+/// database host by name, the stream forward in front of the primary).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Known {
+    /// Each PostgreSQL host's name and the address the spec gives it.
+    pub(crate) addresses: BTreeMap<String, String>,
+    /// The primary's host name.
+    pub(crate) primary: Option<String>,
+    /// The port PostgreSQL listens on (the spec's `postgres.port`).
+    pub(crate) postgres_port: Option<i64>,
+}
+
+/// What one service's import adds to the spec.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Part {
+    /// The roles this service gives each host, by host name: a host with roles and no
+    /// PostgreSQL server is added to `hosts:` too.
+    pub(crate) roles: BTreeMap<String, Vec<&'static str>>,
+    /// Each value to set, at its path from the document's top: `["nginx"]` for a whole
+    /// section, `["postgres", "replication", "public_port"]` for one field of another.
+    pub(crate) values: Vec<(Vec<&'static str>, Node)>,
+    /// `(host, path)` of each file read, so it is not named "not imported".
+    pub(crate) read: BTreeSet<(String, String)>,
+}
+
 /// The spec of site `site` from `hosts`' live files.
 pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported {
     let mut out = Imported::default();
-    let mut top = Map::new();
-    top.set("site", Node::text(site));
-    let mut spec_hosts = Vec::new();
     let postgres = postgres::import(site, hosts, values, &mut out);
+    let known = Known {
+        addresses: postgres.addresses(),
+        primary: postgres.primary.clone(),
+        postgres_port: postgres.port,
+    };
+    let parts = [
+        nginx::import(hosts, &known, &mut out.notes),
+        django::import(hosts, &known, &mut out.notes),
+    ];
     let in_spec: Vec<&HostTree> = hosts
         .iter()
         .filter(|h| postgres.hosts.contains_key(&h.name))
         .collect();
     let sysctl = sysctl::import(&in_spec, &mut out.notes);
+
+    let mut top = Map::new();
+    top.set("site", Node::text(site));
+    let mut spec_hosts = Vec::new();
+    let mut placeholder = postgres.placeholders;
     for host in hosts {
         for (path, why) in &host.unread {
             out.notes.push(Note {
@@ -75,21 +113,39 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
                 text: format!("not read: {why}; what it holds is not in the spec"),
             });
         }
+        let roles: Vec<&str> = parts
+            .iter()
+            .flat_map(|p| p.roles.get(&host.name).into_iter().flatten().copied())
+            .collect();
         match postgres.hosts.get(&host.name) {
-            Some(entry) => spec_hosts.push(Node::Map(entry.clone())),
+            Some(entry) => {
+                let mut entry = entry.clone();
+                if !roles.is_empty()
+                    && let Some(Node::Seq(have)) = entry.get_mut("roles")
+                {
+                    have.extend(roles.iter().map(|r| Node::text(*r)));
+                }
+                spec_hosts.push(Node::Map(entry));
+            }
+            None if !roles.is_empty() => {
+                placeholder += 1;
+                spec_hosts.push(Node::Map(other_host(&host.name, &roles, placeholder)));
+            }
             None => out.notes.push(Note {
                 at: host.name.clone(),
-                text: "no PostgreSQL server here: the host is not in the spec (nginx and Django are not imported yet)".to_owned(),
+                text: "no PostgreSQL server, nginx or Django here: the host is not in the spec"
+                    .to_owned(),
             }),
         }
         for path in host.files.keys() {
-            let imported = postgres.read.contains(&(host.name.clone(), path.clone()))
-                || sysctl.read.contains(&(host.name.clone(), path.clone()));
+            let key = (host.name.clone(), path.clone());
+            let imported = postgres.read.contains(&key)
+                || sysctl.read.contains(&key)
+                || parts.iter().any(|p| p.read.contains(&key));
             if !imported {
                 out.notes.push(Note {
                     at: format!("{}{path}", host.name),
-                    text: "not imported: sitewright imports PostgreSQL's and sysctl's files only, so far"
-                        .to_owned(),
+                    text: "not imported: sitewright does not know this file".to_owned(),
                 });
             }
         }
@@ -99,6 +155,9 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     if let Some(section) = postgres.section {
         top.set("postgres", Node::Map(section));
     }
+    for (path, value) in parts.into_iter().flat_map(|p| p.values) {
+        top.set_path(&path, value);
+    }
     if let Some(section) = sysctl.section {
         top.set("sysctl", Node::Map(section));
     }
@@ -107,4 +166,135 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         yaml::document(&top)
     );
     out
+}
+
+/// The entry of a host without a PostgreSQL server: nothing in its files says its size, so each
+/// value is a placeholder said as one.
+fn other_host(name: &str, roles: &[&str], placeholder: usize) -> Map {
+    let mut entry = Map::new();
+    entry
+        .set("name", Node::text(name))
+        .guess(
+            "address",
+            Node::text(format!("192.0.2.{placeholder}")),
+            "a placeholder: no file names this host's address; give its own",
+        )
+        .guess(
+            "memory",
+            Node::text("4GiB"),
+            "a placeholder: no file says its memory",
+        )
+        .guess("cpus", Node::Int(2), "a placeholder: no file says its cpus")
+        .guess(
+            "storage",
+            Node::text("ssd"),
+            "a placeholder: no file says its storage",
+        )
+        .set(
+            "roles",
+            Node::Seq(roles.iter().map(|r| Node::text(*r)).collect()),
+        );
+    entry
+}
+
+/// What the parts' tests share: a fixture's golden tree read as `import` reads a live folder,
+/// and a spec's render, so that a part is judged by the files its import renders back.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::HostTree;
+
+    /// The hosts of `fixtures/NAME/expected`, each file under its absolute path.
+    pub(crate) fn fixture(name: &str) -> Vec<HostTree> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name)
+            .join("expected");
+        let mut hosts = Vec::new();
+        let mut dirs: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .collect();
+        dirs.sort_by_key(|e| e.file_name());
+        for dir in dirs {
+            let mut host = HostTree {
+                name: dir.file_name().to_string_lossy().into_owned(),
+                ..HostTree::default()
+            };
+            walk(&dir.path(), "", &mut host);
+            hosts.push(host);
+        }
+        hosts
+    }
+
+    fn walk(dir: &Path, prefix: &str, host: &mut HostTree) {
+        for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let path = format!("{prefix}/{}", entry.file_name().to_string_lossy());
+            if entry.path().is_dir() {
+                walk(&entry.path(), &path, host);
+            } else {
+                host.files
+                    .insert(path, std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+    }
+
+    /// Each `(host, path)` of the render of spec `text` (secrets as placeholders, as in the
+    /// golden trees) and its content; the error's message when the spec does not load or render.
+    pub(crate) fn render(text: &str) -> Result<BTreeMap<(String, String), String>, String> {
+        let source = crate::source::Source::from_bytes("imported.yaml", text.as_bytes().to_vec())
+            .map_err(|d| d.message.clone())?;
+        let loaded = crate::load::load(&source).map_err(|invalid| {
+            invalid
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.column, d.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let plan = crate::plan::plan_with(&loaded.site, &loaded.derived);
+        let tree = crate::render::Renderer::new(&Default::default())
+            .render(&plan, &crate::render::Secrets::none())
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(tree
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    (f.host.as_str().to_owned(), f.path.to_string()),
+                    f.content.clone(),
+                )
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{fixture, render};
+
+    /// The helpers the parts' tests judge by: a fixture's own spec renders its golden tree.
+    #[test]
+    fn a_fixture_spec_renders_its_golden_files() {
+        let spec = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/catmaid/site.yaml"
+        ))
+        .unwrap();
+        let rendered = render(&spec).unwrap();
+        let hosts = fixture("catmaid");
+        let mut compared = 0;
+        for host in &hosts {
+            for (path, text) in &host.files {
+                if let Some(ours) = rendered.get(&(host.name.clone(), path.clone())) {
+                    assert_eq!(ours, text, "{}{path}", host.name);
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 14, "only {compared} files compared");
+    }
 }

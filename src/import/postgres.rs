@@ -17,6 +17,25 @@ pub(super) struct Postgres {
     pub(super) section: Option<Map>,
     /// `(host, path)` of each file read.
     pub(super) read: BTreeSet<(String, String)>,
+    /// The primary's host name.
+    pub(super) primary: Option<String>,
+    /// The port the primary listens on.
+    pub(super) port: Option<i64>,
+    /// How many placeholder addresses (192.0.2.N) were given out.
+    pub(super) placeholders: usize,
+}
+
+impl Postgres {
+    /// Each host's name and the address its entry gives it.
+    pub(super) fn addresses(&self) -> BTreeMap<String, String> {
+        self.hosts
+            .iter()
+            .filter_map(|(name, entry)| match entry.get("address") {
+                Some(Node::Text(address)) => Some((name.clone(), address.clone())),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// One server found on a host.
@@ -245,7 +264,9 @@ pub(super) fn import(
         .set("version", Node::Int(i64::from(primary.major)))
         .set("data_directory", Node::text(&primary.data_dir))
         .set("config_directory", Node::text(&primary.config_dir));
-    if let Some(port) = primary.get("port").and_then(|p| p.parse::<i64>().ok()) {
+    result.primary = Some(primary.host.name.clone());
+    result.port = primary.get("port").and_then(|p| p.parse::<i64>().ok());
+    if let Some(port) = result.port {
         section.set("port", Node::Int(port));
     }
     let upstream = replicas
@@ -447,6 +468,7 @@ pub(super) fn import(
             text: "more than one server is not a standby: the first is the primary, the others are imported as primaries too and `check` will refuse the spec until one role each is right".to_owned(),
         });
     }
+    result.placeholders = placeholder;
     result.section = Some(section);
     keep_live(site, &servers, values, &mut result, out);
     result

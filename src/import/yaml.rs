@@ -44,6 +44,31 @@ impl Map {
             .map(|(_, v, _)| v)
     }
 
+    /// Sets the value at `path` (keys from this map down), making the maps on the way; a key
+    /// already there is replaced in its place.
+    pub(crate) fn set_path(&mut self, path: &[&str], value: Node) {
+        let Some((last, parents)) = path.split_last() else {
+            return;
+        };
+        let mut map = self;
+        for key in parents {
+            if !matches!(map.get(key), Some(Node::Map(_))) {
+                map.remove(key);
+                map.set(key, Node::Map(Map::new()));
+            }
+            let Some(Node::Map(next)) = map.get_mut(key) else {
+                return;
+            };
+            map = next;
+        }
+        match map.0.iter_mut().find(|(k, _, _)| k == last) {
+            Some(entry) => entry.1 = value,
+            None => {
+                map.set(last, value);
+            }
+        }
+    }
+
     pub(crate) fn remove(&mut self, key: &str) {
         self.0.retain(|(k, _, _)| k != key);
     }
