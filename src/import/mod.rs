@@ -5,6 +5,7 @@
 //! text: the edge reads the folder, writes the spec and runs the diff that states the round trip.
 
 mod django;
+mod fit;
 mod nginx;
 mod postgres;
 mod sysctl;
@@ -86,7 +87,7 @@ pub(crate) struct Part {
 /// The spec of site `site` from `hosts`' live files.
 pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported {
     let mut out = Imported::default();
-    let postgres = postgres::import(site, hosts, values, &mut out);
+    let postgres = postgres::import(site, hosts, &mut out);
     let known = Known {
         addresses: postgres.addresses(),
         primary: postgres.primary.clone(),
@@ -98,7 +99,10 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     ];
     let in_spec: Vec<&HostTree> = hosts
         .iter()
-        .filter(|h| postgres.hosts.contains_key(&h.name))
+        .filter(|h| {
+            postgres.hosts.contains_key(&h.name)
+                || parts.iter().any(|p| p.roles.contains_key(&h.name))
+        })
         .collect();
     let sysctl = sysctl::import(&in_spec, &mut out.notes);
 
@@ -152,14 +156,18 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     }
     out.hosts = spec_hosts.len();
     top.set("hosts", Node::Seq(spec_hosts));
-    if let Some(section) = postgres.section {
-        top.set("postgres", Node::Map(section));
+    if let Some(section) = &postgres.section {
+        top.set("postgres", Node::Map(section.clone()));
     }
     for (path, value) in parts.into_iter().flat_map(|p| p.values) {
         top.set_path(&path, value);
     }
     if let Some(section) = sysctl.section {
         top.set("sysctl", Node::Map(section));
+    }
+    sysctl::settle(&mut top, hosts);
+    if postgres.primary.is_some() {
+        postgres::settle(&mut top, &postgres, values, &mut out);
     }
     out.spec = format!(
         "# Imported by `sitewright import` from the live files: a comment beside a value says what it\n# was guessed from. Check it, then `sitewright diff` this spec against the same files.\n{}",

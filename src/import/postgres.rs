@@ -6,12 +6,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{HostTree, Imported, Map, Node, Note, Values};
+use super::{HostTree, Imported, Map, Node, Note, Values, fit};
 use crate::pg_settings::conf_lines;
 
 /// What the PostgreSQL import gives the spec.
-#[derive(Debug, Default)]
-pub(super) struct Postgres {
+#[derive(Default)]
+pub(super) struct Postgres<'a> {
+    /// The servers found, the primary among them.
+    servers: Vec<Server<'a>>,
     /// Each PostgreSQL host's entry of `hosts:`.
     pub(super) hosts: BTreeMap<String, Map>,
     pub(super) section: Option<Map>,
@@ -25,7 +27,7 @@ pub(super) struct Postgres {
     pub(super) placeholders: usize,
 }
 
-impl Postgres {
+impl Postgres<'_> {
     /// Each host's name and the address its entry gives it.
     pub(super) fn addresses(&self) -> BTreeMap<String, String> {
         self.hosts
@@ -215,14 +217,11 @@ fn env_name(site: &str, what: &str) -> String {
     format!("{site}_{what}")
 }
 
-pub(super) fn import(
-    site: &str,
-    hosts: &[HostTree],
-    values: Values,
-    out: &mut Imported,
-) -> Postgres {
+/// The hosts' entries and the `postgres` section their servers' files state; `settle` then
+/// fits what they do not state against the whole spec's render.
+pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) -> Postgres<'a> {
     let mut result = Postgres::default();
-    let servers: Vec<Server<'_>> = hosts.iter().filter_map(find).collect();
+    let servers: Vec<Server<'a>> = hosts.iter().filter_map(find).collect();
     let Some(primary) = servers.iter().find(|s| s.standby.is_none()) else {
         if let Some(first) = servers.first() {
             out.notes.push(Note {
@@ -320,6 +319,25 @@ pub(super) fn import(
             && passfile != &format!("{}/replication.pgpass", primary.config_dir)
         {
             replication.set("passfile", Node::text(passfile));
+        }
+        // Replicas that connect to another port than the primary's go through nginx's stream
+        // forward on the primary.
+        if let Some(port) = upstream
+            .get("port")
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|p| Some(*p) != result.port)
+        {
+            replication.guess(
+                "public_port",
+                Node::Int(port),
+                "the replicas' primary_conninfo port, which is not the primary's own: nginx forwards it",
+            );
+        }
+        if let Some(trigger) = replicas
+            .iter()
+            .find_map(|r| r.get("promote_trigger_file").or(r.get("trigger_file")))
+        {
+            replication.set("promote_trigger_file", Node::text(trigger));
         }
         if let Some(keep) = primary.get("wal_keep_size") {
             replication.set("wal_keep", Node::text(keep));
@@ -470,35 +488,128 @@ pub(super) fn import(
     }
     result.placeholders = placeholder;
     result.section = Some(section);
-    keep_live(site, &servers, values, &mut result, out);
+    result.servers = servers;
     result
 }
 
-/// The settings whose value the spec would change: kept as each host's `postgres_settings`
-/// (`--keep-live`), or said in the report.
-fn keep_live(
-    site: &str,
-    servers: &[Server<'_>],
-    values: Values,
-    result: &mut Postgres,
-    out: &mut Imported,
-) {
-    let Some(rendered) = rendered_settings(site, result, out) else {
+/// The workloads a site may name, the default first.
+const WORKLOADS: [&str; 5] = ["web", "oltp", "mixed", "dw", "desktop"];
+/// The storage kinds a host may have.
+const STORAGE: [&str; 4] = ["ssd", "nvme", "hdd", "san"];
+
+/// Fits to the live files what the servers' files do not state outright, in the whole spec
+/// `top` (the other services change what PostgreSQL derives: a stream forward its
+/// listen_addresses, Django its pg_hba records): the workload and each host's storage whose
+/// derived settings match the most live lines, the replicas' statement_timeout, then the
+/// settings and pg_hba records the spec would still change, kept (`--keep-live`) or named.
+pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
+    let conf_lines = |files: &fit::Files, server: &Server<'_>| {
+        fit::common_lines(files, server.host, &server.conf_path)
+    };
+    if let Some((workload, score)) = fit::best(
+        top,
+        &WORKLOADS,
+        |top, w| match *w {
+            "web" => {
+                if let Some(Node::Map(section)) = top.get_mut("postgres") {
+                    section.remove("workload");
+                }
+            }
+            w => top.set_path(&["postgres", "workload"], Node::text(w)),
+        },
+        |files| pg.servers.iter().map(|s| conf_lines(files, s)).sum(),
+    ) && workload != "web"
+        && let Some(Node::Map(section)) = top.get_mut("postgres")
+    {
+        section.remove("workload");
+        section.guess(
+            "workload",
+            Node::text(workload),
+            format!("the workload whose derived settings match the most live lines ({score})"),
+        );
+    }
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        let Some(Node::Text(guessed)) = fit::host_mut(top, name)
+            .and_then(|e| e.get("storage"))
+            .cloned()
+        else {
+            continue;
+        };
+        let mut kinds = vec![guessed.as_str()];
+        kinds.extend(STORAGE.iter().filter(|k| **k != guessed));
+        if let Some((kind, _)) = fit::best(
+            top,
+            &kinds,
+            |top, kind| {
+                if let Some(entry) = fit::host_mut(top, name) {
+                    entry.replace("storage", Node::text(*kind));
+                }
+            },
+            |files| conf_lines(files, server),
+        ) && kind != guessed
+            && let Some(entry) = fit::host_mut(top, name)
+        {
+            entry.replace_guess(
+                "storage",
+                Node::text(kind),
+                "the storage whose derived settings match the live ones (random_page_cost, effective_io_concurrency)",
+            );
+        }
+    }
+    replica_statement_timeout(top, pg);
+    keep_live(top, pg, values, out);
+}
+
+/// `statement_timeout` set alike on every replica and not on the primary is the spec's
+/// `replica_statement_timeout`.
+fn replica_statement_timeout(top: &mut Map, pg: &Postgres<'_>) {
+    let (replicas, primaries): (Vec<&Server<'_>>, Vec<&Server<'_>>) =
+        pg.servers.iter().partition(|s| s.standby.is_some());
+    let Some(first) = replicas.first().and_then(|r| r.get("statement_timeout")) else {
         return;
     };
-    for server in servers {
+    if replicas
+        .iter()
+        .all(|r| r.get("statement_timeout") == Some(first))
+        && primaries
+            .iter()
+            .all(|p| p.get("statement_timeout").is_none())
+        && first != "0"
+    {
+        top.set_path(
+            &["postgres", "replica_statement_timeout"],
+            Node::text(first),
+        );
+        if fit::load(top).is_err()
+            && let Some(Node::Map(section)) = top.get_mut("postgres")
+        {
+            section.remove("replica_statement_timeout");
+        }
+    }
+}
+
+/// The settings whose value the spec would change: kept (`--keep-live`), or said in the
+/// report. A setting every server keeps with one value is the site's `postgres.settings`, the
+/// others each host's `postgres_settings`.
+fn keep_live(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
+    let Some(rendered) = rendered_settings(top, out) else {
+        return;
+    };
+    let mut kept: BTreeMap<String, Map> = BTreeMap::new();
+    for server in &pg.servers {
         let Some(written) = rendered.get(&server.host.name) else {
             continue;
         };
-        let mut kept = Map::new();
         for (name, live) in &server.settings {
-            let same = written.get(name).is_some_and(|w| same_value(w, live));
-            if same {
+            if written.get(name).is_some_and(|w| same_value(w, live)) {
                 continue;
             }
             match values {
                 Values::KeepLive => {
-                    kept.set(name, setting_node(live));
+                    kept.entry(server.host.name.clone())
+                        .or_default()
+                        .set(name, setting_node(live));
                 }
                 Values::Derived => out.notes.push(Note {
                     at: format!("{}{}", server.host.name, server.conf_path),
@@ -513,46 +624,53 @@ fn keep_live(
                 }),
             }
         }
-        if !kept.is_empty()
-            && let Some(entry) = result.hosts.get_mut(&server.host.name)
-        {
-            entry.set("postgres_settings", Node::Map(kept));
-        }
     }
-    // A setting the spec owns through a typed field is refused in postgres_settings: such a one
-    // is taken out, one at a time, and said.
-    for _ in 0..64 {
-        match refused_setting(site, result) {
-            Some((host, name)) => {
-                if let Some(Node::Map(kept)) = result
-                    .hosts
-                    .get_mut(&host)
-                    .and_then(|e| e.get_mut("postgres_settings"))
-                {
-                    kept.remove(&name);
-                    if kept.is_empty()
-                        && let Some(entry) = result.hosts.get_mut(&host)
-                    {
-                        entry.remove("postgres_settings");
-                    }
-                }
-                out.notes.push(Note {
-                    at: host,
-                    text: format!(
-                        "{name}: its live value is not kept, the spec sets it from a typed field or refuses it (see `sitewright check`)"
-                    ),
-                });
+    // What every server keeps alike is the site's.
+    let mut site_wide = Map::new();
+    if kept.len() == pg.servers.len()
+        && let Some(first) = kept.values().next()
+    {
+        for (name, value) in first.entries() {
+            if kept.values().all(|m| m.get(name) == Some(value)) {
+                site_wide.set(name, value.clone());
             }
-            None => break,
         }
     }
-    hba(site, servers, values, result, out);
+    for (host, settings) in &mut kept {
+        for (name, _) in site_wide.entries() {
+            settings.remove(name);
+        }
+        if !settings.is_empty()
+            && let Some(entry) = fit::host_mut(top, host)
+        {
+            entry.set("postgres_settings", Node::Map(settings.clone()));
+        }
+    }
+    if !site_wide.is_empty() {
+        top.set_path(&["postgres", "settings"], Node::Map(site_wide));
+    }
+    // A setting the spec owns through a typed field is refused in the settings: such a one is
+    // taken out, one at a time, and said.
+    for _ in 0..64 {
+        let Some((at, name)) = refused_setting(top) else {
+            break;
+        };
+        out.notes.push(Note {
+            at: at.clone(),
+            text: format!(
+                "{name}: its live value is not kept, the spec sets it from a typed field or refuses it (see `sitewright check`)"
+            ),
+        });
+        remove_setting(top, &at, &name);
+    }
+    prune(top, pg);
+    hba(top, pg, values, out);
     // What the spec adds, from the spec as written: the settings kept above change what it
     // derives (work_mem from max_connections).
-    let Some(rendered) = rendered_settings(site, result, out) else {
+    let Some(rendered) = rendered_settings(top, out) else {
         return;
     };
-    for server in servers {
+    for server in &pg.servers {
         for (name, value) in rendered.get(&server.host.name).into_iter().flatten() {
             if !server.settings.contains_key(name) {
                 out.notes.push(Note {
@@ -564,19 +682,123 @@ fn keep_live(
     }
 }
 
-/// The records of a pg_hba.conf text, each as its fields joined by one space.
-fn hba_records(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect()
+/// Takes out each kept setting that the spec now derives with its live value: one derived from
+/// another kept one (work_mem from a kept max_connections) was different only before.
+fn prune(top: &mut Map, pg: &Postgres<'_>) {
+    let mut kept: Vec<(String, String)> = Vec::new();
+    if let Some(Node::Map(section)) = top.get("postgres")
+        && let Some(Node::Map(settings)) = section.get("settings")
+    {
+        kept.extend(
+            settings
+                .entries()
+                .map(|(n, _)| ("postgres".to_owned(), n.to_owned())),
+        );
+    }
+    for server in &pg.servers {
+        if let Some(Node::Map(settings)) = fit::host_mut(top, &server.host.name)
+            .and_then(|e| e.get("postgres_settings"))
+            .cloned()
+        {
+            kept.extend(
+                settings
+                    .entries()
+                    .map(|(n, _)| (server.host.name.clone(), n.to_owned())),
+            );
+        }
+    }
+    for (at, name) in kept {
+        let mut without = top.clone();
+        remove_setting(&mut without, &at, &name);
+        let Some(rendered) = rendered_settings(&without, &mut Imported::default()) else {
+            continue;
+        };
+        let derived_alike = pg
+            .servers
+            .iter()
+            .filter(|s| at == "postgres" || s.host.name == at)
+            .all(|s| {
+                match (
+                    s.get(&name),
+                    rendered.get(&s.host.name).and_then(|w| w.get(&name)),
+                ) {
+                    (Some(live), Some(written)) => same_value(live, written),
+                    _ => false,
+                }
+            });
+        if derived_alike {
+            *top = without;
+        }
+    }
+}
+
+/// Takes setting `name` out of host `at`'s `postgres_settings`, or out of the site's
+/// `postgres.settings` when `at` is `postgres`.
+fn remove_setting(top: &mut Map, at: &str, name: &str) {
+    let holder = if at == "postgres" {
+        match top.get_mut("postgres") {
+            Some(Node::Map(section)) => Some(section),
+            _ => None,
+        }
+    } else {
+        fit::host_mut(top, at)
+    };
+    let Some(holder) = holder else { return };
+    let key = if at == "postgres" {
+        "settings"
+    } else {
+        "postgres_settings"
+    };
+    if let Some(Node::Map(settings)) = holder.get_mut(key) {
+        settings.remove(name);
+        if settings.is_empty() {
+            holder.remove(key);
+        }
+    }
+}
+
+/// One pg_hba.conf record: its fields joined by one space, and the comment line above it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HbaLine {
+    record: String,
+    comment: Option<String>,
+}
+
+/// The records of a pg_hba.conf text, each with the comment line right above it (not the
+/// `# TYPE DATABASE ...` header).
+fn hba_records(text: &str) -> Vec<HbaLine> {
+    let mut out = Vec::new();
+    let mut comment = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(c) = trimmed.strip_prefix('#') {
+            let c = c.trim();
+            comment = (!c.is_empty() && !c.starts_with("TYPE")).then(|| c.to_owned());
+            continue;
+        }
+        let record = trimmed
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if record.is_empty() {
+            comment = None;
+            continue;
+        }
+        out.push(HbaLine {
+            record,
+            comment: comment.take(),
+        });
+    }
+    out
 }
 
 /// A pg_hba.conf record as an entry of the spec's `postgres.hba`, when the spec can say it: a
 /// record with options after its method, or an address given with a separate netmask, it cannot.
-fn hba_entry(record: &str) -> Option<Map> {
-    let fields: Vec<&str> = record.split(' ').collect();
+fn hba_entry(line: &HbaLine) -> Option<Map> {
+    let fields: Vec<&str> = line.record.split(' ').collect();
     let (kind, rest) = fields.split_first()?;
     let (databases, users, address, method, options) = if *kind == "local" {
         match rest {
@@ -604,44 +826,27 @@ fn hba_entry(record: &str) -> Option<Map> {
         entry.set("address", Node::text(address));
     }
     entry.set("method", Node::text(method));
+    if let Some(comment) = line.comment.as_deref().filter(|c| *c != "from the spec") {
+        entry.set("comment", Node::text(comment));
+    }
     Some(entry)
 }
 
-/// The spec of `result` loaded as `check` loads it: the render and the refusals below read it.
-fn load(site: &str, result: &Postgres) -> Result<crate::load::Loaded, crate::load::Invalid> {
-    let source =
-        crate::source::Source::from_bytes("imported.yaml", spec_text(site, result).into_bytes())
-            .map_err(|diagnostic| crate::load::Invalid {
-                diagnostics: vec![*diagnostic],
-            })?;
-    crate::load::load(&source)
-}
-
-/// The pg_hba.conf of each server host as the spec so far renders it.
-fn rendered_hba(site: &str, result: &Postgres) -> Option<BTreeMap<String, Vec<String>>> {
-    let loaded = load(site, result).ok()?;
-    let plan = crate::plan::plan_with(&loaded.site, &loaded.derived);
-    let tree = crate::render::Renderer::new(&Default::default())
-        .render(&plan, &crate::render::Secrets::none())
-        .ok()?;
+/// The pg_hba.conf records of each server host as `top` renders them.
+fn rendered_hba(top: &Map) -> Option<BTreeMap<String, Vec<HbaLine>>> {
     Some(
-        tree.files
+        fit::render(top)?
             .iter()
-            .filter(|f| f.path.ends_with("/pg_hba.conf"))
-            .map(|f| (f.host.as_str().to_owned(), hba_records(&f.content)))
+            .filter(|((_, path), _)| path.ends_with("/pg_hba.conf"))
+            .map(|((host, _), text)| (host.clone(), hba_records(text)))
             .collect(),
     )
 }
 
-/// The primary's pg_hba.conf records the spec does not write: kept as `postgres.hba`
-/// (`--keep-live`) where the spec can say them, and each one it does not render named.
-fn hba(
-    site: &str,
-    servers: &[Server<'_>],
-    values: Values,
-    result: &mut Postgres,
-    out: &mut Imported,
-) {
+/// The primary's pg_hba.conf records the spec does not derive: kept as `postgres.hba`
+/// (`--keep-live`) where the spec can say them, the local records the spec adds by itself
+/// replaced when the live file lacks them; each record the spec does not render is named.
+fn hba(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
     let live = |server: &Server<'_>| {
         server
             .host
@@ -649,48 +854,77 @@ fn hba(
             .map(hba_records)
             .unwrap_or_default()
     };
+    let primary = pg.servers.iter().find(|s| s.standby.is_none());
     if values == Values::KeepLive
-        && let (Some(rendered), Some(primary)) = (
-            rendered_hba(site, result),
-            servers.iter().find(|s| s.standby.is_none()),
-        )
+        && let (Some(derived), Some(primary)) = (rendered_hba(top), primary)
     {
-        let written = rendered
-            .get(&primary.host.name)
-            .cloned()
-            .unwrap_or_default();
-        let entries: Vec<Node> = live(primary)
+        let derived = derived.get(&primary.host.name).cloned().unwrap_or_default();
+        let records = live(primary);
+        let path = format!("{}/pg_hba.conf", primary.config_dir);
+        // `keep`: the spec's records between the local ones it adds and the ones it derives;
+        // `replace`: every record but the derived ones is the spec's, the local ones too.
+        let keep: Vec<&HbaLine> = records.iter().filter(|r| !derived.contains(r)).collect();
+        let replace: Vec<&HbaLine> = records
             .iter()
-            .filter(|r| !written.contains(r))
-            .filter_map(|r| hba_entry(r))
-            .map(Node::Map)
+            .filter(|r| !derived.contains(r) || r.record.starts_with("local "))
             .collect();
-        if !entries.is_empty()
-            && let Some(section) = result.section.as_mut()
-        {
-            section.set("hba", Node::Seq(entries));
-            if rendered_hba(site, result).is_none() {
-                if let Some(section) = result.section.as_mut() {
-                    section.remove("hba");
-                }
-            } else {
-                out.notes.push(Note {
-                    at: format!("{}{}/pg_hba.conf", primary.host.name, primary.config_dir),
-                    text: "its records the spec does not derive are kept as postgres.hba, which the spec writes after the local records and before the replication and Django ones: check that order, the first record that matches decides".to_owned(),
-                });
+        let mut candidates = Vec::new();
+        for (mode, lines) in [("keep", keep), ("replace", replace)] {
+            let entries: Vec<Node> = lines
+                .iter()
+                .filter_map(|r| hba_entry(r))
+                .map(Node::Map)
+                .collect();
+            if !entries.is_empty() || mode == "keep" {
+                candidates.push((mode, entries));
             }
         }
+        let before = top.clone();
+        let fitted = fit::best(
+            top,
+            &candidates,
+            |top, (mode, entries)| {
+                if let Some(Node::Map(section)) = top.get_mut("postgres") {
+                    section.remove("hba");
+                    section.remove("hba_local");
+                    if *mode == "replace" {
+                        section.set("hba_local", Node::text("replace"));
+                    }
+                    if !entries.is_empty() {
+                        section.set("hba", Node::Seq(entries.clone()));
+                    }
+                }
+            },
+            |files| fit::common_lines(files, primary.host, &path),
+        );
+        match fitted {
+            Some((_, _)) if top.get("postgres").is_some_and(|p| match p {
+                Node::Map(section) => section.get("hba").is_some(),
+                _ => false,
+            }) => out.notes.push(Note {
+                at: format!("{}{path}", primary.host.name),
+                text: "its records the spec does not derive are kept as postgres.hba, which the spec writes after the local records and before the replication and Django ones: check that order, the first record that matches decides".to_owned(),
+            }),
+            Some(_) => {}
+            None => *top = before,
+        }
     }
-    let Some(rendered) = rendered_hba(site, result) else {
+    let Some(rendered) = rendered_hba(top) else {
         return;
     };
-    for server in servers {
-        let written = rendered.get(&server.host.name).cloned().unwrap_or_default();
-        for record in live(server).iter().filter(|r| !written.contains(r)) {
+    for server in &pg.servers {
+        let written: Vec<String> = rendered
+            .get(&server.host.name)
+            .into_iter()
+            .flatten()
+            .map(|l| l.record.clone())
+            .collect();
+        for line in live(server).iter().filter(|l| !written.contains(&l.record)) {
             out.notes.push(Note {
                 at: format!("{}{}/pg_hba.conf", server.host.name, server.config_dir),
                 text: format!(
-                    "the record `{record}` is not written by the spec{}",
+                    "the record `{}` is not written by the spec{}",
+                    line.record,
                     if values == Values::KeepLive {
                         " (it has options, or an address the spec cannot say: add it to postgres.hba by hand)"
                     } else {
@@ -702,27 +936,12 @@ fn hba(
     }
 }
 
-/// The spec of `result` as text, for loading it back.
-fn spec_text(site: &str, result: &Postgres) -> String {
-    let mut top = Map::new();
-    top.set("site", Node::text(site));
-    top.set(
-        "hosts",
-        Node::Seq(result.hosts.values().cloned().map(Node::Map).collect()),
-    );
-    if let Some(section) = &result.section {
-        top.set("postgres", Node::Map(section.clone()));
-    }
-    super::yaml::document(&top)
-}
-
-/// Each host's postgresql.conf settings as the spec so far renders them.
+/// Each host's postgresql.conf settings as `top` renders them.
 fn rendered_settings(
-    site: &str,
-    result: &Postgres,
+    top: &Map,
     out: &mut Imported,
 ) -> Option<BTreeMap<String, BTreeMap<String, String>>> {
-    let loaded = match load(site, result) {
+    let loaded = match fit::load(top) {
         Ok(loaded) => loaded,
         Err(invalid) => {
             out.notes.push(Note {
@@ -752,12 +971,35 @@ fn rendered_settings(
     Some(settings)
 }
 
-/// The first `postgres_settings` entry that the spec refuses, as `(host, name)`: the key on
-/// the line of an error, under a host that keeps a setting of that name.
-fn refused_setting(site: &str, result: &Postgres) -> Option<(String, String)> {
-    let invalid = load(site, result).err()?;
-    let text = spec_text(site, result);
+/// The first kept setting that the spec refuses, as `(holder, name)`: the key on the line of
+/// an error, under a host's `postgres_settings` (the host's name) or the site's
+/// `postgres.settings` (`postgres`).
+fn refused_setting(top: &Map) -> Option<(String, String)> {
+    let invalid = fit::load(top).err()?;
+    let text = super::yaml::document(top);
     let lines: Vec<&str> = text.lines().collect();
+    let holders = || {
+        let hosts = match top.get("hosts") {
+            Some(Node::Seq(hosts)) => hosts.as_slice(),
+            _ => &[],
+        };
+        let mut out: Vec<(String, &Map)> = hosts
+            .iter()
+            .filter_map(|h| match h {
+                Node::Map(entry) => match (entry.get("name"), entry.get("postgres_settings")) {
+                    (Some(Node::Text(name)), Some(Node::Map(kept))) => Some((name.clone(), kept)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if let Some(Node::Map(section)) = top.get("postgres")
+            && let Some(Node::Map(kept)) = section.get("settings")
+        {
+            out.push(("postgres".to_owned(), kept));
+        }
+        out
+    };
     for diagnostic in invalid
         .diagnostics
         .iter()
@@ -765,12 +1007,11 @@ fn refused_setting(site: &str, result: &Postgres) -> Option<(String, String)> {
     {
         let at = lines.get(diagnostic.pos.line.checked_sub(1)?)?;
         let name = at.trim().split(':').next()?.trim().trim_matches('"');
-        for (host, entry) in &result.hosts {
-            if let Some(Node::Map(kept)) = entry.get("postgres_settings")
-                && kept.get(name).is_some()
-            {
-                return Some((host.clone(), name.to_owned()));
-            }
+        if let Some((holder, _)) = holders()
+            .into_iter()
+            .find(|(_, kept)| kept.get(name).is_some())
+        {
+            return Some((holder, name.to_owned()));
         }
     }
     None

@@ -118,3 +118,169 @@ pub(super) fn import(hosts: &[&HostTree], notes: &mut Vec<Note>) -> Sysctl {
     }
     result
 }
+
+/// The profiles a site may name, none first.
+const PROFILES: [Option<&str>; 3] = [None, Some("database"), Some("synapse")];
+
+/// Fits `top`'s sysctl section to the hosts' files: the priority of a sitewright-named file
+/// (`NN-sitewright.conf`), the roles of the hosts that have one when others do not, the profile
+/// whose values the files hold (those values then left to it), and each value in the form whose
+/// render matches (`256MB` where the file says `# 256MB in bytes` above 268435456).
+pub(super) fn settle(top: &mut Map, hosts: &[HostTree]) {
+    if !matches!(top.get("sysctl"), Some(Node::Map(_))) {
+        return;
+    }
+    let in_spec: Vec<&HostTree> = hosts
+        .iter()
+        .filter(|h| super::fit::host_mut(&mut top.clone(), &h.name).is_some())
+        .collect();
+    let files = |host: &HostTree| -> Vec<String> {
+        host.files
+            .keys()
+            .filter(|p| p.starts_with("/etc/sysctl.d/") && p.ends_with(".conf"))
+            .cloned()
+            .collect()
+    };
+    if let Some(priority) = in_spec
+        .iter()
+        .flat_map(|h| files(h))
+        .find_map(|p| {
+            p.strip_prefix("/etc/sysctl.d/")?
+                .strip_suffix("-sitewright.conf")?
+                .parse::<i64>()
+                .ok()
+        })
+        .filter(|p| *p != 60)
+    {
+        top.set_path(&["sysctl", "priority"], Node::Int(priority));
+    }
+    roles(top, &in_spec, &files);
+    let score = |rendered: &super::fit::Files| -> usize {
+        in_spec
+            .iter()
+            .map(|h| {
+                files(h)
+                    .iter()
+                    .map(|p| super::fit::common_lines(rendered, h, p))
+                    .sum::<usize>()
+            })
+            .sum()
+    };
+    let base = top.clone();
+    let mut best: Option<(Map, usize)> = None;
+    for profile in PROFILES {
+        let mut candidate = base.clone();
+        if let Some(profile) = profile {
+            candidate.set_path(&["sysctl", "profile"], Node::text(profile));
+        }
+        let Some(mut current) = super::fit::render(&candidate).map(|f| score(&f)) else {
+            continue;
+        };
+        for key in settings_keys(&candidate) {
+            // A value the profile gives alike is the profile's.
+            let mut without = candidate.clone();
+            remove_setting(&mut without, &key);
+            if let Some(s) = super::fit::render(&without).map(|f| score(&f))
+                && s >= current
+                && profile.is_some()
+            {
+                candidate = without;
+                current = s;
+                continue;
+            }
+            // The value in the form the file's comment says.
+            if let Some(form) = written_form(&in_spec, &key) {
+                let mut formed = candidate.clone();
+                formed.set_path(&["sysctl", "settings", &key], Node::text(form));
+                if let Some(s) = super::fit::render(&formed).map(|f| score(&f))
+                    && s > current
+                {
+                    candidate = formed;
+                    current = s;
+                }
+            }
+        }
+        if best.as_ref().is_none_or(|(_, b)| current > *b) {
+            best = Some((candidate, current));
+        }
+    }
+    if let Some((chosen, _)) = best {
+        *top = chosen;
+    }
+}
+
+/// Sets `sysctl.roles` to the roles of the hosts that have a sysctl file, when some hosts of
+/// the spec have none and no host without one shares those roles.
+fn roles(top: &mut Map, in_spec: &[&HostTree], files: &dyn Fn(&HostTree) -> Vec<String>) {
+    let role_of = |top: &mut Map, name: &str| -> Vec<String> {
+        match super::fit::host_mut(top, name).and_then(|e| e.get("roles")) {
+            Some(Node::Seq(roles)) => roles
+                .iter()
+                .filter_map(|r| match r {
+                    Node::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (with, without): (Vec<&&HostTree>, Vec<&&HostTree>) =
+        in_spec.iter().partition(|h| !files(h).is_empty());
+    if without.is_empty() || with.is_empty() {
+        return;
+    }
+    let mut wanted: Vec<String> = Vec::new();
+    for host in &with {
+        for role in role_of(top, &host.name) {
+            if !wanted.contains(&role) {
+                wanted.push(role);
+            }
+        }
+    }
+    let clash = without
+        .iter()
+        .any(|h| role_of(top, &h.name).iter().any(|r| wanted.contains(r)));
+    if !clash {
+        top.set_path(
+            &["sysctl", "roles"],
+            Node::Seq(wanted.into_iter().map(Node::Text).collect()),
+        );
+    }
+}
+
+fn settings_keys(top: &Map) -> Vec<String> {
+    match top.get("sysctl") {
+        Some(Node::Map(section)) => match section.get("settings") {
+            Some(Node::Map(settings)) => settings.entries().map(|(k, _)| k.to_owned()).collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn remove_setting(top: &mut Map, key: &str) {
+    if let Some(Node::Map(section)) = top.get_mut("sysctl")
+        && let Some(Node::Map(settings)) = section.get_mut("settings")
+    {
+        settings.remove(key);
+        if settings.is_empty() {
+            section.remove("settings");
+        }
+    }
+}
+
+/// The value of `key` as the comment above it in a host's files states it: `256MB` of
+/// `# 256MB in bytes`, `4%` of `# 4% of memory`.
+fn written_form(hosts: &[&HostTree], key: &str) -> Option<String> {
+    hosts.iter().find_map(|host| {
+        host.files.values().find_map(|text| {
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| l.split('=').next().map(str::trim) == Some(key))?;
+            let comment = lines.get(at.checked_sub(1)?)?.trim().strip_prefix('#')?;
+            let first = comment.split_whitespace().next()?;
+            (comment.contains(" in ") || comment.contains(" of memory")).then(|| first.to_owned())
+        })
+    })
+}

@@ -61,12 +61,35 @@ impl Map {
             };
             map = next;
         }
-        match map.0.iter_mut().find(|(k, _, _)| k == last) {
+        map.replace(last, value);
+    }
+
+    /// Sets `key`'s value where it is (its comment kept), or at the end.
+    pub(crate) fn replace(&mut self, key: &str, value: Node) {
+        match self.0.iter_mut().find(|(k, _, _)| k == key) {
             Some(entry) => entry.1 = value,
             None => {
-                map.set(last, value);
+                self.set(key, value);
             }
         }
+    }
+
+    /// Sets `key`'s value and its comment where it is, or at the end.
+    pub(crate) fn replace_guess(&mut self, key: &str, value: Node, why: impl Into<String>) {
+        match self.0.iter_mut().find(|(k, _, _)| k == key) {
+            Some(entry) => {
+                entry.1 = value;
+                entry.2 = Some(why.into());
+            }
+            None => {
+                self.guess(key, value, why);
+            }
+        }
+    }
+
+    /// Each key and its value, in order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.0.iter().map(|(k, v, _)| (k.as_str(), v))
     }
 
     pub(crate) fn remove(&mut self, key: &str) {
