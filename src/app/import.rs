@@ -46,7 +46,7 @@ pub(super) fn import(args: &ImportOptions) -> Result<Outcome, Failure> {
             })
             .collect();
         return Err(Failure::Usage(format!(
-            "{}: no PostgreSQL server found (a postgresql.conf under /etc/postgresql/MAJOR/CLUSTER/ or /var/lib/pgsql/MAJOR/data/): import reads PostgreSQL's files only, so far; nothing written{}",
+            "{}: nothing sitewright writes was found (a postgresql.conf under /etc/postgresql/MAJOR/CLUSTER/ or /var/lib/pgsql/MAJOR/data/, an nginx HTTPS server or caching proxy, a Django settings module): nothing written{}",
             args.dir.display(),
             if unread.is_empty() {
                 String::new()
