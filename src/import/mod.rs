@@ -132,7 +132,15 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
                 spec_hosts.push(Node::Map(entry));
             }
             None if !roles.is_empty() => {
+                // A placeholder no other host has, so that `check` does not take two for one.
                 placeholder += 1;
+                while known
+                    .addresses
+                    .values()
+                    .any(|a| *a == format!("192.0.2.{placeholder}"))
+                {
+                    placeholder += 1;
+                }
                 spec_hosts.push(Node::Map(other_host(&host.name, &roles, placeholder)));
             }
             None => out.notes.push(Note {

@@ -558,7 +558,82 @@ pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut
         }
     }
     replica_statement_timeout(top, pg);
+    client_addresses(top, pg);
     keep_live(top, pg, values, out);
+}
+
+/// The address of each host that has a placeholder one (no server of its own says it), from
+/// the primary's pg_hba.conf: the record the spec derives for the host (Django on it) is found
+/// in the live file by its comment and fields, and its address is the host's.
+fn client_addresses(top: &mut Map, pg: &Postgres<'_>) {
+    let Some(primary) = pg.servers.iter().find(|s| s.standby.is_none()) else {
+        return;
+    };
+    let live = primary
+        .host
+        .file(&format!("{}/pg_hba.conf", primary.config_dir))
+        .map(hba_records)
+        .unwrap_or_default();
+    let names: Vec<String> = match top.get("hosts") {
+        Some(Node::Seq(hosts)) => hosts
+            .iter()
+            .filter_map(|h| match h {
+                Node::Map(entry) if !pg.hosts.contains_key(&text_of(entry.get("name"))) => {
+                    Some(text_of(entry.get("name")))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => return,
+    };
+    for name in names {
+        let Some(Node::Text(placeholder)) = fit::host_mut(top, &name)
+            .and_then(|e| e.get("address"))
+            .cloned()
+        else {
+            continue;
+        };
+        let Some(rendered) = rendered_hba(top) else {
+            return;
+        };
+        let found = rendered
+            .get(&primary.host.name)
+            .into_iter()
+            .flatten()
+            .filter_map(|ours| {
+                let fields: Vec<&str> = ours.record.split(' ').collect();
+                let at = fields
+                    .iter()
+                    .position(|f| f.split('/').next() == Some(placeholder.as_str()))?;
+                live.iter().find_map(|theirs| {
+                    let other: Vec<&str> = theirs.record.split(' ').collect();
+                    let alike = theirs.comment == ours.comment
+                        && other.len() == fields.len()
+                        && other
+                            .iter()
+                            .zip(&fields)
+                            .enumerate()
+                            .all(|(i, (a, b))| i == at || a == b);
+                    alike.then(|| other[at].split('/').next().unwrap_or("").to_owned())
+                })
+            })
+            .find(|a| a.parse::<std::net::IpAddr>().is_ok());
+        if let (Some(address), Some(entry)) = (found, fit::host_mut(top, &name)) {
+            entry.replace_guess(
+                "address",
+                Node::text(address),
+                "from the primary's pg_hba.conf: the record the spec derives for this host",
+            );
+        }
+    }
+}
+
+/// The text of a node that holds one, or nothing.
+fn text_of(node: Option<&Node>) -> String {
+    match node {
+        Some(Node::Text(text)) => text.clone(),
+        _ => String::new(),
+    }
 }
 
 /// `statement_timeout` set alike on every replica and not on the primary is the spec's
