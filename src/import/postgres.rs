@@ -48,6 +48,8 @@ struct Server<'a> {
     config_dir: String,
     /// Each setting's value as the server reads it (the last line of a name wins).
     settings: BTreeMap<String, String>,
+    /// The file and line each setting's value comes from, for the report.
+    origins: BTreeMap<String, (String, usize)>,
     /// include, include_dir and include_if_exists lines, in order.
     includes: Vec<(String, String)>,
     data_dir: String,
@@ -58,6 +60,14 @@ struct Server<'a> {
 impl Server<'_> {
     fn get(&self, name: &str) -> Option<&str> {
         self.settings.get(name).map(String::as_str)
+    }
+
+    /// `HOST/path:LINE` of setting `name`, or of postgresql.conf when no line sets it.
+    fn at(&self, name: &str) -> String {
+        match self.origins.get(name) {
+            Some((path, line)) => format!("{}{path}:{line}", self.host.name),
+            None => format!("{}{}", self.host.name, self.conf_path),
+        }
     }
 }
 
@@ -82,11 +92,13 @@ fn find(host: &HostTree) -> Option<Server<'_>> {
     let (major, default_data) = layout(conf_path)?;
     let config_dir = conf_path.trim_end_matches("/postgresql.conf").to_owned();
     let mut settings = BTreeMap::new();
+    let mut origins = BTreeMap::new();
     let mut includes = Vec::new();
     for line in conf_lines(text) {
         if crate::plan::postgres::conf::is_include(&line.name) {
             includes.push((line.name, line.value));
         } else {
+            origins.insert(line.name.clone(), (conf_path.clone(), line.line));
             settings.insert(line.name, line.value);
         }
     }
@@ -99,8 +111,10 @@ fn find(host: &HostTree) -> Option<Server<'_>> {
         .map(|f| format!("{data_dir}/{f}"))
         .find(|p| host.files.contains_key(p));
     // recovery.conf (11) and postgresql.auto.conf hold settings too; the server reads them last.
-    if let Some(text) = host.file(&format!("{data_dir}/recovery.conf")) {
+    let recovery = format!("{data_dir}/recovery.conf");
+    if let Some(text) = host.file(&recovery) {
         for line in conf_lines(text) {
+            origins.insert(line.name.clone(), (recovery.clone(), line.line));
             settings.insert(line.name, line.value);
         }
     }
@@ -110,6 +124,7 @@ fn find(host: &HostTree) -> Option<Server<'_>> {
         conf_path: conf_path.clone(),
         config_dir,
         settings,
+        origins,
         includes,
         data_dir,
         standby,
@@ -687,7 +702,7 @@ fn keep_live(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Importe
                         .set(name, setting_node(live));
                 }
                 Values::Derived => out.notes.push(Note {
-                    at: format!("{}{}", server.host.name, server.conf_path),
+                    at: server.at(name),
                     text: match written.get(name) {
                         Some(w) => format!(
                             "{name} is {live}; the spec writes {w} (--keep-live keeps {live})"
@@ -730,8 +745,13 @@ fn keep_live(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Importe
         let Some((at, name)) = refused_setting(top) else {
             break;
         };
+        let server = pg
+            .servers
+            .iter()
+            .find(|s| s.host.name == at)
+            .or_else(|| pg.servers.iter().find(|s| s.standby.is_none()));
         out.notes.push(Note {
-            at: at.clone(),
+            at: server.map_or_else(|| at.clone(), |s| s.at(&name)),
             text: format!(
                 "{name}: its live value is not kept, the spec sets it from a typed field or refuses it (see `sitewright check`)"
             ),

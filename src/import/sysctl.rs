@@ -69,6 +69,11 @@ pub(super) fn import(hosts: &[&HostTree], notes: &mut Vec<Note>) -> Sysctl {
     let mut each: Vec<(&HostTree, Applied)> = Vec::new();
     for host in hosts {
         let (keys, files) = applied(host, notes);
+        // A host without a sysctl file is one the section does not apply to (`sysctl.roles`),
+        // not one that sets every key otherwise.
+        if files.is_empty() {
+            continue;
+        }
         result
             .read
             .extend(files.into_iter().map(|f| (host.name.clone(), f)));

@@ -147,6 +147,7 @@ fn every_fixture_round_trips_byte_for_byte_with_keep_live() {
             .arg(&live)
             .run()
             .code(0);
+        include_dirs(&live);
         let spec = work.path().join("site.yaml");
         let imported = Sitewright::new()
             .arg("import")
@@ -183,6 +184,25 @@ fn every_fixture_round_trips_byte_for_byte_with_keep_live() {
                 String::from_utf8_lossy(bytes),
                 String::from_utf8_lossy(&after[path])
             );
+        }
+    }
+}
+
+/// Makes the folder each rendered postgresql.conf's `include_dir` names, as it is on a host that
+/// runs (sitewright does not write it, and `diff --live` says a server would not start without it).
+fn include_dirs(live: &Path) {
+    for (path, bytes) in crate::support::tree(live) {
+        if !path.ends_with("/postgresql.conf") {
+            continue;
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        for dir in text
+            .lines()
+            .filter_map(|l| l.strip_prefix("include_dir = '"))
+            .filter_map(|rest| rest.split('\'').next())
+        {
+            let folder = Path::new(&path).parent().unwrap();
+            fs::create_dir_all(live.join(folder).join(dir.trim_start_matches('/'))).unwrap();
         }
     }
 }
