@@ -201,8 +201,11 @@ fn include_dirs(live: &Path) {
             .filter_map(|l| l.strip_prefix("include_dir = '"))
             .filter_map(|rest| rest.split('\'').next())
         {
-            let folder = Path::new(&path).parent().unwrap();
-            fs::create_dir_all(live.join(folder).join(dir.trim_start_matches('/'))).unwrap();
+            let folder = match dir.strip_prefix('/') {
+                Some(absolute) => live.join(path.split('/').next().unwrap()).join(absolute),
+                None => live.join(Path::new(&path).parent().unwrap()).join(dir),
+            };
+            fs::create_dir_all(folder).unwrap();
         }
     }
 }
