@@ -819,17 +819,22 @@ fn caches(
             line,
             "a LocMemCache's LOCATION is not in the spec: not imported".to_owned(),
         ),
-        ("redis", Some(url)) => match url.strip_prefix("redis://") {
-            Some(address) => {
-                cache.set("location", Node::text(address));
+        (_, Some(location)) => {
+            let address = match kind {
+                "redis" => location.strip_prefix("redis://"),
+                _ => Some(location),
+            };
+            match address.filter(|a| socket_addr(a)) {
+                Some(address) => {
+                    cache.set("location", Node::text(address));
+                }
+                None => say(
+                    line,
+                    format!(
+                        "the cache LOCATION {location:?} is not an address and port (redis://ADDRESS:PORT for redis), as the spec's cache.location is: not imported"
+                    ),
+                ),
             }
-            None => say(
-                line,
-                format!("the cache LOCATION {url:?} is not redis://HOST:PORT: not imported"),
-            ),
-        },
-        (_, Some(address)) => {
-            cache.set("location", Node::text(address));
         }
         (_, None) => {}
     }
@@ -860,6 +865,12 @@ fn caches(
         }
     }
     Some(cache)
+}
+
+/// Whether `text` is an address the spec's socket addresses take: an IP address and a port.
+fn socket_addr(text: &str) -> bool {
+    text.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.port() != 0)
 }
 
 /// EMAIL_BACKEND, EMAIL_HOST and EMAIL_PORT into the spec's `email`.
@@ -904,8 +915,18 @@ fn email(
             } else {
                 host
             };
+            let address = format!("{host}:{port}");
+            if !socket_addr(&address) {
+                say(
+                    line,
+                    format!(
+                        "the SMTP server {address} is not an IP address and port, as the spec's email.smtp is: not imported"
+                    ),
+                );
+                return None;
+            }
             let mut smtp = Map::new();
-            smtp.set("smtp", Node::text(format!("{host}:{port}")));
+            smtp.set("smtp", Node::text(address));
             Some(Node::Map(smtp))
         }
         _ => {

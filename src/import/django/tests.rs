@@ -315,3 +315,111 @@ fn a_secret_read_from_a_file_stays_a_file_and_an_unknown_database_host_is_said()
         "{notes:#?}"
     );
 }
+
+/// The research spec with `django` replaced by `section` and db2 given `roles`.
+fn research_with(section: &str, db2_roles: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/research/site.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (text, _) = cut(&text, "django:");
+    let marker = "    roles: [postgres-replica]\n";
+    assert!(text.contains(marker));
+    text.replacen(marker, &format!("    roles: {db2_roles}\n"), 1) + section
+}
+
+/// Renders `spec`, imports its render as live files, and renders the spec again with the
+/// imported `django`: every settings module must come back byte for byte.
+fn render_import_render(spec: &str) -> (Vec<Note>, String) {
+    let first = render(spec).unwrap_or_else(|e| panic!("{e}\n{spec}"));
+    let mut trees: BTreeMap<String, HostTree> = BTreeMap::new();
+    for ((host, path), text) in &first {
+        let tree = trees.entry(host.clone()).or_insert_with(|| HostTree {
+            name: host.clone(),
+            ..HostTree::default()
+        });
+        tree.files.insert(path.clone(), text.clone());
+    }
+    let hosts: Vec<HostTree> = trees.into_values().collect();
+    let k = known(&[("db1", "192.0.2.31"), ("db2", "192.0.2.32")], "db1");
+    let mut notes = Vec::new();
+    let part = super::import(&hosts, &k, &mut notes);
+    let mut top = Map::new();
+    top.set("django", value(&part, &["django"]).unwrap().clone());
+    let section = document(&top);
+    let (without, _) = cut(spec, "django:");
+    let again = render(&(without + &section)).unwrap_or_else(|e| panic!("{e}\n{section}"));
+    let mut compared = 0;
+    for ((host, path), text) in &first {
+        if path.ends_with(".py") || path.ends_with("role-defaults.sql") {
+            assert_eq!(
+                again.get(&(host.clone(), path.clone())),
+                Some(text),
+                "{host}{path}\n{section}"
+            );
+            assert!(
+                part.read.contains(&(host.clone(), path.clone())),
+                "{host}{path}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 2, "{compared} files compared");
+    (notes, section)
+}
+
+#[test]
+fn every_field_the_module_writes_round_trips_before_django_4_1() {
+    let spec = research_with(
+        r#"django:
+  version: "3.2"
+  settings_file: /srv/research/app/research/settings_production.py
+  base_module: research.settings
+  allowed_hosts: [.research.example.org, api.example.org]
+  secret_key: { file: /etc/research/secret_key }
+  database:
+    name: research
+    user: research
+    password: { env: RESEARCH_DB_PASSWORD }
+    conn_max_age: 0s
+    replicas: [db2]
+  cache: { backend: memcached, location: "127.0.0.1:11211", max_value_length: 10MB }
+  session_engine: cached_db
+  email: { smtp: "192.0.2.25:587" }
+  extra:
+    TIME_ZONE: Europe/Berlin
+    FLAGS: { a: [1, -2, "x\"y"], b: { tuple: [] }, c: false }
+"#,
+        "[postgres-replica]",
+    );
+    let (notes, section) = render_import_render(&spec);
+    assert_eq!(notes, Vec::new(), "{section}");
+    assert!(section.contains("version: \"3.2\""), "{section}");
+}
+
+#[test]
+fn a_read_only_instance_and_redis_round_trip_from_django_4_1() {
+    let spec = research_with(
+        r#"django:
+  version: "5.2"
+  settings_file: /srv/research/app/research/settings_production.py
+  base_module: research.settings
+  secret_key: { env: DJANGO_SECRET_KEY }
+  database:
+    name: research
+    user: research
+    password: { file: /etc/research/db_password }
+    host: db1
+    conn_max_age: 5min
+  cache: { backend: redis, location: "10.0.0.5:6379" }
+  email: dummy
+"#,
+        "[postgres-replica, web]",
+    );
+    let (notes, section) = render_import_render(&spec);
+    // db2's module is the read-only instance's: the spec derives it from the same section.
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].text.starts_with("a read-only instance"),
+        "{notes:#?}"
+    );
+    assert!(section.contains("conn_max_age: 300s"), "{section}");
+}
