@@ -97,6 +97,41 @@ fn words(command: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The first whitespace-separated word of `text`, and the rest after it.
+fn word(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim_start();
+    let end = text.find(char::is_whitespace).unwrap_or(text.len());
+    (end > 0).then(|| (&text[..end], &text[end..]))
+}
+
+/// A cron.d line as (its schedule in five fields, the user, the command); a nickname such as
+/// @daily as the five fields it stands for, since the spec takes only those.
+fn cron_entry(line: &str) -> Option<(String, &str, &str)> {
+    let (first, mut rest) = word(line)?;
+    let schedule = match first.strip_prefix('@') {
+        Some(nickname) => match nickname {
+            "daily" | "midnight" => "0 0 * * *",
+            "hourly" => "0 * * * *",
+            "weekly" => "0 0 * * 0",
+            "monthly" => "0 0 1 * *",
+            "yearly" | "annually" => "0 0 1 1 *",
+            _ => return None,
+        }
+        .to_owned(),
+        None => {
+            let mut fields = vec![first];
+            for _ in 0..4 {
+                let (field, after) = word(rest)?;
+                fields.push(field);
+                rest = after;
+            }
+            fields.join(" ")
+        }
+    };
+    let (user, command) = word(rest)?;
+    Some((schedule, user, command.trim()))
+}
+
 /// What a pg_dump command line says.
 #[derive(Debug, Default, PartialEq)]
 struct Dump {
@@ -189,16 +224,9 @@ fn cron(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>, part: &mut Par
                     }
                     continue;
                 }
-                let fields: Vec<&str> = line.splitn(7, [' ', '\t']).collect();
-                let entry = match fields.as_slice() {
-                    [m, h, dom, mon, dow, user, command]
-                        if backup.is_none() && command.trim_start().starts_with("pg_dump ") =>
-                    {
-                        Some(((*m, *h, *dom, *mon, *dow), *user, command.trim()))
-                    }
-                    _ => None,
-                };
-                let Some(((m, h, dom, mon, dow), user, command)) = entry else {
+                let entry = cron_entry(line)
+                    .filter(|(_, _, command)| backup.is_none() && command.starts_with("pg_dump "));
+                let Some((schedule, user, command)) = entry else {
                     say(
                         n,
                         format!(
@@ -207,6 +235,26 @@ fn cron(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>, part: &mut Par
                     );
                     continue;
                 };
+                if schedule
+                    .split(' ')
+                    .any(|f| !f.chars().all(|c| c.is_ascii_digit() || "*/,-".contains(c)))
+                {
+                    say(
+                        n,
+                        format!(
+                            "the schedule `{schedule}` has names, which the spec's five fields of numbers do not take: not imported"
+                        ),
+                    );
+                    continue;
+                }
+                if line.starts_with('@') {
+                    say(
+                        n,
+                        format!(
+                            "the schedule is written as the five fields it stands for, {schedule}"
+                        ),
+                    );
+                }
                 if user != "postgres" {
                     say(
                         n,
@@ -275,7 +323,7 @@ fn cron(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>, part: &mut Par
                 let mut map = Map::new();
                 map.set("database", Node::text(database))
                     .set("directory", Node::text(directory))
-                    .set("schedule", Node::text(format!("{m} {h} {dom} {mon} {dow}")));
+                    .set("schedule", Node::text(schedule));
                 if !d.exclude.is_empty() {
                     map.set(
                         "exclude_tables",
@@ -443,6 +491,16 @@ mod tests {
         assert!(words("pg_dump db | gzip").is_err());
         assert!(words("pg_dump \"db").is_err());
         let _ = dump(&words("pg_dump -p").unwrap()[1..]);
+        assert_eq!(
+            cron_entry("0  3 * *\t* postgres pg_dump db"),
+            Some(("0 3 * * *".to_owned(), "postgres", "pg_dump db"))
+        );
+        assert_eq!(
+            cron_entry("@daily postgres pg_dump db"),
+            Some(("0 0 * * *".to_owned(), "postgres", "pg_dump db"))
+        );
+        assert_eq!(cron_entry("@reboot postgres pg_dump db"), None);
+        assert_eq!(cron_entry("0 3 * *"), None);
     }
 
     #[test]

@@ -306,6 +306,13 @@ fn module(
                     .map(str::to_owned);
             }
             Statement::Docstring(_) => {}
+            Statement::StarImport(module) if module.starts_with('.') => say(
+                l.line,
+                format!(
+                    "`{}`: a relative import, and the spec's base_module is a module's full name: not imported",
+                    l.text
+                ),
+            ),
             Statement::StarImport(module) if base.is_none() => base = Some(module.clone()),
             Statement::StarImport(_) => say(
                 l.line,
@@ -352,6 +359,13 @@ fn module(
             Some(names) => names
                 .into_iter()
                 .filter(|n| Some(n) != server_name.as_ref())
+                .filter(|n| {
+                    let ok = allowed_host(n);
+                    if !ok {
+                        say(line, format!("ALLOWED_HOSTS {n:?} is not a host name (or .domain) the spec's allowed_hosts takes: not imported"));
+                    }
+                    ok
+                })
                 .collect(),
             None => {
                 say(
@@ -577,6 +591,16 @@ fn databases(
     }
     let name = text("NAME");
     let user = text("USER").map(str::to_owned);
+    for (key, value) in [("NAME", name), ("USER", user.as_deref())] {
+        if let Some(value) = value.filter(|v| !identifier(v)) {
+            say(
+                line,
+                format!(
+                    "the default database's {key} {value:?} is not a name of lower-case letters, digits and _, which the spec takes: `sitewright check` will refuse it"
+                ),
+            );
+        }
+    }
     let site = site.or(name).unwrap_or("django");
     match name {
         Some(n) => database.set("name", Node::text(n)),
@@ -865,6 +889,30 @@ fn caches(
         }
     }
     Some(cache)
+}
+
+/// Whether `text` is a name the spec's `allowed_hosts` takes: a DNS name, `.` before it for its
+/// subdomains too.
+fn allowed_host(text: &str) -> bool {
+    let name = text.strip_prefix('.').unwrap_or(text);
+    name.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    })
+}
+
+/// Whether `text` is an identifier as the spec's database names and users are.
+fn identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && text.len() <= 63
 }
 
 /// Whether `text` is an address the spec's socket addresses take: an IP address and a port.

@@ -125,6 +125,10 @@ fn catmaid_round_trips_its_settings_backup_and_role_defaults() {
         ],
     );
     assert_eq!(notes, Vec::new(), "{spec}");
+    assert!(
+        spec.contains("  version: \"5.2\"  # the file does not say it;"),
+        "{spec}"
+    );
     // web1 has nginx files: the nginx part gives it web.
     assert!(part.roles.is_empty());
     assert!(
@@ -422,4 +426,37 @@ fn a_read_only_instance_and_redis_round_trip_from_django_4_1() {
         "{notes:#?}"
     );
     assert!(section.contains("conn_max_age: 300s"), "{section}");
+}
+
+#[test]
+fn no_file_and_no_truncation_of_one_makes_the_import_panic() {
+    let k = known(&[("db1", "192.0.2.11"), ("db2", "192.0.2.12")], "db1");
+    for name in ["catmaid", "catmaid-pg11", "research", "idr", "synapse"] {
+        for host in fixture(name) {
+            for (path, text) in &host.files {
+                // Every file read as a settings module, a cron entry and role defaults.
+                let mut files = BTreeMap::new();
+                for as_path in [
+                    "/srv/app/settings.py",
+                    "/etc/cron.d/x",
+                    "/etc/postgresql/16/main/sitewright-role-defaults.sql",
+                ] {
+                    files.insert(as_path.to_owned(), format!("DATABASES = {{}}\n{text}"));
+                }
+                let tree = HostTree {
+                    name: "db1".to_owned(),
+                    files,
+                    ..HostTree::default()
+                };
+                let _ = super::import(&[tree], &k, &mut Vec::new());
+                if path.ends_with(".py") || path.contains("cron") || path.ends_with(".sql") {
+                    for end in (0..=text.len()).filter(|e| text.is_char_boundary(*e)) {
+                        let mut cut = host.clone();
+                        cut.files.insert(path.clone(), text[..end].to_owned());
+                        let _ = super::import(&[cut], &k, &mut Vec::new());
+                    }
+                }
+            }
+        }
+    }
 }
