@@ -99,6 +99,10 @@ fn settings(
             .any(|p| p.starts_with("/etc/nginx/"))
         {
             part.roles.insert(other.host.name.clone(), vec!["web"]);
+            notes.push(Note {
+                at: other.host.name.clone(),
+                text: "Django without nginx: the spec writes the settings module on a web host, and a web host needs nginx.https in front of the application, which no file here says; add it".to_owned(),
+            });
         }
     }
     part.values.push((vec!["django"], Node::Map(section)));
@@ -293,6 +297,12 @@ fn module(
     let at = format!("{}{}", m.host.name, m.path);
     let mut said = Vec::new();
     let mut say = |line: usize, text: String| said.push((line, text));
+    let says_read_only = m.lines.first().is_some_and(
+        |l| matches!(&l.statement, Statement::Docstring(t) if t.contains("a read-only instance")),
+    );
+    if is_replica(known, &m.host.name) && !says_read_only {
+        say(1, "Django on a PostgreSQL replica: the spec writes a read-only instance here (its own replica as the database, sessions in the cache, no mail, the nolastlogin app)".to_owned());
+    }
     let mut site = None;
     let mut base = None;
     let mut values: BTreeMap<String, (usize, Value)> = BTreeMap::new();
@@ -335,10 +345,14 @@ fn module(
                 l.line,
                 format!("`{}` is not a plain assignment: not imported", l.text),
             ),
-            Statement::Assign(name, Err(why)) => say(
-                l.line,
-                format!("{name} is not a plain literal ({why}): not imported"),
-            ),
+            Statement::Assign(name, Err(why)) => {
+                // Python takes the last assignment: an earlier literal is not what runs.
+                values.remove(name);
+                say(
+                    l.line,
+                    format!("{name} is not a plain literal ({why}): not imported"),
+                );
+            }
             Statement::Assign(name, Ok(value)) => {
                 values.insert(name.clone(), (l.line, value.clone()));
             }
@@ -641,7 +655,10 @@ fn databases(
         None => database.set("password", password),
     };
     let address = text("HOST");
-    let local = matches!(address, Some("127.0.0.1" | "localhost" | "::1" | ""));
+    let local = matches!(address, None | Some("127.0.0.1" | "localhost" | "::1" | ""));
+    if matches!(address, None | Some("")) {
+        say(line, "the default database has no HOST (Django then connects over the Unix socket): the spec writes 127.0.0.1 for this host's own server".to_owned());
+    }
     let target = if local {
         if !known.addresses.contains_key(&m.host.name) {
             say(line, "HOST is this host, where no PostgreSQL server was found: the spec writes the primary's address".to_owned());
@@ -672,8 +689,7 @@ fn databases(
     // The primary's port may be nginx's forward to it (replication.public_port), which the
     // stream part reads; any other server is reached on postgres.port.
     if let (Some(target), Some(Value::Int(port))) = (&target, default.get("PORT"))
-        && known.primary.as_ref() != Some(target)
-        && !local
+        && (known.primary.as_ref() != Some(target) || local)
         && Some(*port) != known.postgres_port
     {
         say(

@@ -262,8 +262,14 @@ FEATURES = {"tiles": True, "names": ["a\tb", 'c\'d']}
             .iter()
             .all(|n| !n.text.contains("abc") && !n.text.contains("hunter2"))
     );
-    // A Django host without nginx: the web role is this part's to give.
+    // A Django host without nginx: the web role is this part's to give, and nginx.https missing.
     assert_eq!(part.roles.get("web1"), Some(&vec!["web"]));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.at == "web1" && n.text.contains("needs nginx.https")),
+        "{notes:#?}"
+    );
 
     // The spec with it loads, and renders the literals kept.
     let spec = format!(
