@@ -117,10 +117,15 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
                 text: format!("not read: {why}; what it holds is not in the spec"),
             });
         }
-        let roles: Vec<&str> = parts
+        let mut roles: Vec<&str> = Vec::new();
+        for role in parts
             .iter()
             .flat_map(|p| p.roles.get(&host.name).into_iter().flatten().copied())
-            .collect();
+        {
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
         match postgres.hosts.get(&host.name) {
             Some(entry) => {
                 let mut entry = entry.clone();
@@ -177,11 +182,35 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     if postgres.primary.is_some() {
         postgres::settle(&mut top, &postgres, values, &mut out);
     }
+    // Every secret the spec reads from the environment, whichever part wrote it.
+    let mut names = out.secrets.clone();
+    env_names(&Node::Map(top.clone()), &mut names);
+    names.sort();
+    names.dedup();
+    out.secrets = names;
     out.spec = format!(
         "# Imported by `sitewright import` from the live files: a comment beside a value says what it\n# was guessed from. Check it, then `sitewright diff` this spec against the same files.\n{}",
         yaml::document(&top)
     );
     out
+}
+
+/// The `NAME` of each `{ env: NAME }` under `node`.
+fn env_names(node: &Node, out: &mut Vec<String>) {
+    match node {
+        Node::Map(map) => {
+            let mut entries = map.entries();
+            if let (Some(("env", Node::Text(name))), None) = (entries.next(), entries.next()) {
+                out.push(name.clone());
+                return;
+            }
+            for (_, value) in map.entries() {
+                env_names(value, out);
+            }
+        }
+        Node::Seq(items) => items.iter().for_each(|i| env_names(i, out)),
+        _ => {}
+    }
 }
 
 /// The entry of a host without a PostgreSQL server: nothing in its files says its size, so each
