@@ -111,11 +111,24 @@ pub(super) fn spec_text(verify: &Verify<'_>) -> String {
     crate::import::yaml::document(&top)
 }
 
-/// Each nginx file of the render of `text`, by `(host, path)`. The spec is typed and planned
-/// without `check`'s site-wide rules: the verification spec has no Django, which a web host
-/// needs, and the rules judge the whole imported spec later.
+/// Each nginx file of the render of `text`, by `(host, path)`. The spec is held to the schema,
+/// typed and planned as `load` does, but without `check`'s site-wide rules: the verification
+/// spec has no Django, which a web host needs, and the rules judge the whole imported spec later.
 pub(super) fn render(text: &str) -> Result<BTreeMap<(String, String), String>, String> {
-    let site: crate::spec::Site = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    use serde::Deserialize as _;
+    let source =
+        crate::source::Source::from_bytes("imported nginx section", text.as_bytes().to_vec())
+            .map_err(|d| d.message.clone())?;
+    let doc = source.parse().map_err(|d| d.message.clone())?;
+    let errors = crate::validate::validate(&source, &doc);
+    if !errors.is_empty() {
+        return Err(errors
+            .iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("; "));
+    }
+    let site = crate::spec::Site::deserialize(&doc.value).map_err(|e| e.to_string())?;
     let derived = crate::plan::Derived::new(&site);
     let plan = crate::plan::plan_with(&site, &derived);
     let tree = crate::render::Renderer::new(&Default::default())

@@ -6,6 +6,26 @@
 use super::syntax::Directive;
 use crate::import::{Map, Node};
 
+/// The spec's own patterns for a location's URL, a header's name and a rate
+/// (src/spec/location.rs, whose constants are private to the spec).
+const LOCATION_URL: &str = r"^((/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?|/)$";
+const HEADER_NAME: &str = r"^[A-Za-z0-9][A-Za-z0-9-]*$";
+const RATE: &str = r"^[1-9][0-9]{0,6}r/[sm]$";
+
+/// Whether the spec's schema takes `text` for a value of `pattern`: a value it refuses would
+/// make the whole spec fail to load, so it is left out (and the comparison names the loss).
+pub(super) fn fits(pattern: &str, text: &str) -> bool {
+    // The schema's own engine, so that a pattern means here what it means to `check`.
+    let schema = serde_json::json!({ "type": "string", "pattern": pattern });
+    jsonschema::validator_for(&schema)
+        .is_ok_and(|v| v.is_valid(&serde_json::Value::String(text.to_owned())))
+}
+
+fn path_fits(text: &str) -> bool {
+    fits(crate::spec::scalar::ABS_PATH_PATTERN, text)
+        && !fits(crate::spec::scalar::DOT_SEGMENT_PATTERN, text)
+}
+
 /// The directives of a block with that name, in order.
 pub(super) fn all<'a>(list: &'a [Directive], name: &'a str) -> impl Iterator<Item = &'a Directive> {
     list.iter().filter(move |d| d.name == name)
@@ -155,7 +175,9 @@ pub(super) fn front<'a>(top: &'a [Directive]) -> Option<Front<'a>> {
 pub(super) fn read_front(front: &Front<'_>, section: &mut Map) -> Versions {
     let body = front.server.children();
     let mut versions = Versions::default();
-    if let Some(name) = arg(body, "server_name") {
+    if let Some(name) = arg(body, "server_name")
+        && fits(crate::spec::scalar::DNS_NAME_PATTERN, name)
+    {
         section.set("server_name", Node::text(name));
     }
     let mut listen = Map::new();
@@ -163,7 +185,7 @@ pub(super) fn read_front(front: &Front<'_>, section: &mut Map) -> Versions {
         && let Some((address, port)) = l.arg(0).and_then(listen_parts)
     {
         versions.http2_directive = Some(!l.args.iter().any(|a| a == "http2"));
-        if let Some(address) = address {
+        if let Some(address) = address.filter(|a| a.parse::<std::net::IpAddr>().is_ok()) {
             listen.set("address", Node::text(address));
         }
         if port != 443 {
@@ -292,8 +314,19 @@ pub(super) fn proxied<'a>(
     }
 }
 
+/// The servers the spec can name: an address and port each (a unix socket it cannot).
+fn socket_addrs(list: &[String]) -> Vec<String> {
+    list.iter()
+        .filter(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.port() != 0)
+        })
+        .cloned()
+        .collect()
+}
+
 fn addresses(list: &[String]) -> Node {
-    Node::Seq(list.iter().map(Node::text).collect())
+    Node::Seq(socket_addrs(list).iter().map(Node::text).collect())
 }
 
 /// The directives the spec writes itself in an HTTPS server (src/plan/nginx/extra.rs FRONT and
@@ -396,10 +429,13 @@ fn headers(body: &[Directive]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The spec's map of headers: one value per name, a name as the schema has it.
 fn headers_node(list: &[(String, String)]) -> Node {
     let mut map = Map::new();
     for (name, value) in list {
-        map.set(name, Node::text(value));
+        if map.get(name).is_none() && fits(HEADER_NAME, name) {
+            map.set(name, Node::text(value));
+        }
     }
     Node::Map(map)
 }
@@ -456,8 +492,13 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
     let app_pass = root.and_then(|r| arg(r.children(), "proxy_pass"));
     let (app_name, app_servers) = app_pass.map(|p| proxied(p, &ups)).unzip();
     let app_name = app_name.flatten();
+    let app_servers = socket_addrs(&app_servers.unwrap_or_default());
+    // The spec's HTTPS server is the application's front: without one to pass to, it is not one.
+    if app_servers.is_empty() {
+        return None;
+    }
     let mut upstream = Map::new();
-    upstream.set("servers", addresses(&app_servers.unwrap_or_default()));
+    upstream.set("servers", addresses(&app_servers));
     let asgi = root.is_some_and(|r| {
         all(r.children(), "proxy_set_header")
             .any(|h| h.arg(0).is_some_and(|n| n.eq_ignore_ascii_case("Upgrade")))
@@ -484,14 +525,16 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
             continue;
         }
         let url = match location.args.as_slice() {
-            [url] if url.starts_with('/') => url.clone(),
+            [url] if url != "/" && fits(LOCATION_URL, url) => url.clone(),
             _ => {
                 skipped.push(*location);
                 continue;
             }
         };
         let children = location.children();
-        if let Some(folder) = static_folder(children, &inherited) {
+        if let Some(folder) = static_folder(children, &inherited)
+            .filter(|_| fits(crate::spec::scalar::URL_PREFIX_PATTERN, &url))
+        {
             let mut s = Map::new();
             s.set("url", Node::text(url))
                 .set("folder", Node::text(folder));
@@ -507,12 +550,13 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
             Some(_) if app => {
                 l.set("proxy", Node::text("app"));
             }
-            Some((_, servers)) => {
+            Some((_, servers)) if !socket_addrs(servers).is_empty() => {
                 l.set("proxy", addresses(servers));
             }
+            Some(_) => {}
             None => {}
         }
-        if let Some(alias) = arg(children, "alias") {
+        if let Some(alias) = arg(children, "alias").filter(|a| path_fits(a)) {
             let folder = alias.trim_end_matches('/');
             l.set(
                 "alias",
@@ -521,14 +565,15 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
         }
         if let Some(answer) = first(children, "return") {
             let mut r = Map::new();
+            let code = |c: &str| c.parse::<i64>().ok().filter(|c| (200..=599).contains(c));
             match answer.args.as_slice() {
-                [code] => {
-                    if let Ok(code) = code.parse::<i64>() {
+                [c] => {
+                    if let Some(code) = code(c) {
                         r.set("code", Node::Int(code));
                     }
                 }
-                [code, target] => {
-                    if let Ok(code) = code.parse::<i64>() {
+                [c, target] => {
+                    if let Some(code) = code(c) {
                         r.set("code", Node::Int(code));
                         let key = if matches!(code, 301 | 302 | 303 | 307 | 308) {
                             "url"
@@ -572,7 +617,7 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
                 .iter()
                 .find(|(name, _)| Some(name.as_str()) == zone)
                 .and_then(|(_, rate)| rate.clone());
-            if let Some(rate) = rate {
+            if let Some(rate) = rate.filter(|r| fits(RATE, r)) {
                 let mut r = Map::new();
                 r.set("rate", Node::text(rate));
                 if let Some(burst) = limit
@@ -580,6 +625,7 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
                     .iter()
                     .find_map(|a| a.strip_prefix("burst="))
                     .and_then(|b| b.parse::<i64>().ok())
+                    .filter(|b| (0..=100_000).contains(b))
                 {
                     r.set("burst", Node::Int(burst));
                 }
@@ -589,6 +635,7 @@ pub(super) fn https<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<HttpsR
         if let Some(count) = first(children, "limit_conn")
             .and_then(|c| c.arg(1))
             .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| (1..=100_000).contains(n))
         {
             l.set("connection_limit", Node::Int(count));
         }
@@ -718,10 +765,15 @@ pub(super) fn cache_proxy<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<
     let pass = public_root
         .as_ref()
         .and_then(|r| arg(r.children(), "proxy_pass").map(str::to_owned));
-    let backends = pass
-        .as_deref()
-        .map(|p| proxied(p, &ups).1)
-        .unwrap_or_default();
+    let backends = socket_addrs(
+        &pass
+            .as_deref()
+            .map(|p| proxied(p, &ups).1)
+            .unwrap_or_default(),
+    );
+    if backends.is_empty() || !path.arg(0).is_some_and(path_fits) {
+        return None;
+    }
     // server_name comes first, as the spec writes it: the tls and listen read above follow.
     let mut ordered = Map::new();
     for key in ["server_name", "listen", "tls"] {
@@ -779,10 +831,12 @@ pub(super) fn cache_proxy<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<
             if let Some(t) = arg(root.children(), "proxy_read_timeout").and_then(duration_node) {
                 long.set("timeout", t);
             }
-            let servers = arg(root.children(), "proxy_pass")
-                .map(|p| proxied(p, &ups).1)
-                .unwrap_or_default();
-            if servers != backends {
+            let servers = socket_addrs(
+                &arg(root.children(), "proxy_pass")
+                    .map(|p| proxied(p, &ups).1)
+                    .unwrap_or_default(),
+            );
+            if servers != backends && !servers.is_empty() {
                 long.set("backends", addresses(&servers));
             }
             section.set("long_timeout", Node::Map(long));
@@ -809,7 +863,12 @@ pub(super) fn cache_proxy<'a>(top: &'a [Directive], judge: Judge<'_>) -> Option<
             .filter_map(|e| {
                 let inner = e.name.strip_prefix(r"~^\s*(?:(?:")?;
                 let list = inner.split(")=").next()?;
-                Some(list.split('|').map(Node::text).collect::<Vec<_>>())
+                Some(
+                    list.split('|')
+                        .filter(|c| fits(crate::spec::scalar::COOKIE_PATTERN, c))
+                        .map(Node::text)
+                        .collect::<Vec<_>>(),
+                )
             })
             .flatten()
             .collect();

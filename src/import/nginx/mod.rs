@@ -358,42 +358,54 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                 sources.insert((file.host.to_owned(), file.path.to_owned()));
             }
             Kind::Https => {
-                part.roles
-                    .entry(file.host.to_owned())
-                    .or_default()
-                    .push("web");
-                sources.insert((file.host.to_owned(), file.path.to_owned()));
+                let key = (file.host.to_owned(), file.path.to_owned());
                 if section.get("https").is_some() {
                     // A second web host renders from the same section: the comparison below
                     // names where its file differs.
+                    part.roles.entry(key.0.clone()).or_default().push("web");
+                    sources.insert(key);
                     continue;
                 }
+                let Some(read) = invert::https(&file.top, judge) else {
+                    notes.push(Note {
+                        at,
+                        text: "not imported: its HTTPS server passes `location /` to no address and port, which the spec's https section needs".to_owned(),
+                    });
+                    part.read.insert(key);
+                    continue;
+                };
+                part.roles.entry(key.0.clone()).or_default().push("web");
+                sources.insert(key);
                 site = site.or_else(|| site_of(file.path, &file.kind));
-                if let Some(read) = invert::https(&file.top, judge) {
-                    section.set("https", Node::Map(read.section));
-                    refused.extend(read.refused.into_iter().map(|(d, w)| (at.clone(), d, w)));
-                    for l in read.skipped {
-                        notes.push(Note {
-                            at: at.clone(),
-                            text: format!("line {}: `location {}` is not imported: the spec's locations are URL prefixes (`location /prefix`)", l.line, l.args.join(" ")),
-                        });
-                    }
+                section.set("https", Node::Map(read.section));
+                refused.extend(read.refused.into_iter().map(|(d, w)| (at.clone(), d, w)));
+                for l in read.skipped {
+                    notes.push(Note {
+                        at: at.clone(),
+                        text: format!("line {}: `location {}` is not imported: the spec's locations are URL prefixes it can name (`location /prefix`, no segment starting with `.`), and `location /` is the application's", l.line, l.args.join(" ")),
+                    });
                 }
             }
             Kind::Cache => {
-                part.roles
-                    .entry(file.host.to_owned())
-                    .or_default()
-                    .push("proxy");
-                sources.insert((file.host.to_owned(), file.path.to_owned()));
+                let key = (file.host.to_owned(), file.path.to_owned());
                 if section.get("cache_proxy").is_some() {
+                    part.roles.entry(key.0.clone()).or_default().push("proxy");
+                    sources.insert(key);
                     continue;
                 }
+                let Some(read) = invert::cache_proxy(&file.top, judge) else {
+                    notes.push(Note {
+                        at,
+                        text: "not imported: its caching proxy passes `location /` to no address and port, or keeps its cache in a folder the spec cannot name".to_owned(),
+                    });
+                    part.read.insert(key);
+                    continue;
+                };
+                part.roles.entry(key.0.clone()).or_default().push("proxy");
+                sources.insert(key);
                 site = site.or_else(|| site_of(file.path, &file.kind));
-                if let Some(read) = invert::cache_proxy(&file.top, judge) {
-                    section.set("cache_proxy", Node::Map(read.section));
-                    refused.extend(read.refused.into_iter().map(|(d, w)| (at.clone(), d, w)));
-                }
+                section.set("cache_proxy", Node::Map(read.section));
+                refused.extend(read.refused.into_iter().map(|(d, w)| (at.clone(), d, w)));
             }
             Kind::HttpDirectives => {
                 sources.insert((file.host.to_owned(), file.path.to_owned()));
