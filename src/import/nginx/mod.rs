@@ -362,7 +362,7 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                 if section.get("https").is_some() {
                     // A second web host renders from the same section: the comparison below
                     // names where its file differs.
-                    part.roles.entry(key.0.clone()).or_default().push("web");
+                    add_role(&mut part, &key.0, "web");
                     sources.insert(key);
                     continue;
                 }
@@ -374,7 +374,7 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                     part.read.insert(key);
                     continue;
                 };
-                part.roles.entry(key.0.clone()).or_default().push("web");
+                add_role(&mut part, &key.0, "web");
                 sources.insert(key);
                 site = site.or_else(|| site_of(file.path, &file.kind));
                 section.set("https", Node::Map(read.section));
@@ -389,7 +389,7 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
             Kind::Cache => {
                 let key = (file.host.to_owned(), file.path.to_owned());
                 if section.get("cache_proxy").is_some() {
-                    part.roles.entry(key.0.clone()).or_default().push("proxy");
+                    add_role(&mut part, &key.0, "proxy");
                     sources.insert(key);
                     continue;
                 }
@@ -401,25 +401,37 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                     part.read.insert(key);
                     continue;
                 };
-                part.roles.entry(key.0.clone()).or_default().push("proxy");
+                add_role(&mut part, &key.0, "proxy");
                 sources.insert(key);
                 site = site.or_else(|| site_of(file.path, &file.kind));
                 section.set("cache_proxy", Node::Map(read.section));
                 refused.extend(read.refused.into_iter().map(|(d, w)| (at.clone(), d, w)));
             }
-            Kind::HttpDirectives => {
-                sources.insert((file.host.to_owned(), file.path.to_owned()));
-                if !http_directives.is_empty() {
-                    continue;
-                }
-                for d in &file.top {
-                    match judge(Place::Http, d) {
-                        Some(why) => refused.push((at.clone(), d, why)),
-                        None => http_directives.push(invert::directive_node(d)),
-                    }
-                }
+            // After the servers, which say the site's name: see below.
+            Kind::HttpDirectives => {}
+        }
+    }
+    // The spec writes its http directives as conf.d/SITE-http.conf: that file is the one read
+    // when there is one, any other such file is compared with nothing and named as lost.
+    let http_files: Vec<&File<'_>> = files
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::HttpDirectives))
+        .collect();
+    let own = http_files
+        .iter()
+        .find(|f| site.is_some() && site_of(f.path, &f.kind) == site)
+        .or_else(|| http_files.first());
+    if let Some(file) = own {
+        let at = format!("{}{}", file.host, file.path);
+        for d in &file.top {
+            match judge(Place::Http, d) {
+                Some(why) => refused.push((at.clone(), d, why)),
+                None => http_directives.push(invert::directive_node(d)),
             }
         }
+    }
+    for file in &http_files {
+        sources.insert((file.host.to_owned(), file.path.to_owned()));
     }
     if !stream_forwards.is_empty() {
         section.set("stream", Node::Seq(stream_forwards));
@@ -472,6 +484,13 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
         ));
     }
     part
+}
+
+fn add_role(part: &mut Part, host: &str, role: &'static str) {
+    let roles = part.roles.entry(host.to_owned()).or_default();
+    if !roles.contains(&role) {
+        roles.push(role);
+    }
 }
 
 /// The stream forward's `allow` lines, which the spec derives from the replicas' and web hosts'

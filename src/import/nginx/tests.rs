@@ -236,6 +236,14 @@ fn what_the_spec_cannot_say_is_named_and_the_rest_imported() {
         HAND_WRITTEN.to_owned(),
     );
     web.files.insert(
+        "/etc/nginx/conf.d/gzip.conf".to_owned(),
+        "gzip_comp_level 5;\n".to_owned(),
+    );
+    web.files.insert(
+        "/etc/nginx/conf.d/shop-http.conf".to_owned(),
+        "server_names_hash_bucket_size 128;\n".to_owned(),
+    );
+    web.files.insert(
         "/etc/nginx/conf.d/broken.conf".to_owned(),
         "server { listen 80;".to_owned(),
     );
@@ -280,6 +288,19 @@ fn what_the_spec_cannot_say_is_named_and_the_rest_imported() {
             .iter()
             .any(|n| n.at == "web1/etc/nginx/conf.d/broken.conf"
                 && n.text.contains("not imported")),
+        "{notes:?}"
+    );
+    // The site's own http directives come from SITE-http.conf; the other file is named.
+    let http = format!("{:?}", nginx.get("http_directives"));
+    assert!(
+        http.contains("server_names_hash_bucket_size") && !http.contains("gzip_comp_level"),
+        "{http}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.at == "web1/etc/nginx/conf.d/gzip.conf"
+                && n.text.contains("does not write this file")),
         "{notes:?}"
     );
     let read: BTreeMap<_, _> = part.read.iter().map(|k| (k.clone(), ())).collect();
