@@ -130,6 +130,28 @@ pub(super) fn render(text: &str) -> Result<BTreeMap<(String, String), String>, S
     }
     let site = crate::spec::Site::deserialize(&doc.value).map_err(|e| e.to_string())?;
     let derived = crate::plan::Derived::new(&site);
+    // The rules `load` runs on nginx and the hosts, a spec they refuse is never planned; not
+    // the Django section the verification spec leaves out, nor its stand-in PostgreSQL.
+    let judged = |rule: &str| {
+        ["NGX", "NET", "SITE", "WEB"]
+            .iter()
+            .any(|p| rule.starts_with(p))
+            && rule != "WEB002"
+    };
+    let refused: Vec<String> = crate::check::check(&site, &doc, &derived)
+        .into_iter()
+        .filter(|d| d.severity == crate::diagnostic::Severity::Error && d.rule.is_some_and(judged))
+        .map(|d| {
+            format!(
+                "{}{}",
+                d.rule.map_or(String::new(), |r| format!("{r}: ")),
+                d.message
+            )
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(refused.join("; "));
+    }
     let plan = crate::plan::plan_with(&site, &derived);
     let tree = crate::render::Renderer::new(&Default::default())
         .render(&plan, &crate::render::Secrets::none())
