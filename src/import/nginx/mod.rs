@@ -361,7 +361,29 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                 let key = (file.host.to_owned(), file.path.to_owned());
                 if section.get("https").is_some() {
                     // A second web host renders from the same section: the comparison below
-                    // names where its file differs.
+                    // names where its file differs, and its own name is said here, as only
+                    // its entry of hosts: can give it.
+                    let own = invert::front(&file.top)
+                        .and_then(|f| invert::first(f.server.children(), "server_name"))
+                        .and_then(|d| d.arg(0));
+                    let shared = match section.get("https") {
+                        Some(Node::Map(h)) => match h.get("server_name") {
+                            Some(Node::Text(name)) => Some(name.as_str()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(own) = own
+                        && shared != Some(own)
+                    {
+                        notes.push(Note {
+                            at: at.clone(),
+                            text: format!(
+                                "server_name {own}: give {} `server_name: {own}` in its entry of hosts: (a read-only mirror's own name), which this import does not set",
+                                file.host
+                            ),
+                        });
+                    }
                     add_role(&mut part, &key.0, "web");
                     sources.insert(key);
                     continue;

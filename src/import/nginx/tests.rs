@@ -336,3 +336,35 @@ fn no_input_makes_it_panic() {
         }
     }
 }
+
+#[test]
+fn a_second_web_host_with_its_own_name_is_named() {
+    let mut hosts = fixture("catmaid");
+    let Some(web1) = hosts.iter().find(|h| h.name == "web1").cloned() else {
+        panic!("no web1");
+    };
+    let mut web2 = web1.clone();
+    web2.name = "web2".to_owned();
+    for text in web2.files.values_mut() {
+        *text = text.replace("catmaid.example.org", "mirror.example.org");
+    }
+    hosts.push(web2);
+    let k = known("db1", &[("db1", "192.0.2.11"), ("db2", "192.0.2.12")]);
+    let mut notes = Vec::new();
+    let part = import(&hosts, &k, &mut notes);
+    assert_eq!(part.roles.get("web2"), Some(&vec!["web"]));
+    let path = "/etc/nginx/conf.d/catmaid.conf";
+    assert!(part.read.contains(&("web2".to_owned(), path.to_owned())));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.at == format!("web2{path}")
+                && n.text.contains("server_name: mirror.example.org")),
+        "{notes:?}"
+    );
+    // web1's file still round-trips: no note on it.
+    assert!(
+        !notes.iter().any(|n| n.at == format!("web1{path}")),
+        "{notes:?}"
+    );
+}
