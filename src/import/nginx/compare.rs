@@ -263,6 +263,14 @@ pub(super) fn compare(
     hosts: &[HostTree],
     notes: &mut Vec<Note>,
 ) {
+    let forwards = verify.section.get("stream").is_some() || verify.public_port.is_some();
+    if verify.roles.is_empty() && !forwards {
+        // No host of the section's: the spec writes none of these files.
+        for (host, path) in live.keys() {
+            notes.extend(differences(&format!("{host}{path}"), "", None));
+        }
+        return;
+    }
     let text = spec_text(verify);
     let rendered = match render(&text) {
         Ok(r) => r,

@@ -498,6 +498,20 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
         notes,
     );
     part.read.extend(sources);
+    // A version and layout alone write nothing: no section, rather than one that says nothing.
+    let says_something = public_port.is_some()
+        || [
+            "https",
+            "cache_proxy",
+            "stream",
+            "http_directives",
+            "stream_directives",
+        ]
+        .iter()
+        .any(|k| section.get(k).is_some());
+    if !says_something {
+        return part;
+    }
     part.values.push((vec!["nginx"], Node::Map(section)));
     if let Some(port) = public_port {
         part.values.push((

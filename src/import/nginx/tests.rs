@@ -368,3 +368,26 @@ fn a_second_web_host_with_its_own_name_is_named() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn a_stream_module_alone_gives_no_section_and_is_named() {
+    let mut host = HostTree {
+        name: "web1".to_owned(),
+        ..HostTree::default()
+    };
+    let path = "/etc/nginx/modules-enabled/50-mod-stream.conf";
+    host.files.insert(
+        path.to_owned(),
+        "load_module modules/ngx_stream_module.so;\n".to_owned(),
+    );
+    let mut notes = Vec::new();
+    let part = import(&[host], &Known::default(), &mut notes);
+    assert!(part.values.is_empty(), "{:?}", part.values);
+    assert!(part.roles.is_empty());
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.at == format!("web1{path}") && n.text.contains("does not write this file")),
+        "{notes:?}"
+    );
+}
