@@ -24,7 +24,8 @@ pub(super) fn import(args: &ImportOptions) -> Result<Outcome, Failure> {
             args.out.display()
         )));
     }
-    let hosts = read_hosts(&args.dir)?;
+    let mut hosts = read_hosts(&args.dir)?;
+    in_rendered_order(&args.dir, &mut hosts);
     if hosts.is_empty() {
         return Err(Failure::Usage(format!(
             "{}: no host folders (the --live layout is DIR/<host>/<path>)",
@@ -151,6 +152,32 @@ fn walk(dir: &Path, prefix: &str, host: &mut HostTree) -> Result<(), Failure> {
 }
 
 /// The site's name: what a host's manifest says (an earlier render's), else the folder's.
+/// Puts the hosts in the order of the spec they were rendered from, when DIR holds that
+/// render's manifest.json (`render -o DIR` writes it): the spec lists them in that order, and so
+/// does the manifest it renders. Otherwise they stay in the order of their folders' names.
+fn in_rendered_order(dir: &Path, hosts: &mut [HostTree]) {
+    let Some(manifest) = fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+    else {
+        return;
+    };
+    let mut order: Vec<&str> = Vec::new();
+    for file in manifest["files"].as_array().into_iter().flatten() {
+        if let Some(host) = file["host"].as_str()
+            && !order.contains(&host)
+        {
+            order.push(host);
+        }
+    }
+    hosts.sort_by_key(|h| {
+        order
+            .iter()
+            .position(|name| *name == h.name)
+            .unwrap_or(order.len())
+    });
+}
+
 fn site_name(dir: &Path, hosts: &[HostTree]) -> String {
     hosts
         .iter()

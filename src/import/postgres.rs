@@ -325,11 +325,27 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
                 "no primary_conninfo names the user",
             ),
         };
-        let env = env_name(site, "REPLICATION_PASSWORD");
+        // A passfile sitewright rendered without secrets says where the password comes from;
+        // any other holds the password itself, which is never copied.
+        let passfile = upstream
+            .get("passfile")
+            .cloned()
+            .unwrap_or_else(|| format!("{}/replication.pgpass", primary.config_dir));
+        let source = replicas
+            .iter()
+            .find_map(|r| r.host.file(&passfile))
+            .and_then(|text| text.lines().find(|l| !l.starts_with('#')))
+            .and_then(|line| line.rsplit_once(":<secret from "))
+            .and_then(|(_, rest)| rest.strip_suffix('>'))
+            .and_then(|rest| rest.split_once(' '))
+            .filter(|(kind, _)| matches!(*kind, "env" | "file"))
+            .map(|(kind, name)| (kind.to_owned(), name.to_owned()));
         let mut password = Map::new();
-        password.set("env", Node::text(&env));
+        match source {
+            Some((kind, name)) => password.set(&kind, Node::text(name)),
+            None => password.set("env", Node::text(env_name(site, "REPLICATION_PASSWORD"))),
+        };
         replication.set("password", Node::Map(password));
-        out.secrets.push(env);
         if let Some(passfile) = upstream.get("passfile")
             && passfile != &format!("{}/replication.pgpass", primary.config_dir)
         {
