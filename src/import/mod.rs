@@ -82,6 +82,8 @@ pub(crate) struct Part {
     pub(crate) values: Vec<(Vec<&'static str>, Node)>,
     /// `(host, path)` of each file read, so it is not named "not imported".
     pub(crate) read: BTreeSet<(String, String)>,
+    /// The address of a host without a PostgreSQL server, and what says it.
+    pub(crate) addresses: BTreeMap<String, (String, String)>,
 }
 
 /// The spec of site `site` from `hosts`' live files.
@@ -146,7 +148,12 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
                 {
                     placeholder += 1;
                 }
-                spec_hosts.push(Node::Map(other_host(&host.name, &roles, placeholder)));
+                let mut entry = other_host(&host.name, &roles, placeholder);
+                if let Some((address, why)) = parts.iter().find_map(|p| p.addresses.get(&host.name))
+                {
+                    entry.replace_guess("address", Node::text(address), format!("from {why}"));
+                }
+                spec_hosts.push(Node::Map(entry));
             }
             None => out.notes.push(Note {
                 at: host.name.clone(),

@@ -311,7 +311,9 @@ fn no_password_is_copied_and_its_variable_is_named() {
         .arg(&spec)
         .run()
         .neither_has("import-Secret-9")
-        .stderr_has("set CATMAID_REPLICATION_PASSWORD");
+        .stderr_has(
+            "set CATMAID_DB_PASSWORD, CATMAID_REPLICATION_PASSWORD, DJANGO_SECRET_KEY before",
+        );
     let text = fs::read_to_string(&spec).unwrap();
     assert!(!text.contains("import-Secret-9"), "{text}");
     assert!(text.contains("env: CATMAID_REPLICATION_PASSWORD"), "{text}");

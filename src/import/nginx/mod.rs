@@ -470,7 +470,7 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
             text: format!("line {}: `{}` is not in the spec: {why}", d.line, d.text()),
         });
     }
-    allow_notes(known, &allowed, hosts, &part, notes);
+    allow_notes(known, &allowed, hosts, &mut part, notes);
 
     let site = site
         .or_else(|| {
@@ -535,7 +535,7 @@ fn allow_notes(
     known: &Known,
     allowed: &[String],
     hosts: &[HostTree],
-    part: &Part,
+    part: &mut Part,
     notes: &mut Vec<Note>,
 ) {
     let Some(primary) = known.primary.as_deref() else {
@@ -552,8 +552,21 @@ fn allow_notes(
         .map(|h| h.name.as_str())
         .filter(|h| part.roles.get(*h).is_some_and(|r| r.contains(&"web")))
         .collect();
-    for address in allowed {
-        if !by_address.contains_key(address.as_str()) {
+    let unknown: Vec<&String> = allowed
+        .iter()
+        .filter(|a| !by_address.contains_key(a.as_str()))
+        .collect();
+    // One web host and one address no PostgreSQL host has: it is the web host's.
+    if let ([address], [host]) = (unknown.as_slice(), web.as_slice()) {
+        part.addresses.insert(
+            (*host).to_owned(),
+            (
+                (*address).clone(),
+                "the stream forward's allow line that no PostgreSQL host has".to_owned(),
+            ),
+        );
+    } else {
+        for address in unknown {
             notes.push(Note {
                 at: at.clone(),
                 text: format!(
