@@ -9,7 +9,7 @@ mod major;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-pub(crate) use major::{Major, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
+pub(crate) use major::{Major, NEWEST_MAJOR, PromoteFile, Standby, WAL_SEGMENT_BYTES, WalKeep};
 
 use crate::spec::SettingValue;
 use crate::suggest::nearest;

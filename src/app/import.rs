@@ -47,7 +47,7 @@ pub(super) fn import(args: &ImportOptions) -> Result<Outcome, Failure> {
             })
             .collect();
         return Err(Failure::Usage(format!(
-            "{}: nothing sitewright writes was found (a postgresql.conf under /etc/postgresql/MAJOR/CLUSTER/ or /var/lib/pgsql/MAJOR/data/, an nginx HTTPS server or caching proxy, a Django settings module): nothing written{}",
+            "{}: nothing sitewright writes was found (a postgresql.conf, an nginx HTTPS server or caching proxy, a Django settings module): nothing written{}",
             args.dir.display(),
             if unread.is_empty() {
                 String::new()

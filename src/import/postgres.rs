@@ -55,6 +55,8 @@ struct Server<'a> {
     data_dir: String,
     /// The file that makes it a standby, when there is one.
     standby: Option<String>,
+    /// Why the major is a guess, when no path or file says it.
+    major_guess: Option<String>,
 }
 
 impl Server<'_> {
@@ -87,9 +89,47 @@ fn layout(path: &str) -> Option<(u32, String)> {
     }
 }
 
+/// The major of a postgresql.conf at `path` outside the distributions' layouts, and what says
+/// it: the data directory's PG_VERSION beside it, or the first lines' `(PostgreSQL N)` (as
+/// sitewright's header and many a hand-kept file say it); a guess of the newest major otherwise.
+fn major_elsewhere(host: &HostTree, path: &str, text: &str) -> (u32, Option<String>) {
+    let dir = path.trim_end_matches("/postgresql.conf");
+    if let Some(major) = host
+        .file(&format!("{dir}/PG_VERSION"))
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return (major, None);
+    }
+    let stated = text.lines().take(5).find_map(|l| {
+        let rest = l.split("PostgreSQL ").nth(1)?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u32>().ok()
+    });
+    match stated {
+        Some(major) => (major, None),
+        None => (
+            crate::pg_settings::NEWEST_MAJOR,
+            Some(format!(
+                "a guess: no path, PG_VERSION or comment of {path} says the major"
+            )),
+        ),
+    }
+}
+
 fn find(host: &HostTree) -> Option<Server<'_>> {
-    let (conf_path, text) = host.files.iter().find(|(path, _)| layout(path).is_some())?;
-    let (major, default_data) = layout(conf_path)?;
+    let (conf_path, text, major, default_data, major_guess) =
+        match host.files.iter().find_map(|(path, text)| Some((path, text, layout(path)?))) {
+            Some((path, text, (major, data))) => (path, text, major, data, None),
+            None => {
+                let (path, text) = host
+                    .files
+                    .iter()
+                    .find(|(path, _)| path.ends_with("/postgresql.conf"))?;
+                let (major, guess) = major_elsewhere(host, path, text);
+                let dir = path.trim_end_matches("/postgresql.conf").to_owned();
+                (path, text, major, dir, guess)
+            }
+        };
     let config_dir = conf_path.trim_end_matches("/postgresql.conf").to_owned();
     let mut settings = BTreeMap::new();
     let mut origins = BTreeMap::new();
@@ -128,6 +168,7 @@ fn find(host: &HostTree) -> Option<Server<'_>> {
         includes,
         data_dir,
         standby,
+        major_guess,
     })
 }
 
@@ -274,8 +315,11 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
     }
 
     let mut section = Map::new();
+    match &primary.major_guess {
+        Some(why) => section.guess("version", Node::Int(i64::from(primary.major)), why),
+        None => section.set("version", Node::Int(i64::from(primary.major))),
+    };
     section
-        .set("version", Node::Int(i64::from(primary.major)))
         .set("data_directory", Node::text(&primary.data_dir))
         .set("config_directory", Node::text(&primary.config_dir));
     result.primary = Some(primary.host.name.clone());

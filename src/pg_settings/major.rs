@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+/// The newest major sitewright knows: what `import` guesses when no file says the major.
+pub(crate) const NEWEST_MAJOR: u32 = 18;
+
 /// A PostgreSQL major version, 11 to 18 (the schema refuses others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Major(pub(crate) u32);
