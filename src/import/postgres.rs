@@ -578,6 +578,7 @@ const STORAGE: [&str; 4] = ["ssd", "nvme", "hdd", "san"];
 /// derived settings match the most live lines, the replicas' statement_timeout, then the
 /// settings and pg_hba records the spec would still change, kept (`--keep-live`) or named.
 pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
+    replication_without_replicas(top, pg);
     let conf_lines = |files: &fit::Files, server: &Server<'_>| {
         fit::common_lines(files, server.host, &server.conf_path)
     };
@@ -709,6 +710,55 @@ fn text_of(node: Option<&Node>) -> String {
         Some(Node::Text(text)) => text.clone(),
         _ => String::new(),
     }
+}
+
+/// A `replication` section another part began (nginx's stream forward gives `public_port`) on a
+/// site without replicas: the role is the one the primary's pg_hba.conf lets replicate, and its
+/// password an environment variable.
+fn replication_without_replicas(top: &mut Map, pg: &Postgres<'_>) {
+    let site = text_of(top.get("site"));
+    let Some(Node::Map(section)) = top.get_mut("postgres") else {
+        return;
+    };
+    let Some(Node::Map(replication)) = section.get_mut("replication") else {
+        return;
+    };
+    if replication.get("user").is_some() {
+        return;
+    }
+    let user = pg
+        .servers
+        .iter()
+        .find(|s| s.standby.is_none())
+        .and_then(|p| p.host.file(&format!("{}/pg_hba.conf", p.config_dir)))
+        .map(hba_records)
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.record.split(' ').collect();
+            (fields.len() >= 3 && fields[0] != "local" && fields[1] == "replication")
+                .then(|| fields[2].to_owned())
+        });
+    let mut first = Map::new();
+    match user {
+        Some(user) => first.guess(
+            "user",
+            Node::text(user),
+            "the role the primary's pg_hba.conf lets replicate",
+        ),
+        None => first.guess(
+            "user",
+            Node::text("replicator"),
+            "a placeholder: no pg_hba.conf record lets a role replicate",
+        ),
+    };
+    let mut password = Map::new();
+    password.set("env", Node::text(env_name(&site, "REPLICATION_PASSWORD")));
+    first.set("password", Node::Map(password));
+    for (key, value) in replication.entries() {
+        first.set(key, value.clone());
+    }
+    *replication = first;
 }
 
 /// `statement_timeout` set alike on every replica and not on the primary is the spec's
