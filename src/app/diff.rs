@@ -239,6 +239,19 @@ pub(super) fn fetch_command(args: &FetchOptions) -> Result<Outcome, Failure> {
     })
 }
 
+/// `found` with each of `redact` masked in its content, so that a secret a live file holds is
+/// never shown.
+fn masked<E>(found: Result<Option<LiveFile>, E>, redact: &[String]) -> Result<Option<LiveFile>, E> {
+    found.map(|file| {
+        file.map(|mut file| {
+            for secret in redact.iter().filter(|s| !s.is_empty()) {
+                file.content = file.content.replace(secret.as_str(), "********");
+            }
+            file
+        })
+    })
+}
+
 pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(&args.spec)?;
     // The tree shown is the one without secrets; their values are compared apart, by hash.
@@ -276,21 +289,28 @@ pub(super) fn diff_command(args: &DiffOptions) -> Result<Outcome, Failure> {
         });
         let diffs = diff(
             &tree,
-            |file| match &remote {
-                Some((snapshot, _)) => snapshot.file(file.host.as_str(), &file.path),
-                None => match read_live(&args.live.path_of(file), owners) {
-                    Ok(found) => Ok(found),
-                    // A live file that holds a secret is often readable by its owner alone: said
-                    // beside the other files, not a reason to show none of them.
-                    Err(Failure::Read(_, e)) if !file.meta.secrets.is_empty() => Err(e.to_string()),
-                    Err(f) => {
-                        let mut failure = failure
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                        failure.get_or_insert(f);
-                        Ok(None)
-                    }
-                },
+            |file| {
+                masked(
+                    match &remote {
+                        Some((snapshot, _)) => snapshot.file(file.host.as_str(), &file.path),
+                        None => match read_live(&args.live.path_of(file), owners) {
+                            Ok(found) => Ok(found),
+                            // A live file that holds a secret is often readable by its owner alone: said
+                            // beside the other files, not a reason to show none of them.
+                            Err(Failure::Read(_, e)) if !file.meta.secrets.is_empty() => {
+                                Err(e.to_string())
+                            }
+                            Err(f) => {
+                                let mut failure = failure
+                                    .lock()
+                                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                                failure.get_or_insert(f);
+                                Ok(None)
+                            }
+                        },
+                    },
+                    &args.redact,
+                )
             },
             secrets,
         );

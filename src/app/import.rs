@@ -98,6 +98,7 @@ pub(super) fn import(args: &ImportOptions) -> Result<Outcome, Failure> {
         detail: Detail::Hunks,
         secrets: SecretPolicy::Placeholders,
         running: Running::FilesOnly,
+        redact: imported.redact,
     })
 }
 

@@ -379,6 +379,9 @@ pub(super) struct DiffOptions {
     /// Whether the secrets are read, to compare them with the live ones.
     pub(super) secrets: SecretPolicy,
     pub(super) running: Running,
+    /// Values masked wherever a live file is shown: the secrets `import` found written in the
+    /// live files (none for `diff` itself, whose secrets are the spec's).
+    pub(super) redact: Vec<String>,
 }
 
 /// What `diff --ssh` holds the rendered files against.
@@ -434,6 +437,7 @@ impl DiffOptions {
             } else {
                 Running::FilesOnly
             },
+            redact: Vec::new(),
         })
     }
 }

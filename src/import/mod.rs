@@ -57,6 +57,9 @@ pub(crate) struct Imported {
     pub(crate) secrets: Vec<String>,
     /// How many hosts the spec has: none when no PostgreSQL server was found.
     pub(crate) hosts: usize,
+    /// Secrets found written in the live files, to mask in what shows them (the round trip's
+    /// diff); empty ones are left out.
+    pub(crate) redact: Vec<String>,
 }
 
 /// What the services imported before this one found, for a part that refers to them (Django's
@@ -84,6 +87,9 @@ pub(crate) struct Part {
     pub(crate) read: BTreeSet<(String, String)>,
     /// The address of a host without a PostgreSQL server, and what says it.
     pub(crate) addresses: BTreeMap<String, (String, String)>,
+    /// Secrets the live files hold as literals: never written, and masked wherever a live file
+    /// is shown.
+    pub(crate) secret_values: Vec<String>,
 }
 
 /// The spec of site `site` from `hosts`' live files.
@@ -179,6 +185,10 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     if let Some(section) = &postgres.section {
         top.set("postgres", Node::Map(section.clone()));
     }
+    out.redact = parts
+        .iter()
+        .flat_map(|p| p.secret_values.iter().filter(|v| !v.is_empty()).cloned())
+        .collect();
     for (path, value) in parts.into_iter().flat_map(|p| p.values) {
         top.set_path(&path, value);
     }

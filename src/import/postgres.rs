@@ -117,19 +117,22 @@ fn major_elsewhere(host: &HostTree, path: &str, text: &str) -> (u32, Option<Stri
 }
 
 fn find(host: &HostTree) -> Option<Server<'_>> {
-    let (conf_path, text, major, default_data, major_guess) =
-        match host.files.iter().find_map(|(path, text)| Some((path, text, layout(path)?))) {
-            Some((path, text, (major, data))) => (path, text, major, data, None),
-            None => {
-                let (path, text) = host
-                    .files
-                    .iter()
-                    .find(|(path, _)| path.ends_with("/postgresql.conf"))?;
-                let (major, guess) = major_elsewhere(host, path, text);
-                let dir = path.trim_end_matches("/postgresql.conf").to_owned();
-                (path, text, major, dir, guess)
-            }
-        };
+    let (conf_path, text, major, default_data, major_guess) = match host
+        .files
+        .iter()
+        .find_map(|(path, text)| Some((path, text, layout(path)?)))
+    {
+        Some((path, text, (major, data))) => (path, text, major, data, None),
+        None => {
+            let (path, text) = host
+                .files
+                .iter()
+                .find(|(path, _)| path.ends_with("/postgresql.conf"))?;
+            let (major, guess) = major_elsewhere(host, path, text);
+            let dir = path.trim_end_matches("/postgresql.conf").to_owned();
+            (path, text, major, dir, guess)
+        }
+    };
     let config_dir = conf_path.trim_end_matches("/postgresql.conf").to_owned();
     let mut settings = BTreeMap::new();
     let mut origins = BTreeMap::new();

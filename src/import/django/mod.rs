@@ -56,6 +56,14 @@ fn settings(
             }
         }
     }
+    // Secrets written in a module are never copied, and the round-trip diff masks them.
+    for m in &modules {
+        for l in &m.lines {
+            if let Statement::Assign(name, Ok(value)) = &l.statement {
+                literal_secrets(name, value, &mut part.secret_values);
+            }
+        }
+    }
     // The spec has one django section: a read-write instance says it best, since a read-only
     // one's settings are partly derived from its host being a replica.
     let chosen = modules
@@ -107,6 +115,26 @@ fn settings(
     }
     part.values.push((vec!["django"], Node::Map(section)));
     user
+}
+
+/// The secrets a module's assignment `name = value` writes as literals: SECRET_KEY, a
+/// database's PASSWORD, EMAIL_HOST_PASSWORD.
+fn literal_secrets(name: &str, value: &Value, out: &mut Vec<String>) {
+    match name {
+        "SECRET_KEY" | "EMAIL_HOST_PASSWORD" => out.extend(value.as_str().map(str::to_owned)),
+        "DATABASES" => {
+            if let Value::Dict(items) = value {
+                for (_, db) in items {
+                    out.extend(
+                        db.get("PASSWORD")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The environment variable a secret of `site` is read from, as the PostgreSQL part names its.

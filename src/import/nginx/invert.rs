@@ -184,7 +184,10 @@ pub(super) fn read_front(front: &Front<'_>, section: &mut Map) -> Versions {
     if let Some(l) = first(body, "listen")
         && let Some((address, port)) = l.arg(0).and_then(listen_parts)
     {
-        versions.http2_directive = Some(!l.args.iter().any(|a| a == "http2"));
+        // `listen … http2` is the older syntax; a listen without it says nothing.
+        if l.args.iter().any(|a| a == "http2") {
+            versions.http2_directive = Some(false);
+        }
         if let Some(address) = address.filter(|a| a.parse::<std::net::IpAddr>().is_ok()) {
             listen.set("address", Node::text(address));
         }

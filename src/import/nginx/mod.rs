@@ -106,7 +106,7 @@ fn versions(seen: Versions) -> ((&'static str, String), (&'static str, String)) 
         ),
         (None, _) => (
             "1.22",
-            "no HTTPS server says which: Debian 12's nginx; the stream forward is the same in every version".to_owned(),
+            "no line says which (http2, ssl_session_tickets): Debian 12's nginx".to_owned(),
         ),
     };
     let openssl = match seen.mlkem {
@@ -119,9 +119,15 @@ fn versions(seen: Versions) -> ((&'static str, String), (&'static str, String)) 
             "no X25519MLKEM768 among ssl_ecdh_curve's groups: OpenSSL 1.1.1 to 3.4; 3.0 is Debian 12's"
                 .to_owned(),
         ),
+        // The OpenSSL of the distribution whose nginx was guessed, so the pair is a build.
+        None if nginx.0 == "1.26" => (
+            "3.5",
+            "no HTTPS server's groups say which: Debian 13's OpenSSL, beside its nginx 1.26"
+                .to_owned(),
+        ),
         None => (
             "3.0",
-            "no HTTPS server says which: Debian 12's OpenSSL".to_owned(),
+            "no HTTPS server's groups say which: Debian 12's OpenSSL".to_owned(),
         ),
     };
     (nginx, openssl)

@@ -155,6 +155,12 @@ impl Imported {
 /// `--live` layout, imports it with `--keep-live`, checks the spec and renders it.
 #[track_caller]
 fn import_debians_cluster(address: &str) -> Imported {
+    import_debians_cluster_with(address, &[])
+}
+
+/// [`import_debians_cluster`] with `extra` files in the live tree beside it (`HOST/path`, text).
+#[track_caller]
+fn import_debians_cluster_with(address: &str, extra: &[(&str, String)]) -> Imported {
     let work = temp_dir();
     let before = real_folders();
     let tree = work.path().join("debian");
@@ -213,6 +219,11 @@ fn import_debians_cluster(address: &str) -> Imported {
     let live = work.path().join("live");
     copy_dir(&config, &live.join(format!("db1{CONFIG_DIR}")));
     fs::create_dir_all(live.join("db1/var/lib/postgresql/15/main")).unwrap();
+    for (path, text) in extra {
+        let to = live.join(path);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::write(&to, text).unwrap();
+    }
 
     let spec = work.path().join("site.yaml");
     let started = Instant::now();
@@ -447,5 +458,173 @@ fn the_settings_the_report_says_the_spec_adds_are_rendered_with_the_values_it_sa
         wrong.join("\n"),
         imported.rendered_file("postgresql.conf"),
         imported.spec_text()
+    );
+}
+
+/// A hand-written TLS server in front of an application, as an operator writes it.
+const APP_SERVER: &str = "# The application, by hand.
+server {
+    listen 443 ssl;
+    server_name app.example.org;
+    ssl_certificate /etc/ssl/certs/app.example.org.pem;
+    ssl_certificate_key /etc/ssl/private/app.example.org.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 50m;
+
+    location /static/ {
+        alias /srv/app/static/;
+    }
+
+    location / {
+        proxy_pass http://127.0.0.1:8000;
+        proxy_set_header Host $host;
+    }
+}
+";
+
+/// The application's settings module, by hand, with its secrets written in it.
+const APP_SETTINGS: &str = "\"\"\"Production settings of the app, by hand.\"\"\"
+from app.settings import *
+
+DEBUG = False
+SECRET_KEY = 'not-the-real-key-4f1c'
+ALLOWED_HOSTS = ['app.example.org']
+DATABASES = {
+    'default': {
+        'ENGINE': 'django.db.backends.postgresql',
+        'NAME': 'app',
+        'USER': 'app',
+        'PASSWORD': 'hunter2-9c1e',
+        'HOST': 'localhost',
+        'PORT': '5432',
+    }
+}
+";
+
+/// Debian's own nginx files (Debian 13's nginx-common: nginx.conf and the default site, enabled)
+/// beside a hand-written TLS server and a Django settings module on web1, with Debian's
+/// PostgreSQL cluster on db1: the TLS server is imported as the spec's `nginx.https`, the default
+/// site is named as not imported, no secret is copied, the spec passes `check`, and the real
+/// nginx accepts the rendered server (`nginx -t`, the build the spec's version names).
+#[test]
+fn debians_default_nginx_site_and_a_hand_written_tls_server_are_imported_and_nginx_accepts_the_render()
+ {
+    let default_site = fs::read_to_string(crate::support::installed(
+        "SITEWRIGHT_DEBIAN_NGINX_DEFAULT_SITE",
+    ))
+    .unwrap();
+    assert!(
+        default_site.contains("listen 80 default_server;"),
+        "Debian's default site:\n{default_site}"
+    );
+    let nginx_conf = Path::new(&crate::support::installed(
+        "SITEWRIGHT_DEBIAN_NGINX_DEFAULT_SITE",
+    ))
+    .ancestors()
+    .nth(2)
+    .unwrap()
+    .join("nginx.conf");
+    let nginx_conf =
+        fs::read_to_string(&nginx_conf).unwrap_or_else(|e| panic!("{}: {e}", nginx_conf.display()));
+    let imported = import_debians_cluster_with(
+        "127.0.0.92",
+        &[
+            ("web1/etc/nginx/nginx.conf", nginx_conf),
+            (
+                "web1/etc/nginx/sites-available/default",
+                default_site.clone(),
+            ),
+            ("web1/etc/nginx/sites-enabled/default", default_site),
+            ("web1/etc/nginx/conf.d/app.conf", APP_SERVER.to_owned()),
+            (
+                "web1/srv/app/app/settings_production.py",
+                APP_SETTINGS.to_owned(),
+            ),
+        ],
+    );
+    let spec = imported.spec_text();
+    let report = &imported.import.stderr;
+    for secret in ["not-the-real-key-4f1c", "hunter2-9c1e"] {
+        assert!(
+            !spec.contains(secret)
+                && !report.contains(secret)
+                && !imported.import.stdout.contains(secret),
+            "{secret} was copied:\n{spec}\n{report}"
+        );
+    }
+    for expected in [
+        "server_name: app.example.org",
+        "certificate: /etc/ssl/certs/app.example.org.pem",
+        "certificate_key: /etc/ssl/private/app.example.org.key",
+        "\"127.0.0.1:8000\"",
+        "client_max_body_size: 50MB",
+        "settings_file: /srv/app/app/settings_production.py",
+        "base_module: app.settings",
+    ] {
+        assert!(
+            spec.contains(expected),
+            "the spec lacks `{expected}`:\n{spec}\n{report}"
+        );
+    }
+    assert!(
+        report.contains("web1/etc/nginx/sites-enabled/default"),
+        "the default site is not named in the report:\n{report}"
+    );
+    assert!(
+        spec.contains("- web"),
+        "web1 is the spec's web host:\n{spec}"
+    );
+    // The rendered server, on loopback with a certificate of the test's, through the real nginx
+    // of the version the spec names.
+    let build = if spec.contains("version: \"1.26\"") {
+        crate::support::nginx::Build::debian13()
+    } else {
+        crate::support::nginx::Build::debian12()
+    };
+    let web1 = imported.rendered.join("web1");
+    let files: Vec<(String, String)> = crate::support::tree(&web1)
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("etc/nginx/"))
+        .map(|(path, bytes)| (format!("/{path}"), String::from_utf8(bytes).unwrap()))
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.ends_with("/conf.d/live.conf") || p.contains("/conf.d/")),
+        "no nginx server rendered for web1: {:?}",
+        files.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    let work = temp_dir();
+    let (cert, key) = (
+        work.path().join("server.crt"),
+        work.path().join("server.key"),
+    );
+    let openssl = std::process::Command::new(crate::support::installed("SITEWRIGHT_OPENSSL"))
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(openssl.status.success(), "openssl req failed");
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let (layout, _) = crate::support::nginx::Layout::on_loopback(
+        &work.path().join("nginx"),
+        &build,
+        &borrowed,
+        &cert,
+        &key,
+    );
+    let test = layout.test(&build);
+    assert!(
+        test.status.success(),
+        "nginx -t refuses the imported spec's render:\n{}\n--- spec\n{spec}",
+        String::from_utf8_lossy(&test.stderr)
     );
 }
