@@ -175,7 +175,7 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
             if !imported {
                 out.notes.push(Note {
                     at: format!("{}{path}", host.name),
-                    text: "not imported: sitewright does not know this file".to_owned(),
+                    text: not_imported(path).to_owned(),
                 });
             }
         }
@@ -191,6 +191,22 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         .collect();
     for (path, value) in parts.into_iter().flat_map(|p| p.values) {
         top.set_path(&path, value);
+    }
+    if top.get("django").is_none()
+        && let Some(Node::Seq(entries)) = top.get("hosts")
+    {
+        for entry in entries {
+            if let Node::Map(entry) = entry
+                && let Some(Node::Seq(roles)) = entry.get("roles")
+                && roles.contains(&Node::text("web"))
+                && let Some(Node::Text(name)) = entry.get("name")
+            {
+                out.notes.push(Note {
+                    at: name.clone(),
+                    text: "nginx serves an application here, and no Django settings module was found: the spec's web role is nginx in front of Django, so `check` refuses the spec (WEB002) until a django section says the application".to_owned(),
+                });
+            }
+        }
     }
     if let Some(section) = sysctl.section {
         top.set("sysctl", Node::Map(section));
@@ -210,6 +226,19 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         yaml::document(&top)
     );
     out
+}
+
+/// Why a file is not in the spec, by what it is.
+fn not_imported(path: &str) -> &'static str {
+    if path.ends_with("/nginx.conf") && path.starts_with("/etc/nginx/") {
+        "not imported: nginx's main file is the distribution's; sitewright writes its own files beside it"
+    } else if path.starts_with("/etc/nginx/") {
+        "not imported: an nginx file that is none of the spec's (an HTTPS server in front of an application, a caching proxy, the stream forward): it stays on the host as it is, and the spec does not write it"
+    } else if path.ends_with("/sitewright/manifest.json") {
+        "not imported: sitewright's record of what it wrote; the spec's render writes it again"
+    } else {
+        "not imported: sitewright does not know this file"
+    }
 }
 
 /// The `NAME` of each `{ env: NAME }` under `node`.
