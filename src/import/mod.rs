@@ -169,7 +169,9 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         }
         for path in host.files.keys() {
             let key = (host.name.clone(), path.clone());
-            let imported = postgres.read.contains(&key)
+            // sitewright's own record of what it wrote: the spec's render writes it again.
+            let imported = path.ends_with("/sitewright/manifest.json")
+                || postgres.read.contains(&key)
                 || sysctl.read.contains(&key)
                 || parts.iter().any(|p| p.read.contains(&key));
             if !imported {
@@ -234,8 +236,6 @@ fn not_imported(path: &str) -> &'static str {
         "not imported: nginx's main file is the distribution's; sitewright writes its own files beside it"
     } else if path.starts_with("/etc/nginx/") {
         "not imported: an nginx file that is none of the spec's (an HTTPS server in front of an application, a caching proxy, the stream forward): it stays on the host as it is, and the spec does not write it"
-    } else if path.ends_with("/sitewright/manifest.json") {
-        "not imported: sitewright's record of what it wrote; the spec's render writes it again"
     } else {
         "not imported: sitewright does not know this file"
     }
