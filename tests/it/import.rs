@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::support::{Sitewright, fixture, temp_dir};
+use crate::support::{Outcome, Sitewright, fixture, temp_dir};
 
 /// The fixtures whose renders are imported.
 const FIXTURES: &[&str] = &["catmaid", "catmaid-pg11", "idr", "research", "synapse"];
@@ -49,26 +49,67 @@ fn confs(tree: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
-    for name in FIXTURES {
+/// A spec rendered into a `--live` folder and imported back from it with `--keep-live`.
+struct Imported {
+    work: tempfile::TempDir,
+    live: PathBuf,
+    spec: PathBuf,
+    outcome: Outcome,
+    /// The spec import wrote, or "" when it wrote none.
+    written: String,
+}
+
+impl Imported {
+    /// Renders `original` into `live`, makes the folders its include_dir lines name as a
+    /// running host has them, and imports `live` with `--keep-live`.
+    fn of(original: &Path) -> Self {
         let work = temp_dir();
         let live = work.path().join("live");
         Sitewright::new()
             .arg("render")
-            .arg(fixture(&format!("{name}/site.yaml")))
+            .arg(original)
             .arg("-o")
             .arg(&live)
             .run()
             .code(0);
+        include_dirs(&live);
         let spec = work.path().join("site.yaml");
-        let imported = Sitewright::new()
+        let outcome = Sitewright::new()
             .arg("import")
             .arg(&live)
             .arg("-o")
             .arg(&spec)
             .arg("--keep-live")
             .run();
+        let written = fs::read_to_string(&spec).unwrap_or_default();
+        Self {
+            work,
+            live,
+            spec,
+            outcome,
+            written,
+        }
+    }
+
+    /// The render of the imported spec.
+    fn render_again(&self) -> PathBuf {
+        let again = self.work.path().join("again");
+        Sitewright::new()
+            .arg("render")
+            .arg(&self.spec)
+            .arg("-o")
+            .arg(&again)
+            .run()
+            .code(0);
+        again
+    }
+}
+
+#[test]
+fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
+    for name in FIXTURES {
+        let round = Imported::of(&fixture(&format!("{name}/site.yaml")));
+        let (live, spec, imported) = (&round.live, &round.spec, &round.outcome);
         assert!(
             matches!(imported.code, 0 | 1),
             "{name}: import exited {}\n{}",
@@ -76,17 +117,10 @@ fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
             imported.stderr
         );
         imported.stderr_has(&format!("sitewright: wrote {}", spec.display()));
-        Sitewright::new().arg("check").arg(&spec).run().code(0);
-        let again = work.path().join("again");
-        Sitewright::new()
-            .arg("render")
-            .arg(&spec)
-            .arg("-o")
-            .arg(&again)
-            .run()
-            .code(0);
+        Sitewright::new().arg("check").arg(spec).run().code(0);
+        let again = round.render_again();
         // The kernel settings the spec keeps: each live one rendered the same, or named.
-        for (path, bytes) in crate::support::tree(&live) {
+        for (path, bytes) in crate::support::tree(live) {
             let Some((host, rest)) = path.split_once('/') else {
                 continue;
             };
@@ -105,7 +139,7 @@ fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
                 );
             }
         }
-        let before = confs(&live);
+        let before = confs(live);
         let after = confs(&again);
         assert_eq!(
             before.keys().collect::<Vec<_>>(),
@@ -138,39 +172,15 @@ fn every_live_setting_is_rendered_the_same_or_named_in_the_report() {
 #[test]
 fn every_fixture_round_trips_byte_for_byte_with_keep_live() {
     for name in FIXTURES {
-        let work = temp_dir();
-        let live = work.path().join("live");
-        Sitewright::new()
-            .arg("render")
-            .arg(fixture(&format!("{name}/site.yaml")))
-            .arg("-o")
-            .arg(&live)
-            .run()
-            .code(0);
-        include_dirs(&live);
-        let spec = work.path().join("site.yaml");
-        let imported = Sitewright::new()
-            .arg("import")
-            .arg(&live)
-            .arg("-o")
-            .arg(&spec)
-            .arg("--keep-live")
-            .run();
-        let written = fs::read_to_string(&spec).unwrap_or_default();
+        let round = Imported::of(&fixture(&format!("{name}/site.yaml")));
+        let (live, written) = (&round.live, &round.written);
         assert_eq!(
-            imported.code, 0,
+            round.outcome.code, 0,
             "{name}: the round trip is not clean:\n{}\n{written}",
-            imported.stderr
+            round.outcome.stderr
         );
-        let again = work.path().join("again");
-        Sitewright::new()
-            .arg("render")
-            .arg(&spec)
-            .arg("-o")
-            .arg(&again)
-            .run()
-            .code(0);
-        let before = crate::support::tree(&live);
+        let again = round.render_again();
+        let before = crate::support::tree(live);
         let after = crate::support::tree(&again);
         assert_eq!(
             before.keys().collect::<Vec<_>>(),
@@ -455,45 +465,24 @@ fn round_trip(seed: u64) -> Result<Option<String>, String> {
     if Sitewright::new().arg("check").arg(&original).run().code != 0 {
         return Err("refused".to_owned());
     }
-    let live = work.path().join("live");
-    Sitewright::new()
-        .arg("render")
-        .arg(&original)
-        .arg("-o")
-        .arg(&live)
-        .run()
-        .code(0);
-    let spec = work.path().join("site.yaml");
-    let imported = Sitewright::new()
-        .arg("import")
-        .arg(&live)
-        .arg("-o")
-        .arg(&spec)
-        .arg("--keep-live")
-        .run();
-    let written = fs::read_to_string(&spec).unwrap_or_default();
+    let round = Imported::of(&original);
+    let (imported, written) = (&round.outcome, &round.written);
     if !matches!(imported.code, 0 | 1) {
         return Err(format!(
             "import exited {}:\n{}\n{written}",
             imported.code, imported.stderr
         ));
     }
-    let checked = Sitewright::new().arg("check").arg(&spec).run();
+    let checked = Sitewright::new().arg("check").arg(&round.spec).run();
     if checked.code != 0 {
         return Err(format!(
             "the imported spec is refused:\n{}\n{written}",
             checked.stderr
         ));
     }
-    let again = work.path().join("again");
-    Sitewright::new()
-        .arg("render")
-        .arg(&spec)
-        .arg("-o")
-        .arg(&again)
-        .run()
-        .code(0);
-    let before = crate::support::tree(&live);
+    let again = round.render_again();
+    let live = &round.live;
+    let before = crate::support::tree(live);
     let after = crate::support::tree(&again);
     let settings_file = |path: &str| {
         path.ends_with("/postgresql.conf")
