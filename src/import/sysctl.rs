@@ -160,6 +160,29 @@ pub(super) fn settle(top: &mut Map, hosts: &[HostTree]) {
         top.set_path(&["sysctl", "priority"], Node::Int(priority));
     }
     roles(top, &in_spec, &files);
+    for host in &in_spec {
+        let Some((memory, line)) = files(host)
+            .iter()
+            .filter_map(|p| host.file(p))
+            .find_map(stated_memory)
+        else {
+            continue;
+        };
+        if let Some(entry) = super::fit::host_mut(top, &host.name) {
+            let have = match entry.get("memory") {
+                Some(Node::Text(t)) => crate::units::ByteSize::parse(t).ok(),
+                _ => None,
+            };
+            let stated = crate::units::ByteSize::parse(&memory).ok();
+            if stated.is_some() && have != stated {
+                entry.replace_guess(
+                    "memory",
+                    Node::text(memory),
+                    format!("the sysctl file's `{line}`, which names the host's memory"),
+                );
+            }
+        }
+    }
     let score = |rendered: &super::fit::Files| -> usize {
         in_spec
             .iter()
@@ -288,4 +311,51 @@ fn written_form(hosts: &[&HostTree], key: &str) -> Option<String> {
             (comment.contains(" in ") || comment.contains(" of memory")).then(|| first.to_owned())
         })
     })
+}
+
+/// The host's memory as a sysctl file sitewright rendered names it in a comment (`# 256MB:
+/// 256MiB, at most 1/64 of 192GB`, `# 2% at 128GiB, scaled to 32GB, ...`), in the spec's IEC
+/// form, with the comment it comes from.
+fn stated_memory(text: &str) -> Option<(String, String)> {
+    text.lines().find_map(|line| {
+        let comment = line.trim().strip_prefix('#')?.trim();
+        let after = comment
+            .split_once(", at most 1/64 of ")
+            .or_else(|| comment.split_once(", at most 1/16 of "))
+            .map(|(_, m)| m)
+            .or_else(|| comment.split_once(", scaled to ").map(|(_, m)| m))?;
+        let size = after.split([',', ' ']).next()?;
+        let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = &size[digits.len()..];
+        let iec = match unit {
+            "TB" => "TiB",
+            "GB" => "GiB",
+            "MB" => "MiB",
+            "kB" => "KiB",
+            "B" => "B",
+            _ => return None,
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((format!("{digits}{iec}"), comment.to_owned()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stated_memory;
+
+    #[test]
+    fn the_memory_a_rendered_comment_names() {
+        let bytes =
+            "# x\n# 256MB: 256MiB, at most 1/64 of 192GB\nvm.dirty_background_bytes = 268435456\n";
+        assert_eq!(stated_memory(bytes).unwrap().0, "192GiB");
+        let ratio = "# 2% at 128GiB, scaled to 1536MB, at most the kernel's 10%\nvm.dirty_background_ratio = 8\n";
+        assert_eq!(stated_memory(ratio).unwrap().0, "1536MiB");
+        assert_eq!(
+            stated_memory("# keep the page cache in memory rather than swap\n"),
+            None
+        );
+    }
 }

@@ -127,11 +127,10 @@ fn catmaid_round_trips_its_https_server_and_stream_forward() {
         value(&part, &["postgres", "replication", "public_port"]),
         Some(&Node::Int(7432))
     );
-    // web1's address is only in the allow line: the report says so.
-    assert!(
-        notes
-            .iter()
-            .any(|n| n.text.contains("allow 192.0.2.20") && n.at.starts_with("db1/")),
+    // web1's address is only in the allow line, the one no PostgreSQL host has: it is web1's.
+    assert_eq!(
+        part.addresses.get("web1").map(|(a, _)| a.as_str()),
+        Some("192.0.2.20"),
         "{notes:?}"
     );
     assert!(part.read.contains(&(
