@@ -762,10 +762,15 @@ fn databases(
             continue;
         }
         let host = value.get("HOST").and_then(Value::as_str);
-        let named = known
-            .addresses
-            .get(alias)
-            .is_some_and(|a| Some(a.as_str()) == host);
+        // The spec writes this host's own replica over loopback, another's at its address.
+        let named = if alias == m.host.name {
+            known.addresses.contains_key(alias) && host == Some("127.0.0.1")
+        } else {
+            known
+                .addresses
+                .get(alias)
+                .is_some_and(|a| Some(a.as_str()) == host)
+        };
         if named && is_replica(known, alias) {
             replicas.push(Node::text(alias));
         } else {

@@ -435,6 +435,27 @@ fn a_read_only_instance_and_redis_round_trip_from_django_4_1() {
 }
 
 #[test]
+fn a_read_only_instance_names_its_own_replica_over_loopback() {
+    let spec = research_with(
+        r#"django:
+  version: "5.2"
+  settings_file: /srv/research/app/research/settings_production.py
+  base_module: research.settings
+  secret_key: { env: DJANGO_SECRET_KEY }
+  database:
+    name: research
+    user: research
+    password: { env: RESEARCH_DB_PASSWORD }
+    replicas: [db2]
+  email: dummy
+"#,
+        "[postgres-replica, web]",
+    );
+    let (_, section) = render_import_render(&spec);
+    assert!(section.contains("replicas:\n      - db2"), "{section}");
+}
+
+#[test]
 fn no_file_and_no_truncation_of_one_makes_the_import_panic() {
     let k = known(&[("db1", "192.0.2.11"), ("db2", "192.0.2.12")], "db1");
     for name in ["catmaid", "catmaid-pg11", "research", "idr", "synapse"] {
