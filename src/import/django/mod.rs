@@ -106,7 +106,25 @@ fn settings(
         }
     }
     part.values.push((vec!["django"], Node::Map(section)));
+    if let Some(ca) = root_certificate(source) {
+        part.values
+            .push((vec!["postgres", "ssl", "ca"], Node::text(ca)));
+    }
     user
+}
+
+/// The CA the default database's certificate is verified against (`OPTIONS` `sslmode`
+/// verify-full and `sslrootcert`), which the spec writes from `postgres.ssl.ca`: the server's
+/// own files do not name it, so a site without replicas says it here only.
+fn root_certificate(m: &Module<'_>) -> Option<String> {
+    m.lines.iter().rev().find_map(|l| match &l.statement {
+        Statement::Assign(name, Ok(dbs)) if name == "DATABASES" => {
+            let options = dbs.get("default")?.get("OPTIONS")?;
+            (options.get("sslmode")?.as_str()? == "verify-full")
+                .then(|| options.get("sslrootcert")?.as_str().map(str::to_owned))?
+        }
+        _ => None,
+    })
 }
 
 /// The environment variable a secret of `site` is read from, as the PostgreSQL part names its.

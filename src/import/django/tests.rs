@@ -487,3 +487,27 @@ fn no_file_and_no_truncation_of_one_makes_the_import_panic() {
         }
     }
 }
+
+#[test]
+fn the_default_database_s_root_certificate_is_postgres_ssl_ca() {
+    let text = "DATABASES = {\"default\": {\"HOST\": \"192.0.2.11\", \"OPTIONS\": {\"sslmode\": \"verify-full\", \"sslrootcert\": \"/etc/ssl/ca.crt\"}}}\n";
+    let host = HostTree {
+        name: "web1".to_owned(),
+        ..HostTree::default()
+    };
+    let m = super::Module {
+        host: &host,
+        path: "/srv/app/settings.py",
+        lines: super::python::statements(text),
+    };
+    assert_eq!(
+        super::root_certificate(&m).as_deref(),
+        Some("/etc/ssl/ca.crt")
+    );
+    let require = text.replace("verify-full", "require");
+    let m = super::Module {
+        lines: super::python::statements(&require),
+        ..m
+    };
+    assert_eq!(super::root_certificate(&m), None);
+}
