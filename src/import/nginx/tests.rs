@@ -390,3 +390,19 @@ fn a_stream_module_alone_gives_no_section_and_is_named() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn the_stream_forward_s_listen_line_says_the_primary_s_address() {
+    let hosts = fixture("catmaid");
+    // db1's address as a placeholder: the forward listens on its own one.
+    let k = known("db1", &[("db1", "192.0.2.1"), ("db2", "192.0.2.12")]);
+    let part = import(&hosts, &k, &mut Vec::new());
+    assert_eq!(
+        part.addresses.get("db1").map(|(a, _)| a.as_str()),
+        Some("192.0.2.11")
+    );
+    // Where the primary's address is the one the forward listens on, nothing is said.
+    let k = known("db1", &[("db1", "192.0.2.11"), ("db2", "192.0.2.12")]);
+    let part = import(&hosts, &k, &mut Vec::new());
+    assert_eq!(part.addresses.get("db1"), None);
+}
