@@ -257,18 +257,24 @@ fn roles(top: &mut Map, in_spec: &[&HostTree], files: &dyn Fn(&HostTree) -> Vec<
     if without.is_empty() || with.is_empty() {
         return;
     }
+    // The roles of the hosts with a file that no host without one has: each host with a file
+    // must have one of them (a web replica among plain replicas has web).
+    let shunned: Vec<String> = without.iter().flat_map(|h| role_of(top, &h.name)).collect();
     let mut wanted: Vec<String> = Vec::new();
+    let mut covered = true;
     for host in &with {
-        for role in role_of(top, &host.name) {
+        let own: Vec<String> = role_of(top, &host.name)
+            .into_iter()
+            .filter(|r| !shunned.contains(r))
+            .collect();
+        covered &= !own.is_empty();
+        for role in own {
             if !wanted.contains(&role) {
                 wanted.push(role);
             }
         }
     }
-    let clash = without
-        .iter()
-        .any(|h| role_of(top, &h.name).iter().any(|r| wanted.contains(r)));
-    if !clash {
+    if covered {
         top.set_path(
             &["sysctl", "roles"],
             Node::Seq(wanted.into_iter().map(Node::Text).collect()),
@@ -344,7 +350,55 @@ fn stated_memory(text: &str) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{HostTree, Map, Node};
     use super::stated_memory;
+
+    #[test]
+    fn the_roles_of_the_hosts_with_a_file_that_no_other_host_has() {
+        let entry = |name: &str, roles: &[&str]| {
+            let mut m = Map::new();
+            m.set("name", Node::text(name));
+            m.set(
+                "roles",
+                Node::Seq(roles.iter().map(|r| Node::text(*r)).collect()),
+            );
+            Node::Map(m)
+        };
+        let mut top = Map::new();
+        top.set(
+            "hosts",
+            Node::Seq(vec![
+                entry("db1", &["postgres-primary"]),
+                entry("db2", &["postgres-replica", "web"]),
+                entry("db3", &["postgres-replica"]),
+                entry("proxy1", &["proxy"]),
+            ]),
+        );
+        top.set("sysctl", Node::Map(Map::new()));
+        let hosts: Vec<HostTree> = ["db1", "db2", "db3", "proxy1"]
+            .iter()
+            .map(|n| HostTree {
+                name: (*n).to_owned(),
+                ..HostTree::default()
+            })
+            .collect();
+        let refs: Vec<&HostTree> = hosts.iter().collect();
+        let with = |h: &HostTree| -> Vec<String> {
+            if h.name == "db2" || h.name == "proxy1" {
+                vec!["/etc/sysctl.d/60-sitewright.conf".to_owned()]
+            } else {
+                Vec::new()
+            }
+        };
+        super::roles(&mut top, &refs, &with);
+        let Some(Node::Map(section)) = top.get("sysctl") else {
+            panic!("{top:?}")
+        };
+        assert_eq!(
+            section.get("roles"),
+            Some(&Node::Seq(vec![Node::text("web"), Node::text("proxy")]))
+        );
+    }
 
     #[test]
     fn the_memory_a_rendered_comment_names() {
