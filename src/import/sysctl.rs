@@ -205,12 +205,12 @@ pub(super) fn settle(top: &mut Map, hosts: &[HostTree]) {
             continue;
         };
         for key in settings_keys(&candidate) {
-            // A value the profile gives alike is the profile's.
+            // A value the profile gives alike is the profile's; one the render derives itself
+            // (kernel.shmmax for System V shared memory) says more lines of the file without it.
             let mut without = candidate.clone();
             remove_setting(&mut without, &key);
             if let Some(s) = super::fit::render(&without).map(|f| score(&f))
-                && s >= current
-                && profile.is_some()
+                && (s > current || (s == current && profile.is_some()))
             {
                 candidate = without;
                 current = s;
