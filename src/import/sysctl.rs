@@ -160,6 +160,29 @@ pub(super) fn settle(top: &mut Map, hosts: &[HostTree]) {
         top.set_path(&["sysctl", "priority"], Node::Int(priority));
     }
     roles(top, &in_spec, &files);
+    for host in &in_spec {
+        let Some((memory, line)) = files(host)
+            .iter()
+            .filter_map(|p| host.file(p))
+            .find_map(stated_memory)
+        else {
+            continue;
+        };
+        if let Some(entry) = super::fit::host_mut(top, &host.name) {
+            let have = match entry.get("memory") {
+                Some(Node::Text(t)) => crate::units::ByteSize::parse(t).ok(),
+                _ => None,
+            };
+            let stated = crate::units::ByteSize::parse(&memory).ok();
+            if stated.is_some() && have != stated {
+                entry.replace_guess(
+                    "memory",
+                    Node::text(memory),
+                    format!("the sysctl file's `{line}`, which names the host's memory"),
+                );
+            }
+        }
+    }
     let score = |rendered: &super::fit::Files| -> usize {
         in_spec
             .iter()
@@ -182,12 +205,12 @@ pub(super) fn settle(top: &mut Map, hosts: &[HostTree]) {
             continue;
         };
         for key in settings_keys(&candidate) {
-            // A value the profile gives alike is the profile's.
+            // A value the profile gives alike is the profile's; one the render derives itself
+            // (kernel.shmmax for System V shared memory) says more lines of the file without it.
             let mut without = candidate.clone();
             remove_setting(&mut without, &key);
             if let Some(s) = super::fit::render(&without).map(|f| score(&f))
-                && s >= current
-                && profile.is_some()
+                && (s > current || (s == current && profile.is_some()))
             {
                 candidate = without;
                 current = s;
@@ -234,18 +257,24 @@ fn roles(top: &mut Map, in_spec: &[&HostTree], files: &dyn Fn(&HostTree) -> Vec<
     if without.is_empty() || with.is_empty() {
         return;
     }
+    // The roles of the hosts with a file that no host without one has: each host with a file
+    // must have one of them (a web replica among plain replicas has web).
+    let shunned: Vec<String> = without.iter().flat_map(|h| role_of(top, &h.name)).collect();
     let mut wanted: Vec<String> = Vec::new();
+    let mut covered = true;
     for host in &with {
-        for role in role_of(top, &host.name) {
+        let own: Vec<String> = role_of(top, &host.name)
+            .into_iter()
+            .filter(|r| !shunned.contains(r))
+            .collect();
+        covered &= !own.is_empty();
+        for role in own {
             if !wanted.contains(&role) {
                 wanted.push(role);
             }
         }
     }
-    let clash = without
-        .iter()
-        .any(|h| role_of(top, &h.name).iter().any(|r| wanted.contains(r)));
-    if !clash {
+    if covered {
         top.set_path(
             &["sysctl", "roles"],
             Node::Seq(wanted.into_iter().map(Node::Text).collect()),
@@ -288,4 +317,99 @@ fn written_form(hosts: &[&HostTree], key: &str) -> Option<String> {
             (comment.contains(" in ") || comment.contains(" of memory")).then(|| first.to_owned())
         })
     })
+}
+
+/// The host's memory as a sysctl file sitewright rendered names it in a comment (`# 256MB:
+/// 256MiB, at most 1/64 of 192GB`, `# 2% at 128GiB, scaled to 32GB, ...`), in the spec's IEC
+/// form, with the comment it comes from.
+fn stated_memory(text: &str) -> Option<(String, String)> {
+    text.lines().find_map(|line| {
+        let comment = line.trim().strip_prefix('#')?.trim();
+        let after = comment
+            .split_once(", at most 1/64 of ")
+            .or_else(|| comment.split_once(", at most 1/16 of "))
+            .map(|(_, m)| m)
+            .or_else(|| comment.split_once(", scaled to ").map(|(_, m)| m))?;
+        let size = after.split([',', ' ']).next()?;
+        let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = &size[digits.len()..];
+        let iec = match unit {
+            "TB" => "TiB",
+            "GB" => "GiB",
+            "MB" => "MiB",
+            "kB" => "KiB",
+            "B" => "B",
+            _ => return None,
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((format!("{digits}{iec}"), comment.to_owned()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HostTree, Map, Node};
+    use super::stated_memory;
+
+    #[test]
+    fn the_roles_of_the_hosts_with_a_file_that_no_other_host_has() {
+        let entry = |name: &str, roles: &[&str]| {
+            let mut m = Map::new();
+            m.set("name", Node::text(name));
+            m.set(
+                "roles",
+                Node::Seq(roles.iter().map(|r| Node::text(*r)).collect()),
+            );
+            Node::Map(m)
+        };
+        let mut top = Map::new();
+        top.set(
+            "hosts",
+            Node::Seq(vec![
+                entry("db1", &["postgres-primary"]),
+                entry("db2", &["postgres-replica", "web"]),
+                entry("db3", &["postgres-replica"]),
+                entry("proxy1", &["proxy"]),
+            ]),
+        );
+        top.set("sysctl", Node::Map(Map::new()));
+        let hosts: Vec<HostTree> = ["db1", "db2", "db3", "proxy1"]
+            .iter()
+            .map(|n| HostTree {
+                name: (*n).to_owned(),
+                ..HostTree::default()
+            })
+            .collect();
+        let refs: Vec<&HostTree> = hosts.iter().collect();
+        let with = |h: &HostTree| -> Vec<String> {
+            if h.name == "db2" || h.name == "proxy1" {
+                vec!["/etc/sysctl.d/60-sitewright.conf".to_owned()]
+            } else {
+                Vec::new()
+            }
+        };
+        super::roles(&mut top, &refs, &with);
+        let Some(Node::Map(section)) = top.get("sysctl") else {
+            panic!("{top:?}")
+        };
+        assert_eq!(
+            section.get("roles"),
+            Some(&Node::Seq(vec![Node::text("web"), Node::text("proxy")]))
+        );
+    }
+
+    #[test]
+    fn the_memory_a_rendered_comment_names() {
+        let bytes =
+            "# x\n# 256MB: 256MiB, at most 1/64 of 192GB\nvm.dirty_background_bytes = 268435456\n";
+        assert_eq!(stated_memory(bytes).unwrap().0, "192GiB");
+        let ratio = "# 2% at 128GiB, scaled to 1536MB, at most the kernel's 10%\nvm.dirty_background_ratio = 8\n";
+        assert_eq!(stated_memory(ratio).unwrap().0, "1536MiB");
+        assert_eq!(
+            stated_memory("# keep the page cache in memory rather than swap\n"),
+            None
+        );
+    }
 }

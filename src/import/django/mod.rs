@@ -114,6 +114,10 @@ fn settings(
         }
     }
     part.values.push((vec!["django"], Node::Map(section)));
+    if let Some(ca) = root_certificate(source) {
+        part.values
+            .push((vec!["postgres", "ssl", "ca"], Node::text(ca)));
+    }
     user
 }
 
@@ -135,6 +139,20 @@ fn literal_secrets(name: &str, value: &Value, out: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// The CA the default database's certificate is verified against (`OPTIONS` `sslmode`
+/// verify-full and `sslrootcert`), which the spec writes from `postgres.ssl.ca`: the server's
+/// own files do not name it, so a site without replicas says it here only.
+fn root_certificate(m: &Module<'_>) -> Option<String> {
+    m.lines.iter().rev().find_map(|l| match &l.statement {
+        Statement::Assign(name, Ok(dbs)) if name == "DATABASES" => {
+            let options = dbs.get("default")?.get("OPTIONS")?;
+            (options.get("sslmode")?.as_str()? == "verify-full")
+                .then(|| options.get("sslrootcert")?.as_str().map(str::to_owned))?
+        }
+        _ => None,
+    })
 }
 
 /// The environment variable a secret of `site` is read from, as the PostgreSQL part names its.
@@ -790,10 +808,15 @@ fn databases(
             continue;
         }
         let host = value.get("HOST").and_then(Value::as_str);
-        let named = known
-            .addresses
-            .get(alias)
-            .is_some_and(|a| Some(a.as_str()) == host);
+        // The spec writes this host's own replica over loopback, another's at its address.
+        let named = if alias == m.host.name {
+            known.addresses.contains_key(alias) && host == Some("127.0.0.1")
+        } else {
+            known
+                .addresses
+                .get(alias)
+                .is_some_and(|a| Some(a.as_str()) == host)
+        };
         if named && is_replica(known, alias) {
             replicas.push(Node::text(alias));
         } else {

@@ -435,6 +435,27 @@ fn a_read_only_instance_and_redis_round_trip_from_django_4_1() {
 }
 
 #[test]
+fn a_read_only_instance_names_its_own_replica_over_loopback() {
+    let spec = research_with(
+        r#"django:
+  version: "5.2"
+  settings_file: /srv/research/app/research/settings_production.py
+  base_module: research.settings
+  secret_key: { env: DJANGO_SECRET_KEY }
+  database:
+    name: research
+    user: research
+    password: { env: RESEARCH_DB_PASSWORD }
+    replicas: [db2]
+  email: dummy
+"#,
+        "[postgres-replica, web]",
+    );
+    let (_, section) = render_import_render(&spec);
+    assert!(section.contains("replicas:\n      - db2"), "{section}");
+}
+
+#[test]
 fn no_file_and_no_truncation_of_one_makes_the_import_panic() {
     let k = known(&[("db1", "192.0.2.11"), ("db2", "192.0.2.12")], "db1");
     for name in ["catmaid", "catmaid-pg11", "research", "idr", "synapse"] {
@@ -465,4 +486,28 @@ fn no_file_and_no_truncation_of_one_makes_the_import_panic() {
             }
         }
     }
+}
+
+#[test]
+fn the_default_database_s_root_certificate_is_postgres_ssl_ca() {
+    let text = "DATABASES = {\"default\": {\"HOST\": \"192.0.2.11\", \"OPTIONS\": {\"sslmode\": \"verify-full\", \"sslrootcert\": \"/etc/ssl/ca.crt\"}}}\n";
+    let host = HostTree {
+        name: "web1".to_owned(),
+        ..HostTree::default()
+    };
+    let m = super::Module {
+        host: &host,
+        path: "/srv/app/settings.py",
+        lines: super::python::statements(text),
+    };
+    assert_eq!(
+        super::root_certificate(&m).as_deref(),
+        Some("/etc/ssl/ca.crt")
+    );
+    let require = text.replace("verify-full", "require");
+    let m = super::Module {
+        lines: super::python::statements(&require),
+        ..m
+    };
+    assert_eq!(super::root_certificate(&m), None);
 }

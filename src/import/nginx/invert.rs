@@ -944,6 +944,8 @@ pub(super) struct Stream<'a> {
     pub(super) public_port: Option<i64>,
     /// The addresses the forward to PostgreSQL allows.
     pub(super) allowed: Vec<String>,
+    /// The address the forwards listen on: the spec writes each on the host's own address.
+    pub(super) own_address: Option<String>,
     pub(super) forwards: Vec<Node>,
     pub(super) directives: Vec<&'a Directive>,
     pub(super) refused: Vec<(&'a Directive, String)>,
@@ -972,9 +974,14 @@ pub(super) fn stream<'a>(
     }
     for server in all(body, "server") {
         let children = server.children();
-        let port = arg(children, "listen")
-            .and_then(listen_parts)
-            .map(|(_, p)| i64::from(p));
+        let listen = arg(children, "listen").and_then(listen_parts);
+        if out.own_address.is_none()
+            && let Some((Some(address), _)) = &listen
+            && address.parse::<std::net::IpAddr>().is_ok()
+        {
+            out.own_address = Some(address.clone());
+        }
+        let port = listen.map(|(_, p)| i64::from(p));
         let (Some(port), Some(pass)) = (port, arg(children, "proxy_pass")) else {
             continue;
         };

@@ -346,6 +346,17 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                 }
                 for block in invert::all(&file.top, "stream") {
                     let s = invert::stream(block, &postgres_targets, judge);
+                    // The forwards listen on the primary's own address, which its PostgreSQL
+                    // files need not name (it listens on loopback behind the forward).
+                    if let Some(address) = &s.own_address
+                        && known.addresses.get(file.host) != Some(address)
+                    {
+                        part.addresses.entry(file.host.to_owned()).or_insert((
+                            address.clone(),
+                            "the stream forward's listen line, on the primary's own address"
+                                .to_owned(),
+                        ));
+                    }
                     if s.public_port.is_some() && public_port.is_none() {
                         public_port = s.public_port;
                         allowed = s.allowed;

@@ -127,11 +127,10 @@ fn catmaid_round_trips_its_https_server_and_stream_forward() {
         value(&part, &["postgres", "replication", "public_port"]),
         Some(&Node::Int(7432))
     );
-    // web1's address is only in the allow line: the report says so.
-    assert!(
-        notes
-            .iter()
-            .any(|n| n.text.contains("allow 192.0.2.20") && n.at.starts_with("db1/")),
+    // web1's address is only in the allow line, the one no PostgreSQL host has: it is web1's.
+    assert_eq!(
+        part.addresses.get("web1").map(|(a, _)| a.as_str()),
+        Some("192.0.2.20"),
         "{notes:?}"
     );
     assert!(part.read.contains(&(
@@ -390,4 +389,20 @@ fn a_stream_module_alone_gives_no_section_and_is_named() {
             .any(|n| n.at == format!("web1{path}") && n.text.contains("does not write this file")),
         "{notes:?}"
     );
+}
+
+#[test]
+fn the_stream_forward_s_listen_line_says_the_primary_s_address() {
+    let hosts = fixture("catmaid");
+    // db1's address as a placeholder: the forward listens on its own one.
+    let k = known("db1", &[("db1", "192.0.2.1"), ("db2", "192.0.2.12")]);
+    let part = import(&hosts, &k, &mut Vec::new());
+    assert_eq!(
+        part.addresses.get("db1").map(|(a, _)| a.as_str()),
+        Some("192.0.2.11")
+    );
+    // Where the primary's address is the one the forward listens on, nothing is said.
+    let k = known("db1", &[("db1", "192.0.2.11"), ("db2", "192.0.2.12")]);
+    let part = import(&hosts, &k, &mut Vec::new());
+    assert_eq!(part.addresses.get("db1"), None);
 }
