@@ -137,6 +137,12 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         match postgres.hosts.get(&host.name) {
             Some(entry) => {
                 let mut entry = entry.clone();
+                if postgres.placeheld.contains(&host.name)
+                    && let Some((address, why)) =
+                        parts.iter().find_map(|p| p.addresses.get(&host.name))
+                {
+                    entry.replace_guess("address", Node::text(address), format!("from {why}"));
+                }
                 if !roles.is_empty()
                     && let Some(Node::Seq(have)) = entry.get_mut("roles")
                 {
@@ -213,10 +219,11 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     if let Some(section) = sysctl.section {
         top.set("sysctl", Node::Map(section));
     }
-    sysctl::settle(&mut top, hosts);
+    // PostgreSQL first: the kernel's shared memory follows from its settings.
     if postgres.primary.is_some() {
         postgres::settle(&mut top, &postgres, values, &mut out);
     }
+    sysctl::settle(&mut top, hosts);
     // Every secret the spec reads from the environment, whichever part wrote it.
     let mut names = out.secrets.clone();
     env_names(&Node::Map(top.clone()), &mut names);

@@ -25,6 +25,8 @@ pub(super) struct Postgres<'a> {
     pub(super) port: Option<i64>,
     /// How many placeholder addresses (192.0.2.N) were given out.
     pub(super) placeholders: usize,
+    /// The hosts whose address is such a placeholder: another part's file may say it.
+    pub(super) placeheld: BTreeSet<String>,
 }
 
 impl Postgres<'_> {
@@ -503,6 +505,7 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
             }
             None => {
                 placeholder += 1;
+                result.placeheld.insert(server.host.name.clone());
                 entry.guess(
                     "address",
                     Node::text(format!("192.0.2.{placeholder}")),
