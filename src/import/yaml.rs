@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 pub(crate) enum Node {
     Text(String),
     Int(i64),
+    /// A finite float, written so that YAML reads it back as a float (`1.0`, not `1`).
+    Float(f64),
     Bool(bool),
     Seq(Vec<Node>),
     Map(Map),
@@ -160,6 +162,9 @@ fn write_value(out: &mut String, value: &Node, indent: usize, comment: Option<&s
         Node::Int(n) => {
             let _ = writeln!(out, " {n}{comment}");
         }
+        Node::Float(f) => {
+            let _ = writeln!(out, " {f:?}{comment}");
+        }
         Node::Bool(b) => {
             let _ = writeln!(out, " {b}{comment}");
         }
@@ -244,5 +249,19 @@ postgres:
             assert!(scalar_text(text).starts_with('"'), "{text} must be quoted");
         }
         assert_eq!(scalar_text("192.0.2.11"), "192.0.2.11");
+    }
+
+    #[test]
+    fn a_float_reads_back_as_a_float() {
+        let mut top = Map::new();
+        top.set("ratio", Node::Float(0.25))
+            .set("whole", Node::Float(1.0))
+            .set("tiny", Node::Float(1e-7));
+        let text = document(&top);
+        let back: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back["ratio"].as_f64(), Some(0.25), "{text}");
+        assert_eq!(back["whole"].as_f64(), Some(1.0), "{text}");
+        assert!(back["whole"].is_f64(), "{text}");
+        assert_eq!(back["tiny"].as_f64(), Some(1e-7), "{text}");
     }
 }

@@ -264,8 +264,11 @@ fn node(value: &Value) -> Result<Node, String> {
                 "None, which the import's YAML writer cannot write yet (it has no null)".to_owned(),
             );
         }
+        Value::Float(f) if f.is_finite() => Node::Float(*f),
         Value::Float(_) => {
-            return Err("a float, which the import's YAML writer cannot write yet".to_owned());
+            return Err(
+                "an infinite or not-a-number float, which YAML's spec cannot hold".to_owned(),
+            );
         }
         Value::Env(_) | Value::File(_) => {
             return Err("a read of the environment or a file at run time".to_owned());
