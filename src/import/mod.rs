@@ -87,6 +87,8 @@ pub(crate) struct Part {
     pub(crate) read: BTreeSet<(String, String)>,
     /// The address of a host without a PostgreSQL server, and what says it.
     pub(crate) addresses: BTreeMap<String, (String, String)>,
+    /// Further fields of a host's entry of `hosts:`, by host name (a mirror's `server_name`).
+    pub(crate) host_values: BTreeMap<String, Vec<(&'static str, Node)>>,
     /// Secrets the live files hold as literals: never written, and masked wherever a live file
     /// is shown.
     pub(crate) secret_values: Vec<String>,
@@ -148,6 +150,7 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
                 {
                     have.extend(roles.iter().map(|r| Node::text(*r)));
                 }
+                host_values(&parts, &host.name, &mut entry);
                 spec_hosts.push(Node::Map(entry));
             }
             None if !roles.is_empty() => {
@@ -165,6 +168,7 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
                 {
                     entry.replace_guess("address", Node::text(address), format!("from {why}"));
                 }
+                host_values(&parts, &host.name, &mut entry);
                 spec_hosts.push(Node::Map(entry));
             }
             None => out.notes.push(Note {
@@ -235,6 +239,16 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
         yaml::document(&top)
     );
     out
+}
+
+/// Sets on `entry` the fields the parts give host `name`.
+fn host_values(parts: &[Part], name: &str, entry: &mut Map) {
+    for (key, value) in parts
+        .iter()
+        .flat_map(|p| p.host_values.get(name).into_iter().flatten())
+    {
+        entry.replace(key, value.clone());
+    }
 }
 
 /// Why a file is not in the spec, by what it is.

@@ -390,16 +390,14 @@ pub(super) fn import(hosts: &[HostTree], known: &Known, notes: &mut Vec<Note>) -
                         },
                         _ => None,
                     };
+                    // A read-only mirror's own name is its entry's `server_name`.
                     if let Some(own) = own
                         && shared != Some(own)
                     {
-                        notes.push(Note {
-                            at: at.clone(),
-                            text: format!(
-                                "server_name {own}: give {} `server_name: {own}` in its entry of hosts: (a read-only mirror's own name), which this import does not set",
-                                file.host
-                            ),
-                        });
+                        part.host_values
+                            .entry(file.host.to_owned())
+                            .or_default()
+                            .push(("server_name", Node::text(own)));
                     }
                     add_role(&mut part, &key.0, "web");
                     sources.insert(key);
