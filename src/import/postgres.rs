@@ -117,19 +117,22 @@ fn major_elsewhere(host: &HostTree, path: &str, text: &str) -> (u32, Option<Stri
 }
 
 fn find(host: &HostTree) -> Option<Server<'_>> {
-    let (conf_path, text, major, default_data, major_guess) =
-        match host.files.iter().find_map(|(path, text)| Some((path, text, layout(path)?))) {
-            Some((path, text, (major, data))) => (path, text, major, data, None),
-            None => {
-                let (path, text) = host
-                    .files
-                    .iter()
-                    .find(|(path, _)| path.ends_with("/postgresql.conf"))?;
-                let (major, guess) = major_elsewhere(host, path, text);
-                let dir = path.trim_end_matches("/postgresql.conf").to_owned();
-                (path, text, major, dir, guess)
-            }
-        };
+    let (conf_path, text, major, default_data, major_guess) = match host
+        .files
+        .iter()
+        .find_map(|(path, text)| Some((path, text, layout(path)?)))
+    {
+        Some((path, text, (major, data))) => (path, text, major, data, None),
+        None => {
+            let (path, text) = host
+                .files
+                .iter()
+                .find(|(path, _)| path.ends_with("/postgresql.conf"))?;
+            let (major, guess) = major_elsewhere(host, path, text);
+            let dir = path.trim_end_matches("/postgresql.conf").to_owned();
+            (path, text, major, dir, guess)
+        }
+    };
     let config_dir = conf_path.trim_end_matches("/postgresql.conf").to_owned();
     let mut settings = BTreeMap::new();
     let mut origins = BTreeMap::new();
@@ -567,6 +570,28 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
     result
 }
 
+/// The host memories (in bytes) that `server`'s memory settings imply under `workload`, as
+/// PGTune derives them from it: shared_buffers' first, then effective_cache_size's and
+/// maintenance_work_mem's (when under its 8GB cap); each once, whole MiB only.
+fn memory_candidates(server: &Server<'_>, workload: &str) -> Vec<u64> {
+    let desktop = workload == "desktop";
+    let setting = |name: &str| server.get(name).and_then(bytes);
+    let mut out: Vec<u64> = Vec::new();
+    let implied = [
+        setting("shared_buffers").map(|b| b * if desktop { 16 } else { 4 }),
+        setting("effective_cache_size").map(|b| if desktop { b * 4 } else { b * 4 / 3 }),
+        setting("maintenance_work_mem")
+            .filter(|b| *b < 8 << 30)
+            .map(|b| b * if workload == "dw" { 8 } else { 16 }),
+    ];
+    for memory in implied.into_iter().flatten() {
+        if memory > 0 && memory.is_multiple_of(1 << 20) && !out.contains(&memory) {
+            out.push(memory);
+        }
+    }
+    out
+}
+
 /// The workloads a site may name, the default first.
 const WORKLOADS: [&str; 5] = ["web", "oltp", "mixed", "dw", "desktop"];
 /// The storage kinds a host may have.
@@ -582,27 +607,79 @@ pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut
     let conf_lines = |files: &fit::Files, server: &Server<'_>| {
         fit::common_lines(files, server.host, &server.conf_path)
     };
+    // A host's memory is guessed from shared_buffers, which is a share of it that depends on
+    // the workload: each workload is tried with the memory it implies.
+    let workload_memory = |top: &mut Map, workload: &str| {
+        for server in &pg.servers {
+            let factor = if workload == "desktop" { 16 } else { 4 };
+            if let Some(shared) = server.get("shared_buffers")
+                && let Some(b) = bytes(shared)
+                && let Some(entry) = fit::host_mut(top, &server.host.name)
+            {
+                entry.replace_guess(
+                    "memory",
+                    Node::text(size(b * factor)),
+                    format!(
+                        "{factor} x shared_buffers ({shared}): the share of memory a {workload} workload gives PostgreSQL"
+                    ),
+                );
+            }
+        }
+    };
+    let mut chosen = "web";
     if let Some((workload, score)) = fit::best(
         top,
         &WORKLOADS,
-        |top, w| match *w {
-            "web" => {
-                if let Some(Node::Map(section)) = top.get_mut("postgres") {
-                    section.remove("workload");
+        |top, w| {
+            workload_memory(top, w);
+            match *w {
+                "web" => {
+                    if let Some(Node::Map(section)) = top.get_mut("postgres") {
+                        section.remove("workload");
+                    }
                 }
+                w => top.set_path(&["postgres", "workload"], Node::text(w)),
             }
-            w => top.set_path(&["postgres", "workload"], Node::text(w)),
         },
         |files| pg.servers.iter().map(|s| conf_lines(files, s)).sum(),
     ) && workload != "web"
         && let Some(Node::Map(section)) = top.get_mut("postgres")
     {
+        chosen = workload;
         section.remove("workload");
         section.guess(
             "workload",
             Node::text(workload),
             format!("the workload whose derived settings match the most live lines ({score})"),
         );
+    }
+    // shared_buffers may be kept at another value than the derived one: the other memory
+    // settings derived from the host's memory say it too, and the one whose render matches the
+    // most live lines is kept.
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        let candidates: Vec<u64> = memory_candidates(server, chosen);
+        if candidates.len() < 2 {
+            continue;
+        }
+        if let Some((memory, _)) = fit::best(
+            top,
+            &candidates,
+            |top, memory| {
+                if let Some(entry) = fit::host_mut(top, name) {
+                    entry.replace("memory", Node::text(size(*memory)));
+                }
+            },
+            |files| conf_lines(files, server),
+        ) && Some(&memory) != candidates.first()
+            && let Some(entry) = fit::host_mut(top, name)
+        {
+            entry.replace_guess(
+                "memory",
+                Node::text(size(memory)),
+                "the memory whose derived settings match the most live lines (effective_cache_size, maintenance_work_mem)",
+            );
+        }
     }
     for server in &pg.servers {
         let name = server.host.name.as_str();
@@ -633,6 +710,40 @@ pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut
             );
         }
     }
+    // A host of fewer than 4 cpus gets no parallel settings, and a standby's
+    // max_worker_processes is then its primary's: without max_parallel_workers, a few cpus are
+    // tried too (1 to 3 render alike).
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        let Some(Node::Int(guessed)) = fit::host_mut(top, name)
+            .and_then(|e| e.get("cpus"))
+            .cloned()
+        else {
+            continue;
+        };
+        if server.get("max_parallel_workers").is_some() || guessed < 4 {
+            continue;
+        }
+        if let Some((cpus, _)) = fit::best(
+            top,
+            &[guessed, 2],
+            |top, cpus| {
+                if let Some(entry) = fit::host_mut(top, name) {
+                    entry.replace("cpus", Node::Int(*cpus));
+                }
+            },
+            |files| conf_lines(files, server),
+        ) && cpus != guessed
+            && let Some(entry) = fit::host_mut(top, name)
+        {
+            entry.replace_guess(
+                "cpus",
+                Node::Int(cpus),
+                "fewer than 4: no parallel settings are written (max_worker_processes is the primary's); 1 to 3 render alike",
+            );
+        }
+    }
+    derived_wal_keep(top, pg);
     replica_statement_timeout(top, pg);
     client_addresses(top, pg);
     keep_live(top, pg, values, out);
@@ -759,6 +870,40 @@ fn replication_without_replicas(top: &mut Map, pg: &Postgres<'_>) {
         first.set(key, value.clone());
     }
     *replication = first;
+}
+
+/// `replication.wal_keep` left out when the spec derives the live value by itself (1GB on a
+/// site with replicas and no archive): the render that matches the most live lines says which.
+fn derived_wal_keep(top: &mut Map, pg: &Postgres<'_>) {
+    let Some(Node::Map(section)) = top.get("postgres") else {
+        return;
+    };
+    let Some(Node::Map(replication)) = section.get("replication") else {
+        return;
+    };
+    if replication.get("wal_keep").is_none() {
+        return;
+    }
+    let with = top.clone();
+    let mut without = top.clone();
+    if let Some(Node::Map(section)) = without.get_mut("postgres")
+        && let Some(Node::Map(replication)) = section.get_mut("replication")
+    {
+        replication.remove("wal_keep");
+    }
+    let score = |spec: &Map| {
+        fit::render(spec).map(|files| {
+            pg.servers
+                .iter()
+                .map(|s| fit::common_lines(&files, s.host, &s.conf_path))
+                .sum::<usize>()
+        })
+    };
+    if let (Some(kept), Some(derived)) = (score(&with), score(&without))
+        && derived > kept
+    {
+        *top = without;
+    }
 }
 
 /// `statement_timeout` set alike on every replica and not on the primary is the spec's
@@ -931,9 +1076,29 @@ fn prune(top: &mut Map, pg: &Postgres<'_>) {
                     _ => false,
                 }
             });
-        if derived_alike {
+        // Kept where the spec writes it, a setting may also stand elsewhere with another
+        // comment than the derived one (max_wal_senders = 0 set beside wal_level = minimal): it
+        // goes only when the render without it matches as many live lines.
+        if derived_alike && lines_alike(top, &without, pg) {
             *top = without;
         }
+    }
+}
+
+/// Whether `without` renders at least as many of the servers' live postgresql.conf lines as
+/// `with`.
+fn lines_alike(with: &Map, without: &Map, pg: &Postgres<'_>) -> bool {
+    let score = |spec: &Map| {
+        fit::render(spec).map(|files| {
+            pg.servers
+                .iter()
+                .map(|s| fit::common_lines(&files, s.host, &s.conf_path))
+                .sum::<usize>()
+        })
+    };
+    match (score(with), score(without)) {
+        (Some(with), Some(without)) => without >= with,
+        _ => true,
     }
 }
 
@@ -1235,6 +1400,27 @@ mod tests {
         assert_eq!(c["user"], "replicator");
         assert_eq!(c["passfile"], "/etc/pg pass");
         assert_eq!(c["application_name"], "db2");
+    }
+
+    #[test]
+    fn a_hosts_memory_is_implied_by_its_workloads_shares() {
+        let host = HostTree {
+            name: "db1".to_owned(),
+            files: BTreeMap::from([(
+                "/etc/postgresql/16/main/postgresql.conf".to_owned(),
+                "shared_buffers = 384MB\neffective_cache_size = 1536MB\nmaintenance_work_mem = 384MB\n"
+                    .to_owned(),
+            )]),
+            unread: BTreeMap::new(),
+        };
+        let server = find(&host).unwrap();
+        // desktop: 1/16, 25% and 1/16 of 6GB, all alike.
+        assert_eq!(memory_candidates(&server, "desktop"), vec![6 << 30]);
+        // web: shared_buffers says 1536MB, effective_cache_size 2GB, maintenance_work_mem 6GB.
+        assert_eq!(
+            memory_candidates(&server, "web"),
+            vec![1536 << 20, 2 << 30, 6 << 30]
+        );
     }
 
     #[test]
