@@ -212,6 +212,16 @@ fn conninfo(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The address of a pg_hba.conf host record's address field that names one host (`/32` for
+/// IPv4, `/128` for IPv6); the field as it is otherwise.
+fn host_address(field: &str) -> &str {
+    match field.split_once('/') {
+        Some((address, "32")) if address.parse::<std::net::Ipv4Addr>().is_ok() => address,
+        Some((address, "128")) if address.parse::<std::net::Ipv6Addr>().is_ok() => address,
+        _ => field,
+    }
+}
+
 /// A postgresql.conf memory value in bytes: a number with kB, MB, GB or TB, or bare in 8kB pages
 /// (shared_buffers' unit).
 fn bytes(value: &str) -> Option<u64> {
@@ -459,19 +469,28 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
     }
 
     // Addresses: the replicas' connection names the primary; the primary's pg_hba.conf lets each
-    // replica in by its address, in the order of the replicas.
-    let hba_replicas: Vec<String> = primary
+    // replica in by its address: the record said `# replica NAME`, or else the replication
+    // records of the replicas' role, in the order of the replicas.
+    let hba_lines: Vec<HbaLine> = primary
         .host
         .file(&format!("{}/pg_hba.conf", primary.config_dir))
-        .map(|text| {
-            text.lines()
-                .filter(|l| !l.trim_start().starts_with('#'))
-                .map(|l| l.split_whitespace().collect::<Vec<_>>())
-                .filter(|f| f.len() >= 5 && f[0].starts_with("host") && f[1] == "replication")
-                .map(|f| f[3].trim_end_matches("/32").to_owned())
-                .collect()
-        })
+        .map(hba_records)
         .unwrap_or_default();
+    let replication_address = |line: &HbaLine| {
+        let f: Vec<&str> = line.record.split(' ').collect();
+        (f.len() >= 5
+            && f[0].starts_with("host")
+            && f[1] == "replication"
+            && upstream.get("user").is_none_or(|u| u == f[2]))
+        .then(|| host_address(f[3]).to_owned())
+    };
+    let hba_replicas: Vec<String> = hba_lines.iter().filter_map(replication_address).collect();
+    let named_replica = |name: &str| {
+        hba_lines
+            .iter()
+            .filter(|l| l.comment.as_deref() == Some(&format!("replica {name}")))
+            .find_map(replication_address)
+    };
     let mut placeholder = 0;
     for server in &servers {
         let mut entry = Map::new();
@@ -483,12 +502,15 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
                 .cloned()
                 .map(|a| (a, "the replicas' primary_conninfo".to_owned()))
         } else {
-            replicas
-                .iter()
-                .position(|r| r.host.name == server.host.name)
-                .and_then(|i| hba_replicas.get(i))
+            named_replica(&server.host.name)
+                .or_else(|| {
+                    replicas
+                        .iter()
+                        .position(|r| r.host.name == server.host.name)
+                        .and_then(|i| hba_replicas.get(i))
+                        .cloned()
+                })
                 .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
-                .cloned()
                 .map(|a| {
                     (
                         a,
@@ -1014,6 +1036,7 @@ fn keep_live(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Importe
         remove_setting(top, &at, &name);
     }
     prune(top, pg);
+    host_placed(top, pg);
     hba(top, pg, values, out);
     // What the spec adds, from the spec as written: the settings kept above change what it
     // derives (work_mem from max_connections).
@@ -1081,6 +1104,72 @@ fn prune(top: &mut Map, pg: &Postgres<'_>) {
         // goes only when the render without it matches as many live lines.
         if derived_alike && lines_alike(top, &without, pg) {
             *top = without;
+        }
+    }
+}
+
+/// A site-wide kept setting that a host's live postgresql.conf has after the site's settings
+/// (where a host's own `postgres_settings` go) is that host's too: tried on each server whose
+/// render is not yet its live file, and kept where its render comes closer. A setting every
+/// server then holds is no longer the site's.
+fn host_placed(top: &mut Map, pg: &Postgres<'_>) {
+    let site_wide: Vec<(String, Node)> = match top.get("postgres") {
+        Some(Node::Map(section)) => match section.get("settings") {
+            Some(Node::Map(settings)) => settings
+                .entries()
+                .map(|(n, v)| (n.to_owned(), v.clone()))
+                .collect(),
+            _ => return,
+        },
+        _ => return,
+    };
+    let closeness = |files: &fit::Files, server: &Server<'_>| {
+        fit::closeness(files, server.host, &server.conf_path)
+    };
+    let Some(mut files) = fit::render(top) else {
+        return;
+    };
+    let exact = |files: &fit::Files, server: &Server<'_>| {
+        files.get(&(server.host.name.clone(), server.conf_path.clone()))
+            == server.host.files.get(&server.conf_path)
+    };
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        for (setting, value) in &site_wide {
+            if exact(&files, server) {
+                break;
+            }
+            let before = closeness(&files, server);
+            let mut moved = top.clone();
+            let Some(entry) = fit::host_mut(&mut moved, name) else {
+                continue;
+            };
+            if entry.get("postgres_settings").is_none() {
+                entry.set("postgres_settings", Node::Map(Map::new()));
+            }
+            if let Some(Node::Map(own)) = entry.get_mut("postgres_settings") {
+                if own.get(setting).is_some() {
+                    continue;
+                }
+                own.set(setting, value.clone());
+            }
+            if let Some(after) = fit::render(&moved)
+                && closeness(&after, server) > before
+            {
+                *top = moved;
+                files = after;
+            }
+        }
+    }
+    // What every server holds itself is no longer the site's.
+    for (setting, _) in &site_wide {
+        let everywhere = pg.servers.iter().all(|s| {
+            fit::host_mut(top, &s.host.name)
+                .and_then(|e| e.get("postgres_settings"))
+                .is_some_and(|own| matches!(own, Node::Map(m) if m.get(setting).is_some()))
+        });
+        if everywhere {
+            remove_setting(top, "postgres", setting);
         }
     }
 }
@@ -1265,7 +1354,7 @@ fn hba(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
                     }
                 }
             },
-            |files| fit::common_lines(files, primary.host, &path),
+            |files| fit::closeness(files, primary.host, &path),
         );
         match fitted {
             Some((_, _)) if top.get("postgres").is_some_and(|p| match p {
@@ -1421,6 +1510,14 @@ mod tests {
             memory_candidates(&server, "web"),
             vec![1536 << 20, 2 << 30, 6 << 30]
         );
+    }
+
+    #[test]
+    fn a_host_record_names_its_host_in_ipv4_and_ipv6() {
+        assert_eq!(host_address("192.0.2.12/32"), "192.0.2.12");
+        assert_eq!(host_address("2001:db8::d/128"), "2001:db8::d");
+        assert_eq!(host_address("2001:db8::/64"), "2001:db8::/64");
+        assert_eq!(host_address("192.0.2.0/24"), "192.0.2.0/24");
     }
 
     #[test]
