@@ -1512,6 +1512,61 @@ mod tests {
         );
     }
 
+    /// The PostgreSQL files of `spec`'s render, imported with `--keep-live` and rendered again.
+    fn round_trip(spec: &str) -> (String, Vec<(String, String)>) {
+        let rendered = crate::import::testing::render(spec).unwrap();
+        let mut hosts: BTreeMap<String, HostTree> = BTreeMap::new();
+        for ((host, path), text) in &rendered {
+            hosts
+                .entry(host.clone())
+                .or_insert_with(|| HostTree {
+                    name: host.clone(),
+                    ..HostTree::default()
+                })
+                .files
+                .insert(path.clone(), text.clone());
+        }
+        let hosts: Vec<HostTree> = hosts.into_values().collect();
+        let imported = super::super::import("s", &hosts, Values::KeepLive);
+        let again = crate::import::testing::render(&imported.spec)
+            .unwrap_or_else(|e| panic!("{e}\n{}", imported.spec));
+        let differing = rendered
+            .iter()
+            .filter(|((_, path), _)| path.contains("postgresql"))
+            .filter(|(key, text)| again.get(key) != Some(text))
+            .map(|(key, _)| key.clone())
+            .collect();
+        (imported.spec, differing)
+    }
+
+    #[test]
+    fn a_desktop_site_with_ipv6_replicas_round_trips() {
+        let (spec, differing) = round_trip(
+            "site: s
+hosts:
+  - { name: db1, address: 2001:db8::b, memory: 6GiB, cpus: 16, storage: ssd, roles: [postgres-primary] }
+  - { name: db2, address: 2001:db8::c, memory: 12GiB, cpus: 2, storage: ssd, roles: [postgres-replica], postgres_settings: { log_min_duration_statement: 250ms } }
+postgres:
+  version: 16
+  data_directory: /var/lib/postgresql/16/main
+  config_directory: /etc/postgresql/16/main
+  plain_text: accepted
+  workload: desktop
+  replication:
+    user: replicator
+    password: { env: REPLICATION_PASSWORD }
+  settings:
+    log_min_duration_statement: 250ms
+    max_connections: 50
+",
+        );
+        assert_eq!(differing, Vec::<(String, String)>::new(), "{spec}");
+        // 1/16 of the memory is shared_buffers on a desktop; the derived 1GB is not a wal_keep.
+        assert!(spec.contains("memory: 6GiB"), "{spec}");
+        assert!(spec.contains("memory: 12GiB"), "{spec}");
+        assert!(!spec.contains("wal_keep"), "{spec}");
+    }
+
     #[test]
     fn a_host_record_names_its_host_in_ipv4_and_ipv6() {
         assert_eq!(host_address("192.0.2.12/32"), "192.0.2.12");
