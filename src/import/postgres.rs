@@ -503,21 +503,29 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
                 .map(|a| (a, "the replicas' primary_conninfo".to_owned()))
         } else {
             named_replica(&server.host.name)
+                .map(|a| {
+                    (
+                        a,
+                        format!(
+                            "the primary's pg_hba.conf record `# replica {}`",
+                            server.host.name
+                        ),
+                    )
+                })
                 .or_else(|| {
                     replicas
                         .iter()
                         .position(|r| r.host.name == server.host.name)
                         .and_then(|i| hba_replicas.get(i))
-                        .cloned()
+                        .map(|a| {
+                            (
+                                a.clone(),
+                                "the primary's pg_hba.conf replication record, in the replicas' order"
+                                    .to_owned(),
+                            )
+                        })
                 })
-                .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
-                .map(|a| {
-                    (
-                        a,
-                        "the primary's pg_hba.conf replication record, in the replicas' order"
-                            .to_owned(),
-                    )
-                })
+                .filter(|(h, _)| h.parse::<std::net::IpAddr>().is_ok())
         };
         match known {
             Some((address, from)) => {
