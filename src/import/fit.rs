@@ -59,6 +59,29 @@ pub(super) fn common_lines(files: &Files, host: &HostTree, path: &str) -> usize 
         .sum()
 }
 
+/// How closely the render's file at `path` on `host` says the live one: its lines in common
+/// count twice and each line the render adds that the live file lacks counts against it, so
+/// that of two renders holding every live line the one without extra lines wins.
+pub(super) fn closeness(files: &Files, host: &HostTree, path: &str) -> usize {
+    let (Some(ours), Some(live)) = (
+        files.get(&(host.name.clone(), path.to_owned())),
+        host.files.get(path),
+    ) else {
+        return 0;
+    };
+    let (mut equal, mut added) = (0, 0);
+    for op in similar::TextDiff::from_lines(live.as_str(), ours.as_str()).ops() {
+        match op.tag() {
+            similar::DiffTag::Equal => equal += op.old_range().len(),
+            similar::DiffTag::Insert | similar::DiffTag::Replace => {
+                added += op.new_range().len();
+            }
+            similar::DiffTag::Delete => {}
+        }
+    }
+    (2 * equal + (1 << 20)).saturating_sub(added)
+}
+
 /// The entry of host `name` in `top`'s `hosts:`.
 pub(super) fn host_mut<'a>(top: &'a mut Map, name: &str) -> Option<&'a mut Map> {
     let Some(Node::Seq(hosts)) = top.get_mut("hosts") else {
@@ -94,4 +117,26 @@ pub(super) fn best<T: Clone>(
         apply(top, first);
     }
     winner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_render_with_extra_lines_is_less_close() {
+        let host = HostTree {
+            name: "db1".to_owned(),
+            files: BTreeMap::from([("/c".to_owned(), "a\nb\n".to_owned())]),
+            unread: BTreeMap::new(),
+        };
+        let files = |text: &str| -> Files {
+            BTreeMap::from([(("db1".to_owned(), "/c".to_owned()), text.to_owned())])
+        };
+        let exact = closeness(&files("a\nb\n"), &host, "/c");
+        let extra = closeness(&files("x\na\nb\n"), &host, "/c");
+        let fewer = closeness(&files("a\n"), &host, "/c");
+        assert_eq!(common_lines(&files("x\na\nb\n"), &host, "/c"), 2);
+        assert!(exact > extra && extra > fewer);
+    }
 }

@@ -214,6 +214,16 @@ fn conninfo(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The address of a pg_hba.conf host record's address field that names one host (`/32` for
+/// IPv4, `/128` for IPv6); the field as it is otherwise.
+fn host_address(field: &str) -> &str {
+    match field.split_once('/') {
+        Some((address, "32")) if address.parse::<std::net::Ipv4Addr>().is_ok() => address,
+        Some((address, "128")) if address.parse::<std::net::Ipv6Addr>().is_ok() => address,
+        _ => field,
+    }
+}
+
 /// A postgresql.conf memory value in bytes: a number with kB, MB, GB or TB, or bare in 8kB pages
 /// (shared_buffers' unit).
 fn bytes(value: &str) -> Option<u64> {
@@ -461,19 +471,28 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
     }
 
     // Addresses: the replicas' connection names the primary; the primary's pg_hba.conf lets each
-    // replica in by its address, in the order of the replicas.
-    let hba_replicas: Vec<String> = primary
+    // replica in by its address: the record said `# replica NAME`, or else the replication
+    // records of the replicas' role, in the order of the replicas.
+    let hba_lines: Vec<HbaLine> = primary
         .host
         .file(&format!("{}/pg_hba.conf", primary.config_dir))
-        .map(|text| {
-            text.lines()
-                .filter(|l| !l.trim_start().starts_with('#'))
-                .map(|l| l.split_whitespace().collect::<Vec<_>>())
-                .filter(|f| f.len() >= 5 && f[0].starts_with("host") && f[1] == "replication")
-                .map(|f| f[3].trim_end_matches("/32").to_owned())
-                .collect()
-        })
+        .map(hba_records)
         .unwrap_or_default();
+    let replication_address = |line: &HbaLine| {
+        let f: Vec<&str> = line.record.split(' ').collect();
+        (f.len() >= 5
+            && f[0].starts_with("host")
+            && f[1] == "replication"
+            && upstream.get("user").is_none_or(|u| u == f[2]))
+        .then(|| host_address(f[3]).to_owned())
+    };
+    let hba_replicas: Vec<String> = hba_lines.iter().filter_map(replication_address).collect();
+    let named_replica = |name: &str| {
+        hba_lines
+            .iter()
+            .filter(|l| l.comment.as_deref() == Some(&format!("replica {name}")))
+            .find_map(replication_address)
+    };
     let mut placeholder = 0;
     for server in &servers {
         let mut entry = Map::new();
@@ -485,19 +504,30 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
                 .cloned()
                 .map(|a| (a, "the replicas' primary_conninfo".to_owned()))
         } else {
-            replicas
-                .iter()
-                .position(|r| r.host.name == server.host.name)
-                .and_then(|i| hba_replicas.get(i))
-                .filter(|h| h.parse::<std::net::IpAddr>().is_ok())
-                .cloned()
+            named_replica(&server.host.name)
                 .map(|a| {
                     (
                         a,
-                        "the primary's pg_hba.conf replication record, in the replicas' order"
-                            .to_owned(),
+                        format!(
+                            "the primary's pg_hba.conf record `# replica {}`",
+                            server.host.name
+                        ),
                     )
                 })
+                .or_else(|| {
+                    replicas
+                        .iter()
+                        .position(|r| r.host.name == server.host.name)
+                        .and_then(|i| hba_replicas.get(i))
+                        .map(|a| {
+                            (
+                                a.clone(),
+                                "the primary's pg_hba.conf replication record, in the replicas' order"
+                                    .to_owned(),
+                            )
+                        })
+                })
+                .filter(|(h, _)| h.parse::<std::net::IpAddr>().is_ok())
         };
         match known {
             Some((address, from)) => {
@@ -573,6 +603,28 @@ pub(super) fn import<'a>(site: &str, hosts: &'a [HostTree], out: &mut Imported) 
     result
 }
 
+/// The host memories (in bytes) that `server`'s memory settings imply under `workload`, as
+/// PGTune derives them from it: shared_buffers' first, then effective_cache_size's and
+/// maintenance_work_mem's (when under its 8GB cap); each once, whole MiB only.
+fn memory_candidates(server: &Server<'_>, workload: &str) -> Vec<u64> {
+    let desktop = workload == "desktop";
+    let setting = |name: &str| server.get(name).and_then(bytes);
+    let mut out: Vec<u64> = Vec::new();
+    let implied = [
+        setting("shared_buffers").map(|b| b * if desktop { 16 } else { 4 }),
+        setting("effective_cache_size").map(|b| if desktop { b * 4 } else { b * 4 / 3 }),
+        setting("maintenance_work_mem")
+            .filter(|b| *b < 8 << 30)
+            .map(|b| b * if workload == "dw" { 8 } else { 16 }),
+    ];
+    for memory in implied.into_iter().flatten() {
+        if memory > 0 && memory.is_multiple_of(1 << 20) && !out.contains(&memory) {
+            out.push(memory);
+        }
+    }
+    out
+}
+
 /// The workloads a site may name, the default first.
 const WORKLOADS: [&str; 5] = ["web", "oltp", "mixed", "dw", "desktop"];
 /// The storage kinds a host may have.
@@ -588,27 +640,79 @@ pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut
     let conf_lines = |files: &fit::Files, server: &Server<'_>| {
         fit::common_lines(files, server.host, &server.conf_path)
     };
+    // A host's memory is guessed from shared_buffers, which is a share of it that depends on
+    // the workload: each workload is tried with the memory it implies.
+    let workload_memory = |top: &mut Map, workload: &str| {
+        for server in &pg.servers {
+            let factor = if workload == "desktop" { 16 } else { 4 };
+            if let Some(shared) = server.get("shared_buffers")
+                && let Some(b) = bytes(shared)
+                && let Some(entry) = fit::host_mut(top, &server.host.name)
+            {
+                entry.replace_guess(
+                    "memory",
+                    Node::text(size(b * factor)),
+                    format!(
+                        "{factor} x shared_buffers ({shared}): the share of memory a {workload} workload gives PostgreSQL"
+                    ),
+                );
+            }
+        }
+    };
+    let mut chosen = "web";
     if let Some((workload, score)) = fit::best(
         top,
         &WORKLOADS,
-        |top, w| match *w {
-            "web" => {
-                if let Some(Node::Map(section)) = top.get_mut("postgres") {
-                    section.remove("workload");
+        |top, w| {
+            workload_memory(top, w);
+            match *w {
+                "web" => {
+                    if let Some(Node::Map(section)) = top.get_mut("postgres") {
+                        section.remove("workload");
+                    }
                 }
+                w => top.set_path(&["postgres", "workload"], Node::text(w)),
             }
-            w => top.set_path(&["postgres", "workload"], Node::text(w)),
         },
         |files| pg.servers.iter().map(|s| conf_lines(files, s)).sum(),
     ) && workload != "web"
         && let Some(Node::Map(section)) = top.get_mut("postgres")
     {
+        chosen = workload;
         section.remove("workload");
         section.guess(
             "workload",
             Node::text(workload),
             format!("the workload whose derived settings match the most live lines ({score})"),
         );
+    }
+    // shared_buffers may be kept at another value than the derived one: the other memory
+    // settings derived from the host's memory say it too, and the one whose render matches the
+    // most live lines is kept.
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        let candidates: Vec<u64> = memory_candidates(server, chosen);
+        if candidates.len() < 2 {
+            continue;
+        }
+        if let Some((memory, _)) = fit::best(
+            top,
+            &candidates,
+            |top, memory| {
+                if let Some(entry) = fit::host_mut(top, name) {
+                    entry.replace("memory", Node::text(size(*memory)));
+                }
+            },
+            |files| conf_lines(files, server),
+        ) && Some(&memory) != candidates.first()
+            && let Some(entry) = fit::host_mut(top, name)
+        {
+            entry.replace_guess(
+                "memory",
+                Node::text(size(memory)),
+                "the memory whose derived settings match the most live lines (effective_cache_size, maintenance_work_mem)",
+            );
+        }
     }
     for server in &pg.servers {
         let name = server.host.name.as_str();
@@ -639,6 +743,40 @@ pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut
             );
         }
     }
+    // A host of fewer than 4 cpus gets no parallel settings, and a standby's
+    // max_worker_processes is then its primary's: without max_parallel_workers, a few cpus are
+    // tried too (1 to 3 render alike).
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        let Some(Node::Int(guessed)) = fit::host_mut(top, name)
+            .and_then(|e| e.get("cpus"))
+            .cloned()
+        else {
+            continue;
+        };
+        if server.get("max_parallel_workers").is_some() || guessed < 4 {
+            continue;
+        }
+        if let Some((cpus, _)) = fit::best(
+            top,
+            &[guessed, 2],
+            |top, cpus| {
+                if let Some(entry) = fit::host_mut(top, name) {
+                    entry.replace("cpus", Node::Int(*cpus));
+                }
+            },
+            |files| conf_lines(files, server),
+        ) && cpus != guessed
+            && let Some(entry) = fit::host_mut(top, name)
+        {
+            entry.replace_guess(
+                "cpus",
+                Node::Int(cpus),
+                "fewer than 4: no parallel settings are written (max_worker_processes is the primary's); 1 to 3 render alike",
+            );
+        }
+    }
+    derived_wal_keep(top, pg);
     replica_statement_timeout(top, pg);
     client_addresses(top, pg);
     keep_live(top, pg, values, out);
@@ -767,6 +905,40 @@ fn replication_without_replicas(top: &mut Map, pg: &Postgres<'_>) {
     *replication = first;
 }
 
+/// `replication.wal_keep` left out when the spec derives the live value by itself (1GB on a
+/// site with replicas and no archive): the render that matches the most live lines says which.
+fn derived_wal_keep(top: &mut Map, pg: &Postgres<'_>) {
+    let Some(Node::Map(section)) = top.get("postgres") else {
+        return;
+    };
+    let Some(Node::Map(replication)) = section.get("replication") else {
+        return;
+    };
+    if replication.get("wal_keep").is_none() {
+        return;
+    }
+    let with = top.clone();
+    let mut without = top.clone();
+    if let Some(Node::Map(section)) = without.get_mut("postgres")
+        && let Some(Node::Map(replication)) = section.get_mut("replication")
+    {
+        replication.remove("wal_keep");
+    }
+    let score = |spec: &Map| {
+        fit::render(spec).map(|files| {
+            pg.servers
+                .iter()
+                .map(|s| fit::common_lines(&files, s.host, &s.conf_path))
+                .sum::<usize>()
+        })
+    };
+    if let (Some(kept), Some(derived)) = (score(&with), score(&without))
+        && derived > kept
+    {
+        *top = without;
+    }
+}
+
 /// `statement_timeout` set alike on every replica and not on the primary is the spec's
 /// `replica_statement_timeout`.
 fn replica_statement_timeout(top: &mut Map, pg: &Postgres<'_>) {
@@ -875,6 +1047,7 @@ fn keep_live(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Importe
         remove_setting(top, &at, &name);
     }
     prune(top, pg);
+    host_placed(top, pg);
     hba(top, pg, values, out);
     // What the spec adds, from the spec as written: the settings kept above change what it
     // derives (work_mem from max_connections).
@@ -937,9 +1110,95 @@ fn prune(top: &mut Map, pg: &Postgres<'_>) {
                     _ => false,
                 }
             });
-        if derived_alike {
+        // Kept where the spec writes it, a setting may also stand elsewhere with another
+        // comment than the derived one (max_wal_senders = 0 set beside wal_level = minimal): it
+        // goes only when the render without it matches as many live lines.
+        if derived_alike && lines_alike(top, &without, pg) {
             *top = without;
         }
+    }
+}
+
+/// A site-wide kept setting that a host's live postgresql.conf has after the site's settings
+/// (where a host's own `postgres_settings` go) is that host's too: tried on each server whose
+/// render is not yet its live file, and kept where its render comes closer. A setting every
+/// server then holds is no longer the site's.
+fn host_placed(top: &mut Map, pg: &Postgres<'_>) {
+    let site_wide: Vec<(String, Node)> = match top.get("postgres") {
+        Some(Node::Map(section)) => match section.get("settings") {
+            Some(Node::Map(settings)) => settings
+                .entries()
+                .map(|(n, v)| (n.to_owned(), v.clone()))
+                .collect(),
+            _ => return,
+        },
+        _ => return,
+    };
+    let closeness = |files: &fit::Files, server: &Server<'_>| {
+        fit::closeness(files, server.host, &server.conf_path)
+    };
+    let Some(mut files) = fit::render(top) else {
+        return;
+    };
+    let exact = |files: &fit::Files, server: &Server<'_>| {
+        files.get(&(server.host.name.clone(), server.conf_path.clone()))
+            == server.host.files.get(&server.conf_path)
+    };
+    for server in &pg.servers {
+        let name = server.host.name.as_str();
+        for (setting, value) in &site_wide {
+            if exact(&files, server) {
+                break;
+            }
+            let before = closeness(&files, server);
+            let mut moved = top.clone();
+            let Some(entry) = fit::host_mut(&mut moved, name) else {
+                continue;
+            };
+            if entry.get("postgres_settings").is_none() {
+                entry.set("postgres_settings", Node::Map(Map::new()));
+            }
+            if let Some(Node::Map(own)) = entry.get_mut("postgres_settings") {
+                if own.get(setting).is_some() {
+                    continue;
+                }
+                own.set(setting, value.clone());
+            }
+            if let Some(after) = fit::render(&moved)
+                && closeness(&after, server) > before
+            {
+                *top = moved;
+                files = after;
+            }
+        }
+    }
+    // What every server holds itself is no longer the site's.
+    for (setting, _) in &site_wide {
+        let everywhere = pg.servers.iter().all(|s| {
+            fit::host_mut(top, &s.host.name)
+                .and_then(|e| e.get("postgres_settings"))
+                .is_some_and(|own| matches!(own, Node::Map(m) if m.get(setting).is_some()))
+        });
+        if everywhere {
+            remove_setting(top, "postgres", setting);
+        }
+    }
+}
+
+/// Whether `without` renders at least as many of the servers' live postgresql.conf lines as
+/// `with`.
+fn lines_alike(with: &Map, without: &Map, pg: &Postgres<'_>) -> bool {
+    let score = |spec: &Map| {
+        fit::render(spec).map(|files| {
+            pg.servers
+                .iter()
+                .map(|s| fit::common_lines(&files, s.host, &s.conf_path))
+                .sum::<usize>()
+        })
+    };
+    match (score(with), score(without)) {
+        (Some(with), Some(without)) => without >= with,
+        _ => true,
     }
 }
 
@@ -1106,7 +1365,7 @@ fn hba(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
                     }
                 }
             },
-            |files| fit::common_lines(files, primary.host, &path),
+            |files| fit::closeness(files, primary.host, &path),
         );
         match fitted {
             Some((_, _)) if top.get("postgres").is_some_and(|p| match p {
@@ -1241,6 +1500,90 @@ mod tests {
         assert_eq!(c["user"], "replicator");
         assert_eq!(c["passfile"], "/etc/pg pass");
         assert_eq!(c["application_name"], "db2");
+    }
+
+    #[test]
+    fn a_hosts_memory_is_implied_by_its_workloads_shares() {
+        let host = HostTree {
+            name: "db1".to_owned(),
+            files: BTreeMap::from([(
+                "/etc/postgresql/16/main/postgresql.conf".to_owned(),
+                "shared_buffers = 384MB\neffective_cache_size = 1536MB\nmaintenance_work_mem = 384MB\n"
+                    .to_owned(),
+            )]),
+            unread: BTreeMap::new(),
+        };
+        let server = find(&host).unwrap();
+        // desktop: 1/16, 25% and 1/16 of 6GB, all alike.
+        assert_eq!(memory_candidates(&server, "desktop"), vec![6 << 30]);
+        // web: shared_buffers says 1536MB, effective_cache_size 2GB, maintenance_work_mem 6GB.
+        assert_eq!(
+            memory_candidates(&server, "web"),
+            vec![1536 << 20, 2 << 30, 6 << 30]
+        );
+    }
+
+    /// The PostgreSQL files of `spec`'s render, imported with `--keep-live` and rendered again.
+    fn round_trip(spec: &str) -> (String, Vec<(String, String)>) {
+        let rendered = crate::import::testing::render(spec).unwrap();
+        let mut hosts: BTreeMap<String, HostTree> = BTreeMap::new();
+        for ((host, path), text) in &rendered {
+            hosts
+                .entry(host.clone())
+                .or_insert_with(|| HostTree {
+                    name: host.clone(),
+                    ..HostTree::default()
+                })
+                .files
+                .insert(path.clone(), text.clone());
+        }
+        let hosts: Vec<HostTree> = hosts.into_values().collect();
+        let imported = super::super::import("s", &hosts, Values::KeepLive);
+        let again = crate::import::testing::render(&imported.spec)
+            .unwrap_or_else(|e| panic!("{e}\n{}", imported.spec));
+        let differing = rendered
+            .iter()
+            .filter(|((_, path), _)| path.contains("postgresql"))
+            .filter(|(key, text)| again.get(key) != Some(text))
+            .map(|(key, _)| key.clone())
+            .collect();
+        (imported.spec, differing)
+    }
+
+    #[test]
+    fn a_desktop_site_with_ipv6_replicas_round_trips() {
+        let (spec, differing) = round_trip(
+            "site: s
+hosts:
+  - { name: db1, address: 2001:db8::b, memory: 6GiB, cpus: 16, storage: ssd, roles: [postgres-primary] }
+  - { name: db2, address: 2001:db8::c, memory: 12GiB, cpus: 2, storage: ssd, roles: [postgres-replica], postgres_settings: { log_min_duration_statement: 250ms } }
+postgres:
+  version: 16
+  data_directory: /var/lib/postgresql/16/main
+  config_directory: /etc/postgresql/16/main
+  plain_text: accepted
+  workload: desktop
+  replication:
+    user: replicator
+    password: { env: REPLICATION_PASSWORD }
+  settings:
+    log_min_duration_statement: 250ms
+    max_connections: 50
+",
+        );
+        assert_eq!(differing, Vec::<(String, String)>::new(), "{spec}");
+        // 1/16 of the memory is shared_buffers on a desktop; the derived 1GB is not a wal_keep.
+        assert!(spec.contains("memory: 6GiB"), "{spec}");
+        assert!(spec.contains("memory: 12GiB"), "{spec}");
+        assert!(!spec.contains("wal_keep"), "{spec}");
+    }
+
+    #[test]
+    fn a_host_record_names_its_host_in_ipv4_and_ipv6() {
+        assert_eq!(host_address("192.0.2.12/32"), "192.0.2.12");
+        assert_eq!(host_address("2001:db8::d/128"), "2001:db8::d");
+        assert_eq!(host_address("2001:db8::/64"), "2001:db8::/64");
+        assert_eq!(host_address("192.0.2.0/24"), "192.0.2.0/24");
     }
 
     #[test]
