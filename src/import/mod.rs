@@ -225,7 +225,7 @@ pub(crate) fn import(site: &str, hosts: &[HostTree], values: Values) -> Imported
     }
     // PostgreSQL first: the kernel's shared memory follows from its settings.
     if postgres.primary.is_some() {
-        postgres::settle(&mut top, &postgres, values, &mut out);
+        postgres::settle(&mut top, &postgres, hosts, values, &mut out);
     }
     sysctl::settle(&mut top, hosts);
     // Every secret the spec reads from the environment, whichever part wrote it.

@@ -635,8 +635,15 @@ const STORAGE: [&str; 4] = ["ssd", "nvme", "hdd", "san"];
 /// listen_addresses, Django its pg_hba records): the workload and each host's storage whose
 /// derived settings match the most live lines, the replicas' statement_timeout, then the
 /// settings and pg_hba records the spec would still change, kept (`--keep-live`) or named.
-pub(super) fn settle(top: &mut Map, pg: &Postgres<'_>, values: Values, out: &mut Imported) {
+pub(super) fn settle(
+    top: &mut Map,
+    pg: &Postgres<'_>,
+    hosts: &[HostTree],
+    values: Values,
+    out: &mut Imported,
+) {
     replication_without_replicas(top, pg);
+    placeholder_addresses(top, pg, hosts);
     let conf_lines = |files: &fit::Files, server: &Server<'_>| {
         fit::common_lines(files, server.host, &server.conf_path)
     };
@@ -853,6 +860,76 @@ fn text_of(node: Option<&Node>) -> String {
     match node {
         Some(Node::Text(text)) => text.clone(),
         _ => String::new(),
+    }
+}
+
+/// The address of each server host that still has a placeholder, from the addresses the live
+/// files hold that no host has yet (a Django module's HOST, a certificate's name in a
+/// connection string): the one whose render matches the most lines of all the live files, if it
+/// matches more than the placeholder.
+fn placeholder_addresses(top: &mut Map, pg: &Postgres<'_>, hosts: &[HostTree]) {
+    let taken: BTreeSet<String> = match top.get("hosts") {
+        Some(Node::Seq(entries)) => entries
+            .iter()
+            .filter_map(|e| match e {
+                Node::Map(entry) => Some(text_of(entry.get("address"))),
+                _ => None,
+            })
+            .collect(),
+        _ => return,
+    };
+    let mut candidates: Vec<String> = Vec::new();
+    for text in hosts.iter().flat_map(|h| h.files.values()) {
+        for word in text.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':')) {
+            let word = word.trim_matches(':');
+            if let Ok(ip) = word.parse::<std::net::IpAddr>()
+                && !ip.is_loopback()
+                && !ip.is_unspecified()
+                && !taken.contains(word)
+                && !candidates.iter().any(|c| c == word)
+            {
+                candidates.push(word.to_owned());
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return;
+    }
+    let all_lines = |files: &fit::Files| -> usize {
+        hosts
+            .iter()
+            .flat_map(|h| h.files.keys().map(move |p| (h, p)))
+            .map(|(h, p)| fit::common_lines(files, h, p))
+            .sum()
+    };
+    for name in &pg.placeheld {
+        let Some(Node::Text(placeholder)) = fit::host_mut(top, name)
+            .and_then(|e| e.get("address"))
+            .cloned()
+        else {
+            continue;
+        };
+        let mut tried = vec![placeholder.clone()];
+        tried.extend(candidates.iter().cloned());
+        if let Some((address, _)) = fit::best(
+            top,
+            &tried,
+            |top, address| {
+                if let Some(entry) = fit::host_mut(top, name) {
+                    entry.replace("address", Node::text(address));
+                }
+            },
+            all_lines,
+        ) && address != placeholder
+            && let Some(entry) = fit::host_mut(top, name)
+        {
+            entry.replace_guess(
+                "address",
+                Node::text(&address),
+                "the address in the live files whose render matches them the most",
+            );
+            candidates.retain(|c| *c != address);
+        }
     }
 }
 
