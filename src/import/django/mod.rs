@@ -73,6 +73,27 @@ fn settings(
     let source = &modules[chosen];
     let mut section = Map::new();
     let user = module(source, known, notes, &mut section);
+    // A host whose server name is the HTTPS server's own hides that name among the allowed
+    // hosts (the spec allows it anyway); a mirror with a name of its own shows it: the list
+    // with the most names is the spec's, the others' names after it.
+    let mut allowed: Vec<String> = Vec::new();
+    let mut lists: Vec<Vec<String>> = modules.iter().filter_map(allowed_hosts).collect();
+    lists.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    for name in lists.into_iter().flatten() {
+        if !allowed.contains(&name) {
+            allowed.push(name);
+        }
+    }
+    let have = match section.get("allowed_hosts") {
+        Some(Node::Seq(names)) => names.len(),
+        _ => 0,
+    };
+    if allowed.len() > have {
+        section.replace(
+            "allowed_hosts",
+            Node::Seq(allowed.into_iter().map(Node::Text).collect()),
+        );
+    }
     for (i, other) in modules.iter().enumerate() {
         let at = format!("{}{}", other.host.name, other.path);
         if i == chosen {
@@ -119,6 +140,27 @@ fn settings(
             .push((vec!["postgres", "ssl", "ca"], Node::text(ca)));
     }
     user
+}
+
+/// A module's ALLOWED_HOSTS without its own server name (the first of CSRF_TRUSTED_ORIGINS),
+/// each a name the spec takes; none when it has no such list.
+fn allowed_hosts(m: &Module<'_>) -> Option<Vec<String>> {
+    let assigned = |wanted: &str| {
+        m.lines.iter().rev().find_map(|l| match &l.statement {
+            Statement::Assign(name, Ok(value)) if name == wanted => texts(value),
+            _ => None,
+        })
+    };
+    let own = assigned("CSRF_TRUSTED_ORIGINS").and_then(|origins| {
+        let first = origins.first()?.strip_prefix("https://")?;
+        Some(first.split(':').next().unwrap_or(first).to_owned())
+    });
+    Some(
+        assigned("ALLOWED_HOSTS")?
+            .into_iter()
+            .filter(|n| Some(n) != own.as_ref() && allowed_host(n))
+            .collect(),
+    )
 }
 
 /// The secrets a module's assignment `name = value` writes as literals: SECRET_KEY, a

@@ -511,3 +511,39 @@ fn the_default_database_s_root_certificate_is_postgres_ssl_ca() {
     };
     assert_eq!(super::root_certificate(&m), None);
 }
+
+/// A mirror with a name of its own shows the HTTPS server's name among its allowed hosts, which
+/// the main web host hides (the spec allows it anyway): the spec's allowed_hosts keep it.
+#[test]
+fn a_mirror_shows_the_allowed_host_its_main_web_host_hides() {
+    let mut hosts = fixture("research");
+    let path = "/srv/research/app/research/settings_production.py";
+    let Some(mut web2) = hosts.iter().find(|h| h.name == "web1").cloned() else {
+        panic!("no web1");
+    };
+    web2.name = "web2".to_owned();
+    if let Some(text) = web2.files.get_mut(path) {
+        *text = text
+            .replace(
+                "ALLOWED_HOSTS = [\"research.example.org\"]",
+                "ALLOWED_HOSTS = [\"mirror.example.org\", \"research.example.org\", \".example.org\"]",
+            )
+            .replace(
+                "CSRF_TRUSTED_ORIGINS = [\"https://research.example.org\"]",
+                "CSRF_TRUSTED_ORIGINS = [\"https://mirror.example.org\"]",
+            );
+    }
+    hosts.push(web2);
+    let k = known(&[("db1", "192.0.2.31"), ("db2", "192.0.2.32")], "db1");
+    let part = super::import(&hosts, &k, &mut Vec::new());
+    let Some(Node::Map(django)) = value(&part, &["django"]) else {
+        panic!("no django section: {:?}", part.values);
+    };
+    assert_eq!(
+        django.get("allowed_hosts"),
+        Some(&Node::Seq(vec![
+            Node::text("research.example.org"),
+            Node::text(".example.org")
+        ]))
+    );
+}
