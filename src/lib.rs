@@ -35,3 +35,4 @@ pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod versions;
 pub(crate) mod write;
+pub(crate) mod yaml;

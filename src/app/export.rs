@@ -10,7 +10,6 @@ use super::{Failure, load_spec, read_overrides, rendered, select};
 use crate::export::{ansible, nix};
 use crate::plan::plan_with;
 use crate::render::{Renderer, Secrets};
-use crate::spec::SecretRef;
 use crate::write::{WriteError, write_atomic};
 
 pub(super) fn export(args: &ExportOptions) -> Result<Outcome, Failure> {
@@ -32,7 +31,7 @@ pub(super) fn export(args: &ExportOptions) -> Result<Outcome, Failure> {
                 let marker = format!("SITEWRIGHTSECRET{}X", vars.len());
                 vars.push(ansible::SecretVar {
                     marker: marker.clone(),
-                    name: variable(&slot.secret),
+                    name: ansible::variable(&slot.secret),
                 });
                 markers.insert(slot.secret.clone(), marker);
             }
@@ -40,7 +39,7 @@ pub(super) fn export(args: &ExportOptions) -> Result<Outcome, Failure> {
             let tree = Renderer::new(&overrides)
                 .render(&plan, &Secrets::resolved(markers))
                 .map_err(Failure::Render)?;
-            ansible::export(&tree, &vars)
+            ansible::export(&loaded.site, &tree, &vars)
         }
         ExportFormat::Nix => nix::export(&rendered(
             &loaded,
@@ -62,27 +61,4 @@ pub(super) fn export(args: &ExportOptions) -> Result<Outcome, Failure> {
     }
     outln!("wrote {} files to {}", files.len(), args.out.display())?;
     Ok(Outcome::Done)
-}
-
-/// The `sitewright_secrets` key of a secret: its environment variable's name, or its file's, in
-/// lower case.
-fn variable(secret: &SecretRef) -> String {
-    let name = match secret {
-        SecretRef::Env(name) => name.clone(),
-        SecretRef::File(path) => path
-            .as_str()
-            .rsplit('/')
-            .next()
-            .unwrap_or("secret")
-            .to_owned(),
-    };
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -9,11 +9,11 @@ mod fit;
 mod nginx;
 mod postgres;
 mod sysctl;
-mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(crate) use yaml::{Map, Node};
+use crate::yaml;
+pub(crate) use crate::yaml::{Map, Node};
 
 /// One host's live files: each absolute path and its text.
 #[derive(Debug, Clone, Default)]

@@ -1523,7 +1523,7 @@ fn rendered_settings(
 /// `postgres.settings` (`postgres`).
 fn refused_setting(top: &Map) -> Option<(String, String)> {
     let invalid = fit::load(top).err()?;
-    let text = super::yaml::document(top);
+    let text = crate::yaml::document(top);
     let lines: Vec<&str> = text.lines().collect();
     let holders = || {
         let hosts = match top.get("hosts") {

@@ -93,6 +93,21 @@ pub struct FileMeta {
     /// without the plan, which is gone by then.
     #[serde(skip)]
     pub(crate) secrets: Vec<SecretRef>,
+    /// Set for an nginx file: where nginx.conf includes it, which is what a check of the file on
+    /// its own must wrap it in.
+    #[serde(skip)]
+    pub(crate) nginx_level: Option<NginxLevel>,
+}
+
+/// Where nginx.conf includes a file of sitewright's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NginxLevel {
+    /// A load_module line, at main level before everything else.
+    Module,
+    /// At main level, outside events {} and http {}: the stream {} block.
+    Main,
+    /// Inside http {}.
+    Http,
 }
 
 impl FileMeta {
@@ -113,6 +128,7 @@ impl FileMeta {
             apply: None,
             kernel: None,
             secrets: Vec::new(),
+            nginx_level: None,
         }
     }
 }

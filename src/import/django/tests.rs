@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::super::testing::{fixture, render};
-use super::super::yaml::document;
 use super::super::{HostTree, Known, Map, Node, Note, Part};
+use crate::yaml::document;
 
 fn known(addresses: &[(&str, &str)], primary: &str) -> Known {
     Known {

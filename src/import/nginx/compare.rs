@@ -108,7 +108,7 @@ pub(super) fn spec_text(verify: &Verify<'_>) -> String {
         top.set("postgres", Node::Map(postgres));
     }
     top.set("nginx", Node::Map(verify.section.clone()));
-    crate::import::yaml::document(&top)
+    crate::yaml::document(&top)
 }
 
 /// Each nginx file of the render of `text`, by `(host, path)`. The spec is held to the schema,

@@ -63,7 +63,7 @@ fn spliced(name: &str, part: &Part) -> String {
     };
     let mut top = Map::new();
     top.set("nginx", nginx.clone());
-    text + &crate::import::yaml::document(&top)
+    text + &crate::yaml::document(&top)
 }
 
 fn is_nginx_file(path: &str) -> bool {

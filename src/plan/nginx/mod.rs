@@ -7,7 +7,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::{Fact, Facts, FileMeta, Mode, OnChange, Origin, PlannedFile, Service};
+use super::{Fact, Facts, FileMeta, Mode, NginxLevel, OnChange, Origin, PlannedFile, Service};
 use crate::spec::{Host, NginxLayout, Role, Site};
 
 mod cache;
@@ -152,6 +152,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/mod-stream.conf.nginx",
             &module,
             module_facts,
+            NginxLevel::Module,
         ));
         let stream = StreamContext {
             site: &site.site,
@@ -169,6 +170,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/stream.conf.nginx",
             &stream,
             std::mem::take(&mut facts),
+            NginxLevel::Main,
         ));
     }
     let serves_http = (host.has(Role::Web) && nginx.https.is_some())
@@ -190,6 +192,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/http.conf.nginx",
             &context,
             facts,
+            NginxLevel::Http,
         ));
     }
     if let (true, Some(https)) = (host.has(Role::Web), &nginx.https) {
@@ -202,6 +205,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/https.conf.nginx",
             &context,
             facts,
+            NginxLevel::Http,
         ));
     }
     if let (true, Some(proxy)) = (host.has(Role::Proxy), &nginx.cache_proxy) {
@@ -214,6 +218,7 @@ pub(super) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
             "nginx/cache-proxy.conf.nginx",
             &context,
             facts,
+            NginxLevel::Http,
         ));
     }
     out
@@ -233,15 +238,11 @@ fn nginx_file(
     template: &'static str,
     context: &impl Serialize,
     facts: Facts,
+    level: NginxLevel,
 ) -> PlannedFile {
-    PlannedFile::new(
-        &host.name,
-        path,
-        template,
-        context,
-        facts,
-        FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload),
-    )
+    let mut meta = FileMeta::new(Mode::PUBLIC, "root", Service::Nginx, OnChange::Reload);
+    meta.nginx_level = Some(level);
+    PlannedFile::new(&host.name, path, template, context, facts, meta)
 }
 
 /// `site` as the stem of nginx names (upstreams, zones, variables), which take no `-`.

@@ -438,27 +438,9 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
         );
     }
     if let Some(replication) = &pg.replication {
-        let (address, port) = super::upstream(site, pg);
+        let (address, _) = super::upstream(site, pg);
         let tls = super::client_tls(pg);
-        let passfile = super::passfile_path(pg);
-        let port = port.to_string();
-        let mut conninfo = vec![
-            ("host", address.as_str()),
-            ("port", port.as_str()),
-            ("user", replication.user.as_str()),
-            ("passfile", passfile.as_str()),
-            ("sslmode", tls.map_or("prefer", |t| t.sslmode)),
-        ];
-        if let Some(ca) = tls.and_then(|t| t.sslrootcert) {
-            conninfo.push(("sslrootcert", ca));
-        }
-        conninfo.push(("application_name", host.name.as_str()));
-        let conninfo = conninfo
-            .iter()
-            .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let setting = Setting::new("primary_conninfo", conninfo);
+        let setting = Setting::new("primary_conninfo", primary_conninfo(site, pg, host));
         out.push(match tls {
             Some(super::ClientTls {
                 sslrootcert: Some(_),
@@ -497,6 +479,39 @@ fn standby_settings(site: &Site, pg: &Postgres, host: &Host, out: &mut Vec<Setti
             Setting::new("restore_command", restore).given_at("/postgres/archive/restore_command"),
         );
     }
+}
+
+/// A replica's connection string to its primary (nginx's forward when there is one), as its
+/// primary_conninfo says and as a deploy's pg_basebackup connects: the password is in the
+/// passfile it names.
+pub(crate) fn primary_conninfo(site: &Site, pg: &Postgres, host: &Host) -> String {
+    primary_conninfo_words(site, pg, host).join(" ")
+}
+
+/// [`primary_conninfo`]'s `key=value` words.
+pub(crate) fn primary_conninfo_words(site: &Site, pg: &Postgres, host: &Host) -> Vec<String> {
+    let Some(replication) = &pg.replication else {
+        return Vec::new();
+    };
+    let (address, port) = super::upstream(site, pg);
+    let tls = super::client_tls(pg);
+    let passfile = super::passfile_path(pg);
+    let port = port.to_string();
+    let mut conninfo = vec![
+        ("host", address.as_str()),
+        ("port", port.as_str()),
+        ("user", replication.user.as_str()),
+        ("passfile", passfile.as_str()),
+        ("sslmode", tls.map_or("prefer", |t| t.sslmode)),
+    ];
+    if let Some(ca) = tls.and_then(|t| t.sslrootcert) {
+        conninfo.push(("sslrootcert", ca));
+    }
+    conninfo.push(("application_name", host.name.as_str()));
+    conninfo
+        .iter()
+        .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
+        .collect()
 }
 
 /// A libpq connection-string value: bare when plain, else single-quoted with `\` and `'` escaped.

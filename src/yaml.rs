@@ -1,5 +1,5 @@
-//! The spec `import` writes, as YAML text with a comment beside each value that was guessed: the
-//! spec types only read YAML, and a guess must be visible where the user reads the value.
+//! YAML text written by sitewright (the spec `import` writes, the data of an Ansible export), with
+//! a comment beside a value where one explains it: the spec types only read YAML.
 
 use std::fmt::Write as _;
 
