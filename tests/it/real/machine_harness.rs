@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use crate::support::ansible::{Ansible, handlers_run, recap};
 use crate::support::machine::Process;
 use crate::support::ssh::{Lab, Machine};
 use crate::support::{Sitewright, installed, temp_dir, tree};
@@ -435,4 +436,222 @@ fn a_primary_run_as_postgres_has_its_files_as_the_manifest_says() {
             "{path}"
         );
     }
+}
+
+/// The test's own export: its inventory names the machines at addresses where nothing answers, so
+/// that only the runner's connection variables (given after it) reach them.
+const LAB_INVENTORY: &str = "all:
+  children:
+    lab:
+      hosts:
+        ansa:
+          ansible_host: 192.0.2.1
+        ansb:
+          ansible_host: 192.0.2.2
+      vars:
+        ansible_user: nobody
+";
+
+/// Through the runner's connection: a ping, a command become postgres, a check of the variables
+/// the test gave, a daemon left running (its handler notified), and a PostgreSQL cluster made and
+/// started by pg_ctl as postgres, as a role would, on the socket only (an ssh session shares the
+/// real machine's network).
+const LAB_PLAYBOOK: &str = "---
+- name: Lab self-test
+  hosts: lab
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+
+    - name: Who runs as postgres
+      ansible.builtin.command: id -un
+      become_user: postgres
+      register: whoami
+
+    - name: Check the login and the variables
+      ansible.builtin.assert:
+        that:
+          - whoami.stdout == 'postgres'
+          - lab_marker.host == inventory_hostname
+          - lab_marker.list == [1, 2]
+          - expected == 'from -e'
+
+    - name: Start a daemon
+      ansible.builtin.shell: setsid sleep {{ sleep_seconds }} </dev/null >/dev/null 2>&1 &
+      changed_when: true
+      notify: Daemon started
+
+    - name: PostgreSQL folders
+      ansible.builtin.file:
+        path: '{{ item }}'
+        state: directory
+        owner: postgres
+        mode: '0700'
+      loop: [/var/lib/postgresql/lab, /var/lib/postgresql/log]
+
+    - name: initdb
+      ansible.builtin.command:
+        cmd: '{{ pg_bin }}/initdb -D /var/lib/postgresql/lab -U postgres --no-sync'
+        creates: /var/lib/postgresql/lab/PG_VERSION
+      become_user: postgres
+
+    - name: pg_ctl start
+      ansible.builtin.command: >-
+        {{ pg_bin }}/pg_ctl start -w -D /var/lib/postgresql/lab -l /var/lib/postgresql/log/pg.log
+        -o \"-c listen_addresses='' -c unix_socket_directories=/var/lib/postgresql/lab\"
+      become_user: postgres
+      changed_when: true
+
+  handlers:
+    - name: Daemon started
+      ansible.builtin.debug:
+        msg: '{{ inventory_hostname }} runs sleep {{ sleep_seconds }}'
+";
+
+#[test]
+fn ansible_reaches_two_machines_becomes_postgres_and_nothing_it_started_outlives_them() {
+    let work = temp_dir();
+    let export = work.path().join("export");
+    fs::create_dir_all(&export).unwrap();
+    fs::write(export.join("inventory.yml"), LAB_INVENTORY).unwrap();
+    fs::write(export.join("site.yml"), LAB_PLAYBOOK).unwrap();
+    let lab = Lab::new();
+    let lab_dir = lab.dir().to_owned();
+    let names = ["ansa", "ansb"];
+    let trees: Vec<_> = names.iter().map(|n| work.path().join(n)).collect();
+    for tree in &trees {
+        fs::create_dir_all(tree).unwrap();
+    }
+    let a = lab.machine("ansa", "127.0.0.77", &trees[0]);
+    let b = lab.machine("ansb", "127.0.0.78", &trees[1]);
+    // Daemons the test can tell apart from any other process of the machine.
+    let sleeps: Vec<u32> = (0..2u32)
+        .map(|i| 90_000 + (std::process::id() % 1000) * 2 + i)
+        .collect();
+    let mut ansible = Ansible::new(&lab, &export)
+        .machine(&a)
+        .machine(&b)
+        .inventory("inventory.yml");
+    for (i, name) in names.iter().enumerate() {
+        ansible = ansible
+            .host_var(name, "sleep_seconds", sleeps[i])
+            .host_var(
+                name,
+                "lab_marker",
+                serde_json::json!({ "host": name, "list": [1, 2] }),
+            )
+            .host_var(name, "pg_bin", installed("SITEWRIGHT_PG17_BIN"));
+    }
+    let started = Instant::now();
+    let output = ansible
+        .playbook("site.yml")
+        .extra_var("expected", "from -e")
+        .args(["--forks", "2"])
+        .env("ANSIBLE_TIMEOUT", "30")
+        .run_ok();
+    eprintln!("the playbook on 2 machines in {:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected: BTreeMap<String, u64> = [
+        ("ok", 8),
+        ("changed", 5),
+        ("unreachable", 0),
+        ("failed", 0),
+        ("skipped", 0),
+        ("rescued", 0),
+        ("ignored", 0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let recap = recap(&output);
+    assert_eq!(
+        recap.keys().collect::<Vec<_>>(),
+        names.iter().collect::<Vec<_>>(),
+        "{stdout}"
+    );
+    for name in names {
+        assert_eq!(recap[name], expected, "{name}:\n{stdout}");
+    }
+    assert_eq!(handlers_run(&output), ["Daemon started"], "{stdout}");
+    // Each machine runs its own daemon and its own PostgreSQL, started over ssh, not by the test.
+    for (i, machine) in [&a, &b].into_iter().enumerate() {
+        let processes = machine.processes();
+        let daemon = format!("sleep {}", sleeps[i]);
+        assert!(
+            processes.iter().any(|p| p.command == daemon),
+            "{}: no {daemon} among {processes:#?}",
+            machine.name()
+        );
+        assert!(
+            !processes
+                .iter()
+                .any(|p| p.command == format!("sleep {}", sleeps[1 - i])),
+            "{}: the other machine's daemon runs here",
+            machine.name()
+        );
+        let postmaster = processes
+            .iter()
+            .filter(|p| p.command.contains("-D /var/lib/postgresql/lab"))
+            .count();
+        assert_eq!(postmaster, 1, "{}: {processes:#?}", machine.name());
+        let owner = stdout_of(
+            &machine.run("stat -c %U /var/lib/postgresql/lab/postmaster.pid"),
+            "stat",
+        );
+        assert_eq!(owner, "postgres\n");
+    }
+    // The connection is the runner's: the deploy user at the machines' addresses.
+    let connection: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(ansible.connection_path()).unwrap()).unwrap();
+    assert_eq!(
+        connection["all"]["hosts"]["ansb"]["ansible_host"],
+        "127.0.0.78"
+    );
+    assert!(
+        a.log().contains(&format!(
+            "Accepted publickey for {}",
+            installed("SITEWRIGHT_SSH_DEPLOY_USER")
+        )),
+        "{}",
+        a.log()
+    );
+
+    let processes: Vec<Process> = [&a, &b].iter().flat_map(|m| m.processes()).collect();
+    let stopping = Instant::now();
+    drop((a, b));
+    eprintln!("2 machines stopped in {:?}", stopping.elapsed());
+    let left: Vec<&Process> = processes.iter().filter(|p| p.alive()).collect();
+    assert!(left.is_empty(), "left running after the drop: {left:#?}");
+    for sleep in &sleeps {
+        assert_eq!(pgrep(&format!("sleep {sleep}")), "", "a daemon is left");
+    }
+    // PostgreSQL was asked to stop (SIGINT: fast shutdown), and did, before anything was killed.
+    for tree in &trees {
+        let log = fs::read_to_string(tree.join("var/lib/postgresql/log/pg.log")).unwrap();
+        assert!(
+            log.contains("received fast shutdown request")
+                && log.contains("database system is shut down"),
+            "{}:\n{log}",
+            tree.display()
+        );
+    }
+    let runner_dir = ansible.connection_path().parent().unwrap().to_owned();
+    drop(ansible);
+    assert!(
+        wait_for_nothing_naming(&runner_dir),
+        "an ssh master of the runner is left: {}",
+        pgrep(&runner_dir.display().to_string())
+    );
+    assert_eq!(
+        pgrep(&lab_dir.display().to_string()),
+        "",
+        "a process of the lab is left"
+    );
+    drop(lab);
+}
+
+/// Whether, within 5 seconds, no process names `dir` in its command line.
+fn wait_for_nothing_naming(dir: &Path) -> bool {
+    crate::support::pg::wait_for(5, || pgrep(&dir.display().to_string()).is_empty())
 }

@@ -63,6 +63,9 @@ pub(super) struct Namespace {
     child: Child,
     /// The machine's own state folders, [`STATE_DIRS`] under it (`run`, `var/log/nginx`, …).
     state: PathBuf,
+    /// The mount namespace, as /proc/PID/ns/mnt reads (`mnt:[4026532…]`): what a process in the
+    /// machine shows, also once the holder is gone.
+    mount: PathBuf,
 }
 
 impl Namespace {
@@ -168,29 +171,110 @@ impl Namespace {
                 fs::read_to_string(dir.join("namespace.log")).unwrap_or_default()
             );
         }
-        Self { child, state }
+        let mount = fs::read_link(format!("/proc/{}/ns/mnt", child.id()))
+            .expect("the holder's mount namespace");
+        Self {
+            child,
+            state,
+            mount,
+        }
     }
 
     pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The processes in the machine's mount namespace now, the holder's included.
+    fn processes(&self) -> Vec<Process> {
+        processes_in_namespace(&self.mount)
+    }
+
+    /// Stops the servers that run in the namespace and that the machine did not start (a
+    /// PostgreSQL that Ansible started through ssh with pg_ctl, an nginx), as their services
+    /// would: SIGINT to each postmaster (PostgreSQL's fast shutdown), SIGTERM to each nginx
+    /// master (nginx's fast shutdown); waits up to [`SERVER_STOP`] for them and their children
+    /// to exit. What is left is the drop's, which kills it. Returns the servers it signalled.
+    fn stop_servers(&self) -> Vec<Process> {
+        let processes = self.processes();
+        let program = |pid: i32| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim_end().to_owned())
+                .unwrap_or_default()
+        };
+        let mut servers = Vec::new();
+        for process in &processes {
+            let name = program(process.pid);
+            let signal = match name.as_str() {
+                "postgres" | "postmaster" => libc::SIGINT,
+                "nginx" => libc::SIGTERM,
+                _ => continue,
+            };
+            // A master: its parent is not a server of the same program (a forked backend's or
+            // worker's is).
+            if processes
+                .iter()
+                .any(|p| p.pid == process.parent && program(p.pid) == name)
+            {
+                continue;
+            }
+            process.signal(signal);
+            servers.push(process.clone());
+        }
+        if !servers.is_empty() {
+            let children: Vec<Process> = processes
+                .iter()
+                .filter(|p| servers.iter().any(|s| s.pid == p.parent))
+                .cloned()
+                .collect();
+            wait_for(SERVER_STOP.as_secs(), || {
+                servers.iter().chain(&children).all(|p| !p.alive())
+            });
+        }
+        servers
+    }
 }
+
+/// How long the servers a machine did not start have, when it is dropped, to stop on their own.
+const SERVER_STOP: Duration = Duration::from_secs(5);
 
 impl Drop for Namespace {
     fn drop(&mut self) {
         // Whatever still runs in the namespace (a server a test left, a session's child, a
-        // server still on its way out) goes first; the namespace, and its mounts, end with its
-        // last process. Waited for, so that the machine is gone when its drop returns.
-        let left = processes_in(self.child.id());
-        for process in left.iter().filter(|p| p.pid != self.child.id() as i32) {
-            process.kill();
-        }
+        // daemon started over ssh, a server still on its way out) goes first, killed until none
+        // is left (one may fork while the others are killed); then the holder. The namespace, and
+        // its mounts, end with its last process. Waited for, so that the machine is gone when its
+        // drop returns.
+        let holder = self.child.id() as i32;
+        let mut killed: Vec<Process> = Vec::new();
+        let gone = wait_for(10, || {
+            let left: Vec<Process> = self
+                .processes()
+                .into_iter()
+                .filter(|p| p.pid != holder && p.alive())
+                .collect();
+            for process in &left {
+                process.kill();
+                if !killed.contains(process) {
+                    killed.push(process.clone());
+                }
+            }
+            left.is_empty()
+        });
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if !wait_for(10, || left.iter().all(|p| !p.alive())) {
+        let left: Vec<Process> = self
+            .processes()
+            .into_iter()
+            .filter(Process::alive)
+            .collect();
+        if !gone || !left.is_empty() {
             eprintln!(
                 "still running 10s after their machine was dropped: {:#?}",
-                left.iter().filter(|p| p.alive()).collect::<Vec<_>>()
+                killed
+                    .iter()
+                    .chain(&left)
+                    .filter(|p| p.alive())
+                    .collect::<Vec<_>>()
             );
         }
     }
@@ -200,6 +284,8 @@ impl Drop for Namespace {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Process {
     pub pid: i32,
+    /// Its parent's pid, when it was read.
+    pub parent: i32,
     start: u64,
     zombie: bool,
     /// Its command line, for a failure's message.
@@ -212,6 +298,7 @@ impl Process {
         // "pid (comm) state ppid … starttime" (field 22); comm may hold spaces and parentheses.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         let zombie = *fields.first()? == "Z";
+        let parent = fields.get(1)?.parse().ok()?;
         let start = fields.get(19)?.parse().ok()?;
         let command = fs::read(format!("/proc/{pid}/cmdline"))
             .map(|b| {
@@ -223,6 +310,7 @@ impl Process {
             .unwrap_or_default();
         Some(Self {
             pid,
+            parent,
             start,
             zombie,
             command,
@@ -236,20 +324,21 @@ impl Process {
     }
 
     fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         if self.alive() {
             // SAFETY: kill(2) of a pid whose start time was just checked.
             unsafe {
-                libc::kill(self.pid, libc::SIGKILL);
+                libc::kill(self.pid, signal);
             }
         }
     }
 }
 
-/// Every process in the mount namespace of process `holder` (itself included).
-fn processes_in(holder: u32) -> Vec<Process> {
-    let Ok(namespace) = fs::read_link(format!("/proc/{holder}/ns/mnt")) else {
-        return Vec::new();
-    };
+/// Every process in the mount namespace `namespace` (as /proc/PID/ns/mnt reads).
+fn processes_in_namespace(namespace: &Path) -> Vec<Process> {
     fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -393,7 +482,7 @@ impl<'lab> Machine<'lab> {
     /// The processes running in the machine's namespace now: the holder, sshd and its sessions,
     /// the servers. A test keeps them to prove that none outlives the machine.
     pub fn processes(&self) -> Vec<Process> {
-        processes_in(self.namespace.pid())
+        self.namespace.processes()
     }
 
     /// Where the machine's `path` (absolute, as on the host), in one of its own folders (/run,
@@ -727,9 +816,24 @@ impl<'lab> Machine<'lab> {
 
 impl Drop for Machine<'_> {
     fn drop(&mut self) {
-        // The servers first, while sshd still runs; then the fields: the host (sshd and its
-        // sessions), then the namespace's holder with anything left in it.
+        // The servers first, while sshd still runs: the machine's own, then those started
+        // through ssh (by Ansible, say), which their own signals stop; then the fields: the host
+        // (sshd and its sessions), then the namespace's holder with anything left in it, killed.
         self.stop_servers();
+        let others = self.namespace.stop_servers();
+        if std::thread::panicking() && !others.is_empty() {
+            // Their logs, wherever Debian's packages write them in the machine.
+            let mut logs = vec![self.state_path("/var/log/nginx/error.log")];
+            if let Ok(entries) = fs::read_dir(self.state_path("/var/log/postgresql")) {
+                logs.extend(entries.filter_map(|e| Some(e.ok()?.path())));
+            }
+            for log in logs.iter().filter(|l| l.is_file()) {
+                eprintln!(
+                    "{}",
+                    shown_log(&format!("a server of {}", self.host.name()), log)
+                );
+            }
+        }
     }
 }
 

@@ -491,6 +491,7 @@ pub fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+pub mod ansible;
 pub mod backend;
 pub mod cases;
 pub mod cron;
