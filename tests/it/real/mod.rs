@@ -4,6 +4,7 @@
 //! system's basic tools (sh, chown, unshare), so `cargo test --test it -- --skip real::` is the
 //! fast lane.
 
+mod ansible;
 mod baseline;
 mod directive_cases;
 mod directives;
