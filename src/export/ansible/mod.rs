@@ -555,6 +555,15 @@ pub(crate) fn export(
             list.1.push(entry);
             list.2.extend(held.iter().map(|s| s.name.clone()));
         }
+        // The roles make these with the owner and mode their program requires; the staging
+        // play making them too, at 0755, would change them back and forth on every run.
+        if let Some(pg) = &site.postgres {
+            folders.remove(pg.data_directory.as_str());
+            folders.remove(&pg.config_directory().to_string());
+            if let Some(backup) = &pg.backup {
+                folders.remove(backup.directory.as_str());
+            }
+        }
         let mut vars = Map::new();
         let manifest_src = format!("{host_name}{HOST_MANIFEST}");
         if let Some((_, manifest)) = manifests.iter().find(|(h, _)| h == host_name) {

@@ -9,6 +9,7 @@ use crate::support::pg::succeeded;
 use crate::support::{Sitewright, fixture, installed, temp_dir, tree};
 
 const SECRET: &str = "s3cret:with\\odd'chars\"";
+const DB_SECRET: &str = "db-s3cret";
 
 #[test]
 fn nix_evaluates_each_host_to_the_rendered_files() {
@@ -116,7 +117,8 @@ in builtins.attrValues etc ++ builtins.attrValues other"#,
     assert_eq!(checked, 14);
 }
 
-/// ansible-playbook on the export in `dir`, every host local, each into `root/<host>`.
+/// ansible-playbook on the export in `dir`, with its own inventory but every host local, each
+/// into `root/<host>`, so that no service is touched.
 fn playbook(dir: &std::path::Path, root: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let home = root.join(".ansible");
     Command::new(installed("SITEWRIGHT_ANSIBLE_PLAYBOOK"))
@@ -125,7 +127,7 @@ fn playbook(dir: &std::path::Path, root: &std::path::Path, extra: &[&str]) -> st
         .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
         .env("ANSIBLE_REMOTE_TEMP", home.join("tmp"))
         .env("ANSIBLE_NOCOLOR", "1")
-        .args(["-i", "db1,db2,web1,", "-c", "local"])
+        .args(["-i", "inventory.yml", "-c", "local"])
         .arg("-e")
         .arg(format!(
             "ansible_python_interpreter={}",
@@ -136,7 +138,6 @@ fn playbook(dir: &std::path::Path, root: &std::path::Path, extra: &[&str]) -> st
             "sitewright_root={}/{{{{ inventory_hostname }}}}",
             root.display()
         ))
-        .args(["-e", "sitewright_run_handlers=false", "-e", "@secrets.yml"])
         .args(extra)
         .arg("site.yml")
         .output()
@@ -170,14 +171,15 @@ fn ansible_deploys_the_rendered_files_and_then_changes_nothing() {
             "{name} holds the secret"
         );
     }
-    fs::write(
-        export.join("secrets.yml"),
+    let vault = export.join("group_vars/all/vault.yml");
+    let secrets = |replication: &str| {
         format!(
-            "sitewright_secrets:\n  catmaid_replication_password: {}\n",
-            serde_json::to_string(SECRET).unwrap()
-        ),
-    )
-    .unwrap();
+            "sitewright_secrets:\n  catmaid_db_password: {}\n  catmaid_replication_password: {}\n",
+            serde_json::to_string(DB_SECRET).unwrap(),
+            serde_json::to_string(replication).unwrap()
+        )
+    };
+    fs::write(&vault, secrets(SECRET)).unwrap();
     Sitewright::new()
         .args(["render", "--with-secrets"])
         .arg(fixture("catmaid/site.yaml"))
@@ -246,11 +248,7 @@ fn ansible_deploys_the_rendered_files_and_then_changes_nothing() {
     }
 
     // A new secret and a changed file, shown with --check --diff: the file's diff, never the secret.
-    fs::write(
-        export.join("secrets.yml"),
-        "sitewright_secrets:\n  catmaid_replication_password: \"n3w-s3cret\"\n",
-    )
-    .unwrap();
+    fs::write(&vault, secrets("n3w-s3cret")).unwrap();
     let conf = export.join("files/db1/etc/sysctl.d/60-sitewright.conf");
     let text = fs::read_to_string(&conf).unwrap();
     fs::write(
