@@ -12,6 +12,7 @@ mod diff;
 mod directives;
 mod django;
 mod explain;
+mod export;
 mod faults;
 mod import;
 mod injection;
