@@ -87,6 +87,11 @@ const STATIC: &[(&str, &str, u32)] = &[
         0o644,
     ),
     (
+        "roles/postgresql/templates/copy.pgpass.j2",
+        include_str!("roles/postgresql/templates/copy.pgpass.j2"),
+        0o644,
+    ),
+    (
         "roles/nginx/defaults/main.yml",
         include_str!("roles/nginx/defaults/main.yml"),
         0o644,

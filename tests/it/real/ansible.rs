@@ -176,6 +176,7 @@ fn the_exported_playbook_brings_up_a_streaming_replica_changes_nothing_again_and
     // First run: the primary is created and forwarded, the replica copied and streaming.
     let first = run(&[]);
     assert!(first.status.success(), "the first run:\n{}", stdout(&first));
+    eprintln!("the first run:\n{}", stdout(&first));
     assert!(
         wait_for(30, || sql(
             &db2,
@@ -227,6 +228,7 @@ fn the_exported_playbook_brings_up_a_streaming_replica_changes_nothing_again_and
         "the second run:\n{}",
         stdout(&second)
     );
+    eprintln!("the second run:\n{}", stdout(&second));
     let counts = recap(&second);
     for host in ["db1", "db2"] {
         assert_eq!(

@@ -309,12 +309,23 @@ pub fn recap(output: &Output) -> BTreeMap<String, BTreeMap<String, u64>> {
     hosts
 }
 
-/// The handlers a run ran, in order: `role : name` (or `name`) of each `RUNNING HANDLER [...]`.
+/// The handlers a run ran on some host, in order: `role : name` (or `name`) of each `RUNNING
+/// HANDLER [...]` with an `ok:` or `changed:` line under it (Ansible prints the header of a
+/// notified handler whose `when` skips it on every host too).
 pub fn handlers_run(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("RUNNING HANDLER ["))
-        .filter_map(|l| l.rsplit_once(']'))
-        .map(|(name, _)| name.to_owned())
-        .collect()
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut ran = Vec::new();
+    let mut current: Option<&str> = None;
+    for line in stdout.lines() {
+        if let Some(header) = line.strip_prefix("RUNNING HANDLER [") {
+            current = header.rsplit_once(']').map(|(name, _)| name);
+        } else if line.starts_with("TASK [") || line.starts_with("PLAY ") {
+            current = None;
+        } else if line.starts_with("ok: [") || line.starts_with("changed: [") {
+            if let Some(name) = current.take() {
+                ran.push(name.to_owned());
+            }
+        }
+    }
+    ran
 }
