@@ -321,10 +321,10 @@ pub fn handlers_run(output: &Output) -> Vec<String> {
             current = header.rsplit_once(']').map(|(name, _)| name);
         } else if line.starts_with("TASK [") || line.starts_with("PLAY ") {
             current = None;
-        } else if line.starts_with("ok: [") || line.starts_with("changed: [") {
-            if let Some(name) = current.take() {
-                ran.push(name.to_owned());
-            }
+        } else if (line.starts_with("ok: [") || line.starts_with("changed: ["))
+            && let Some(name) = current.take()
+        {
+            ran.push(name.to_owned());
         }
     }
     ran
