@@ -72,6 +72,12 @@ pub(crate) struct DjangoDatabase {
     /// Replicas to add as read-only databases, each under its host name (for a database router).
     #[serde(default)]
     pub(crate) replicas: Vec<HostName>,
+    /// Connect to the default database through PgBouncer (the `pgbouncer` section): on this
+    /// host when it runs PgBouncer, on the first host that does otherwise. With transaction or
+    /// statement pooling, server-side cursors are turned off (DISABLE_SERVER_SIDE_CURSORS), as
+    /// they do not outlive a transaction.
+    #[serde(default)]
+    pub(crate) pgbouncer: bool,
 }
 
 /// The cache Django uses.

@@ -7,6 +7,7 @@ mod django;
 mod host;
 mod location;
 mod nginx;
+mod pgbouncer;
 mod postgres;
 pub mod scalar;
 mod secret;
@@ -23,6 +24,7 @@ pub(crate) use nginx::{
     AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, Nginx, NginxLayout,
     PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, Tls, TlsProfile,
 };
+pub(crate) use pgbouncer::{AuthQuery, Pgbouncer, PgbouncerDatabase, PgbouncerTls, PgbouncerUser, PoolMode};
 pub(crate) use postgres::{
     HbaLocal, HbaMethod, HbaType, PlainText, Postgres, Replication, SettingValue, Workload,
 };
@@ -53,6 +55,9 @@ pub struct Site {
     /// The Django application on the web hosts.
     #[serde(default)]
     pub django: Option<Django>,
+    /// PgBouncer between the application and the primary.
+    #[serde(default)]
+    pub(crate) pgbouncer: Option<Pgbouncer>,
 }
 
 fn site_example() -> serde_json::Value {
