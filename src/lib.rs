@@ -20,6 +20,7 @@ pub(crate) mod manifest;
 pub(crate) mod nginx_directives;
 pub(crate) mod parallel;
 pub mod pg_settings;
+pub(crate) mod pgbouncer_settings;
 pub mod plan;
 pub mod render;
 pub mod rules;

@@ -1,12 +1,13 @@
 //! The rendered CATMAID files read by the programs that consume them, beyond PostgreSQL:
 //! Python parses the Django settings, and procps' sysctl accepts the sysctl file without
-//! changing anything (`--dry-run`).
+//! changing anything (`--dry-run`). And the checked-in PgBouncer settings table is what the
+//! installed pgbouncer says.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::process::Command;
 
-use crate::support::{fixture_names, rendered_fixture, repo, tree};
+use crate::support::{fixture_names, installed, rendered_fixture, repo, temp_dir, tree};
 use crate::sysctl::parse_sysctl;
 
 #[test]
@@ -80,4 +81,36 @@ fn sysctl_accepts_every_rendered_file_without_applying_it() {
         }
     }
     assert!(files >= 4, "only {files} sysctl files");
+}
+
+/// data/pgbouncer (settings.tsv and its README, which names the version) is what
+/// scripts/pgbouncer-settings makes from the installed pgbouncer now, byte for byte: the script
+/// starts it on 127.0.0.1 and reads SHOW CONFIG, and writes to a folder of the test's.
+#[test]
+fn pgbouncer_settings_table_is_what_the_installed_pgbouncer_says() {
+    let out = temp_dir();
+    let output = Command::new("bash")
+        .arg(repo().join("scripts/pgbouncer-settings"))
+        .env("SITEWRIGHT_PGBOUNCER", installed("SITEWRIGHT_PGBOUNCER"))
+        .env("SITEWRIGHT_PSQL", installed("SITEWRIGHT_PSQL"))
+        .env("SITEWRIGHT_PGBOUNCER_SETTINGS_OUT", out.path())
+        .output()
+        .expect("bash runs scripts/pgbouncer-settings");
+    assert!(
+        output.status.success(),
+        "scripts/pgbouncer-settings failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for name in ["settings.tsv", "README.md"] {
+        let made = fs::read_to_string(out.path().join(name)).unwrap();
+        let checked_in = fs::read_to_string(repo().join("data/pgbouncer").join(name)).unwrap();
+        assert!(
+            made == checked_in,
+            "data/pgbouncer/{name} is not what the installed pgbouncer says: run \
+             scripts/pgbouncer-settings and read `git diff data/pgbouncer`\n--- made now:\n{made}"
+        );
+    }
+    let made = fs::read_to_string(out.path().join("settings.tsv")).unwrap();
+    assert!(made.contains("\nlisten_port\t6432\tno\n"), "{made}");
+    assert!(made.contains("\ndefault_pool_size\t20\tyes\n"), "{made}");
 }
