@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use similar::TextDiff;
 
-use crate::plan::{FileMeta, Mask, Mode, OnChange, Service};
+use crate::plan::{FileMeta, Mask, Mode, OnChange, Service, WrittenSecret};
 use crate::render::{RenderedFile, Tree};
 use crate::secrets::{Fingerprint, Fingerprints};
 use crate::spec::{HostName, SecretRef};
@@ -73,7 +73,7 @@ pub(crate) enum RenderedSecrets<'a> {
     /// Each secret's keyed hash under `keys`, or why it could not be read.
     Read {
         keys: &'a Fingerprints,
-        values: &'a HashMap<SecretRef, Result<Fingerprint, String>>,
+        values: &'a HashMap<WrittenSecret, Result<Fingerprint, String>>,
     },
 }
 
@@ -100,13 +100,16 @@ fn compare_secrets(
     let live = match found {
         Err(reason) => {
             let reason = format!("cannot read the live file: {reason}");
-            check.unreadable = refs.iter().map(|r| (r.clone(), reason.clone())).collect();
+            check.unreadable = refs
+                .iter()
+                .map(|r| (r.secret.clone(), reason.clone()))
+                .collect();
             return check;
         }
         Ok(live) => live,
     };
     let RenderedSecrets::Read { keys, values } = secrets else {
-        check.not_read = refs.clone();
+        check.not_read = refs.iter().map(|r| r.secret.clone()).collect();
         return check;
     };
     let live = live
@@ -115,9 +118,11 @@ fn compare_secrets(
         .unwrap_or_default();
     for (index, secret) in refs.iter().enumerate() {
         match values.get(secret) {
-            Some(Err(reason)) => check.unreadable.push((secret.clone(), reason.clone())),
+            Some(Err(reason)) => check
+                .unreadable
+                .push((secret.secret.clone(), reason.clone())),
             Some(Ok(rendered)) if live.get(index).is_some_and(|v| keys.of(v) != *rendered) => {
-                check.changed.push(secret.clone());
+                check.changed.push(secret.secret.clone());
             }
             // The same value; or a live file without this entry, whose text differs and whose
             // hunk shows it.
@@ -327,6 +332,7 @@ fn rank(need: &Need) -> (u8, u8) {
         Service::Postgresql => 1,
         Service::Nginx => 2,
         Service::Django => 3,
+        Service::Pgbouncer => 4,
     };
     match need {
         Need::Service(s, _) => (service(s), 0),

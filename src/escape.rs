@@ -28,6 +28,10 @@ pub(crate) enum Format {
     Cron,
     /// A file whose content is all template text (standby.signal).
     Plain,
+    /// pgbouncer.ini: `key = value`, the value the rest of its line.
+    Pgbouncer,
+    /// PgBouncer's userlist.txt: double-quoted fields, `"` doubled.
+    Userlist,
 }
 
 impl Format {
@@ -43,6 +47,8 @@ impl Format {
             "sql" => Self::Sql,
             "cron" => Self::Cron,
             "txt" => Self::Plain,
+            "pgbouncer" => Self::Pgbouncer,
+            "userlist" => Self::Userlist,
             _ => return None,
         })
     }
@@ -58,6 +64,8 @@ impl Format {
             Self::Sql => "SQL",
             Self::Cron => "cron",
             Self::Plain => "plain text",
+            Self::Pgbouncer => "pgbouncer.ini",
+            Self::Userlist => "userlist.txt",
         }
     }
 
@@ -82,6 +90,8 @@ impl Format {
                     Ok(s)
                 }
             }),
+            Self::Pgbouncer => scalar(value, self).and_then(|s| pgbouncer_value(&s)),
+            Self::Userlist => scalar(value, self).and_then(|s| userlist_field(&s)),
         }
     }
 
@@ -103,6 +113,33 @@ impl Format {
                 "a name must be letters, digits, `_` and `.`",
             ))
         }
+    }
+}
+
+/// A pgbouncer.ini value. PgBouncer's reader takes the rest of the line, trimmed, with no quoting
+/// and no escape: a value that would not come back the same (a line break, a NUL, space at either
+/// end) is refused, and so are `;` and `#`, which start a comment where a line starts and which no
+/// value of ours needs.
+fn pgbouncer_value(text: &str) -> Result<String, Refused> {
+    if text.is_empty() {
+        Err(Refused::new(text, "an empty pgbouncer.ini value"))
+    } else if text.chars().any(|c| c.is_control()) {
+        Err(Refused::new(text, "a control character in a pgbouncer.ini value"))
+    } else if text.trim() != text {
+        Err(Refused::new(text, "space at either end of a pgbouncer.ini value"))
+    } else if text.contains([';', '#']) {
+        Err(Refused::new(text, "`;` or `#` in a pgbouncer.ini value"))
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+/// A userlist.txt field: in double quotes, each `"` doubled; a line break cannot be held.
+fn userlist_field(text: &str) -> Result<String, Refused> {
+    if text.chars().any(|c| c.is_control()) {
+        Err(Refused::new(text, "a control character in a userlist.txt field"))
+    } else {
+        Ok(format!("\"{}\"", text.replace('"', "\"\"")))
     }
 }
 

@@ -9,7 +9,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehav
 
 use crate::escape::Format;
 use crate::plan::fact::Tagged;
-use crate::plan::{FactId, FileMeta, Plan, PlannedFile};
+use crate::plan::{FactId, FileMeta, Plan, PlannedFile, WrittenSecret};
 use crate::spec::{HostName, SecretRef};
 use crate::templates::{Overrides, builtin};
 
@@ -28,11 +28,10 @@ impl Secrets {
         Self { values }
     }
 
-    fn value(&self, secret: &SecretRef) -> String {
+    fn value(&self, written: &WrittenSecret) -> String {
         self.values
-            .get(secret)
-            .cloned()
-            .unwrap_or_else(|| placeholder(secret))
+            .get(&written.secret)
+            .map_or_else(|| placeholder(&written.secret), |v| written.write(v))
     }
 }
 
@@ -180,14 +179,27 @@ impl Renderer {
             line: error.line(),
             message: describe(error),
         };
+        // Each secret under its key, and all of them under `secrets` too, for a template that
+        // writes a list of them.
+        let filled: std::collections::BTreeMap<&str, String> = file
+            .secrets
+            .iter()
+            .map(|slot| {
+                let written = WrittenSecret {
+                    secret: slot.secret.clone(),
+                    form: slot.form.clone(),
+                };
+                (slot.key.as_str(), secrets.value(&written))
+            })
+            .collect();
         let mut context = file.context.clone();
-        for slot in &file.secrets {
-            let filled = Value::from(std::collections::BTreeMap::from([(
-                slot.key,
-                secrets.value(&slot.secret),
+        if !filled.is_empty() {
+            let all = Value::from(std::collections::BTreeMap::from([(
+                "secrets",
+                Value::from(filled.clone()),
             )]));
             // The last map that has a key gives its value.
-            context = minijinja::value::merge_maps([context, filled]);
+            context = minijinja::value::merge_maps([context, Value::from(filled), all]);
         }
         let template = self.env.get_template(file.template).map_err(|e| fail(&e))?;
         let content = template.render(context).map_err(|e| fail(&e))?;
@@ -226,6 +238,8 @@ fn format_of(state: &State) -> Option<Format> {
             Format::Sql,
             Format::Cron,
             Format::Plain,
+            Format::Pgbouncer,
+            Format::Userlist,
         ]
         .into_iter()
         .find(|f| f.name() == name),

@@ -13,7 +13,7 @@ use super::remote::{self, Ssh};
 use super::{Failure, load_spec, rendered};
 use crate::diff::{Change, FileDiff, HostSteps, LiveFile, RenderedSecrets, diff, steps};
 use crate::live::{self, Finding, LiveFiles, Severity};
-use crate::plan::Mode;
+use crate::plan::{Mode, WrittenSecret};
 use crate::render::Tree;
 use crate::running;
 use crate::secrets::{Fingerprint, Fingerprints};
@@ -91,17 +91,18 @@ fn read_live(path: &Path, owners: bool) -> Result<Option<LiveFile>, Failure> {
     }
 }
 
-/// Each secret the tree's files hold, as a keyed hash under `keys`, or why it could not be read.
-/// The values are dropped as soon as they are hashed.
+/// Each secret the tree's files hold, as a keyed hash under `keys` of what the file holds for it
+/// (the value, or what a program stores in its place), or why it could not be read. The values
+/// are dropped as soon as they are hashed.
 fn fingerprints(
     tree: &Tree,
     keys: &Fingerprints,
-) -> HashMap<SecretRef, Result<Fingerprint, String>> {
+) -> HashMap<WrittenSecret, Result<Fingerprint, String>> {
     let mut out = HashMap::new();
-    for secret in tree.files.iter().flat_map(|f| &f.meta.secrets) {
-        out.entry(secret.clone()).or_insert_with(|| {
-            crate::secrets::read(secret)
-                .map(|value| keys.of(&value))
+    for written in tree.files.iter().flat_map(|f| &f.meta.secrets) {
+        out.entry(written.clone()).or_insert_with(|| {
+            crate::secrets::read(&written.secret)
+                .map(|value| keys.of(&written.write(&value)))
                 .map_err(|e| e.reason)
         });
     }

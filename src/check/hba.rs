@@ -30,6 +30,73 @@ pub(super) fn check(
     if let Some(backup) = &pg.backup {
         backup_admitted(pg, backup.database.as_str(), records, doc, out);
     }
+    pgbouncer_admitted(site, pg, records, doc, out);
+}
+
+/// Whether the first record that matches each server connection of PgBouncer (each database it
+/// serves, as each of its users, from its host or loopback, over TLS or not as its
+/// server_tls_sslmode says) lets it in with a password (PGB005).
+fn pgbouncer_admitted(
+    site: &Site,
+    pg: &Postgres,
+    records: &[Record],
+    doc: &Document,
+    out: &mut Vec<Diagnostic>,
+) {
+    let (Some(pgb), Some(primary)) = (&site.pgbouncer, site.hosts_with(Role::PostgresPrimary).next())
+    else {
+        return;
+    };
+    let mut users: Vec<&str> = pgb.users.iter().map(|u| u.name.as_str()).collect();
+    if let Some(query) = &pgb.auth_query {
+        users.push(query.user.as_str());
+    }
+    for host in pgb.hosts.iter().filter_map(|h| site.host(h.as_str())) {
+        let upstream = crate::plan::pgbouncer::Upstream::of(site, pg, primary, host);
+        let source = if upstream.loopback {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            host.address.ip()
+        };
+        let tls = !upstream.local && pg.ssl.is_some();
+        for (i, db) in pgb.databases.iter().enumerate() {
+            for user in &users {
+                let first = records.iter().find(|r| {
+                    let kind = match r.kind {
+                        "host" | "hostnogssenc" => true,
+                        "hostssl" => tls,
+                        "hostnossl" => !tls,
+                        _ => false,
+                    };
+                    kind && r.users.iter().any(|u| u == "all" || u == user)
+                        && r.databases.iter().any(|d| {
+                            d == "all" || d == db.name.as_str() || (d == "sameuser" && db.name.as_str() == *user)
+                        })
+                        && r.address.as_deref().is_some_and(|a| contains(a, source))
+                });
+                if first.is_some_and(|r| PASSWORD_METHODS.contains(&r.method)) {
+                    continue;
+                }
+                let what = match first {
+                    Some(r) => format!("the first record that matches is `{} … {}`", r.kind, r.method),
+                    None => "no record matches".to_owned(),
+                };
+                let mut d = Diagnostic::error(
+                    doc.value_pos(&format!("/pgbouncer/databases/{i}/name")),
+                    format!(
+                        "PgBouncer on {} cannot log in to {} as {user} from {source}: {what}",
+                        host.name, db.name
+                    ),
+                )
+                .rule(Rule::PGB005)
+                .on(host.name.as_str());
+                if let Some(r) = first {
+                    d = d.also(pos(doc, r));
+                }
+                out.push(d);
+            }
+        }
+    }
 }
 
 /// Where a record is in the spec: its entry of `postgres.hba`, `postgres.hba` (or `hba_local`)

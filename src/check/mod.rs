@@ -9,6 +9,7 @@ mod django;
 mod hba;
 mod locations;
 mod nginx;
+mod pgbouncer;
 mod ports;
 mod postgres;
 mod sysctl;
@@ -35,6 +36,7 @@ pub(crate) fn check(
     directives::check(site, doc, &mut out);
     django::check(site, doc, &mut out);
     sysctl::check(site, doc, derived, &mut out);
+    pgbouncer::check(site, doc, derived, &mut out);
     ports::check(site, doc, &mut out);
     out
 }

@@ -70,6 +70,20 @@ fn listeners(site: &Site, doc: &Document, index: usize) -> Vec<Listener> {
             );
         }
     }
+    if crate::plan::pgbouncer::runs_on(site, host)
+        && let Some(pgb) = &site.pgbouncer
+    {
+        add(
+            Some(host.address.ip()),
+            pgb.port.0,
+            "PgBouncer",
+            if doc.has("/pgbouncer/port") {
+                "/pgbouncer/port"
+            } else {
+                "/pgbouncer"
+            },
+        );
+    }
     let Some(nginx) = &site.nginx else { return out };
     if host.has(Role::PostgresPrimary) {
         for (i, forward) in nginx.stream.iter().enumerate() {

@@ -799,10 +799,11 @@ fn databases(m: &Module, facts: &mut Facts) -> Vec<Database> {
                 }
                 None => Origin::derived(Some(&m.host_pointer(target, "roles")), why),
             };
+            let pooled = i == 0 && m.django.database.pgbouncer && !m.mirror;
             Database {
-                why,
+                why: if pooled { "the primary, through PgBouncer" } else { why },
                 alias: facts.add("DATABASES", alias.to_owned(), origin),
-                entries: entries(m, pg, target, facts),
+                entries: entries(m, pg, target, pooled, facts),
             }
         })
         .collect()
@@ -813,6 +814,7 @@ fn entries(
     m: &Module,
     pg: &crate::spec::Postgres,
     target: &Host,
+    pooled: bool,
     facts: &mut Facts,
 ) -> Vec<Entry<'static>> {
     let db = &m.django.database;
@@ -842,6 +844,10 @@ fn entries(
         Py::Code(runtime_read(&db.password)),
         Origin::spec("/django/database/password").because("read when Django starts"),
     );
+    if let (true, Some(pgb)) = (pooled, &m.site.pgbouncer) {
+        pgbouncer_entries(m, pgb, &mut add);
+        return out;
+    }
     let (address, origin) = if local {
         let why = "this host's own server, over loopback";
         ("127.0.0.1".to_owned(), Origin::derived(None, why))
@@ -908,6 +914,64 @@ fn entries(
         add("OPTIONS", Py::Dict(options), origin);
     }
     out
+}
+
+/// HOST, PORT and the rest of the default connection when it goes through PgBouncer: on this
+/// host when it runs PgBouncer, else on the first host that does.
+fn pgbouncer_entries(
+    m: &Module,
+    pgb: &crate::spec::Pgbouncer,
+    add: &mut impl FnMut(&'static str, Py<'static>, Origin),
+) {
+    let own = pgb.hosts.iter().position(|h| *h == m.host.name);
+    let (index, why) = match own {
+        Some(i) => (i, "PgBouncer on this host"),
+        None => (0, "the first host that runs PgBouncer"),
+    };
+    let pooler = m
+        .site
+        .host(pgb.hosts[index].as_str())
+        .expect("check: PgBouncer's hosts are the site's");
+    add(
+        "HOST",
+        Py::Text(pooler.address.to_string()),
+        Origin::derived(Some(&m.host_pointer(pooler, "address")), format!("{why}, at its address")),
+    );
+    add(
+        "PORT",
+        Py::Int(pgb.port.0.into()),
+        Origin::spec("/pgbouncer/port").because("PgBouncer's port"),
+    );
+    let conn_max_age = m.django.database.conn_max_age.and_then(|d| d.whole_secs());
+    if let Some(age) = conn_max_age {
+        let origin = Origin::derived(Some("/django/database/conn_max_age"), "in seconds");
+        add("CONN_MAX_AGE", Py::Int(age), origin);
+    }
+    if pgb.pool_mode != crate::spec::PoolMode::Session {
+        add(
+            "DISABLE_SERVER_SIDE_CURSORS",
+            Py::Bool(true),
+            Origin::derived(
+                Some("/pgbouncer/pool_mode"),
+                "a server-side cursor does not outlive the transaction PgBouncer pools by",
+            ),
+        );
+    }
+    if let Some(tls) = &pgb.tls {
+        let mut options = BTreeMap::from([("sslmode", "require".to_owned())]);
+        let origin = match &tls.ca {
+            Some(ca) => {
+                options.insert("sslmode", "verify-full".to_owned());
+                options.insert("sslrootcert", ca.to_string());
+                Origin::derived(
+                    Some("/pgbouncer/tls/ca"),
+                    "TLS to PgBouncer, its certificate verified against the CA",
+                )
+            }
+            None => Origin::derived(Some("/pgbouncer/tls"), "TLS to PgBouncer, which requires it"),
+        };
+        add("OPTIONS", Py::Dict(options), origin);
+    }
 }
 
 /// The servers Django on `host` connects to, as (alias, host, why): the default database, then

@@ -5,6 +5,7 @@ mod derived;
 pub mod django;
 pub(crate) mod fact;
 mod nginx;
+pub(crate) mod pgbouncer;
 pub mod postgres;
 pub(crate) mod sysctl;
 
@@ -92,11 +93,15 @@ pub struct FileMeta {
     /// The secrets the file holds, in the order it writes them: a diff compares their values
     /// without the plan, which is gone by then.
     #[serde(skip)]
-    pub(crate) secrets: Vec<SecretRef>,
+    pub(crate) secrets: Vec<WrittenSecret>,
     /// Set for an nginx file: where nginx.conf includes it, which is what a check of the file on
     /// its own must wrap it in.
     #[serde(skip)]
     pub(crate) nginx_level: Option<NginxLevel>,
+    /// Set for a pgbouncer.ini: each `[pgbouncer]` setting it writes, its value and what a
+    /// change to it needs, for `diff` to say whether a reload will do.
+    #[serde(skip)]
+    pub(crate) pgbouncer: Option<Arc<BTreeMap<String, (String, OnChange)>>>,
 }
 
 /// Where nginx.conf includes a file of sitewright's.
@@ -129,6 +134,7 @@ impl FileMeta {
             kernel: None,
             secrets: Vec::new(),
             nginx_level: None,
+            pgbouncer: None,
         }
     }
 }
@@ -219,8 +225,40 @@ impl ConfSettings {
 /// A context key that receives a secret's value, or a placeholder naming where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SecretSlot {
-    pub(crate) key: &'static str,
+    pub(crate) key: String,
     pub(crate) secret: SecretRef,
+    pub(crate) form: SecretForm,
+}
+
+/// How a secret is written: as it is, or as what a program stores in its place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum SecretForm {
+    /// The value itself (a passfile's password).
+    Plain,
+    /// PostgreSQL's SCRAM-SHA-256 secret of the value as `user`'s password, its salt derived from
+    /// `context`, the user and the value, so that the same password gives the same file.
+    ScramVerifier { user: String, context: String },
+}
+
+/// A secret as a file holds it: where its value comes from, and in what form it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct WrittenSecret {
+    pub(crate) secret: SecretRef,
+    pub(crate) form: SecretForm,
+}
+
+impl WrittenSecret {
+    /// What the file holds for `value`.
+    pub(crate) fn write(&self, value: &str) -> String {
+        match &self.form {
+            SecretForm::Plain => value.to_owned(),
+            SecretForm::ScramVerifier { user, context } => crate::scram::verifier(
+                value,
+                &crate::scram::deterministic_salt(context, user, value),
+                crate::scram::ITERATIONS,
+            ),
+        }
+    }
 }
 
 /// Unix permission bits, shown in octal.
@@ -256,6 +294,7 @@ pub enum Service {
     Nginx,
     Sysctl,
     Django,
+    Pgbouncer,
 }
 
 impl fmt::Display for Service {
@@ -265,6 +304,7 @@ impl fmt::Display for Service {
             Self::Nginx => "nginx",
             Self::Sysctl => "sysctl",
             Self::Django => "django",
+            Self::Pgbouncer => "pgbouncer",
         })
     }
 }
@@ -302,6 +342,8 @@ pub(crate) enum Mask {
     None,
     /// A libpq passfile: the fifth field of every entry is a password.
     PassfilePassword,
+    /// PgBouncer's userlist.txt: the second quoted field of every entry is a secret.
+    UserlistSecret,
 }
 
 /// A value and the reason it has that value, shown as a comment beside it.
@@ -453,8 +495,16 @@ pub(crate) fn host_files(site: &Site, derived: &Derived, host: &Host) -> Vec<Pla
     files.extend(nginx::files(site, host));
     files.extend(sysctl::files(site, derived, host));
     files.extend(django::files(site, host));
+    files.extend(pgbouncer::files(site, host));
     for file in &mut files {
-        file.meta.secrets = file.secrets.iter().map(|s| s.secret.clone()).collect();
+        file.meta.secrets = file
+            .secrets
+            .iter()
+            .map(|s| WrittenSecret {
+                secret: s.secret.clone(),
+                form: s.form.clone(),
+            })
+            .collect();
     }
     files
 }
@@ -465,6 +515,7 @@ impl Mask {
         match self {
             Mask::None => text.to_owned(),
             Mask::PassfilePassword => text.split_inclusive('\n').map(mask_passfile_line).collect(),
+            Mask::UserlistSecret => text.split_inclusive('\n').map(mask_userlist_line).collect(),
         }
     }
 
@@ -474,7 +525,53 @@ impl Mask {
         match self {
             Mask::None => Vec::new(),
             Mask::PassfilePassword => text.lines().filter_map(passfile_password).collect(),
+            Mask::UserlistSecret => text
+                .lines()
+                .filter_map(|line| userlist_fields(line).and_then(|f| f.get(1).cloned()))
+                .collect(),
         }
+    }
+}
+
+/// The quoted fields of one userlist.txt entry, `""` read as `"`, as PgBouncer reads them; none
+/// for a line that is not an entry (PgBouncer skips a line that does not start with `"`).
+fn userlist_fields(line: &str) -> Option<Vec<String>> {
+    let mut rest = line.trim_end_matches('\r');
+    if !rest.starts_with('"') {
+        return None;
+    }
+    let mut fields = Vec::new();
+    while let Some(open) = rest.strip_prefix('"') {
+        let mut field = String::new();
+        let mut chars = open.char_indices().peekable();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().is_some_and(|(_, n)| *n == '"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    end = Some(i + 1);
+                    break;
+                }
+            } else {
+                field.push(c);
+            }
+        }
+        fields.push(field);
+        rest = open[end?..].trim_start();
+    }
+    Some(fields)
+}
+
+/// Replaces the secret, the second quoted field, of one userlist.txt entry.
+fn mask_userlist_line(line: &str) -> String {
+    match userlist_fields(line) {
+        Some(fields) if fields.len() >= 2 => {
+            let end = if line.ends_with('\n') { "\n" } else { "" };
+            format!("\"{}\" \"********\"{end}", fields[0].replace('"', "\"\""))
+        }
+        _ => line.to_owned(),
     }
 }
 

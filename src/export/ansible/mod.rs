@@ -453,7 +453,8 @@ fn template(file: &RenderedFile, secrets: &[SecretVar]) -> String {
         out.push_str(&raw(&rest[..at]));
         let filters = match file.meta.mask {
             Mask::PassfilePassword => " | replace('\\\\', '\\\\\\\\') | replace(':', '\\\\:')",
-            Mask::None => "",
+            // slot() refuses PgBouncer's files before their text is looked at.
+            Mask::None | Mask::UserlistSecret => "",
         };
         let _ = write!(
             out,

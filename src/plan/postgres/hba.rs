@@ -133,7 +133,54 @@ pub(crate) fn records(site: &Site, pg: &Postgres) -> Vec<Record> {
     if let Some(django) = &site.django {
         out.extend(django_records(site, django, host_kind, forwarded));
     }
+    out.extend(pgbouncer_records(site, pg, host_kind));
     dedup(out)
+}
+
+/// The records of PgBouncer's server connections: each database it serves, as each role it lets
+/// in (and its auth_user), from each host that runs it; from loopback when that is the primary or
+/// it comes through nginx's stream forward.
+pub(crate) fn pgbouncer_records(
+    site: &Site,
+    pg: &Postgres,
+    host_kind: &'static str,
+) -> Vec<Record> {
+    let Some(pgb) = &site.pgbouncer else {
+        return Vec::new();
+    };
+    let Some(primary) = site.hosts_with(Role::PostgresPrimary).next() else {
+        return Vec::new();
+    };
+    let mut users: Vec<String> = pgb.users.iter().map(|u| u.name.to_string()).collect();
+    if let Some(query) = &pgb.auth_query {
+        users.push(query.user.to_string());
+    }
+    let databases: Vec<String> = pgb.databases.iter().map(|d| d.name.to_string()).collect();
+    let mut out = Vec::new();
+    for host in pgb.hosts.iter().filter_map(|name| site.host(name.as_str())) {
+        let upstream = crate::plan::pgbouncer::Upstream::of(site, pg, primary, host);
+        let (kind, address, why) = if upstream.local {
+            ("host", LOOPBACK_CIDR.to_owned(), format!("PgBouncer on {} itself", host.name))
+        } else if upstream.loopback {
+            (
+                host_kind,
+                LOOPBACK_CIDR.to_owned(),
+                format!("PgBouncer on {} through nginx's stream forward", host.name),
+            )
+        } else {
+            (host_kind, host.address.host_cidr(), format!("PgBouncer on {}", host.name))
+        };
+        out.push(Record {
+            kind,
+            databases: databases.clone(),
+            users: users.clone(),
+            address: Some(address),
+            method: "scram-sha-256",
+            why,
+            spec_index: None,
+        });
+    }
+    out
 }
 
 /// Whether the first of `spec`'s records that can match the postgres superuser over the Unix

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{
     ConfSettings, Derived, Fact, Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile,
-    SecretSlot, Service, SettingLine,
+    SecretForm, SecretSlot, Service, SettingLine,
 };
 use crate::pg_settings::{Major, Standby};
 use crate::spec::{Host, Postgres, Role, Site};
@@ -291,8 +291,9 @@ fn passfile(site: &Site, host: &Host, pg: &Postgres) -> Option<PlannedFile> {
         meta,
     );
     file.secrets.push(SecretSlot {
-        key: "password",
+        key: "password".to_owned(),
         secret: replication.password.clone(),
+        form: SecretForm::Plain,
     });
     Some(file)
 }
