@@ -26,6 +26,7 @@ pub mod render;
 pub mod rules;
 pub(crate) mod running;
 pub mod schema;
+pub(crate) mod scram;
 pub(crate) mod secrets;
 pub mod source;
 pub mod spec;

@@ -23,5 +23,6 @@ mod pre_commit;
 mod programs;
 mod replication;
 mod running;
+mod scram;
 mod ssh;
 mod ssh_harness;
