@@ -124,9 +124,15 @@ fn pgbouncer_value(text: &str) -> Result<String, Refused> {
     if text.is_empty() {
         Err(Refused::new(text, "an empty pgbouncer.ini value"))
     } else if text.chars().any(|c| c.is_control()) {
-        Err(Refused::new(text, "a control character in a pgbouncer.ini value"))
+        Err(Refused::new(
+            text,
+            "a control character in a pgbouncer.ini value",
+        ))
     } else if text.trim() != text {
-        Err(Refused::new(text, "space at either end of a pgbouncer.ini value"))
+        Err(Refused::new(
+            text,
+            "space at either end of a pgbouncer.ini value",
+        ))
     } else if text.contains([';', '#']) {
         Err(Refused::new(text, "`;` or `#` in a pgbouncer.ini value"))
     } else {
@@ -137,7 +143,10 @@ fn pgbouncer_value(text: &str) -> Result<String, Refused> {
 /// A userlist.txt field: in double quotes, each `"` doubled; a line break cannot be held.
 fn userlist_field(text: &str) -> Result<String, Refused> {
     if text.chars().any(|c| c.is_control()) {
-        Err(Refused::new(text, "a control character in a userlist.txt field"))
+        Err(Refused::new(
+            text,
+            "a control character in a userlist.txt field",
+        ))
     } else {
         Ok(format!("\"{}\"", text.replace('"', "\"\"")))
     }

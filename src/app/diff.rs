@@ -17,7 +17,6 @@ use crate::plan::{Mode, WrittenSecret};
 use crate::render::Tree;
 use crate::running;
 use crate::secrets::{Fingerprint, Fingerprints};
-use crate::spec::SecretRef;
 
 /// Live files on disk, each host's path found by the caller's function (a fetched tree's
 /// `DIR/<host>/<path>`, or a host's own root).

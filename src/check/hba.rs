@@ -43,8 +43,10 @@ fn pgbouncer_admitted(
     doc: &Document,
     out: &mut Vec<Diagnostic>,
 ) {
-    let (Some(pgb), Some(primary)) = (&site.pgbouncer, site.hosts_with(Role::PostgresPrimary).next())
-    else {
+    let (Some(pgb), Some(primary)) = (
+        &site.pgbouncer,
+        site.hosts_with(Role::PostgresPrimary).next(),
+    ) else {
         return;
     };
     let mut users: Vec<&str> = pgb.users.iter().map(|u| u.name.as_str()).collect();
@@ -70,7 +72,9 @@ fn pgbouncer_admitted(
                     };
                     kind && r.users.iter().any(|u| u == "all" || u == user)
                         && r.databases.iter().any(|d| {
-                            d == "all" || d == db.name.as_str() || (d == "sameuser" && db.name.as_str() == *user)
+                            d == "all"
+                                || d == db.name.as_str()
+                                || (d == "sameuser" && db.name.as_str() == *user)
                         })
                         && r.address.as_deref().is_some_and(|a| contains(a, source))
                 });
@@ -78,7 +82,10 @@ fn pgbouncer_admitted(
                     continue;
                 }
                 let what = match first {
-                    Some(r) => format!("the first record that matches is `{} … {}`", r.kind, r.method),
+                    Some(r) => format!(
+                        "the first record that matches is `{} … {}`",
+                        r.kind, r.method
+                    ),
                     None => "no record matches".to_owned(),
                 };
                 let mut d = Diagnostic::error(

@@ -154,7 +154,11 @@ fn connections(
     let needed = per_host * hosts + backup;
     let room = max.saturating_sub(reserved);
     if needed > room {
-        let backup_note = if backup > 0 { ", and 1 for the nightly pg_dump" } else { "" };
+        let backup_note = if backup > 0 {
+            ", and 1 for the nightly pg_dump"
+        } else {
+            ""
+        };
         out.push(
             Diagnostic::error(
                 if doc.has("/pgbouncer/default_pool_size") {

@@ -801,7 +801,11 @@ fn databases(m: &Module, facts: &mut Facts) -> Vec<Database> {
             };
             let pooled = i == 0 && m.django.database.pgbouncer && !m.mirror;
             Database {
-                why: if pooled { "the primary, through PgBouncer" } else { why },
+                why: if pooled {
+                    "the primary, through PgBouncer"
+                } else {
+                    why
+                },
                 alias: facts.add("DATABASES", alias.to_owned(), origin),
                 entries: entries(m, pg, target, pooled, facts),
             }
@@ -935,7 +939,10 @@ fn pgbouncer_entries(
     add(
         "HOST",
         Py::Text(pooler.address.to_string()),
-        Origin::derived(Some(&m.host_pointer(pooler, "address")), format!("{why}, at its address")),
+        Origin::derived(
+            Some(&m.host_pointer(pooler, "address")),
+            format!("{why}, at its address"),
+        ),
     );
     add(
         "PORT",
@@ -968,7 +975,10 @@ fn pgbouncer_entries(
                     "TLS to PgBouncer, its certificate verified against the CA",
                 )
             }
-            None => Origin::derived(Some("/pgbouncer/tls"), "TLS to PgBouncer, which requires it"),
+            None => Origin::derived(
+                Some("/pgbouncer/tls"),
+                "TLS to PgBouncer, which requires it",
+            ),
         };
         add("OPTIONS", Py::Dict(options), origin);
     }

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::{
-    Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile, SecretForm, SecretSlot, Service,
-    Setting, SettingLine, Fact,
+    Fact, Facts, FileMeta, Mask, Mode, OnChange, Origin, PlannedFile, SecretForm, SecretSlot,
+    Service, Setting, SettingLine,
 };
 use crate::pgbouncer_settings::Apply;
 use crate::spec::{Host, Pgbouncer, PoolMode, Role, Site};
@@ -206,12 +206,7 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    pub(crate) fn of(
-        site: &Site,
-        pg: &crate::spec::Postgres,
-        primary: &Host,
-        host: &Host,
-    ) -> Self {
+    pub(crate) fn of(site: &Site, pg: &crate::spec::Postgres, primary: &Host, host: &Host) -> Self {
         let primary_index = site
             .hosts
             .iter()
@@ -284,9 +279,13 @@ fn settings(
             .derived_from("/pgbouncer/config_directory"),
     ];
     if let Some(query) = &pgb.auth_query {
-        out.push(Setting::new("auth_user", query.user.as_str()).given_at("/pgbouncer/auth_query/user"));
+        out.push(
+            Setting::new("auth_user", query.user.as_str()).given_at("/pgbouncer/auth_query/user"),
+        );
         if let Some(text) = &query.query {
-            out.push(Setting::new("auth_query", text.as_str()).given_at("/pgbouncer/auth_query/query"));
+            out.push(
+                Setting::new("auth_query", text.as_str()).given_at("/pgbouncer/auth_query/query"),
+            );
         }
     }
     out.push(Setting::new("pool_mode", pgb.pool_mode.name()).given_at("/pgbouncer/pool_mode"));
@@ -307,8 +306,12 @@ fn settings(
                 .because("clients must use TLS")
                 .derived_from("/pgbouncer/tls"),
         );
-        out.push(Setting::new("client_tls_cert_file", tls.cert.as_str()).given_at("/pgbouncer/tls/cert"));
-        out.push(Setting::new("client_tls_key_file", tls.key.as_str()).given_at("/pgbouncer/tls/key"));
+        out.push(
+            Setting::new("client_tls_cert_file", tls.cert.as_str()).given_at("/pgbouncer/tls/cert"),
+        );
+        out.push(
+            Setting::new("client_tls_key_file", tls.key.as_str()).given_at("/pgbouncer/tls/key"),
+        );
     }
     match super::postgres::client_tls(pg).filter(|_| !upstream.local) {
         Some(tls) => {

@@ -24,7 +24,7 @@ pub(crate) use nginx::{
     AccessLog, AppProtocol, CacheProxy, ErrorLogLevel, Hsts, Https, Listen, Nginx, NginxLayout,
     PROXY_MAX_TEMP_FILE_SIZE, ProxyBuffers, Tls, TlsProfile,
 };
-pub(crate) use pgbouncer::{AuthQuery, Pgbouncer, PgbouncerDatabase, PgbouncerTls, PgbouncerUser, PoolMode};
+pub(crate) use pgbouncer::{Pgbouncer, PoolMode};
 pub(crate) use postgres::{
     HbaLocal, HbaMethod, HbaType, PlainText, Postgres, Replication, SettingValue, Workload,
 };

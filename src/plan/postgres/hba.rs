@@ -160,7 +160,11 @@ pub(crate) fn pgbouncer_records(
     for host in pgb.hosts.iter().filter_map(|name| site.host(name.as_str())) {
         let upstream = crate::plan::pgbouncer::Upstream::of(site, pg, primary, host);
         let (kind, address, why) = if upstream.local {
-            ("host", LOOPBACK_CIDR.to_owned(), format!("PgBouncer on {} itself", host.name))
+            (
+                "host",
+                LOOPBACK_CIDR.to_owned(),
+                format!("PgBouncer on {} itself", host.name),
+            )
         } else if upstream.loopback {
             (
                 host_kind,
@@ -168,7 +172,11 @@ pub(crate) fn pgbouncer_records(
                 format!("PgBouncer on {} through nginx's stream forward", host.name),
             )
         } else {
-            (host_kind, host.address.host_cidr(), format!("PgBouncer on {}", host.name))
+            (
+                host_kind,
+                host.address.host_cidr(),
+                format!("PgBouncer on {}", host.name),
+            )
         };
         out.push(Record {
             kind,
@@ -212,7 +220,14 @@ fn django_records(
     let db = &django.database;
     let primary = site.hosts_with(Role::PostgresPrimary).next();
     let is_local = |web: &crate::spec::Host| primary.is_some_and(|p| p.name == web.name);
-    let remote = site.hosts_with(Role::Web).any(|w| !is_local(w));
+    // Through PgBouncer, Django reaches the primary as PgBouncer does, whose records say so; a
+    // read-only instance still reads its own replica.
+    let pooled = db.pgbouncer && site.pgbouncer.is_some();
+    let webs = || {
+        site.hosts_with(Role::Web)
+            .filter(move |w| !pooled || crate::plan::django::read_only(w))
+    };
+    let remote = webs().any(|w| !is_local(w));
     // Django on the primary and the remote ones through nginx's forward all arrive from
     // loopback; one record of the forward's type serves both, where a `host` record first
     // would leave the forward's hostssl record unused and let the forward in without SSL.
@@ -221,7 +236,7 @@ fn django_records(
     } else {
         "host"
     };
-    for web in site.hosts_with(Role::Web) {
+    for web in webs() {
         let local = is_local(web);
         out.push(if local {
             derived(
