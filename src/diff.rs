@@ -180,19 +180,23 @@ pub(crate) fn diff(
                 (change, mode_was, Some(current))
             }
         };
-        let settings = match (&file.meta.conf, &change, &current) {
-            (Some(conf), Change::Modified { .. }, Some(live)) => conf.changed_from(live),
+        let settings = match (&file.meta.conf, &file.meta.pgbouncer, &change, &current) {
+            (Some(conf), _, Change::Modified { .. }, Some(live)) => conf.changed_from(live),
+            (_, Some(written), Change::Modified { .. }, Some(live)) => {
+                crate::plan::pgbouncer::changed_from(written, live)
+            }
             _ => Vec::new(),
         };
-        let action = match (&change, &file.meta.conf) {
+        let by_setting = file.meta.conf.is_some() || file.meta.pgbouncer.is_some();
+        let action = match (&change, by_setting) {
             // A changed secret is a change of the file, whose text the mask keeps the same.
             (Change::Unchanged, _) if !secrets.changed.is_empty() => file.meta.on_change,
             (Change::Unchanged, _) => OnChange::Nothing,
-            (Change::Modified { .. }, Some(_)) if settings.iter().any(|(_, r)| *r) => {
+            (Change::Modified { .. }, true) if settings.iter().any(|(_, r)| *r) => {
                 OnChange::Restart
             }
-            (Change::Modified { .. }, Some(_)) if settings.is_empty() => OnChange::Nothing,
-            (Change::Modified { .. }, Some(_)) => OnChange::Reload,
+            (Change::Modified { .. }, true) if settings.is_empty() => OnChange::Nothing,
+            (Change::Modified { .. }, true) => OnChange::Reload,
             _ => file.meta.on_change,
         };
         let (added, removed) = match &change {
@@ -305,7 +309,10 @@ fn need(d: &FileDiff) -> Need {
         OnChange::Nothing if d.change == Change::Unchanged && d.secrets.changed.is_empty() => {
             Need::Nothing("only its mode or owner changed")
         }
-        OnChange::Nothing if d.meta.conf.is_some() && d.change != Change::Unchanged => {
+        OnChange::Nothing
+            if (d.meta.conf.is_some() || d.meta.pgbouncer.is_some())
+                && d.change != Change::Unchanged =>
+        {
             Need::Nothing("no setting changed")
         }
         OnChange::Nothing if d.meta.mask == Mask::PassfilePassword => {

@@ -2,6 +2,8 @@
 //! what a change to it needs (a reload or a restart, from the real program's `SHOW CONFIG`), and
 //! userlist.txt, whose SCRAM secrets are computed from the spec's passwords only when asked.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{
@@ -10,6 +12,9 @@ use super::{
 };
 use crate::pgbouncer_settings::Apply;
 use crate::spec::{Host, Pgbouncer, PoolMode, Role, Site};
+
+/// How a `[databases]` line is named among the settings a pgbouncer.ini writes.
+const DATABASES: &str = "[databases] ";
 
 /// The user Debian's package runs PgBouncer as, who must read its files.
 const OWNER: &str = "postgres";
@@ -120,12 +125,23 @@ pub(crate) fn files(site: &Site, host: &Host) -> Vec<PlannedFile> {
         settings: SettingLine::record(&settings, &mut facts, |key| Some(effect(key))),
     };
     let mut meta = FileMeta::new(Mode::GROUP, OWNER, Service::Pgbouncer, OnChange::Reload);
-    meta.pgbouncer = Some(std::sync::Arc::new(
-        settings
-            .iter()
-            .map(|s| (s.name.clone(), (s.text(), effect(&s.name))))
-            .collect(),
-    ));
+    // A database line is applied by a reload, as PgBouncer's documentation and SHOW CONFIG's
+    // absence of it say: it is not a setting of [pgbouncer].
+    let written = settings
+        .iter()
+        .map(|s| (s.name.clone(), (s.text(), effect(&s.name))))
+        .chain(pgb.databases.iter().map(|db| {
+            let mut line = format!(
+                "host={} port={} dbname={}",
+                upstream.host, upstream.port, db.name
+            );
+            if let Some(size) = db.pool_size {
+                line.push_str(&format!(" pool_size={size}"));
+            }
+            (format!("{DATABASES}{}", db.name), (line, OnChange::Reload))
+        }))
+        .collect();
+    meta.pgbouncer = Some(std::sync::Arc::new(written));
     let ini = PlannedFile::new(
         &host.name,
         format!("{dir}/pgbouncer.ini"),
@@ -352,4 +368,110 @@ fn settings(
         );
     }
     out
+}
+
+/// The settings whose value differs between `live`, a pgbouncer.ini on a host, and `written`,
+/// what sitewright writes, each with whether the change needs a restart. A setting the live file
+/// has and ours does not goes back to PgBouncer's default, which needs what the setting needs.
+pub(crate) fn changed_from(
+    written: &BTreeMap<String, (String, OnChange)>,
+    live_text: &str,
+) -> Vec<(String, bool)> {
+    let live = read_ini(live_text);
+    let mut names: Vec<&String> = live.keys().chain(written.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| live.get(*name) != written.get(*name).map(|(text, _)| text))
+        .map(|name| {
+            let effect = written.get(name).map_or_else(
+                || match name.strip_prefix(DATABASES) {
+                    Some(_) => OnChange::Reload,
+                    None => effect(name),
+                },
+                |(_, effect)| *effect,
+            );
+            (name.clone(), effect == OnChange::Restart)
+        })
+        .collect()
+}
+
+/// `key = value` of a pgbouncer.ini as PgBouncer reads it: sections in brackets, comment lines
+/// starting with `;` or `#`, keys case-insensitive, values trimmed; a `[databases]` line under
+/// its database's name, its words' spacing made one.
+fn read_ini(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with([';', '#']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_ascii_lowercase();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        match section.as_str() {
+            "databases" => {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                out.insert(format!("{DATABASES}{key}"), words.join(" "));
+            }
+            "pgbouncer" => {
+                out.insert(key.to_ascii_lowercase(), value.to_owned());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written() -> BTreeMap<String, (String, OnChange)> {
+        [
+            ("listen_port", "6432"),
+            ("default_pool_size", "20"),
+            ("[databases] app", "host=127.0.0.1 port=5432 dbname=app"),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            let effect = if k.starts_with('[') { OnChange::Reload } else { effect(k) };
+            (k.to_owned(), (v.to_owned(), effect))
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_pool_size_change_reloads_and_a_port_change_restarts() {
+        let same = "[databases]\napp = host=127.0.0.1  port=5432 dbname=app\n[pgbouncer]\nlisten_port = 6432\n; a comment\nDEFAULT_POOL_SIZE=20\n";
+        assert_eq!(changed_from(&written(), same), vec![]);
+        let pool = same.replace("DEFAULT_POOL_SIZE=20", "default_pool_size = 10");
+        assert_eq!(
+            changed_from(&written(), &pool),
+            vec![("default_pool_size".to_owned(), false)]
+        );
+        let port = same.replace("6432", "6433");
+        assert_eq!(
+            changed_from(&written(), &port),
+            vec![("listen_port".to_owned(), true)]
+        );
+        let db = same.replace("dbname=app", "dbname=app pool_size=5");
+        assert_eq!(
+            changed_from(&written(), &db),
+            vec![("[databases] app".to_owned(), false)]
+        );
+        // A setting only the live file has goes back to its default: unix_socket_dir waits for a
+        // restart.
+        let extra = format!("{same}unix_socket_dir = /tmp\n");
+        assert_eq!(
+            changed_from(&written(), &extra),
+            vec![("unix_socket_dir".to_owned(), true)]
+        );
+    }
 }
