@@ -441,7 +441,11 @@ mod tests {
         ]
         .into_iter()
         .map(|(k, v)| {
-            let effect = if k.starts_with('[') { OnChange::Reload } else { effect(k) };
+            let effect = if k.starts_with('[') {
+                OnChange::Reload
+            } else {
+                effect(k)
+            };
             (k.to_owned(), (v.to_owned(), effect))
         })
         .collect()

@@ -33,6 +33,9 @@ fn spec(name: &str) -> String {
 }
 
 const HBA_AT: &str = "  settings:\n    autovacuum: true";
+/// A PgBouncer on catmaid's web host, for the PgBouncer rules' cases: inserted before `django:`
+/// by their second edit.
+const PGBOUNCER: &str = "pgbouncer:\n  hosts: [web1]\n  databases: [{ name: catmaid }]\n  users: [{ name: catmaid_user, password: { env: CATMAID_DB_PASSWORD } }]\n  tls: { cert: /etc/pgbouncer/server.crt, key: /etc/pgbouncer/server.key }\n";
 
 /// The synapse fixture's whole `postgres:` section, which its hosts' roles need (PG002).
 const SYNAPSE_POSTGRES: &str = "postgres:\n  version: 17\n  data_directory: /var/lib/postgresql/17/main\n  config_directory: /etc/postgresql/17/main\n  workload: oltp\n  ssl:\n    cert: /etc/ssl/certs/synapse-db.pem\n    key: /etc/ssl/private/synapse-db.key\n    ca: /etc/ssl/certs/synapse-ca.pem\n  replication:\n    user: replicator\n    password: { env: SYNAPSE_REPLICATION_PASSWORD }\n    wal_keep: 4GB\n  settings:\n    max_connections: 500\n\n";
@@ -130,6 +133,49 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "catmaid",
         HBA_AT,
         "  hba_local: replace\n  hba:\n    - { type: hostssl, databases: [catmaid], users: [monitor], address: 192.0.2.0/24, method: scram-sha-256 }\n  settings:\n    autovacuum: true",
+    ),
+    ("PGB001", "catmaid", "hosts: [web1]", "hosts: [web9]"),
+    (
+        "PGB002",
+        "catmaid",
+        "    roles: [postgres-primary]",
+        "    roles: [postgres-replica]",
+    ),
+    (
+        "PGB003",
+        "catmaid",
+        "  hosts: [web1]\n",
+        "  hosts: [web1]\n  default_pool_size: 200\n",
+    ),
+    (
+        "PGB004",
+        "catmaid",
+        "    conn_max_age: 60s\n",
+        "    conn_max_age: 60s\n    pgbouncer: true\n",
+    ),
+    (
+        "PGB005",
+        "catmaid",
+        "  replication:\n    user: replication_user",
+        "  hba: [{ type: hostssl, databases: [catmaid], users: [all], address: 127.0.0.1/32, method: reject }]\n  replication:\n    user: replication_user",
+    ),
+    (
+        "PGB006",
+        "catmaid",
+        "  users: [{ name: catmaid_user, password: { env: CATMAID_DB_PASSWORD } }]",
+        "  users: [{ name: catmaid_user }]",
+    ),
+    (
+        "PGB007",
+        "catmaid",
+        "    conn_max_age: 60s\n",
+        "    conn_max_age: 0s\n    pgbouncer: true\n",
+    ),
+    (
+        "PGB008",
+        "catmaid",
+        "  hosts: [web1]\n  databases",
+        "  hosts: [db1]\n  databases",
     ),
     (
         "NET001",
@@ -502,8 +548,23 @@ const CASES: &[(&str, &str, &str, &str)] = &[
 fn every_rule_trips_on_its_case_and_not_on_the_fixture() {
     let mut clean: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for (id, name, from, to) in CASES {
-        let base = spec(name);
-        let base_ids = clean.entry(name).or_insert_with(|| ids(&base));
+        // The PgBouncer rules edit a site with PgBouncer, but for the one about its absence.
+        let pgbouncer = id.starts_with("PGB") && *id != "PGB007";
+        let base = if pgbouncer {
+            spec(name).replacen("django:\n", &format!("{PGBOUNCER}django:\n"), 1)
+        } else {
+            spec(name)
+        };
+        let key = if pgbouncer {
+            "catmaid with PgBouncer"
+        } else {
+            name
+        };
+        let base_ids = clean.entry(key).or_insert_with(|| ids(&base));
+        assert!(
+            base_ids.is_empty() || !pgbouncer,
+            "{key} is not clean: {base_ids:?}"
+        );
         assert!(
             !base_ids.iter().any(|i| i == id),
             "fixture {name} trips {id}"
@@ -523,6 +584,12 @@ fn every_rule_trips_on_its_case_and_not_on_the_fixture() {
                 );
             }
             "DJ003" => broken = broken.replacen("  base_module: mysite.settings\n", "", 1),
+            // Django through a PgBouncer on another host, which has no TLS.
+            "PGB008" => {
+                broken = broken
+                    .replacen("  tls: { cert: /etc/pgbouncer/server.crt, key: /etc/pgbouncer/server.key }\n", "", 1)
+                    .replacen("    conn_max_age: 60s\n", "    conn_max_age: 0s\n    pgbouncer: true\n", 1);
+            }
             _ => {}
         }
         let found = ids(&broken);
