@@ -50,6 +50,10 @@ pub(crate) const BUILTIN: &[Template] = builtin![
         Some("/etc/nginx/sitewright-stream.conf on each host that forwards a port");
     "nginx/tls.nginx": "certificate, protocols, ciphers, sessions, stapling and HSTS of the TLS profile",
         None;
+    "pgbouncer/pgbouncer.ini.pgbouncer": "PgBouncer's databases, each served from the primary, and its settings, each with why",
+        Some("CONFIG_DIRECTORY/pgbouncer.ini on each host in pgbouncer.hosts");
+    "pgbouncer/userlist.txt.userlist": "the roles PgBouncer lets in, each with its SCRAM secret",
+        Some("CONFIG_DIRECTORY/userlist.txt on each host in pgbouncer.hosts");
     "postgres/pg-dump.cron": "the nightly pg_dump job",
         Some("/etc/cron.d/sitewright-SITE-pg-dump on the primary, with postgres.backup");
     "postgres/pg_hba.conf.pghba": "the client authentication records",
@@ -58,10 +62,6 @@ pub(crate) const BUILTIN: &[Template] = builtin![
         Some("postgresql.conf in the configuration directory of each PostgreSQL host");
     "postgres/recovery.conf.pgconf": "the header of a PostgreSQL 11 standby's recovery.conf, then its settings",
         Some("recovery.conf in the data directory of each replica on PostgreSQL 11");
-    "pgbouncer/pgbouncer.ini.pgbouncer": "PgBouncer's databases, each served from the primary, and its settings, each with why",
-        Some("CONFIG_DIRECTORY/pgbouncer.ini on each host in pgbouncer.hosts");
-    "pgbouncer/userlist.txt.userlist": "the roles PgBouncer lets in, each with its SCRAM secret",
-        Some("CONFIG_DIRECTORY/userlist.txt on each host in pgbouncer.hosts");
     "postgres/replication.pgpass": "the passfile line that primary_conninfo's passfile reads",
         Some("postgres.replication.passfile (else replication.pgpass in the configuration directory) on each replica");
     "postgres/role-defaults.sql": "ALTER ROLE ... SET for the role Django connects as",
