@@ -7,24 +7,46 @@ render` wrote for it at their real paths, nothing differing.
     python3 benches/ssh.py                    # build the release binary, measure 10 and 100 hosts
     python3 benches/ssh.py 10 50 100          # other sizes (at most 250)
     python3 benches/ssh.py --no-ansible 100   # sitewright and the bare-ssh floor only
-    python3 benches/ssh.py --ansible both     # Ansible as one playbook run and a run a host
     python3 benches/ssh.py --jobs 16 --runs 5 --ansible-runs 3 10 100
+    python3 benches/ssh.py --logs /tmp/logs 10   # keep each ansible-playbook run's output
 
 Run as root, after scripts/install-test-deps (its env file names sshd, ssh-keygen,
 ansible-playbook and the deploy user). The release binary is built with cargo and taken from
 $CARGO_TARGET_DIR (target/ by default).
 
 Each host is `sshd -D` in its own private mount namespace (`unshare -m --propagation private`),
-where the host's rendered folders are bind-mounted over the machine's /etc/postgresql,
-/var/lib/postgresql, /etc/nginx, /etc/sysctl.d, /etc/cron.d, /srv and /etc/sitewright (each one
-the host's tree has anything under; /etc/sitewright is made, empty, for the run if the machine
-has none, and removed after). So sitewright (an inventory without `root:`) and Ansible read the
-same files at their real paths, owned as the manifest says; the script checks over ssh that each
-host sees its own files and that the machine's own folders are left as they were. Both log in
-as the deploy user ($SITEWRIGHT_SSH_DEPLOY_USER, /bin/sh, passwordless sudo) and read through
-sudo (`sudo: true` in sitewright's inventory, `become` in Ansible's), with the same ssh_config,
-key and known_hosts. Secrets get a dummy value: `render --with-secrets` writes it, `diff
---with-secrets` compares it, and Ansible's templates get it in `sitewright_secrets`.
+where the host's tree is bind-mounted over the machine's /etc/postgresql, /var/lib/postgresql,
+/etc/nginx, /etc/sysctl.d, /etc/cron.d, /srv, /etc/sitewright, /var/log/postgresql, /opt/backup
+and /usr/local/lib/sitewright (each one the host's tree has; those the machine has not are made,
+empty, for the run and removed after). The tree is what `render` wrote for the host, owned as the
+manifest says, plus what the export's roles leave on a host they have run on: the folders they
+make with their owners and modes (data directory, configuration folder, backup folder, pg_ctl's
+log folder), the data directory's PG_VERSION (a cluster is there), the nginx check script. So
+sitewright (an inventory without `root:`) and Ansible read the same files at their real paths;
+the script checks over ssh that each host sees its own files and that the machine's own folders
+are left as they were. Both log in as the deploy user ($SITEWRIGHT_SSH_DEPLOY_USER, /bin/sh,
+passwordless sudo) and read through sudo (`sudo: true` in sitewright's inventory, `become` in
+Ansible's), with the same ssh_config, key and known_hosts. Secrets get a dummy value: `render
+--with-secrets` writes it, `diff --with-secrets` compares it, and Ansible reads it from
+group_vars/all/vault.yml, written from the names secrets.example.yml lists and encrypted with
+ansible-vault, as secrets.example.yml tells a user to.
+
+Ansible runs the export as a user would, from its folder: `ansible-playbook site.yml --check
+--diff -f J` with the export's ansible.cfg (pipelining) and inventory.yml (its groups, which
+site.yml's plays are for), and a second inventory after it with what the lab needs: each host's
+ansible_host (its loopback address, over the spec's), port, user, key, ssh_config and become, and
+the roles' defaults for hosts without an init system, as a site without one would set them:
+postgresql_control pg_ctl, nginx_control signal, django_control none (the hosts run no systemd,
+PostgreSQL or nginx). One task cannot run as it is there: the primary's `Create the roles the
+spec names` asks the server through psql, and with no server it fails (`psql failed: psql:
+error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed`; `Create the
+databases the spec names` after it asks the same way); the roles have no tags to leave them out. So
+postgresql_psql (a role default) names a stand-in on the primary that answers those two questions
+as a server on which the roles and databases already are as the spec says, and fails on anything
+else: the tasks run their modules in full (the module checks the password against a SCRAM
+verifier), but the connection to a server, which a real run pays, is not measured. In check mode
+Ansible runs no command task (pg_ctl status, pg_controldata, the nginx pid check), on these hosts
+as on real ones; no handler runs since nothing changes.
 
 The figures of a size, each the median of fresh runs, wall time and client CPU (user + system of
 the command and every process under it, ssh clients and ssh control masters included, the
@@ -32,14 +54,12 @@ script being their subreaper; the servers' share is not counted, and it runs on 
 cores):
 
 - `sitewright diff SPEC --ssh --with-secrets --jobs J` (5 runs); its exit status must be 0;
-- `ansible-playbook --check --diff -f J` of `sitewright export ansible` (3 runs up to 10 hosts,
-  1 above: a run of 100 hosts takes minutes), with pipelining on and Ansible's default ssh
-  multiplexing (each run has its own ControlPath folder, and its masters are closed after it);
-  every host's recap must say changed=0 unreachable=0 failed=0. The export writes one play per
-  host, and Ansible runs plays one after another: -f J gives it no parallelism here, it checks
-  the hosts one at a time. So `--ansible per-host` (or `both`) measures the other way to give
-  it J at once: one `ansible-playbook --check --diff -l HOST` a host, J at a time (xargs -P J),
-  each its own Ansible process; the ratio is taken to the faster Ansible figure;
+- `ansible-playbook site.yml --check --diff -f J` of `sitewright export ansible` (3 runs up to 10
+  hosts, 1 above: a run of 100 hosts takes minutes), with Ansible's default ssh multiplexing
+  (each run has its own ControlPath folder, and its masters are closed after it); every host's
+  recap must say changed=0 unreachable=0 failed=0. site.yml has a play per group (kernel
+  settings, primary, backups, nginx, replicas, Django, manifest), run one after another; within a
+  play -f J checks up to J hosts at once;
 - the floor: `ssh HOST true` to each host, J at once (xargs -P J; 5 runs), what OpenSSH alone
   costs here.
 
@@ -50,8 +70,10 @@ belong in a benchmark, never in the test suite.
 """
 
 import argparse
+import base64
 import ctypes
 import hashlib
+import hmac
 import grp
 import json
 import os
@@ -74,10 +96,45 @@ ROOT = Path(__file__).resolve().parent.parent
 GENERATE = ROOT / "benches" / "generate.py"
 TARGET_100 = 3.0  # seconds, issue 19
 TARGET_RATIO = 10.0  # times faster than Ansible's check mode, issue 19
-# The machine's folders a host's tree is mounted over, when the tree has anything under them.
+# The machine's folders a host's tree is mounted over, each one the tree has.
 MOUNTED = ["/etc/postgresql", "/var/lib/postgresql", "/etc/nginx", "/etc/sysctl.d", "/etc/cron.d",
-           "/srv", "/etc/sitewright"]
+           "/srv", "/etc/sitewright", "/var/log/postgresql", "/opt/backup", "/usr/local/lib/sitewright"]
+NGINX_CHECK = "/usr/local/lib/sitewright/nginx-check"  # the nginx role's nginx_check_script
 SECRET = "bench-dummy:secret"
+# The roles' defaults for hosts without an init system (the lab's sshd run no systemd, PostgreSQL
+# or nginx): pg_ctl and signals instead of the service module, no Django service to restart.
+# postgresql_psql: the stand-in for psql below, since no server runs on the hosts.
+PSQL = "/usr/local/lib/sitewright/bench-psql"
+CONTROLS = {"postgresql_control": "pg_ctl", "nginx_control": "signal", "django_control": "none",
+            "postgresql_psql": PSQL}
+# The primary's role tasks ask the server, through psql, for each role's and database's state.
+# The stand-in answers the two questions as a server on which they already are as the spec says
+# (each role's password the dummy secret, as a SCRAM-SHA-256 verifier the module checks), and
+# fails on anything else.
+PSQL_STANDIN = """#!/usr/bin/python3
+# benches/ssh.py's stand-in for psql (postgresql_psql): no PostgreSQL runs on the bench's hosts.
+import re, sys
+ROLES, DATABASES, VERIFIER = {roles!r}, {databases!r}, {verifier!r}
+sql = sys.stdin.read()
+quoted = r"'((?:[^']|'')*)'"
+role = re.search(r"from pg_authid where rolname = " + quoted, sql)
+database = re.search(r"from pg_database where datname = " + quoted, sql)
+if role and role.group(1).replace("''", "'") in ROLES:
+    print("t|" + ("t" if ROLES[role.group(1).replace("''", "'")] else "f") + "|" + VERIFIER)
+elif database and database.group(1).replace("''", "'") in DATABASES:
+    print(DATABASES[database.group(1).replace("''", "'")])
+else:
+    sys.exit("bench-psql: not a question the bench answers: " + sql)
+"""
+
+
+def scram_verifier(password, salt=b"sitewright-bench", iterations=4096):
+    """PostgreSQL's SCRAM-SHA-256 verifier of an ASCII password."""
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(hashlib.sha256(client).digest())}:{b64(server)}"
 
 
 def fail(message):
@@ -188,19 +245,24 @@ def measure(argv, env=None, after=None, log=None):
 
 def site_of(work, n):
     """Generates the spec of n hosts, exports it to Ansible, renders it with the dummy secrets and
-    gives its files their owners. Returns spec, tree, export folder, hosts, files, env."""
+    gives its files their owners; writes the export's vault of the secrets secrets.example.yml
+    names, and gives each host's tree the state a host the export has run on has (see
+    `deployed`). Returns spec, tree, export folder, hosts, files, env."""
     sitewright = binary()
     spec = work / "site.yaml"
     spec.write_text(run([sys.executable, GENERATE, n], capture_output=True, text=True).stdout)
     export = work / "ansible"
     run([sitewright, "export", "ansible", spec, "-o", export], stdout=subprocess.DEVNULL)
-    names = set()
-    for template in (export / "templates").rglob("*.j2"):
-        names |= set(re.findall(r"sitewright_secrets\['(\w+)'\]", template.read_text()))
-        names |= set(re.findall(r"sitewright_secrets\.(\w+)", template.read_text()))
+    example = (export / "secrets.example.yml").read_text()
+    names = re.findall(r"^  (\w+):", example.split("sitewright_secrets:", 1)[1], re.M)
     env = dict(os.environ, **{name.upper(): SECRET for name in names})
-    (export / "secrets.yml").write_text(
-        "sitewright_secrets:\n" + "".join(f"  {name}: {json.dumps(SECRET)}\n" for name in sorted(names)))
+    vault = export / "group_vars" / "all" / "vault.yml"  # as secrets.example.yml says
+    vault.write_text(
+        "sitewright_secrets:\n" + "".join(f"  {name}: {json.dumps(SECRET)}\n" for name in names))
+    (work / "vault-password").write_text("bench\n")
+    run([Path(env_value("SITEWRIGHT_ANSIBLE_PLAYBOOK")).with_name("ansible-vault"), "encrypt",
+         "--vault-password-file", work / "vault-password", vault], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     tree = work / "tree"
     run([sitewright, "render", "--with-secrets", spec, "-o", tree], stdout=subprocess.DEVNULL, env=env)
     manifest = json.loads((tree / "manifest.json").read_text())
@@ -208,7 +270,52 @@ def site_of(work, n):
     for f in manifest["files"]:
         os.chown(tree / f["host"] / f["path"].lstrip("/"), pwd.getpwnam(f["owner"]).pw_uid,
                  grp.getgrnam(f["group"]).gr_gid)
+    for h in hosts:
+        deployed(export, h, tree / h)
     return spec, tree, export, hosts, manifest, env
+
+
+def deployed(export, host, tree):
+    """What the roles leave on a host besides the rendered files, in the host's tree, so that a
+    check run finds nothing to do: the folders they make with their owners and modes (the data
+    directory, the configuration folder, the backup folder, pg_ctl's log folder), the nginx
+    check script, and the data directory's PG_VERSION (a cluster is there: no initdb); on the
+    primary, the stand-in for psql (PSQL_STANDIN)."""
+    import yaml  # PyYAML, which ansible-core needs too
+
+    facts = yaml.safe_load((export / "host_vars" / f"{host}.yml").read_text())
+
+    def folder(path, owner, mode):
+        if not any(path == m or path.startswith(m + "/") for m in MOUNTED):
+            fail(f"{host}: {path} is under none of the mounted folders")
+        d = tree / path.lstrip("/")
+        d.mkdir(parents=True, exist_ok=True)
+        os.chown(d, pwd.getpwnam(owner).pw_uid, grp.getgrnam(owner).gr_gid)
+        os.chmod(d, mode)
+        return d
+
+    if "sitewright_postgresql" in facts:
+        pg = facts["sitewright_postgresql"]
+        data = folder(pg["data_directory"], "postgres", 0o700)
+        (data / "PG_VERSION").write_text(f"{pg['version']}\n")
+        os.chown(data / "PG_VERSION", pwd.getpwnam("postgres").pw_uid, grp.getgrnam("postgres").gr_gid)
+        os.chmod(data / "PG_VERSION", 0o600)
+        folder(pg["config_directory"], "postgres", 0o755)
+        folder("/var/log/postgresql", "postgres", 0o2775)  # postgresql_control: pg_ctl
+        if pg["roles"] or pg["databases"]:
+            folder(str(Path(PSQL).parent), "root", 0o755)
+            standin = tree / PSQL.lstrip("/")
+            standin.write_text(PSQL_STANDIN.format(
+                roles={r["name"]: r["replication"] for r in pg["roles"]},
+                databases={d["name"]: d["owner"] for d in pg["databases"]},
+                verifier=scram_verifier(SECRET)))
+            os.chmod(standin, 0o755)
+    if "sitewright_backup" in facts:
+        folder(facts["sitewright_backup"]["directory"], "postgres", 0o700)
+    if "sitewright_nginx" in facts:
+        folder(str(Path(NGINX_CHECK).parent), "root", 0o755)
+        shutil.copy(export / "roles" / "nginx" / "files" / "nginx-check", tree / NGINX_CHECK.lstrip("/"))
+        os.chmod(tree / NGINX_CHECK.lstrip("/"), 0o755)
 
 
 # --- the servers ---------------------------------------------------------------------------------
@@ -248,7 +355,7 @@ class Lab:
         mounts = []
         for real in MOUNTED:
             source = tree / real.lstrip("/")
-            if source.is_dir() and any(source.iterdir()):
+            if source.is_dir():
                 mounts.append(f"mount --bind {shlex.quote(str(source))} {shlex.quote(real)}")
         script = " && ".join(mounts + [f"exec {shlex.quote(self.sshd)} -D -e -f {shlex.quote(str(config))}"])
         log = open(self.work / f"{name}.sshd.log", "wb")
@@ -323,22 +430,26 @@ def verify(lab, tree, hosts, manifest, jobs):
 # --- the three commands --------------------------------------------------------------------------
 
 def ansible_inventory(work, lab, hosts):
-    inventory = work / "inventory.ini"
-    inventory.write_text(
-        "[all]\n" + "".join(f"{h} ansible_host={lab.addresses[h]}\n" for h in hosts) +
-        "\n[all:vars]\n"
-        f"ansible_port={lab.port}\nansible_user={lab.user}\nansible_become=true\n"
-        "ansible_python_interpreter=/usr/bin/python3\n"
-        f"ansible_ssh_common_args='-F {lab.config}'\n"
-        f"ansible_ssh_private_key_file={work}/client\n")
+    """The lab's side of the inventory, given after the export's own inventory.yml (its groups):
+    where each host is (ansible_host overrides the spec's address), how to log in, and how the
+    roles control services on hosts that run no init system (the roles' defaults)."""
+    inventory = work / "lab-inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "hosts": {h: {"ansible_host": lab.addresses[h]} for h in hosts},
+        "vars": {
+            "ansible_port": lab.port, "ansible_user": lab.user, "ansible_become": True,
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": f"-F {lab.config}",
+            "ansible_ssh_private_key_file": str(work / "client"),
+            **CONTROLS,
+        },
+    }}, indent=2) + "\n")
     return inventory
 
 
-def ansible_run(work, export, inventory, hosts, jobs, env, k, per_host=False):
-    """One `ansible-playbook --check --diff -f J` run, or with per_host one `ansible-playbook
-    --check --diff -l HOST` a host, J at once (xargs -P J); with its own ControlPath folder:
-    (wall, cpu)."""
-    k = f"{'h' if per_host else 'p'}{k}"
+def ansible_run(work, export, inventory, hosts, jobs, env, k, logs=None):
+    """One `ansible-playbook site.yml --check --diff -f J` run, with the export's ansible.cfg and
+    inventory.yml, the lab's inventory after it, and its own ControlPath folder: (wall, cpu)."""
     home = work / f"ansible-home-{k}"
     control = work / f"cp{k}"
     for d in (home, home / "tmp", control):
@@ -347,45 +458,36 @@ def ansible_run(work, export, inventory, hosts, jobs, env, k, per_host=False):
     remote_tmp.mkdir(mode=0o1777, exist_ok=True)
     os.chmod(remote_tmp, 0o1777)
     env = dict(env, ANSIBLE_HOME=str(home), ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
-               ANSIBLE_REMOTE_TEMP=str(remote_tmp), ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="True",
+               ANSIBLE_REMOTE_TEMP=str(remote_tmp), ANSIBLE_NOCOLOR="1",
                ANSIBLE_SSH_CONTROL_PATH_DIR=str(control), ANSIBLE_RETRY_FILES_ENABLED="False",
-               ANSIBLE_CONFIG=str(work / "ansible.cfg"))
+               ANSIBLE_CONFIG=str(export / "ansible.cfg"))
     log = work / f"ansible-{k}.log"
-    (work / "ansible.cfg").write_text("[defaults]\n")  # no ansible.cfg of the machine's
 
     def close_masters():
         for sock in control.iterdir():
             subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "master"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    playbook = [env_value("SITEWRIGHT_ANSIBLE_PLAYBOOK"), "-i", inventory, "--check", "--diff",
-                "-e", f"@{export / 'secrets.yml'}", export / "site.yml"]
-    logs = {h: log for h in hosts}
-    if per_host:
-        (work / k).mkdir()
-        logs = {h: work / k / f"{h}.log" for h in hosts}
-        one = work / f"{k}.sh"
-        one.write_text(f'exec {shlex.join(map(str, playbook))} -l "$1" >{shlex.quote(str(work / k))}/"$1".log 2>&1\n')
-        argv = ["sh", "-c", f"xargs -P {jobs} -n 1 sh {shlex.quote(str(one))} < {shlex.quote(str(work / 'hosts.txt'))}"]
-    else:
-        argv = playbook + ["-f", jobs]
+    argv = [env_value("SITEWRIGHT_ANSIBLE_PLAYBOOK"), "-i", export / "inventory.yml", "-i", inventory,
+            "--vault-password-file", work / "vault-password", "--check", "--diff", "-f", jobs,
+            export / "site.yml"]
     old = os.getcwd()
     os.chdir(export)
     try:
         code, wall, cpu, _ = measure(argv, env=env, after=close_masters, log=log)
     finally:
         os.chdir(old)
+    text = log.read_text(errors="replace")
+    if logs:
+        shutil.copy(log, Path(logs) / f"ansible-{len(hosts)}-hosts-run-{k + 1}.log")
+    recap = text.split("PLAY RECAP", 1)[-1]
     bad = []
     for h in hosts:
-        text = logs[h].read_text(errors="replace") if logs[h].exists() else ""
-        recap = text.split("PLAY RECAP", 1)[-1]
         m = re.search(rf"^{re.escape(h)}\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                       recap, re.M)
         if not m or m.groups() != ("0", "0", "0"):
             bad.append(h)
     if code != 0 or bad:
-        log = logs[bad[0]] if bad and logs[bad[0]].exists() else log
-        text = log.read_text(errors="replace")
         fail(f"ansible-playbook --check --diff exited {code}; hosts not changed=0 unreachable=0 "
              f"failed=0: {', '.join(bad[:10]) or 'none'}; its output ({log}) ends:\n{text[-3000:]}")
     return wall, cpu
@@ -430,7 +532,7 @@ def one_size(n, args, user, jobs):
             runs.append((wall, cpu))
         sw = medians(runs)
 
-        hostlist = work / "hosts.txt"  # for the floor and Ansible per host
+        hostlist = work / "hosts.txt"  # for the floor
         hostlist.write_text("".join(f"{h}\n" for h in hosts))
         floor_argv = ["sh", "-c", f"xargs -P {jobs} -I HOST ssh -F {lab.config} HOST true < {hostlist}"]
         runs = []
@@ -441,13 +543,11 @@ def one_size(n, args, user, jobs):
             runs.append((wall, cpu))
         floor = medians(runs)
 
-        ans = {}
-        ansible_inv = ansible_inventory(work, lab, hosts)
-        for per_host in (False, True):
-            if args.ansible in ("both", "per-host" if per_host else "playbook"):
-                ans[per_host] = medians([
-                    ansible_run(work, export, ansible_inv, hosts, jobs, env, k, per_host)
-                    for k in range(ansible_runs_of(args, n))])
+        ans = None
+        if args.ansible:
+            ansible_inv = ansible_inventory(work, lab, hosts)
+            ans = medians([ansible_run(work, export, ansible_inv, hosts, jobs, env, k, args.logs)
+                           for k in range(ansible_runs_of(args, n))])
         files = len(manifest["files"])
         if snapshot(MOUNTED) != before:
             fail("the machine's own folders changed outside the hosts' namespaces")
@@ -467,12 +567,10 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="runs of sitewright and of the floor (5)")
     parser.add_argument("--ansible-runs", type=int,
                         help="runs of ansible-playbook (3 up to 10 hosts, 1 above)")
-    parser.add_argument("--ansible", choices=["playbook", "per-host", "both", "none"],
-                        default="playbook",
-                        help="ansible-playbook -f J over all hosts (playbook, the default), one "
-                             "ansible-playbook -l HOST a host J at once (per-host), both, or none")
-    parser.add_argument("--no-ansible", dest="ansible", action="store_const", const="none",
-                        help="the same as --ansible none")
+    parser.add_argument("--no-ansible", dest="ansible", action="store_false",
+                        help="sitewright and the floor only")
+    parser.add_argument("--logs", metavar="DIR",
+                        help="copy each ansible-playbook run's output into DIR")
     args = parser.parse_args()
     if os.geteuid() != 0:
         fail("run as root (sshd runs as root, and the files get their owners)")
@@ -490,9 +588,8 @@ def main():
     for n in args.sizes:
         files, sw, ans, floor = one_size(n, args, user, args.jobs)
         ansible_runs.append(f"{ansible_runs_of(args, n)} at {n} hosts")
-        ratio = min(a[0] for a in ans.values()) / sw[0] if ans else None
-        rows.append(f"| {n} | {files} | {cell(sw)} | {cell(ans.get(False))} | "
-                    + (f"{cell(ans.get(True))} | " if args.ansible in ("per-host", "both") else "")
+        ratio = ans[0] / sw[0] if ans else None
+        rows.append(f"| {n} | {files} | {cell(sw)} | {cell(ans)} | "
                     + (f"{ratio:.1f}x" if ratio else "–") + f" | {cell(floor)} |")
         if n == 100 and sw[0] > TARGET_100:
             missed.append(f"100 hosts in at most {TARGET_100:g} s (took {sw[0]:.2f} s)")
@@ -501,13 +598,11 @@ def main():
                           f"(is {ratio:.1f}x)")
     print(f"{os.cpu_count()} cores, --jobs/-f/-P {args.jobs}, nothing differing; wall time (client "
           f"CPU); median of {args.runs} runs (sitewright, floor); Ansible: "
-          + ("not run" if args.ansible == "none" else ", ".join(ansible_runs) + " (runs)"))
+          + (", ".join(ansible_runs) + " (runs)" if args.ansible else "not run"))
     print()
-    per_host = args.ansible in ("per-host", "both")
     print(f"| hosts | files | sitewright diff --ssh | ansible-playbook --check --diff (-f {args.jobs}) | "
-          + (f"ansible-playbook -l HOST, a process a host (-P {args.jobs}) | " if per_host else "")
-          + "ratio (fastest Ansible) | floor (bare ssh) |")
-    print("|---:|---:|---:|---:|" + ("---:|" if per_host else "") + "---:|---:|")
+          "ratio | floor (bare ssh) |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row)
     if missed:

@@ -327,6 +327,14 @@ fn the_exported_playbook_brings_up_a_streaming_replica_changes_nothing_again_and
             == "f"),
         "db2 was not promoted"
     );
+    // A check run says so too, as the run would.
+    let checked = run(&["--check"]);
+    let shown = stdout(&checked);
+    assert!(
+        !checked.status.success() && shown.contains("it has been promoted"),
+        "--check passed on a promoted replica:\n{shown}"
+    );
+    assert_eq!(recap(&checked)["db1"]["failed"], 0, "{shown}");
     let promoted = run(&[]);
     let shown = stdout(&promoted);
     assert!(

@@ -475,7 +475,7 @@ const LAB_PLAYBOOK: &str = "---
           - whoami.stdout == 'postgres'
           - lab_marker.host == inventory_hostname
           - lab_marker.list == [1, 2]
-          - expected == 'from -e'
+          - lab_extra == 'from -e'
 
     - name: Start a daemon
       ansible.builtin.shell: setsid sleep {{ sleep_seconds }} </dev/null >/dev/null 2>&1 &
@@ -546,7 +546,7 @@ fn ansible_reaches_two_machines_becomes_postgres_and_nothing_it_started_outlives
     let started = Instant::now();
     let output = ansible
         .playbook("site.yml")
-        .extra_var("expected", "from -e")
+        .extra_var("lab_extra", "from -e")
         .args(["--forks", "2"])
         .env("ANSIBLE_TIMEOUT", "30")
         .run_ok();
