@@ -337,9 +337,10 @@ fn rank(need: &Need) -> (u8, u8) {
     let service = |s: &Service| match s {
         Service::Sysctl => 0,
         Service::Postgresql => 1,
-        Service::Nginx => 2,
-        Service::Django => 3,
-        Service::Pgbouncer => 4,
+        // Before Django, which connects through it.
+        Service::Pgbouncer => 2,
+        Service::Nginx => 3,
+        Service::Django => 4,
     };
     match need {
         Need::Service(s, _) => (service(s), 0),

@@ -663,6 +663,15 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
     if !web_hosts.is_empty() {
         django(rng, web == "mirror", &hosts, replicas, &mut out);
     }
+    // Drawn after everything else, so that a seed without PgBouncer gives the spec it gave before.
+    if rng.chance(35) {
+        let web_names: Vec<&str> = web_hosts
+            .iter()
+            .filter(|h| !h.roles.contains(&"postgres-replica"))
+            .map(|h| h.name.as_str())
+            .collect();
+        out = pgbouncer(rng, &out, &web_names);
+    }
     Generated {
         seed,
         shape: match (web, proxy, replicas) {
@@ -675,6 +684,95 @@ fn cluster_site(rng: &mut Rng, seed: u64) -> Generated {
         },
         yaml: out,
     }
+}
+
+/// `spec` with a `pgbouncer:` section: on the primary or the web hosts, serving Django's
+/// database (and Django's connections through it, sometimes) or a database of its own, with
+/// auth_file users or auth_query, and TLS to its clients when Django would cross the network.
+fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
+    let mut out = spec.to_owned();
+    let secure = spec.contains("  ssl:\n") || spec.contains("  plain_text: accepted\n");
+    let on_web = !web.is_empty() && secure && rng.chance(50);
+    let hosts = if on_web { web.join(", ") } else { "db1".to_owned() };
+    let django = spec.contains("\ndjango:\n") && !web.is_empty();
+    let pooled = django && rng.chance(60);
+    let mode = *rng.pick(&["session", "transaction", "transaction", "statement"]);
+    let _ = write!(out, "pgbouncer:\n  hosts: [{hosts}]\n");
+    if rng.chance(50) {
+        let _ = writeln!(out, "  port: {}", rng.pick(&["6433", "16432", "6543"]));
+    }
+    if rng.chance(70) {
+        let _ = writeln!(out, "  pool_mode: {mode}");
+    }
+    let mode = if out.contains("  pool_mode: ") { mode } else { "transaction" };
+    if rng.chance(60) {
+        let _ = writeln!(out, "  default_pool_size: {}", rng.range(2, 15));
+    }
+    if rng.chance(40) {
+        let _ = writeln!(out, "  reserve_pool_size: {}", rng.range(0, 3));
+    }
+    if rng.chance(40) {
+        let _ = writeln!(out, "  max_client_conn: {}", rng.pick(&["50", "500", "2000"]));
+    }
+    let database = if django { "app" } else { *rng.pick(&["app", "reports"]) };
+    out.push_str("  databases:\n");
+    let _ = writeln!(out, "    - name: {database}");
+    if rng.chance(40) {
+        let _ = writeln!(out, "      pool_size: {}", rng.range(2, 10));
+    }
+    if rng.chance(30) {
+        out.push_str("    - { name: postgres }\n");
+    }
+    let query = rng.chance(30);
+    out.push_str("  users:\n");
+    for user in ["app", "reporter"].iter().take(rng.range(1, 2)) {
+        if query && rng.chance(50) {
+            let _ = writeln!(out, "    - {{ name: {user} }}");
+        } else {
+            let upper = user.to_ascii_uppercase();
+            let _ = writeln!(
+                out,
+                "    - {{ name: {user}, password: {} }}",
+                secret(rng, &format!("{upper}_DB_PASSWORD"), &format!("/etc/sitewright/{user}-db.password"))
+            );
+        }
+    }
+    if query {
+        let _ = write!(
+            out,
+            "  auth_query:\n    user: pgbouncer_auth\n    password: {}\n",
+            secret(rng, "PGBOUNCER_AUTH_PASSWORD", "/etc/sitewright/pgbouncer-auth.password")
+        );
+        if rng.chance(50) {
+            out.push_str("    query: SELECT usename, passwd FROM pgbouncer.user_lookup($1)\n");
+        }
+    }
+    // Django on a host without PgBouncer reaches it over the network: TLS, or the site's word.
+    let crossing = pooled && !on_web && !spec.contains("  plain_text: accepted\n");
+    if crossing || rng.chance(40) {
+        out.push_str("  tls:\n    cert: /etc/pgbouncer/server.crt\n    key: /etc/pgbouncer/server.key\n");
+        if rng.chance(50) {
+            out.push_str("    ca: /etc/ssl/certs/pgbouncer-ca.crt\n");
+        }
+    }
+    if rng.chance(20) {
+        out.push_str("  config_directory: /etc/pgbouncer-app\n");
+    }
+    if pooled {
+        out = out.replacen(
+            "  database:\n    name: app\n",
+            "  database:\n    name: app\n    pgbouncer: true\n",
+            1,
+        );
+        // Django's persistent connections and transaction pooling do not mix (PGB004): most
+        // draws keep to what check accepts.
+        if mode != "session" && rng.chance(90) {
+            out = out
+                .replace("    conn_max_age: 60s\n", "    conn_max_age: 0s\n")
+                .replace("    conn_max_age: 10min\n", "    conn_max_age: 0s\n");
+        }
+    }
+    out
 }
 
 /// postgresql.conf's include directives: Debian's conf.d beside postgresql.conf or a folder
