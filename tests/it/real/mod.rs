@@ -18,6 +18,7 @@ mod machine_harness;
 mod nginx;
 mod overrides;
 mod pg_tls;
+mod pgbouncer;
 mod postgres;
 mod pre_commit;
 mod programs;
