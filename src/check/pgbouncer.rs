@@ -213,7 +213,7 @@ fn plain_text(
     }
     let web_remote = site
         .hosts_with(Role::Web)
-        .find(|w| !pgb.hosts.iter().any(|h| *h == w.name));
+        .find(|w| !pgb.hosts.contains(&w.name));
     if let Some(web) = web_remote {
         out.push(
             Diagnostic::error(

@@ -58,7 +58,7 @@ struct UserLine {
 pub(crate) fn runs_on(site: &Site, host: &Host) -> bool {
     site.pgbouncer
         .as_ref()
-        .is_some_and(|p| p.hosts.iter().any(|h| *h == host.name))
+        .is_some_and(|p| p.hosts.contains(&host.name))
 }
 
 /// What a change to a PgBouncer setting needs: a reload for what `SHOW CONFIG` calls

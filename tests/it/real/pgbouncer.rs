@@ -681,7 +681,7 @@ fn pgbouncer_pools_psql_and_django_through_the_rendered_files() {
     let summary = diff(&spec2, &site.tree);
     assert!(
         summary.ends_with(&format!(
-            "\n1 of 7 files differ on 1 host:\n  web1:\n    1. systemctl reload pgbouncer\n       for {}\n",
+            "\n1 of 7 files differ on 1 host:\n  web1:\n    1. systemctl reload pgbouncer\n       for {} (reload for [databases] pooled, default_pool_size)\n",
             ini.display()
         )),
         "{summary}"
@@ -726,11 +726,7 @@ fn rewritten(old: &str, running: &str, new: &str) -> String {
 }
 
 /// A new port, on the real program: RELOAD keeps PgBouncer on its old port, so `diff` must ask
-/// for a restart.
-///
-/// IN PROGRESS on the sitewright side: today `diff` asks for `systemctl reload pgbouncer` for a
-/// new listen_port (pgbouncer.ini's FileMeta is always OnChange::Reload; plan::pgbouncer::effect
-/// is not consulted), so the last assertion fails until it does.
+/// for a restart, and before Django's, which restarts onto the new port.
 #[test]
 fn a_new_pgbouncer_port_needs_a_restart() {
     let pg = Binaries::of(16);
@@ -766,11 +762,12 @@ fn a_new_pgbouncer_port_needs_a_restart() {
         std::net::TcpStream::connect(("127.0.0.1", moved.port)).is_err(),
         "PgBouncer listens on the new port after a RELOAD"
     );
+    // PgBouncer first: Django restarts onto the new port, where PgBouncer must listen by then.
     assert!(
         summary.contains(&format!(
-            "systemctl restart pgbouncer\n       for {}\n",
+            "    1. systemctl restart pgbouncer\n       for {} (restart for listen_port)\n    2. systemctl restart django\n",
             ini.display()
         )),
-        "diff does not ask for a restart of PgBouncer for a new listen_port:\n{summary}"
+        "diff does not ask for a restart of PgBouncer for a new listen_port, before Django's:\n{summary}"
     );
 }

@@ -693,7 +693,11 @@ fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
     let mut out = spec.to_owned();
     let secure = spec.contains("  ssl:\n") || spec.contains("  plain_text: accepted\n");
     let on_web = !web.is_empty() && secure && rng.chance(50);
-    let hosts = if on_web { web.join(", ") } else { "db1".to_owned() };
+    let hosts = if on_web {
+        web.join(", ")
+    } else {
+        "db1".to_owned()
+    };
     let django = spec.contains("\ndjango:\n") && !web.is_empty();
     let pooled = django && rng.chance(60);
     let mode = *rng.pick(&["session", "transaction", "transaction", "statement"]);
@@ -704,7 +708,11 @@ fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
     if rng.chance(70) {
         let _ = writeln!(out, "  pool_mode: {mode}");
     }
-    let mode = if out.contains("  pool_mode: ") { mode } else { "transaction" };
+    let mode = if out.contains("  pool_mode: ") {
+        mode
+    } else {
+        "transaction"
+    };
     if rng.chance(60) {
         let _ = writeln!(out, "  default_pool_size: {}", rng.range(2, 15));
     }
@@ -712,9 +720,17 @@ fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
         let _ = writeln!(out, "  reserve_pool_size: {}", rng.range(0, 3));
     }
     if rng.chance(40) {
-        let _ = writeln!(out, "  max_client_conn: {}", rng.pick(&["50", "500", "2000"]));
+        let _ = writeln!(
+            out,
+            "  max_client_conn: {}",
+            rng.pick(&["50", "500", "2000"])
+        );
     }
-    let database = if django { "app" } else { *rng.pick(&["app", "reports"]) };
+    let database = if django {
+        "app"
+    } else {
+        *rng.pick(&["app", "reports"])
+    };
     out.push_str("  databases:\n");
     let _ = writeln!(out, "    - name: {database}");
     if rng.chance(40) {
@@ -733,7 +749,11 @@ fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
             let _ = writeln!(
                 out,
                 "    - {{ name: {user}, password: {} }}",
-                secret(rng, &format!("{upper}_DB_PASSWORD"), &format!("/etc/sitewright/{user}-db.password"))
+                secret(
+                    rng,
+                    &format!("{upper}_DB_PASSWORD"),
+                    &format!("/etc/sitewright/{user}-db.password")
+                )
             );
         }
     }
@@ -741,7 +761,11 @@ fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
         let _ = write!(
             out,
             "  auth_query:\n    user: pgbouncer_auth\n    password: {}\n",
-            secret(rng, "PGBOUNCER_AUTH_PASSWORD", "/etc/sitewright/pgbouncer-auth.password")
+            secret(
+                rng,
+                "PGBOUNCER_AUTH_PASSWORD",
+                "/etc/sitewright/pgbouncer-auth.password"
+            )
         );
         if rng.chance(50) {
             out.push_str("    query: SELECT usename, passwd FROM pgbouncer.user_lookup($1)\n");
@@ -750,7 +774,9 @@ fn pgbouncer(rng: &mut Rng, spec: &str, web: &[&str]) -> String {
     // Django on a host without PgBouncer reaches it over the network: TLS, or the site's word.
     let crossing = pooled && !on_web && !spec.contains("  plain_text: accepted\n");
     if crossing || rng.chance(40) {
-        out.push_str("  tls:\n    cert: /etc/pgbouncer/server.crt\n    key: /etc/pgbouncer/server.key\n");
+        out.push_str(
+            "  tls:\n    cert: /etc/pgbouncer/server.crt\n    key: /etc/pgbouncer/server.key\n",
+        );
         if rng.chance(50) {
             out.push_str("    ca: /etc/ssl/certs/pgbouncer-ca.crt\n");
         }
