@@ -5,10 +5,11 @@
 //! stopped data directory, as a base backup gives it, and must show no error in
 //! `pg_file_settings` and `pg_hba_file_rules` and be in recovery exactly on replicas; Django's
 //! `check --deploy` on the spec's version; `sysctl --dry-run -p`; the backup job read as cron
-//! reads it; the role-defaults SQL run by psql.
+//! reads it; the role-defaults SQL run by psql; PgBouncer 1.18 started from its pgbouncer.ini and
+//! userlist.txt, which must answer on its console and run every setting as the file writes it.
 //!
 //! What a test machine needs instead is rewritten where it is done, and nothing else: paths,
-//! ports (on 127.0.0.1), certificates, shared_buffers above what this machine can map (the file's
+//! ports (on 127.0.0.1), certificates, PgBouncer's socket folder and auth_file, shared_buffers above what this machine can map (the file's
 //! own value is read by `postgres -C` first), a replica's primary_conninfo host and port (a closed
 //! port on 127.0.0.1, so no packet leaves the machine), and one pg_hba.conf line put first that
 //! lets the test's superuser ask the server what it read. The files postgresql.conf includes are
@@ -476,6 +477,12 @@ fn prove(lab: &Lab, case: &Case) -> Result<Outcome, String> {
             django(lab, site, &case.yaml, file).map_err(|e| format!("{name}: {e}"))?;
             proved.by("django check --deploy");
         }
+        let pgbouncer_files = on(name, Service::Pgbouncer);
+        if !pgbouncer_files.is_empty() {
+            pgbouncer(lab, &pgbouncer_files).map_err(|e| format!("{name}: {e}"))?;
+            proved.by("pgbouncer");
+            proved.servers.insert("PgBouncer 1.18".to_owned());
+        }
     }
     Ok(Outcome::Proved(proved))
 }
@@ -834,6 +841,140 @@ fn nginx(lab: &Scratch, site: &Site, files: &[&RenderedFile]) -> Result<(), Stri
     let stderr = String::from_utf8_lossy(&output.stderr);
     if let Some(warn) = stderr.lines().find(|l| l.contains("[warn]")) {
         return Err(format!("nginx -t warns: {warn}"));
+    }
+    Ok(())
+}
+
+/// The keys of pgbouncer.ini rewritten for this machine: where it listens, its socket, and the
+/// files it reads (userlist.txt, the certificates), which the test provides.
+const PGBOUNCER_REWRITTEN: &[&str] = &[
+    "listen_addr",
+    "listen_port",
+    "unix_socket_dir",
+    "auth_file",
+    "client_tls_cert_file",
+    "client_tls_key_file",
+    "server_tls_ca_file",
+];
+
+/// The real pgbouncer started from the host's pgbouncer.ini and userlist.txt, rewritten only as
+/// PGBOUNCER_REWRITTEN says, as PgBouncer's user: it must start, answer on its console, and show
+/// in SHOW CONFIG every other `[pgbouncer]` value as the file writes it.
+fn pgbouncer(lab: &Scratch, files: &[&RenderedFile]) -> Result<(), String> {
+    use crate::support::pgbouncer::{BOUNCER_USER, Pgbouncer};
+    let find = |name: &str| {
+        files
+            .iter()
+            .find(|f| f.path.ends_with(name))
+            .ok_or_else(|| format!("no {name} among PgBouncer's files"))
+    };
+    let (ini, userlist) = (find("/pgbouncer.ini")?, find("/userlist.txt")?);
+    let dir = lab.folder("pgbouncer");
+    fs::write(dir.join("userlist.txt"), &userlist.content).unwrap();
+    fs::copy(&lab.cert, dir.join("server.crt")).unwrap();
+    fs::copy(&lab.key, dir.join("server.key")).unwrap();
+    let port = free_port();
+    let ours = |key: &str| -> Option<String> {
+        if !PGBOUNCER_REWRITTEN.contains(&key) {
+            return None;
+        }
+        Some(match key {
+            "listen_addr" => "127.0.0.1".to_owned(),
+            "listen_port" => port.to_string(),
+            "unix_socket_dir" => dir.display().to_string(),
+            "auth_file" => dir.join("userlist.txt").display().to_string(),
+            "client_tls_cert_file" | "server_tls_ca_file" => {
+                dir.join("server.crt").display().to_string()
+            }
+            "client_tls_key_file" => dir.join("server.key").display().to_string(),
+            _ => return None,
+        })
+    };
+    let mut written = Vec::new();
+    let mut section = "";
+    let text: String = ini
+        .content
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim();
+            if trimmed.starts_with('[') {
+                section = if trimmed == "[pgbouncer]" {
+                    "pgbouncer"
+                } else {
+                    "other"
+                };
+            }
+            let setting = (section == "pgbouncer" && !trimmed.starts_with([';', '#']))
+                .then(|| trimmed.split_once('='))
+                .flatten()
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()));
+            match setting {
+                Some((key, value)) => match ours(&key) {
+                    Some(replacement) => format!("{key} = {replacement}\n"),
+                    None => {
+                        written.push((key, value));
+                        format!("{line}\n")
+                    }
+                },
+                None => format!("{line}\n"),
+            }
+        })
+        .collect();
+    let ini_path = dir.join("pgbouncer.ini");
+    fs::write(&ini_path, text).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", &format!("{BOUNCER_USER}:")])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    ok(&chown, "chown")?;
+    let chmod = Command::new("chmod")
+        .arg("600")
+        .arg(dir.join("server.key"))
+        .output()
+        .unwrap();
+    ok(&chmod, "chmod")?;
+    let mut bouncer = Pgbouncer::start(&ini_path, &dir, &dir.join("pgbouncer.log"));
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(Some(status)) = bouncer.child.try_wait() {
+            return Err(format!(
+                "pgbouncer exited ({status}):\n{}\n--- pgbouncer.ini\n{}",
+                bouncer.log(),
+                ini.content
+            ));
+        }
+        if bouncer.try_console(port, "SHOW VERSION").status.success() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if !up {
+        return Err(format!("pgbouncer never answered:\n{}", bouncer.log()));
+    }
+    let config = bouncer.show(port, "SHOW CONFIG");
+    for (key, value) in written {
+        let shown = config
+            .iter()
+            .find(|row| row.iter().any(|(k, v)| k == "key" && *v == key))
+            .and_then(|row| row.iter().find(|(k, _)| k == "value"))
+            .map(|(_, v)| v.clone());
+        if shown.as_deref() != Some(value.as_str()) {
+            return Err(format!(
+                "pgbouncer runs {key} = {shown:?}, the file says {value:?}\n--- pgbouncer.ini\n{}",
+                ini.content
+            ));
+        }
+    }
+    let warnings: Vec<String> = bouncer
+        .log()
+        .lines()
+        .filter(|l| l.contains("WARNING") || l.contains("ERROR"))
+        .map(str::to_owned)
+        .collect();
+    if !warnings.is_empty() {
+        return Err(format!("pgbouncer warns:\n{}", warnings.join("\n")));
     }
     Ok(())
 }

@@ -499,6 +499,7 @@ pub mod directives;
 pub mod machine;
 pub mod nginx;
 pub mod pg;
+pub mod pgbouncer;
 pub mod sites;
 pub mod ssh;
 mod yaml;
