@@ -1,6 +1,7 @@
-//! The exports beyond the fixtures: every generated spec that `check` accepts exports to an
-//! Ansible project that places every file render writes, with its owner and mode, and holds no
-//! secret. (Running the projects is `real::export` and `real::ansible`.)
+//! The exports beyond the fixtures: every generated spec that `check` accepts, and the hand-written
+//! PgBouncer sites below (which the generator does not draw yet), export to an Ansible project
+//! that places every file render writes, with its owner and mode, and holds no secret. (Running
+//! the projects is `real::export`, `real::export_pgbouncer` and `real::ansible`.)
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -60,19 +61,25 @@ fn every_generated_spec_exports_an_ansible_project_that_places_every_rendered_fi
 fn exported(seed: u64) -> Result<usize, String> {
     let generated = generate(seed);
     let work = temp_dir();
-    let spec = work.path().join("site.yaml");
-    fs::write(&spec, &generated.yaml).unwrap();
+    exported_spec(&generated.yaml, &seed.to_string(), work.path())
+}
+
+/// Exports the spec `text` into `work/ansible` (rendering it to `work/rendered`); the number of
+/// rendered files its project places, 0 when `check` refuses the spec, or what is wrong.
+fn exported_spec(text: &str, tag: &str, work: &Path) -> Result<usize, String> {
+    let spec = work.join("site.yaml");
+    fs::write(&spec, text).unwrap();
     if Sitewright::new().arg("check").arg(&spec).run().code != 0 {
         return Ok(0);
     }
     // Each secret the spec names has a value of its own, which no exported file may hold.
     let names: Vec<String> = Regex::new(r"env: ([A-Z_][A-Z0-9_]*)")
         .unwrap()
-        .captures_iter(&generated.yaml)
+        .captures_iter(text)
         .map(|c| c[1].to_owned())
         .collect();
-    let value = |name: &str| format!("s3cret-{seed}-{name}");
-    let (rendered, project) = (work.path().join("rendered"), work.path().join("ansible"));
+    let value = |name: &str| format!("s3cret-{tag}-{name}");
+    let (rendered, project) = (work.join("rendered"), work.join("ansible"));
     let render = Sitewright::new()
         .arg("render")
         .arg(&spec)
@@ -178,4 +185,151 @@ fn exported(seed: u64) -> Result<usize, String> {
 fn yaml(path: &Path) -> Result<Value, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A site whose PgBouncer, on the primary and on the web host, lets in three users from its
+/// auth_file (`PASSWORDS`: the secrets' names), or with `auth_query`, only the role that runs the
+/// query.
+pub(crate) fn pgbouncer_spec(auth_query: bool) -> String {
+    let users = if auth_query {
+        "  auth_query:\n    user: pgbouncer_auth\n    password: { env: PGBOUNCER_AUTH_PASSWORD }\n    query: \"SELECT usename, passwd FROM pgbouncer.get_auth($1)\"\n  users:\n    - { name: catmaid_user }\n    - { name: reporter }\n"
+    } else {
+        "  users:\n    - { name: catmaid_user, password: { env: CATMAID_DB_PASSWORD } }\n    - { name: reporter, password: { env: REPORTER_PASSWORD } }\n    - { name: auditor, password: { env: AUDITOR_PASSWORD } }\n"
+    };
+    format!(
+        r#"site: pooled
+hosts:
+  - {{ name: db1, address: 192.0.2.11, memory: 16GiB, cpus: 4, storage: ssd, roles: [postgres-primary] }}
+  - {{ name: web1, address: 192.0.2.20, memory: 8GiB, cpus: 4, storage: ssd, roles: [web] }}
+postgres:
+  version: 16
+  data_directory: /var/lib/postgresql/16/main
+  config_directory: /etc/postgresql/16/main
+  ssl: {{ cert: /etc/ssl/pg.crt, key: /etc/ssl/pg.key, ca: /etc/ssl/ca.crt }}
+pgbouncer:
+  hosts: [db1, web1]
+  port: 6433
+  default_pool_size: 5
+  databases: [ {{ name: catmaid, pool_size: 10 }}, {{ name: reports }} ]
+{users}  tls: {{ cert: /etc/pgbouncer/server.crt, key: /etc/pgbouncer/server.key }}
+nginx:
+  version: "1.22"
+  openssl: "3.0"
+  https:
+    server_name: catmaid.example.org
+    tls:
+      certificate: /etc/nginx/ssl/server.crt
+      certificate_key: /etc/nginx/ssl/server.key
+      profile: intermediate
+    upstream:
+      servers: [127.0.0.1:8000]
+      protocol: asgi
+django:
+  version: "5.2"
+  settings_file: /srv/catmaid/settings_production.py
+  secret_key: {{ env: DJANGO_SECRET_KEY }}
+  database:
+    name: catmaid
+    user: catmaid_user
+    password: {{ env: CATMAID_DB_PASSWORD }}
+    pgbouncer: true
+"#
+    )
+}
+
+#[test]
+fn pgbouncer_sites_export_a_role_that_places_both_files_and_computes_the_verifiers() {
+    for (auth_query, users) in [
+        (
+            false,
+            &[
+                ("catmaid_user", "catmaid_db_password"),
+                ("reporter", "reporter_password"),
+                ("auditor", "auditor_password"),
+            ][..],
+        ),
+        (true, &[("pgbouncer_auth", "pgbouncer_auth_password")][..]),
+    ] {
+        let work = temp_dir();
+        let placed = exported_spec(&pgbouncer_spec(auth_query), "pgb", work.path())
+            .unwrap_or_else(|e| panic!("auth_query {auth_query}: {e}"));
+        assert!(
+            placed > 0,
+            "check refused the spec (auth_query {auth_query})"
+        );
+        let project = work.path().join("ansible");
+        let inventory = yaml(&project.join("inventory.yml")).unwrap();
+        for (host, address) in [("db1", "192.0.2.11"), ("web1", "192.0.2.20")] {
+            assert!(
+                !inventory["all"]["children"]["sitewright_pgbouncer"]["hosts"][host].is_null(),
+                "{host} is not in sitewright_pgbouncer"
+            );
+            let vars = yaml(&project.join(format!("host_vars/{host}.yml"))).unwrap();
+            let pgb = &vars["sitewright_pgbouncer"];
+            assert_eq!(pgb["ini"], "/etc/pgbouncer/pgbouncer.ini");
+            // The settings that need a restart, as pgbouncer.ini writes them; those it does
+            // not write are named apart, so that the host's file setting one counts too.
+            assert_eq!(
+                pgb["restart_settings"],
+                serde_json::json!({
+                    "listen_addr": address,
+                    "listen_port": "6433",
+                    "unix_socket_dir": "/var/run/postgresql",
+                })
+            );
+            let unset: Vec<&str> = pgb["restart_unset"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(unset.len(), 10, "{unset:?}");
+            assert!(unset.contains(&"pidfile") && !unset.contains(&"listen_port"));
+            let mut secrets: Vec<&str> = users.iter().map(|(_, s)| *s).collect();
+            secrets.sort_unstable();
+            assert_eq!(pgb["secrets"], serde_json::json!(secrets));
+            let files = pgb["files"].as_array().unwrap();
+            assert_eq!(files.len(), 2);
+            assert_eq!(files[0]["dest"], "/etc/pgbouncer/pgbouncer.ini");
+            assert_eq!(files[0]["slot"], "config");
+            assert_eq!(files[0]["mode"], "0640");
+            assert_eq!(files[1]["dest"], "/etc/pgbouncer/userlist.txt");
+            assert_eq!(files[1]["slot"], "secret");
+            assert_eq!(files[1]["mode"], "0600");
+            assert_eq!(
+                files[1]["src"],
+                format!("{host}/etc/pgbouncer/userlist.txt.j2")
+            );
+            // Each user's line computes its verifier from the password's variable with the
+            // role's filter; no verifier (of a marker or anything else) is written as text.
+            let template = fs::read_to_string(
+                project.join(format!("templates/{host}/etc/pgbouncer/userlist.txt.j2")),
+            )
+            .unwrap();
+            assert!(!template.contains("SCRAM-SHA-256$"), "{template}");
+            assert!(!template.contains("SITEWRIGHTSECRET"), "{template}");
+            for (user, secret) in users {
+                let line = format!(
+                    "\"{user}\" \"{{% endraw %}}{{{{ sitewright_secrets['{secret}'] | sitewright_scram_verifier(\"{user}\", \"pooled\") }}}}{{% raw %}}\"\n"
+                );
+                assert!(template.contains(&line), "{line} not in\n{template}");
+            }
+            assert_eq!(
+                template.matches("sitewright_scram_verifier").count(),
+                users.len()
+            );
+        }
+        let example = fs::read_to_string(project.join("secrets.example.yml")).unwrap();
+        for (_, secret) in users {
+            assert!(
+                example.contains(&format!("  {secret}: \"\"\n")),
+                "{example}"
+            );
+        }
+        assert!(
+            project
+                .join("roles/pgbouncer/filter_plugins/sitewright_scram.py")
+                .is_file()
+        );
+    }
 }

@@ -1,11 +1,13 @@
 //! An Ansible project for the rendered tree, laid out as Ansible users expect: `inventory.yml`
 //! (each host at its address, in a group per role and per service), a role per service
-//! (postgresql, nginx, sysctl, django, backup) with `defaults/` for every name a site may change,
+//! (postgresql, pgbouncer, nginx, sysctl, django, backup) with `defaults/` for every name a site
+//! may change,
 //! `host_vars/` holding what sitewright rendered for each host, and `site.yml`, which applies
 //! them in the order a site comes up. The roles are plain files under `ansible/roles/` here,
 //! the same for every site; only the inventory, the host variables and the files differ. Files
 //! that hold a secret are templates whose secret is an Ansible variable (`sitewright_secrets`,
-//! vault-ready), never a value.
+//! vault-ready), never a value; PgBouncer's userlist.txt holds SCRAM verifiers of the passwords,
+//! which its template computes with the pgbouncer role's filter as sitewright does.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -13,7 +15,7 @@ use std::fmt::Write as _;
 use super::{ExportError, Exported};
 use crate::manifest::{HOST_MANIFEST, Manifest};
 use crate::plan::postgres::conf::primary_conninfo_words;
-use crate::plan::{Mask, NginxLevel, OnChange, Service};
+use crate::plan::{Mask, NginxLevel, OnChange, SecretForm, Service, WrittenSecret};
 use crate::render::{RenderedFile, Tree};
 use crate::spec::{Host, Role, SecretRef, Site};
 use crate::yaml::{Map, Node, document};
@@ -142,6 +144,31 @@ const STATIC: &[(&str, &str, u32)] = &[
         0o644,
     ),
     (
+        "roles/pgbouncer/defaults/main.yml",
+        include_str!("roles/pgbouncer/defaults/main.yml"),
+        0o644,
+    ),
+    (
+        "roles/pgbouncer/vars/main.yml",
+        include_str!("roles/pgbouncer/vars/main.yml"),
+        0o644,
+    ),
+    (
+        "roles/pgbouncer/tasks/main.yml",
+        include_str!("roles/pgbouncer/tasks/main.yml"),
+        0o644,
+    ),
+    (
+        "roles/pgbouncer/handlers/main.yml",
+        include_str!("roles/pgbouncer/handlers/main.yml"),
+        0o644,
+    ),
+    (
+        "roles/pgbouncer/filter_plugins/sitewright_scram.py",
+        include_str!("roles/pgbouncer/filter_plugins/sitewright_scram.py"),
+        0o644,
+    ),
+    (
         "roles/backup/defaults/main.yml",
         include_str!("roles/backup/defaults/main.yml"),
         0o644,
@@ -163,7 +190,53 @@ const ROLE_GROUPS: &[(Role, &str)] = &[
 
 /// The Ansible roles of the export, each also the group `sitewright_<role>` of the hosts it
 /// places files on.
-const ROLES: &[&str] = &["postgresql", "backup", "nginx", "sysctl", "django"];
+const ROLES: &[&str] = &[
+    "postgresql",
+    "pgbouncer",
+    "backup",
+    "nginx",
+    "sysctl",
+    "django",
+];
+
+/// PgBouncer's settings table (data/pgbouncer/settings.tsv: key, default, whether a RELOAD
+/// applies a change), for the settings a change to which needs a restart.
+const PGBOUNCER_SETTINGS: &str = include_str!("../../../data/pgbouncer/settings.tsv");
+
+/// The settings of PgBouncer's table that only a restart applies: those `written` (a
+/// pgbouncer.ini's settings) sets, each with its value, and the names of those it does not set,
+/// which PgBouncer then takes at their defaults. The role compares both with the host's file to
+/// choose a restart or a reload, as `diff` does.
+fn pgbouncer_restart_settings(
+    written: &std::collections::BTreeMap<String, (String, OnChange)>,
+) -> Result<(Map, Vec<Node>), ExportError> {
+    let mut names: BTreeSet<&str> = PGBOUNCER_SETTINGS
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let name = fields.next()?;
+            (fields.nth(1) == Some("no")).then_some(name)
+        })
+        .collect();
+    names.extend(
+        written
+            .iter()
+            .filter(|(name, (_, effect))| *effect == OnChange::Restart && !name.starts_with('['))
+            .map(|(name, _)| name.as_str()),
+    );
+    let mut set = Map::new();
+    let mut unset = Vec::new();
+    for name in names {
+        match written.get(name) {
+            Some((value, _)) => {
+                set.set(name, text(value, &format!("PgBouncer's {name}"))?);
+            }
+            None => unset.push(Node::text(name)),
+        }
+    }
+    Ok((set, unset))
+}
 
 /// The key under `sitewright_secrets` of a secret: its environment variable's name, or its file's,
 /// in lower case.
@@ -228,11 +301,15 @@ fn slot(file: &RenderedFile, holds_secret: bool) -> Result<(&'static str, Slot),
     let meta = &file.meta;
     let unplaced = || {
         ExportError::new(format!(
-            "{}:{}: no task of the Ansible export places a {} file that holds {}a secret and needs `{}` when it changes",
+            "{}:{}: no task of the Ansible export places a {} file that holds {} and needs `{}` when it changes",
             file.host,
             file.path,
             meta.service,
-            if holds_secret { "" } else { "no " },
+            if holds_secret {
+                "a secret"
+            } else {
+                "no secret"
+            },
             meta.on_change
         ))
     };
@@ -253,6 +330,11 @@ fn slot(file: &RenderedFile, holds_secret: bool) -> Result<(&'static str, Slot),
             ("postgresql", Slot::Config)
         }
         (Service::Postgresql, OnChange::Restart, false) => ("postgresql", Slot::Standby),
+        // pgbouncer.ini, and a userlist.txt that lists no user's secret.
+        (Service::Pgbouncer, OnChange::Reload, false) => ("pgbouncer", Slot::Config),
+        (Service::Pgbouncer, OnChange::Reload, true) if meta.mask == Mask::UserlistSecret => {
+            ("pgbouncer", Slot::Secret)
+        }
         _ => return Err(unplaced()),
     })
 }
@@ -430,9 +512,67 @@ fn postgres_vars(
     Ok(vars)
 }
 
-/// A Jinja template holding `content` as it is, with each secret marker replaced by its variable
-/// written in the file's format.
-fn template(file: &RenderedFile, secrets: &[SecretVar]) -> String {
+/// A secret as a file's rendered text holds it: what the render wrote for its marker, the Jinja
+/// expression that writes the same from the secret's variable, and the variable's name.
+struct Held {
+    text: String,
+    expression: String,
+    name: String,
+}
+
+/// The secrets `file` holds. One written as it is stands in the text as its marker; one written
+/// as a SCRAM verifier (PgBouncer's userlist.txt) stands as the verifier of its marker, which is
+/// computed again here to find it: its template computes the password's with the pgbouncer role's
+/// filter, which derives the salt as sitewright does.
+fn held(file: &RenderedFile, secrets: &[SecretVar]) -> Vec<Held> {
+    // The variable's name as a Jinja string.
+    let name_literal = |name: &str| quoted(name).replace('"', "'");
+    let mut out: Vec<Held> = secrets
+        .iter()
+        .filter(|s| file.content.contains(&s.marker))
+        .map(|secret| {
+            let filters = match file.meta.mask {
+                Mask::PassfilePassword => " | replace('\\\\', '\\\\\\\\') | replace(':', '\\\\:')",
+                Mask::None | Mask::UserlistSecret => "",
+            };
+            Held {
+                text: secret.marker.clone(),
+                expression: format!(
+                    "sitewright_secrets[{}]{filters}",
+                    name_literal(&secret.name)
+                ),
+                name: secret.name.clone(),
+            }
+        })
+        .collect();
+    for written in &file.meta.secrets {
+        let SecretForm::ScramVerifier { user, context } = &written.form else {
+            continue;
+        };
+        let name = variable(&written.secret);
+        for secret in secrets.iter().filter(|s| s.name == name) {
+            let text = WrittenSecret::write(written, &secret.marker);
+            if file.content.contains(&text) && !out.iter().any(|h| h.text == text) {
+                out.push(Held {
+                    text,
+                    // JSON strings are Jinja strings: the same escapes, read back as written.
+                    expression: format!(
+                        "sitewright_secrets[{}] | sitewright_scram_verifier({}, {})",
+                        name_literal(&secret.name),
+                        quoted(user),
+                        quoted(context)
+                    ),
+                    name: secret.name.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A Jinja template holding `content` as it is, with each secret it holds replaced by the
+/// expression that writes it from its variable, in the file's format.
+fn template(file: &RenderedFile, held: &[Held]) -> String {
     // Literal text goes in raw blocks; a `{%` inside it could end the block, so it is written apart.
     let raw = |text: &str| -> String {
         if text.is_empty() {
@@ -445,23 +585,14 @@ fn template(file: &RenderedFile, secrets: &[SecretVar]) -> String {
     };
     let mut out = String::new();
     let mut rest = file.content.as_str();
-    while let Some((at, secret)) = secrets
+    while let Some((at, secret)) = held
         .iter()
-        .filter_map(|s| rest.find(&s.marker).map(|at| (at, s)))
+        .filter_map(|s| rest.find(&s.text).map(|at| (at, s)))
         .min_by_key(|(at, _)| *at)
     {
         out.push_str(&raw(&rest[..at]));
-        let filters = match file.meta.mask {
-            Mask::PassfilePassword => " | replace('\\\\', '\\\\\\\\') | replace(':', '\\\\:')",
-            // slot() refuses PgBouncer's files before their text is looked at.
-            Mask::None | Mask::UserlistSecret => "",
-        };
-        let _ = write!(
-            out,
-            "{{{{ sitewright_secrets[{}]{filters} }}}}",
-            quoted(&secret.name).replace('"', "'")
-        );
-        rest = &rest[at + secret.marker.len()..];
+        let _ = write!(out, "{{{{ {} }}}}", secret.expression);
+        rest = &rest[at + secret.text.len()..];
     }
     out.push_str(&raw(rest));
     out
@@ -518,10 +649,7 @@ pub(crate) fn export(
         let mut nginx_http: Vec<String> = Vec::new();
         let mut folders: BTreeSet<String> = BTreeSet::new();
         for file in &files {
-            let held: Vec<&SecretVar> = secrets
-                .iter()
-                .filter(|s| file.content.contains(&s.marker))
-                .collect();
+            let held = held(file, secrets);
             let (role, slot) = slot(file, !held.is_empty())?;
             let src = if held.is_empty() {
                 let src = format!("{host_name}{}", file.path);
@@ -535,7 +663,7 @@ pub(crate) fn export(
                 let src = format!("{host_name}{}.j2", file.path);
                 exported.push(Exported {
                     path: format!("templates/{src}"),
-                    content: template(file, secrets),
+                    content: template(file, &held),
                     mode: 0o644,
                 });
                 src
@@ -622,6 +750,27 @@ pub(crate) fn export(
                         .to_string();
                     vars.set("directory", text(&directory, "the backup folder")?)
                         .set("files", Node::Seq(entries));
+                    vars
+                }
+                "pgbouncer" => {
+                    let ini = files
+                        .iter()
+                        .find_map(|f| f.meta.pgbouncer.as_ref().map(|written| (f, written)));
+                    let Some((ini, written)) = ini else {
+                        return Err(ExportError::new(format!(
+                            "{host_name}: PgBouncer's files without its pgbouncer.ini: the Ansible export cannot tell what a change to them needs"
+                        )));
+                    };
+                    let (restart, unset) = pgbouncer_restart_settings(written)?;
+                    let mut vars = Map::new();
+                    vars.set(
+                        "secrets",
+                        Node::Seq(held.into_iter().map(Node::Text).collect()),
+                    )
+                    .set("ini", text(&ini.path, "the path")?)
+                    .set("restart_settings", Node::Map(restart))
+                    .set("restart_unset", Node::Seq(unset))
+                    .set("files", Node::Seq(entries));
                     vars
                 }
                 _ => {

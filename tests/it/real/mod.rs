@@ -10,6 +10,7 @@ mod directive_cases;
 mod directives;
 mod django;
 mod export;
+mod export_pgbouncer;
 mod generated;
 mod import;
 mod injection;

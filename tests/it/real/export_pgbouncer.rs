@@ -1,0 +1,213 @@
+//! The pgbouncer role of the Ansible export, run by ansible-core into a temporary root: the
+//! userlist.txt its filter computes (SCRAM verifiers, ASCII and non-ASCII passwords, with the
+//! salt sitewright derives) and the pgbouncer.ini it places are what `render --with-secrets`
+//! writes, byte for byte, with their modes and owners; a second run changes nothing; and
+//! ansible-lint finds nothing in the project at its production profile.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::export::pgbouncer_spec;
+use crate::support::pg::succeeded;
+use crate::support::{Sitewright, installed, temp_dir, tree};
+
+/// Each secret of the auth_file site with its password: quotes and a backslash, a soft hyphen
+/// (which SASLprep maps to nothing), a ligature (NFKC makes it "fi") and a character unassigned
+/// in Unicode 3.2 (PostgreSQL hashes that password's bytes as they are).
+const PASSWORDS: &[(&str, &str)] = &[
+    (
+        "CATMAID_DB_PASSWORD",
+        "s3cret \"quoted\" back\\slash: 'odd'",
+    ),
+    ("REPORTER_PASSWORD", "I\u{00AD}X \u{FB01}x"),
+    ("AUDITOR_PASSWORD", "a\u{1F100}"),
+    ("DJANGO_SECRET_KEY", "django-s3cret"),
+];
+
+fn playbook(dir: &Path, root: &Path) -> Output {
+    let home = root.join(".ansible");
+    Command::new(installed("SITEWRIGHT_ANSIBLE_PLAYBOOK"))
+        .current_dir(dir)
+        .env("ANSIBLE_HOME", &home)
+        .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
+        .env("ANSIBLE_REMOTE_TEMP", home.join("tmp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .args(["-i", "inventory.yml", "-c", "local"])
+        .arg("-e")
+        .arg(format!(
+            "ansible_python_interpreter={}",
+            installed("SITEWRIGHT_ANSIBLE_PYTHON")
+        ))
+        .arg("-e")
+        .arg(format!(
+            "sitewright_root={}/{{{{ inventory_hostname }}}}",
+            root.display()
+        ))
+        .arg("site.yml")
+        .output()
+        .expect("ansible-playbook runs")
+}
+
+fn recap(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split("PLAY RECAP").nth(1).unwrap_or(&text).to_owned()
+}
+
+/// `sitewright ARGS` with the passwords in its environment.
+fn sitewright(args: &[&str]) -> Sitewright {
+    PASSWORDS
+        .iter()
+        .fold(Sitewright::new(), |s, (name, value)| s.env(name, value))
+        .args(args)
+}
+
+#[test]
+fn ansible_places_pgbouncer_files_equal_to_render_with_secrets() {
+    let work = temp_dir();
+    let w = work.path();
+    let (spec, export, root, rendered) = (
+        w.join("site.yaml"),
+        w.join("ansible"),
+        w.join("root"),
+        w.join("rendered"),
+    );
+    fs::write(&spec, pgbouncer_spec(false)).unwrap();
+    Sitewright::new()
+        .args(["export", "ansible"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(&export)
+        .run()
+        .code(0);
+    let mut vault = String::from("sitewright_secrets:\n");
+    for (name, value) in PASSWORDS {
+        vault.push_str(&format!(
+            "  {}: {}\n",
+            name.to_ascii_lowercase(),
+            serde_json::to_string(value).unwrap()
+        ));
+    }
+    fs::write(export.join("group_vars/all/vault.yml"), vault).unwrap();
+    sitewright(&["render", "--with-secrets"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(&rendered)
+        .run()
+        .code(0);
+
+    let first = playbook(&export, &root);
+    succeeded(&first, "the first ansible-playbook run");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for (_, value) in PASSWORDS {
+        assert!(!all.contains(value), "a password was printed:\n{all}");
+    }
+    let deployed = tree(&root);
+    let expected = tree(&rendered);
+    let mut verifiers = 0;
+    for host in ["db1", "web1"] {
+        for (file, mode) in [("pgbouncer.ini", "0640"), ("userlist.txt", "0600")] {
+            let name = format!("{host}/etc/pgbouncer/{file}");
+            let want = expected
+                .get(&name)
+                .unwrap_or_else(|| panic!("render wrote no {name}"));
+            assert!(
+                deployed.get(&name) == Some(want),
+                "{name}: Ansible wrote other bytes than render --with-secrets:\n--- render\n{}\n--- ansible\n{}",
+                String::from_utf8_lossy(want),
+                deployed
+                    .get(&name)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default()
+            );
+            let path = root.join(&name);
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!(
+                format!("{:04o}", meta.permissions().mode() & 0o7777),
+                mode,
+                "{name}"
+            );
+            let owner = Command::new("stat")
+                .args(["-c", "%U:%G"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&owner.stdout).trim(),
+                "postgres:postgres",
+                "{name}"
+            );
+            verifiers += String::from_utf8_lossy(want)
+                .matches("\"SCRAM-SHA-256$4096:")
+                .count();
+        }
+    }
+    // Three users on each of the two hosts, each line a verifier (no placeholder).
+    assert_eq!(verifiers, 6);
+
+    let second = playbook(&export, &root);
+    succeeded(&second, "the second run");
+    let recap_text = recap(&second);
+    for host in ["db1", "web1"] {
+        assert!(
+            recap_text
+                .lines()
+                .any(|l| l.starts_with(host) && l.contains("changed=0")),
+            "{host} changed on the second run:\n{recap_text}"
+        );
+    }
+}
+
+/// ansible-lint, offline, at its strictest profile, on the export of both PgBouncer sites.
+#[test]
+fn ansible_lint_reports_nothing_in_the_pgbouncer_role() {
+    let work = temp_dir();
+    let lint = installed("SITEWRIGHT_ANSIBLE_LINT");
+    let bin = Path::new(&lint).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for auth_query in [false, true] {
+        let dir = work.path().join(format!("auth-query-{auth_query}"));
+        fs::create_dir(&dir).unwrap();
+        let spec = dir.join("site.yaml");
+        fs::write(&spec, pgbouncer_spec(auth_query)).unwrap();
+        let project = dir.join("project");
+        Sitewright::new()
+            .args(["export", "ansible"])
+            .arg(&spec)
+            .arg("-o")
+            .arg(&project)
+            .run()
+            .code(0);
+        assert!(project.join("roles/pgbouncer/tasks/main.yml").is_file());
+        let home = dir.join("home");
+        let output = Command::new(&lint)
+            .current_dir(&project)
+            .env("PATH", &path)
+            .env("ANSIBLE_HOME", home.join("ansible"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("ANSIBLE_LINT_SKIP_SCHEMA_UPDATE", "1")
+            .env("NO_COLOR", "1")
+            .args(["--offline", "--nocolor", "--profile", "production"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("ansible-lint runs");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success() && all.contains("Passed: 0 failure(s), 0 warning(s)"),
+            "ansible-lint on the export (auth_query {auth_query}):\n{all}"
+        );
+    }
+}
