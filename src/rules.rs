@@ -103,22 +103,6 @@ rules! {
         "A record for 0.0.0.0/0 or ::/0 with a password method lets the whole internet try passwords; name the networks the clients are in.";
     HBA005 Error "A backup that pg_hba.conf shuts out"
         "cron runs the nightly pg_dump (`postgres.backup`) as the postgres OS user, over the Unix socket, as the postgres role, with no password: the first pg_hba.conf record that matches that connection must be a local record with peer (or trust). sitewright writes `local all postgres peer` first unless `postgres.hba_local: replace` says that the spec's `hba` records replace the local ones; then one of them must let postgres in, before any local record that would refuse it or ask for a password. Add `{ type: local, databases: [all], users: [postgres], method: peer }` to `hba` ahead of the other local records, or drop `hba_local: replace`. A `+group` record is taken not to match postgres, which is a member of a group only if granted.";
-    PGB001 Error "A PgBouncer host that is not a host of the site"
-        "`pgbouncer.hosts` names the hosts that run PgBouncer, each by its name in `hosts`.";
-    PGB002 Error "PgBouncer without a primary"
-        "PgBouncer serves the databases of the PostgreSQL primary: the site needs a `postgres:` section and a host with the postgres-primary role.";
-    PGB003 Error "PgBouncer's pools need more connections than the primary allows"
-        "Each PgBouncer keeps a pool per database and user, of `pool_size` (or `default_pool_size`) server connections and `reserve_pool_size` more when clients wait. Every host that runs PgBouncer has its own pools. Together, with the nightly pg_dump, they must fit in what the primary lets ordinary roles open: max_connections less superuser_reserved_connections and reserved_connections. Past that, the server refuses connections with 'too many clients already' while PgBouncer holds clients waiting. Lower the pool sizes, or raise max_connections (each connection costs the server memory: work_mem and more).";
-    PGB004 Error "Transaction pooling with Django's persistent connections"
-        "With `pool_mode: transaction` (or statement), PgBouncer hands a server connection to another client after each transaction. Django's persistent connections (CONN_MAX_AGE above 0) keep session state that then leaks between clients, and server-side cursors (which sitewright turns off then: DISABLE_SERVER_SIDE_CURSORS) would not outlive their transaction. Use `conn_max_age: 0s`, or `pool_mode: session`.";
-    PGB005 Error "A database PgBouncer serves that pg_hba.conf refuses"
-        "PgBouncer logs in to the primary as each of its users, to each database it serves, from its own host (or loopback, on the primary or through nginx's forward). sitewright adds the scram-sha-256 records for that after the spec's own `hba` records, so an earlier record of the spec that matches first (a reject, or a method other than a password one) refuses PgBouncer. Move the record, or narrow it.";
-    PGB006 Error "A PgBouncer user without a password and no auth_query"
-        "Without `auth_query`, PgBouncer checks each client against userlist.txt, which holds each user's SCRAM secret, made from its `password`: give each user a password, or let PgBouncer look secrets up on the server with `auth_query`.";
-    PGB007 Error "Django through PgBouncer to something PgBouncer does not serve"
-        "`django.database.pgbouncer` sends Django's connections through PgBouncer: the site needs a `pgbouncer:` section that serves Django's database and lets its user in.";
-    PGB008 Error "PgBouncer's connections in plain text"
-        "PgBouncer on another host than the primary reaches it over the network, and Django on a host without PgBouncer reaches PgBouncer over the network. Without TLS (`postgres.ssl` for the first, `pgbouncer.tls` for the second) passwords' proofs and queries cross the network in clear: give TLS, or say `postgres.plain_text: accepted`.";
     NET001 Error "Two services on one address and port"
         "Two listeners on the same host, address and port cannot both start: the second fails with 'address already in use'. Each port of nginx, PostgreSQL, PgBouncer and the application servers on a host must be its own.";
     NGX001 Error "A stream forward on the PostgreSQL public port"
@@ -223,6 +207,22 @@ rules! {
         "An include directive that names postgresql.conf itself, or an include_dir that is the config directory (which holds postgresql.conf), makes PostgreSQL read the file within itself: it stops with \"configuration file recursion\" and does not start. pg_hba.conf, the replication passfile, the role defaults SQL and PostgreSQL 11's recovery.conf are files of another syntax, or of settings PostgreSQL refuses in postgresql.conf: read as settings, they stop it too. Name a folder or files of their own, such as conf.d.";
     PG033 Warning "Included files in the data directory"
         "With postgresql.conf kept outside the data directory (Debian's /etc/postgresql/MAJOR/main), an include_dir or included file inside the data directory goes with the data rather than the configuration: pg_basebackup copies the primary's files to each replica it makes, replacing the replica's own, and a new data directory (initdb, pg_upgrade) starts without them. Keep them beside postgresql.conf, in the config directory.";
+    PGB001 Error "A PgBouncer host that is not a host of the site"
+        "`pgbouncer.hosts` names the hosts that run PgBouncer, each by its name in `hosts`.";
+    PGB002 Error "PgBouncer without a primary"
+        "PgBouncer serves the databases of the PostgreSQL primary: the site needs a `postgres:` section and a host with the postgres-primary role.";
+    PGB003 Error "PgBouncer's pools need more connections than the primary allows"
+        "Each PgBouncer keeps a pool per database and user, of `pool_size` (or `default_pool_size`) server connections and `reserve_pool_size` more when clients wait. Every host that runs PgBouncer has its own pools. Together, with the nightly pg_dump, they must fit in what the primary lets ordinary roles open: max_connections less superuser_reserved_connections and reserved_connections. Past that, the server refuses connections with 'too many clients already' while PgBouncer holds clients waiting. Lower the pool sizes, or raise max_connections (each connection costs the server memory: work_mem and more).";
+    PGB004 Error "Transaction pooling with Django's persistent connections"
+        "With `pool_mode: transaction` (or statement), PgBouncer hands a server connection to another client after each transaction. Django's persistent connections (CONN_MAX_AGE above 0) keep session state that then leaks between clients, and server-side cursors (which sitewright turns off then: DISABLE_SERVER_SIDE_CURSORS) would not outlive their transaction. Use `conn_max_age: 0s`, or `pool_mode: session`.";
+    PGB005 Error "A database PgBouncer serves that pg_hba.conf refuses"
+        "PgBouncer logs in to the primary as each of its users, to each database it serves, from its own host (or loopback, on the primary or through nginx's forward). sitewright adds the scram-sha-256 records for that after the spec's own `hba` records, so an earlier record of the spec that matches first (a reject, or a method other than a password one) refuses PgBouncer. Move the record, or narrow it.";
+    PGB006 Error "A PgBouncer user without a password and no auth_query"
+        "Without `auth_query`, PgBouncer checks each client against userlist.txt, which holds each user's SCRAM secret, made from its `password`: give each user a password, or let PgBouncer look secrets up on the server with `auth_query`.";
+    PGB007 Error "Django through PgBouncer to something PgBouncer does not serve"
+        "`django.database.pgbouncer` sends Django's connections through PgBouncer: the site needs a `pgbouncer:` section that serves Django's database and lets its user in.";
+    PGB008 Error "PgBouncer's connections in plain text"
+        "PgBouncer on another host than the primary reaches it over the network, and Django on a host without PgBouncer reaches PgBouncer over the network. Without TLS (`postgres.ssl` for the first, `pgbouncer.tls` for the second) passwords' proofs and queries cross the network in clear: give TLS, or say `postgres.plain_text: accepted`.";
     SEC001 Error "A secret written into the spec"
         "The spec is committed, so a secret is `{ env: NAME }` or `{ file: PATH }`, read only when a file needs it.";
     SITE001 Error "A host defined twice"
