@@ -34,12 +34,12 @@ fn list_names_every_built_in_template_with_what_it_lays_out_and_where() {
         );
     }
     out.stdout_has(
-        "nginx/https.conf.nginx           the HTTPS front end: upstreams, limit zones, the redirect \
+        "nginx/https.conf.nginx             the HTTPS front end: upstreams, limit zones, the redirect \
          from HTTP, the HTTPS server, its headers, directives and locations; for \
          /etc/nginx/conf.d/SITE.conf on each web host\n",
     )
     .stdout_has(
-        "nginx/tls.nginx                  certificate, protocols, ciphers, sessions, stapling and \
+        "nginx/tls.nginx                    certificate, protocols, ciphers, sessions, stapling and \
          HSTS of the TLS profile; included by nginx/server.nginx\n",
     );
 }
@@ -226,7 +226,7 @@ fn a_misspelt_override_is_refused_with_the_name_meant() {
             ),
         ]
     );
-    listed.stdout_has("nginx/server.nginx               overridden");
+    listed.stdout_has("nginx/server.nginx                 overridden");
 }
 
 /// What `templates show` prints, written into a folder under its name, renders the fixture as
