@@ -319,6 +319,46 @@ fn pgbouncer_sites_export_a_role_that_places_both_files_and_computes_the_verifie
                 users.len()
             );
         }
+        // The primary's postgresql role creates each role PgBouncer logs in as with the secret
+        // of userlist.txt (`scram_context`: the site the salt is derived from), and the
+        // databases PgBouncer serves.
+        let pg = &yaml(&project.join("host_vars/db1.yml")).unwrap()["sitewright_postgresql"];
+        let roles = pg["roles"].as_array().unwrap();
+        for (user, secret) in users {
+            let role = roles
+                .iter()
+                .find(|r| r["name"] == *user)
+                .unwrap_or_else(|| panic!("no role {user} in {roles:?}"));
+            assert_eq!(
+                role,
+                &serde_json::json!({
+                    "name": user, "replication": false, "password": secret, "scram_context": "pooled",
+                })
+            );
+        }
+        if auth_query {
+            // Django's role, which PgBouncer does not log in as with a userlist.txt secret.
+            assert_eq!(roles.len(), 2, "{roles:?}");
+            let django = roles.iter().find(|r| r["name"] == "catmaid_user").unwrap();
+            assert!(django.get("scram_context").is_none(), "{django:?}");
+        } else {
+            assert_eq!(roles.len(), 3, "{roles:?}");
+        }
+        assert_eq!(
+            pg["databases"],
+            serde_json::json!([{ "name": "catmaid", "owner": "catmaid_user" }, { "name": "reports" }])
+        );
+        assert!(
+            yaml(&project.join("host_vars/web1.yml")).unwrap()["sitewright_postgresql"].is_null()
+        );
+        let module = fs::read_to_string(
+            project.join("roles/postgresql/library/sitewright_postgresql_role.py"),
+        )
+        .unwrap();
+        assert!(
+            module.contains("def saslprep(password):") && !module.contains("# --- saslprep ---"),
+            "the module lacks the filter's SASLprep"
+        );
         let example = fs::read_to_string(project.join("secrets.example.yml")).unwrap();
         for (_, secret) in users {
             assert!(
@@ -326,10 +366,6 @@ fn pgbouncer_sites_export_a_role_that_places_both_files_and_computes_the_verifie
                 "{example}"
             );
         }
-        assert!(
-            project
-                .join("roles/pgbouncer/filter_plugins/sitewright_scram.py")
-                .is_file()
-        );
+        assert!(project.join("filter_plugins/sitewright_scram.py").is_file());
     }
 }

@@ -7,7 +7,9 @@
 //! the same for every site; only the inventory, the host variables and the files differ. Files
 //! that hold a secret are templates whose secret is an Ansible variable (`sitewright_secrets`,
 //! vault-ready), never a value; PgBouncer's userlist.txt holds SCRAM verifiers of the passwords,
-//! which its template computes with the pgbouncer role's filter as sitewright does.
+//! which its template computes with the project's filter (`filter_plugins/`, loaded for every
+//! play) as sitewright does; the postgresql role gives each role PgBouncer logs in as that very
+//! secret, computed by the same filter, so that the server's and userlist.txt's are identical.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -164,8 +166,8 @@ const STATIC: &[(&str, &str, u32)] = &[
         0o644,
     ),
     (
-        "roles/pgbouncer/filter_plugins/sitewright_scram.py",
-        include_str!("roles/pgbouncer/filter_plugins/sitewright_scram.py"),
+        "filter_plugins/sitewright_scram.py",
+        include_str!("filter_plugins/sitewright_scram.py"),
         0o644,
     ),
     (
@@ -179,6 +181,20 @@ const STATIC: &[(&str, &str, u32)] = &[
         0o644,
     ),
 ];
+
+/// The postgresql role's module as the project ships it: its SASLprep is the filter's, put in
+/// where its source marks the place, so that both prepare a password the same way.
+fn role_module(source: &str) -> String {
+    let filter = include_str!("filter_plugins/sitewright_scram.py");
+    let begin = filter
+        .find("# --- begin saslprep")
+        .expect("the filter marks its SASLprep");
+    let end = filter[begin..]
+        .find("# --- end saslprep ---\n")
+        .map(|at| begin + at + "# --- end saslprep ---\n".len())
+        .expect("the filter marks its SASLprep's end");
+    source.replacen("# --- saslprep ---\n", &filter[begin..end], 1)
+}
 
 /// The group of each host role, as `site.yml` names them.
 const ROLE_GROUPS: &[(Role, &str)] = &[
@@ -501,6 +517,7 @@ fn postgres_vars(
                 .set("owner", text(db.user.as_str(), "the role")?);
             databases.push(Node::Map(database));
         }
+        pgbouncer_roles(site, &mut roles, &mut databases, &mut secrets)?;
     }
     vars.set("roles", Node::Seq(roles))
         .set("databases", Node::Seq(databases))
@@ -510,6 +527,59 @@ fn postgres_vars(
         )
         .set("files", Node::Seq(entries));
     Ok(vars)
+}
+
+/// The roles PgBouncer logs in as with a secret of its userlist.txt (each user with a password in
+/// auth_file mode, or the auth_user with auth_query), each with `scram_context` (the site, which
+/// the salt is derived from), so that the postgresql role gives the server the very secret that
+/// userlist.txt holds; and the databases PgBouncer serves, those no other entry makes with the
+/// superuser as owner.
+fn pgbouncer_roles(
+    site: &Site,
+    roles: &mut Vec<Node>,
+    databases: &mut Vec<Node>,
+    secrets: &mut BTreeSet<String>,
+) -> Result<(), ExportError> {
+    let Some(pgb) = &site.pgbouncer else {
+        return Ok(());
+    };
+    let served: Vec<(&str, &SecretRef)> = match &pgb.auth_query {
+        Some(query) => vec![(query.user.as_str(), &query.password)],
+        None => pgb
+            .users
+            .iter()
+            .filter_map(|u| u.password.as_ref().map(|p| (u.name.as_str(), p)))
+            .collect(),
+    };
+    let named = |node: &Node, name: &str| matches!(node, Node::Map(m) if matches!(m.get("name"), Some(Node::Text(n)) if n == name));
+    for (name, secret) in served {
+        let password = variable(secret);
+        secrets.insert(password.clone());
+        let context = text(&site.site, "the site")?;
+        if let Some(Node::Map(role)) = roles.iter_mut().find(|r| named(r, name)) {
+            if !matches!(role.get("password"), Some(Node::Text(p)) if *p == password) {
+                return Err(ExportError::new(format!(
+                    "role {name} has two passwords, PgBouncer's `{password}` and another: the Ansible export cannot give the server both"
+                )));
+            }
+            role.set("scram_context", context);
+        } else {
+            let mut role = Map::new();
+            role.set("name", text(name, "the role")?)
+                .set("replication", Node::Bool(false))
+                .set("password", Node::text(password))
+                .set("scram_context", context);
+            roles.push(Node::Map(role));
+        }
+    }
+    for db in &pgb.databases {
+        if !databases.iter().any(|d| named(d, db.name.as_str())) {
+            let mut database = Map::new();
+            database.set("name", text(db.name.as_str(), "the database")?);
+            databases.push(Node::Map(database));
+        }
+    }
+    Ok(())
 }
 
 /// A secret as a file's rendered text holds it: what the render wrote for its marker, the Jinja
@@ -608,7 +678,11 @@ pub(crate) fn export(
         .iter()
         .map(|(path, content, mode)| Exported {
             path: (*path).to_owned(),
-            content: (*content).to_owned(),
+            content: if path.ends_with("/sitewright_postgresql_role.py") {
+                role_module(content)
+            } else {
+                (*content).to_owned()
+            },
             mode: *mode,
         })
         .collect();

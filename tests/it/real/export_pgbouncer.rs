@@ -2,7 +2,10 @@
 //! userlist.txt its filter computes (SCRAM verifiers, ASCII and non-ASCII passwords, with the
 //! salt sitewright derives) and the pgbouncer.ini it places are what `render --with-secrets`
 //! writes, byte for byte, with their modes and owners; a second run changes nothing; and
-//! ansible-lint finds nothing in the project at its production profile.
+//! ansible-lint finds nothing in the project at its production profile. The postgresql role's
+//! role creation, run against a real PostgreSQL, stores for each role PgBouncer logs in as the
+//! very secret userlist.txt holds, changes nothing the second time, and each role logs in over
+//! TCP with its password (scram-sha-256).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -10,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::export::pgbouncer_spec;
-use crate::support::pg::succeeded;
+use crate::support::pg::{Binaries, Server, free_port, succeeded};
 use crate::support::{Sitewright, installed, temp_dir, tree};
 
 /// Each secret of the auth_file site with its password: quotes and a backslash, a soft hyphen
@@ -210,4 +213,182 @@ fn ansible_lint_reports_nothing_in_the_pgbouncer_role() {
             "ansible-lint on the export (auth_query {auth_query}):\n{all}"
         );
     }
+}
+
+/// The exported postgresql role's `roles.yml`, run by ansible-playbook (`-c local`, no become)
+/// with db1's host variables and the vault against a real PostgreSQL 15: each role PgBouncer
+/// logs in as stores exactly the SCRAM secret of `render --with-secrets`'s userlist.txt (the
+/// non-ASCII passwords too, which SASLprep prepares), a second run changes nothing, the
+/// databases PgBouncer serves exist, and each role logs in over 127.0.0.1 with its password.
+#[test]
+fn the_postgresql_role_gives_pgbouncers_roles_the_secrets_of_userlist_txt() {
+    let work = temp_dir();
+    let w = work.path();
+    let (spec, export, rendered) = (w.join("site.yaml"), w.join("ansible"), w.join("rendered"));
+    fs::write(&spec, pgbouncer_spec(false)).unwrap();
+    Sitewright::new()
+        .args(["export", "ansible"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(&export)
+        .run()
+        .code(0);
+    let mut vault = String::from("sitewright_secrets:\n");
+    for (name, value) in PASSWORDS {
+        vault.push_str(&format!(
+            "  {}: {}\n",
+            name.to_ascii_lowercase(),
+            serde_json::to_string(value).unwrap()
+        ));
+    }
+    fs::write(export.join("group_vars/all/vault.yml"), vault).unwrap();
+    sitewright(&["render", "--with-secrets"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(&rendered)
+        .run()
+        .code(0);
+    let userlist = fs::read_to_string(rendered.join("db1/etc/pgbouncer/userlist.txt")).unwrap();
+    let secrets: Vec<(String, String)> = userlist
+        .lines()
+        .filter(|l| l.starts_with('"'))
+        .map(|l| {
+            let fields: Vec<&str> = l.split('"').collect();
+            (fields[1].to_owned(), fields[3].to_owned())
+        })
+        .collect();
+    assert_eq!(secrets.len(), 3, "{userlist}");
+
+    let pg = Binaries::of(15);
+    let root = w.join("pg");
+    let (data, socket_dir) = (root.join("data"), root.join("socket"));
+    fs::create_dir_all(&socket_dir).unwrap();
+    let hba = root.join("pg_hba.conf");
+    fs::write(
+        &hba,
+        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .unwrap();
+    pg.give(&root);
+    pg.initdb(&data);
+    let port = free_port();
+    let server = Server::start(
+        &pg,
+        &data,
+        port,
+        &socket_dir,
+        &root.join("postgres.log"),
+        &[
+            ("hba_file", hba.display().to_string()),
+            ("listen_addresses", "127.0.0.1".to_owned()),
+        ],
+    );
+
+    // The role's tasks file, as the role includes it, from a play beside site.yml (so that the
+    // project's filter_plugins/ load), with psql as the superuser over the server's socket.
+    let psql_argv = serde_json::json!([
+        installed("SITEWRIGHT_PSQL"),
+        "-X",
+        "-A",
+        "-t",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        socket_dir,
+        "-p",
+        port.to_string(),
+        "-U",
+        pg.user,
+        "-d",
+        "postgres",
+    ]);
+    fs::write(
+        export.join("roles-only.yml"),
+        format!(
+            "---\n- name: Roles\n  hosts: localhost\n  gather_facts: false\n  vars_files: [host_vars/db1.yml, group_vars/all/vault.yml]\n  vars:\n    postgresql_user: root\n    postgresql_psql_argv: {psql_argv}\n  tasks:\n    - name: The postgresql role's roles and databases\n      ansible.builtin.include_tasks: roles/postgresql/tasks/roles.yml\n"
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let home = w.join(".ansible");
+        Command::new(installed("SITEWRIGHT_ANSIBLE_PLAYBOOK"))
+            .current_dir(&export)
+            .env("ANSIBLE_HOME", &home)
+            .env("ANSIBLE_LOCAL_TEMP", home.join("tmp"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_LIBRARY", export.join("roles/postgresql/library"))
+            .args(["-i", "localhost,", "-c", "local"])
+            .arg("-e")
+            .arg(format!(
+                "ansible_python_interpreter={}",
+                installed("SITEWRIGHT_ANSIBLE_PYTHON")
+            ))
+            // The tasks become the server's user on a host; here root runs psql as it.
+            .args(["-e", "ansible_become=false", "roles-only.yml"])
+            .output()
+            .expect("ansible-playbook runs")
+    };
+    let first = run();
+    succeeded(&first, "the first run of the role's roles.yml");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for (_, value) in PASSWORDS {
+        assert!(!all.contains(value), "a password was printed:\n{all}");
+    }
+    assert!(
+        !all.contains("SCRAM-SHA-256$"),
+        "a secret was printed:\n{all}"
+    );
+    for (user, secret) in &secrets {
+        let stored = server.sql(&format!(
+            "select rolpassword from pg_authid where rolname = '{user}' and rolcanlogin"
+        ));
+        assert_eq!(
+            &stored, secret,
+            "{user}'s stored secret is not userlist.txt's"
+        );
+    }
+    assert_eq!(
+        server.sql(
+            "select datname from pg_database where datname in ('catmaid', 'reports') order by 1"
+        ),
+        "catmaid\nreports"
+    );
+    assert_eq!(
+        server.sql("select pg_get_userbyid(datdba) from pg_database where datname = 'catmaid'"),
+        "catmaid_user"
+    );
+
+    let second = run();
+    succeeded(&second, "the second run");
+    let recap_text = recap(&second);
+    assert!(
+        recap_text
+            .lines()
+            .any(|l| l.starts_with("localhost") && l.contains("changed=0")),
+        "the second run changed something:\n{recap_text}"
+    );
+
+    for (user, env) in [
+        ("catmaid_user", "CATMAID_DB_PASSWORD"),
+        ("reporter", "REPORTER_PASSWORD"),
+        ("auditor", "AUDITOR_PASSWORD"),
+    ] {
+        let password = PASSWORDS.iter().find(|(n, _)| *n == env).unwrap().1;
+        let login = Command::new(installed("SITEWRIGHT_PSQL"))
+            .env("PGPASSWORD", password)
+            .args(["-X", "-A", "-t", "-c", "select current_user"])
+            .arg(format!(
+                "host=127.0.0.1 port={port} user={user} dbname=postgres sslmode=disable"
+            ))
+            .output()
+            .unwrap();
+        succeeded(&login, &format!("{user}'s login over 127.0.0.1"));
+        assert_eq!(String::from_utf8_lossy(&login.stdout).trim(), user);
+    }
+    drop(server);
 }

@@ -9,7 +9,7 @@ module: sitewright_postgresql_database
 short_description: A PostgreSQL database and its owner, through psql
 options:
   name: {description: The database's name., required: true, type: str}
-  owner: {description: The role that owns it., required: true, type: str}
+  owner: {description: "The role that owns it; without it, a new database is the superuser's and an existing one keeps its owner.", type: str}
   psql: {description: psql's argv, connecting as a superuser., required: true, type: list, elements: str}
 """
 
@@ -33,7 +33,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
-            owner=dict(type="str", required=True),
+            owner=dict(type="str"),
             psql=dict(type="list", elements="str", required=True),
         ),
         supports_check_mode=True,
@@ -43,11 +43,13 @@ def main():
         module,
         "select pg_get_userbyid(datdba) from pg_database where datname = %s;\n" % literal(name),
     ).strip()
-    if found == owner:
+    if found == owner or (found and owner is None):
         module.exit_json(changed=False, database=name)
     if not module.check_mode:
         if found:
             psql(module, "ALTER DATABASE %s OWNER TO %s;\n" % (identifier(name), identifier(owner)))
+        elif owner is None:
+            psql(module, "CREATE DATABASE %s;\n" % identifier(name))
         else:
             psql(module, "CREATE DATABASE %s OWNER %s;\n" % (identifier(name), identifier(owner)))
     module.exit_json(changed=True, database=name)

@@ -1,4 +1,6 @@
-# Rendered by sitewright: the filters of the pgbouncer role.
+# Rendered by sitewright: the project's filters, which Ansible loads for every play of site.yml
+# (filter_plugins/ beside the playbook): the pgbouncer role's userlist.txt and the postgresql
+# role's roles use them.
 #
 # sitewright_scram_verifier(password, user, context): PostgreSQL's SCRAM-SHA-256 verifier of
 # `password` as `user`'s, with the salt sitewright derives from `context` (the site), the user and
@@ -21,6 +23,7 @@ import unicodedata
 ITERATIONS = 4096
 
 
+# --- begin saslprep (the postgresql role's module gets this part as it is) ---
 def _prohibited(c):
     # RFC 4013 section 2.3: RFC 3454's C.1.2, C.2.1 to C.9.
     return (
@@ -74,6 +77,7 @@ def saslprep(password):
     ):
         return password
     return unicodedata.normalize("NFKC", "".join(mapped))
+# --- end saslprep ---
 
 
 def deterministic_salt(context, user, password):
