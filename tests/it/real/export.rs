@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::process::Command;
 
+use crate::support::ansible::assert_lint_clean;
 use crate::support::pg::succeeded;
 use crate::support::sites::{CI_SEEDS, generate};
 use crate::support::{Sitewright, fixture, installed, temp_dir, tree};
@@ -288,13 +289,6 @@ fn ansible_lint_reports_nothing_at_the_production_profile() {
     let proxy_spec = work.path().join("proxy.yaml");
     fs::write(&proxy_spec, &proxy.yaml).unwrap();
     specs.push((format!("seed {}", proxy.seed), proxy_spec));
-    let lint = installed("SITEWRIGHT_ANSIBLE_LINT");
-    let bin = std::path::Path::new(&lint).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     for (i, (name, spec)) in specs.iter().enumerate() {
         let project = work.path().join(format!("project-{i}"));
         Sitewright::new()
@@ -305,25 +299,6 @@ fn ansible_lint_reports_nothing_at_the_production_profile() {
             .run()
             .code(0);
         let home = work.path().join(format!("home-{i}"));
-        let output = Command::new(&lint)
-            .current_dir(&project)
-            .env("PATH", &path)
-            .env("ANSIBLE_HOME", home.join("ansible"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("ANSIBLE_LINT_SKIP_SCHEMA_UPDATE", "1")
-            .env("NO_COLOR", "1")
-            .args(["--offline", "--nocolor", "--profile", "production"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("ansible-lint runs");
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            output.status.success() && all.contains("Passed: 0 failure(s), 0 warning(s)"),
-            "ansible-lint on the export of {name}:\n{all}"
-        );
+        assert_lint_clean(&project, &home, &format!("the export of {name}"));
     }
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::export::pgbouncer_spec;
+use crate::support::ansible::assert_lint_clean;
 use crate::support::pg::{Binaries, Server, free_port, succeeded};
 use crate::support::{Sitewright, installed, temp_dir, tree};
 
@@ -66,22 +67,15 @@ fn sitewright(args: &[&str]) -> Sitewright {
         .args(args)
 }
 
-#[test]
-fn ansible_places_pgbouncer_files_equal_to_render_with_secrets() {
-    let work = temp_dir();
-    let w = work.path();
-    let (spec, export, root, rendered) = (
-        w.join("site.yaml"),
-        w.join("ansible"),
-        w.join("root"),
-        w.join("rendered"),
-    );
-    fs::write(&spec, pgbouncer_spec(false)).unwrap();
+/// The auth_file spec written to `spec`, exported to `export` with the passwords in its vault,
+/// and rendered with them to `rendered`.
+fn export_and_render(spec: &Path, export: &Path, rendered: &Path) {
+    fs::write(spec, pgbouncer_spec(false)).unwrap();
     Sitewright::new()
         .args(["export", "ansible"])
-        .arg(&spec)
+        .arg(spec)
         .arg("-o")
-        .arg(&export)
+        .arg(export)
         .run()
         .code(0);
     let mut vault = String::from("sitewright_secrets:\n");
@@ -94,11 +88,24 @@ fn ansible_places_pgbouncer_files_equal_to_render_with_secrets() {
     }
     fs::write(export.join("group_vars/all/vault.yml"), vault).unwrap();
     sitewright(&["render", "--with-secrets"])
-        .arg(&spec)
+        .arg(spec)
         .arg("-o")
-        .arg(&rendered)
+        .arg(rendered)
         .run()
         .code(0);
+}
+
+#[test]
+fn ansible_places_pgbouncer_files_equal_to_render_with_secrets() {
+    let work = temp_dir();
+    let w = work.path();
+    let (spec, export, root, rendered) = (
+        w.join("site.yaml"),
+        w.join("ansible"),
+        w.join("root"),
+        w.join("rendered"),
+    );
+    export_and_render(&spec, &export, &rendered);
 
     let first = playbook(&export, &root);
     succeeded(&first, "the first ansible-playbook run");
@@ -170,13 +177,6 @@ fn ansible_places_pgbouncer_files_equal_to_render_with_secrets() {
 #[test]
 fn ansible_lint_reports_nothing_in_the_pgbouncer_role() {
     let work = temp_dir();
-    let lint = installed("SITEWRIGHT_ANSIBLE_LINT");
-    let bin = Path::new(&lint).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     for auth_query in [false, true] {
         let dir = work.path().join(format!("auth-query-{auth_query}"));
         fs::create_dir(&dir).unwrap();
@@ -191,26 +191,10 @@ fn ansible_lint_reports_nothing_in_the_pgbouncer_role() {
             .run()
             .code(0);
         assert!(project.join("roles/pgbouncer/tasks/main.yml").is_file());
-        let home = dir.join("home");
-        let output = Command::new(&lint)
-            .current_dir(&project)
-            .env("PATH", &path)
-            .env("ANSIBLE_HOME", home.join("ansible"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("ANSIBLE_LINT_SKIP_SCHEMA_UPDATE", "1")
-            .env("NO_COLOR", "1")
-            .args(["--offline", "--nocolor", "--profile", "production"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("ansible-lint runs");
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            output.status.success() && all.contains("Passed: 0 failure(s), 0 warning(s)"),
-            "ansible-lint on the export (auth_query {auth_query}):\n{all}"
+        assert_lint_clean(
+            &project,
+            &dir.join("home"),
+            &format!("the export (auth_query {auth_query})"),
         );
     }
 }
@@ -225,29 +209,7 @@ fn the_postgresql_role_gives_pgbouncers_roles_the_secrets_of_userlist_txt() {
     let work = temp_dir();
     let w = work.path();
     let (spec, export, rendered) = (w.join("site.yaml"), w.join("ansible"), w.join("rendered"));
-    fs::write(&spec, pgbouncer_spec(false)).unwrap();
-    Sitewright::new()
-        .args(["export", "ansible"])
-        .arg(&spec)
-        .arg("-o")
-        .arg(&export)
-        .run()
-        .code(0);
-    let mut vault = String::from("sitewright_secrets:\n");
-    for (name, value) in PASSWORDS {
-        vault.push_str(&format!(
-            "  {}: {}\n",
-            name.to_ascii_lowercase(),
-            serde_json::to_string(value).unwrap()
-        ));
-    }
-    fs::write(export.join("group_vars/all/vault.yml"), vault).unwrap();
-    sitewright(&["render", "--with-secrets"])
-        .arg(&spec)
-        .arg("-o")
-        .arg(&rendered)
-        .run()
-        .code(0);
+    export_and_render(&spec, &export, &rendered);
     let userlist = fs::read_to_string(rendered.join("db1/etc/pgbouncer/userlist.txt")).unwrap();
     let secrets: Vec<(String, String)> = userlist
         .lines()

@@ -329,3 +329,37 @@ pub fn handlers_run(output: &Output) -> Vec<String> {
     }
     ran
 }
+
+/// ansible-lint on the Ansible project in `project` as the tests run it: offline, at its
+/// strictest profile, its caches under `home`; it must pass with nothing to report.
+#[track_caller]
+pub fn assert_lint_clean(project: &Path, home: &Path, what: &str) {
+    let lint = crate::support::installed("SITEWRIGHT_ANSIBLE_LINT");
+    let bin = Path::new(&lint).parent().unwrap();
+    // The venv's bin first, or ansible-lint warns that it changed PATH itself.
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new(&lint)
+        .current_dir(project)
+        .env("PATH", &path)
+        .env("ANSIBLE_HOME", home.join("ansible"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("ANSIBLE_LINT_SKIP_SCHEMA_UPDATE", "1")
+        .env("NO_COLOR", "1")
+        .args(["--offline", "--nocolor", "--profile", "production"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("ansible-lint runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && all.contains("Passed: 0 failure(s), 0 warning(s)"),
+        "ansible-lint on {what}:\n{all}"
+    );
+}
