@@ -2,9 +2,6 @@
 //! pass a client's SCRAM login on to PostgreSQL only when both hold the very same verifier, so
 //! sitewright has to compute it the way PostgreSQL does, from a salt it can compute again.
 
-// The PgBouncer plan renders `userlist.txt` with these next; until then only the tests call them.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::borrow::Cow;
 
 use base64::Engine as _;
